@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+/** The `crispr` command line: dispatches to the subcommands that the packages contribute. */
+import { consoleIO, UserError, type CliCommand } from '@crispr-bench/core';
+import { commands } from './registry.js';
+
+function usage(cmds: CliCommand[]): string {
+  const lines = ['usage: crispr <command> [options]', '', 'commands:'];
+  for (const c of cmds) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'Run `crispr <command> --help` for a command\'s options.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    consoleIO.out(usage(commands));
+    return name ? 0 : 2;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    consoleIO.err(`crispr: unknown command '${name}'\n\n${usage(commands)}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    consoleIO.out(cmd.usage);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, consoleIO);
+  } catch (e) {
+    if (e instanceof UserError) {
+      consoleIO.err(`crispr ${name}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,7 @@
+/**
+ * Every `crispr` subcommand, in the order `crispr --help` lists them. Packages export their
+ * commands; this list is the one place they are wired in.
+ */
+import type { CliCommand } from '@crispr-bench/core';
+
+export const commands: CliCommand[] = [];

@@ -1,0 +1,2 @@
+export * from './types/items.js';
+export * from './types/cli.js';
