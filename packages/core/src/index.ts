@@ -1,2 +1,4 @@
 export * from './types/items.js';
 export * from './types/cli.js';
+export * from './onnx/index.js';
+export * from './runtime/index.js';

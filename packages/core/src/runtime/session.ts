@@ -1,0 +1,183 @@
+/**
+ * onnxruntime-node sessions: execution provider chosen by the caller, thread options, IR tensor
+ * conversion, and a cache keyed by graph hash and shape bucket so each bucket compiles once.
+ */
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import type { DType, Model, Tensor } from '../onnx/types.js';
+import { encodeModel } from '../onnx/io.js';
+
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+export interface SessionOptions {
+  /** Execution provider; 'cpu' by default. 'cuda' runs the same graph on an NVIDIA GPU. */
+  provider?: ExecutionProvider;
+  /** Threads inside one op (0 = ORT's default, one per core). */
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  /** ORT graph optimisation level; 'all' by default. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  int16: 'int16',
+  int8: 'int8',
+  uint8: 'uint8',
+  uint16: 'uint16',
+  uint32: 'uint32',
+  uint64: 'uint64',
+  bool: 'bool',
+  string: 'string',
+};
+
+export function toOrtTensor(t: Tensor): ort.Tensor {
+  const type = ORT_TYPES[t.dtype];
+  if (!type) throw new Error(`dtype ${t.dtype} cannot be passed to onnxruntime`);
+  return new ort.Tensor(type, t.data as any, t.dims);
+}
+
+export function fromOrtTensor(t: ort.Tensor): Tensor {
+  const dtype = (t.type === 'bool' ? 'bool' : t.type) as DType;
+  return { dtype, dims: [...t.dims], data: t.data as Tensor['data'] };
+}
+
+/** A loaded ORT session that speaks IR tensors. */
+export class ModelSession {
+  constructor(
+    readonly session: ort.InferenceSession,
+    readonly provider: ExecutionProvider,
+    readonly hash: string,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  async run(feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrtTensor(v);
+    const missing = this.session.inputNames.filter((n) => !(n in ortFeeds));
+    if (missing.length) throw new Error(`missing session inputs: ${missing.join(', ')}`);
+    const res = outputs ? await this.session.run(ortFeeds, outputs) : await this.session.run(ortFeeds);
+    const out: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(res)) out[k] = fromOrtTensor(v);
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export function hashBytes(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+function providerList(provider: ExecutionProvider): ort.InferenceSession.ExecutionProviderConfig[] {
+  switch (provider) {
+    case 'cpu':
+      return ['cpu'];
+    case 'cuda':
+      return ['cuda', 'cpu'];
+    case 'webgpu':
+      return ['webgpu', 'cpu'];
+  }
+}
+
+const PROVIDER_HELP: Record<ExecutionProvider, string> = {
+  cpu: '',
+  cuda:
+    "The CUDA provider needs onnxruntime-node's CUDA libraries: set `onnxruntime-node: true` under allowBuilds in " +
+    'pnpm-workspace.yaml, run `pnpm install` on a machine that can download them, and have CUDA 12 and cuDNN 9 installed.',
+  webgpu: 'The WebGPU provider needs an onnxruntime-node build with WebGPU support and a GPU with a WebGPU driver.',
+};
+
+export async function createSession(model: Model | Uint8Array, opts: SessionOptions = {}): Promise<ModelSession> {
+  const provider = opts.provider ?? 'cpu';
+  const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  const sessOpts: ort.InferenceSession.SessionOptions = {
+    executionProviders: providerList(provider),
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    logSeverityLevel: 3,
+  };
+  if (opts.intraOpThreads !== undefined) sessOpts.intraOpNumThreads = opts.intraOpThreads;
+  if (opts.interOpThreads !== undefined) sessOpts.interOpNumThreads = opts.interOpThreads;
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, sessOpts);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (provider !== 'cpu' && /provider|cuda|webgpu|\.so|library/i.test(msg)) {
+      throw new Error(`execution provider '${provider}' is not available: ${msg}\n${PROVIDER_HELP[provider]}`);
+    }
+    throw new Error(`onnxruntime could not load the model: ${msg}`);
+  }
+  return new ModelSession(session, provider, hashBytes(bytes));
+}
+
+/** One-shot convenience: build a session, run it, release it. */
+export async function runModel(model: Model | Uint8Array, feeds: Record<string, Tensor>, opts: SessionOptions & { outputs?: string[] } = {}): Promise<Record<string, Tensor>> {
+  const s = await createSession(model, opts);
+  try {
+    return await s.run(feeds, opts.outputs);
+  } finally {
+    await s.release();
+  }
+}
+
+/**
+ * Sessions keyed by (graph hash, shape bucket, provider). A bucket is a caller-chosen string such
+ * as "b8_l128_t4"; the least recently used session is released past `capacity`.
+ */
+export class SessionCache {
+  private entries = new Map<string, Promise<ModelSession>>();
+
+  constructor(
+    readonly opts: SessionOptions = {},
+    readonly capacity = 8,
+  ) {}
+
+  static key(graphHash: string, bucket: string, provider: ExecutionProvider): string {
+    return `${graphHash}|${bucket}|${provider}`;
+  }
+
+  async get(graphHash: string, bucket: string, build: () => Model | Uint8Array | Promise<Model | Uint8Array>): Promise<ModelSession> {
+    const key = SessionCache.key(graphHash, bucket, this.opts.provider ?? 'cpu');
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const p = (async () => createSession(await build(), this.opts))();
+    this.entries.set(key, p);
+    p.catch(() => this.entries.delete(key));
+    while (this.entries.size > this.capacity) {
+      const [oldKey, old] = this.entries.entries().next().value as [string, Promise<ModelSession>];
+      this.entries.delete(oldKey);
+      old.then((s) => s.release()).catch(() => {});
+    }
+    return p;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async clear(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => {})));
+  }
+}
