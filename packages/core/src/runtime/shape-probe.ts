@@ -1,0 +1,66 @@
+/**
+ * Static shapes by running the graph once. Attribution graphs are built per shape bucket, so the
+ * shape of every intermediate value is a fact of that bucket; asking onnxruntime for it (every
+ * value exposed as an output, dummy inputs of the bucket's shape) is exact for every op ORT runs,
+ * where a shape-inference table of our own would need a rule per op.
+ */
+import onnxProto from 'onnx-proto';
+import type { DType, Model, Tensor } from '../onnx/types.js';
+import { encodeModel } from '../onnx/io.js';
+import { tensor } from '../onnx/tensor.js';
+import { createSession, type SessionOptions } from './session.js';
+
+const { onnx } = onnxProto as unknown as { onnx: any };
+
+export interface ValueMeta {
+  dtype: DType;
+  dims: number[];
+}
+
+export type ShapeMap = Map<string, ValueMeta>;
+
+/**
+ * Runs `model` on `feeds` (or on zeros of `inputDims` when a feed is missing) with every node
+ * output exposed, and returns the dtype and dims of every value: inputs, initializers and node
+ * outputs. Values produced inside subgraphs (If/Loop bodies) are not included.
+ */
+export async function probeShapes(
+  model: Model,
+  feeds: Record<string, Tensor> = {},
+  inputDims: Record<string, number[]> = {},
+  opts: SessionOptions = {},
+): Promise<ShapeMap> {
+  const g = model.graph;
+  const allFeeds: Record<string, Tensor> = { ...feeds };
+  for (const inp of g.inputs) {
+    if (allFeeds[inp.name] || g.initializers.has(inp.name)) continue;
+    const dims = inputDims[inp.name] ?? inp.shape?.map((d) => (typeof d === 'number' ? d : NaN));
+    if (!dims || dims.some((d) => !Number.isFinite(d))) {
+      throw new Error(`probeShapes: input '${inp.name}' has symbolic shape [${inp.shape}]; pass its concrete dims`);
+    }
+    allFeeds[inp.name] = tensor(inp.dtype, dims);
+  }
+  const proto = onnx.ModelProto.decode(encodeModel(model));
+  const declared = new Set<string>(g.outputs.map((o) => o.name));
+  const names: string[] = [];
+  for (const n of g.nodes) {
+    for (const o of n.outputs) {
+      if (!o || declared.has(o)) continue;
+      declared.add(o);
+      proto.graph.output.push({ name: o }); // untyped outputs are accepted by ORT
+    }
+  }
+  for (const o of g.outputs) names.push(o.name);
+  for (const n of g.nodes) for (const o of n.outputs) if (o && !names.includes(o)) names.push(o);
+  const session = await createSession(onnx.ModelProto.encode(proto).finish(), { ...opts, optimization: 'disabled' });
+  const out = new Map<string, ValueMeta>();
+  try {
+    const res = await session.run(allFeeds);
+    for (const [k, v] of Object.entries(res)) out.set(k, { dtype: v.dtype, dims: [...v.dims] });
+  } finally {
+    await session.release();
+  }
+  for (const [k, v] of Object.entries(allFeeds)) out.set(k, { dtype: v.dtype, dims: [...v.dims] });
+  for (const [k, v] of g.initializers) out.set(k, { dtype: v.dtype, dims: [...v.dims] });
+  return out;
+}
