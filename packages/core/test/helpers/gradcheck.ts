@@ -82,10 +82,8 @@ export async function checkRule(spec: RuleCheckSpec): Promise<RuleCheckResult> {
   const nOut = spec.outputs ?? 1;
   const ys = b.node(spec.opType, names, spec.attrs ?? {}, { outputs: nOut, domain: spec.domain ?? '' });
   const node = model.graph.nodes[model.graph.nodes.length - 1]!;
-  const shapes = await probeShapes(
-    { ...model, graph: { ...model.graph, outputs: ys.map((y) => ({ name: y, dtype: 'float32' as const, shape: null })) } },
-    feeds,
-  );
+  // probeShapes exposes every node output itself, untyped, so the graph needs no outputs yet.
+  const shapes = await probeShapes(model, feeds);
   // Objective: sum_k sum(y_k * R_k).
   let objective: string | undefined;
   const dy: string[] = [];
