@@ -1,0 +1,2 @@
+/** Registers the math gradient rules (one module per op family). */
+export {};
