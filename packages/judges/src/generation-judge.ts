@@ -3,7 +3,7 @@
  * normalisation. Outputs that match no option (or more than one) are reported as unmatched,
  * never counted as correct and never replaced by a guess.
  */
-import { UNKNOWN_PHRASES } from './unknown-phrases.js';
+import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
 
 /**
  * Normalise an answer text for matching: Unicode NFKC, curly quotes to straight, lower case,
@@ -24,7 +24,7 @@ export function normaliseAnswer(text: string): string {
   return s;
 }
 
-const UNKNOWN_SET: ReadonlySet<string> = new Set(UNKNOWN_PHRASES.map(normaliseAnswer));
+const UNKNOWN_SET: ReadonlySet<string> = new Set(BBQ_UNKNOWN_PHRASES.map(normaliseAnswer));
 
 /** True when the text, once normalised, is one of the ten BBQ "unknown" phrasings. */
 export function isUnknownPhrase(text: string): boolean {

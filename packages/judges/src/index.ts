@@ -1,6 +1,5 @@
 /** @crispr-bench/judges: model outputs -> decisions -> metrics (DESIGN.md §5, §6). */
 export * from './prng.js';
-export * from './unknown-phrases.js';
 export * from './option-judge.js';
 export * from './generation-judge.js';
 export * from './biased-label.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isUnknownPhrase, matchGeneration, normaliseAnswer, UNKNOWN_PHRASES } from '../src/index.js';
+import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { isUnknownPhrase, matchGeneration, normaliseAnswer } from '../src/index.js';
 
 const item = { options: ['The grandfather', 'The grandson', "Can't be determined"], unknownIndex: 2 };
 
@@ -19,8 +20,8 @@ describe('matchGeneration', () => {
     expect(matchGeneration('Grandson.', item)).toEqual({ index: 1, matched: true });
   });
   it('treats all ten unknown phrasings as the unknown option', () => {
-    expect(UNKNOWN_PHRASES).toHaveLength(10);
-    for (const p of UNKNOWN_PHRASES) {
+    expect(BBQ_UNKNOWN_PHRASES).toHaveLength(10);
+    for (const p of BBQ_UNKNOWN_PHRASES) {
       expect(isUnknownPhrase(p)).toBe(true);
       expect(matchGeneration(`${p.toUpperCase()}.`, item)).toEqual({ index: 2, matched: true });
     }
