@@ -7,6 +7,7 @@
  * `general.alignment` (default 32).
  */
 import { readFileSync } from 'node:fs';
+import { halfToFloat } from '../onnx/tensor.js';
 
 /** GGUF metadata value type codes. */
 export enum GgufValueType {
@@ -287,16 +288,6 @@ function tensorByteSize(t: GgufTensorInfo): number | null {
   if (t.type === GGML_TYPE_F32) return t.elements * 4;
   if (t.type === GGML_TYPE_F16) return t.elements * 2;
   return null;
-}
-
-/** IEEE half to float. */
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /**
