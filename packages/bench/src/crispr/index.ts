@@ -1,0 +1,3 @@
+export * from './aggregate.js';
+export * from './ranking.js';
+export * from './k-search.js';

@@ -1,0 +1,54 @@
+/** Neuron rankings: the ordered list of (site, unit) that pruning takes its top k from. */
+
+export interface RankedNeuron {
+  site: string;
+  unit: number;
+  score: number;
+}
+
+/** Sorts every unit of every site by score, highest first; ties by site name then unit. */
+export function rankNeurons(scores: Record<string, ArrayLike<number>>): RankedNeuron[] {
+  const out: RankedNeuron[] = [];
+  for (const [site, v] of Object.entries(scores)) {
+    for (let u = 0; u < v.length; u++) {
+      const s = v[u]!;
+      if (Number.isNaN(s)) throw new Error(`score of ${site}[${u}] is NaN`);
+      out.push({ site, unit: u, score: s });
+    }
+  }
+  out.sort((a, b) => b.score - a.score || (a.site < b.site ? -1 : a.site > b.site ? 1 : a.unit - b.unit));
+  return out;
+}
+
+/** Masks (1 = keep, 0 = pruned) for the top k neurons of a ranking. */
+export function masksForTopK(ranking: RankedNeuron[], k: number, widths: Record<string, number>): Record<string, Float32Array> {
+  if (k > ranking.length) throw new Error(`cannot prune ${k} neurons: the ranking has ${ranking.length}`);
+  const masks: Record<string, Float32Array> = {};
+  for (const [site, w] of Object.entries(widths)) masks[site] = new Float32Array(w).fill(1);
+  for (const n of ranking.slice(0, k)) {
+    const m = masks[n.site];
+    if (!m) throw new Error(`ranking names site '${n.site}', which the model does not have`);
+    if (n.unit < 0 || n.unit >= m.length) throw new Error(`ranking names unit ${n.unit} of site '${n.site}' (width ${m.length})`);
+    m[n.unit] = 0;
+  }
+  return masks;
+}
+
+/** The random-pruning control: k units drawn uniformly without replacement, seeded. */
+export function randomRanking(widths: Record<string, number>, seed: number): RankedNeuron[] {
+  const all: RankedNeuron[] = [];
+  for (const [site, w] of Object.entries(widths)) for (let u = 0; u < w; u++) all.push({ site, unit: u, score: 0 });
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.map((n, i) => ({ ...n, score: all.length - i }));
+}
