@@ -7,3 +7,13 @@ export { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
 export { createRng, hashSeed } from './rng.js';
 export type { Rng } from './rng.js';
 export { assetsDir, assetsPresent } from './assets.js';
+export {
+  expandTemplates, expandTemplateSet, iterateExpansion, toBbqJsonl, slotText, malformedSlot,
+} from './bbq/expander.js';
+export type { ExpandMode, ExpandOptions } from './bbq/expander.js';
+export {
+  EXPANDABLE_CATEGORIES, readTemplateSet, readVocabulary, readProperNames, parseSlotLists, parseGroupList,
+} from './bbq/templates.js';
+export type { TemplateSet, TemplateRow, VocabEntry, NameEntry } from './bbq/templates.js';
+export { expansionCoverage } from './bbq/coverage.js';
+export type { CoverageReport } from './bbq/coverage.js';

@@ -111,7 +111,7 @@ describe('stereotyped target derivation rules', () => {
   });
 });
 
-describe.skipIf(!HAVE_BBQ_DATA)(`official BBQ files (${HAVE_BBQ_DATA ? 'present' : SKIP_REASON})`, () => {
+describe.skipIf(!HAVE_BBQ_DATA)(`official BBQ files${HAVE_BBQ_DATA ? '' : ` (skipped: ${SKIP_REASON})`}`, () => {
   it('loads 11,956 valid items; every unknown and target index set; counts by category x condition x polarity', async () => {
     const r = await loadBbqDir(BBQ_DATA);
     expect(r.skipped).toEqual([]);
