@@ -1,1 +1,2 @@
-export {};
+export * from './crispr/index.js';
+export * from './results/index.js';

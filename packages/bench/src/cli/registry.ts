@@ -3,5 +3,6 @@
  * commands; this list is the one place they are wired in.
  */
 import type { CliCommand } from '@crispr-bench/core';
+import { judgeCommand } from './commands/judge.js';
 
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [judgeCommand];
