@@ -55,7 +55,7 @@ async function readCsv(path: string): Promise<{ columns: string[]; rows: Templat
   }
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(text, { bom: true, relax_column_count: true, info: true }) as typeof records;
+    records = parse(text, { bom: true, relax_column_count: true, info: true }) as unknown as typeof records;
   } catch (e) {
     throw new Error(`cannot parse CSV ${path}: ${(e as Error).message}`);
   }
