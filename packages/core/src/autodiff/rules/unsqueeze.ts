@@ -1,0 +1,5 @@
+/** Unsqueeze only reinterprets the layout of its data input: the gradient is reshaped back. */
+import { registerRule } from '../rule.js';
+import { layoutOnly } from './shape-common.js';
+
+registerRule('Unsqueeze', layoutOnly);
