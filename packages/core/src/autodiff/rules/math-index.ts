@@ -1,2 +1,40 @@
-/** Registers the math gradient rules (one module per op family). */
-export {};
+/** Registers the math gradient rules (elementwise arithmetic, activations, products, norms). */
+import { registerRule } from '../rule.js';
+import { addRule, divRule, mulRule, negRule, subRule } from './arithmetic.js';
+import { cosRule, erfRule, expRule, logRule, reciprocalRule, sigmoidRule, sinRule, sqrtRule, tanhRule } from './unary.js';
+import { geluRule, leakyReluRule, reluRule } from './activation.js';
+import { powRule } from './pow.js';
+import { logSoftmaxRule, softmaxRule } from './softmax.js';
+import { layerNormRule } from './layernorm.js';
+import { matmulRule } from './matmul.js';
+import { gemmRule } from './gemm.js';
+
+registerRule('Add', addRule);
+registerRule('Sub', subRule);
+registerRule('Mul', mulRule);
+registerRule('Div', divRule);
+registerRule('Neg', negRule);
+registerRule('Pow', powRule);
+registerRule('Sqrt', sqrtRule);
+registerRule('Reciprocal', reciprocalRule);
+registerRule('Exp', expRule);
+registerRule('Log', logRule);
+registerRule('Tanh', tanhRule);
+registerRule('Erf', erfRule);
+registerRule('Sigmoid', sigmoidRule);
+registerRule('Sin', sinRule);
+registerRule('Cos', cosRule);
+registerRule('Relu', reluRule);
+registerRule('LeakyRelu', leakyReluRule);
+registerRule('Gelu', geluRule);
+registerRule('Softmax', softmaxRule);
+registerRule('LogSoftmax', logSoftmaxRule);
+registerRule('LayerNormalization', layerNormRule);
+registerRule('MatMul', matmulRule);
+registerRule('Gemm', gemmRule);
+
+/** The op types registered by this module (for tests and reports). */
+export const MATH_OPS = [
+  'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
+  'Relu', 'LeakyRelu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm',
+] as const;

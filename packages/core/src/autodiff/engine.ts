@@ -1,0 +1,241 @@
+/**
+ * Reverse-mode autodiff over ONNX graphs. The forward graph is kept as it is and the nodes that
+ * compute vector-Jacobian products are appended, so one ORT run yields the forward outputs and the
+ * gradients. Shapes are static (the graph is specialised to a shape bucket), which lets every rule
+ * emit plain ops with constant shapes.
+ */
+import { GraphBuilder } from '../onnx/builder.js';
+import { isFloat, tensor } from '../onnx/tensor.js';
+import { defaultOpset, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types.js';
+import { probeShapes, type ShapeMap, type ValueMeta } from '../runtime/shape-probe.js';
+import { getRule, NON_DIFFERENTIABLE_OPS, type GradContext } from './rule.js';
+import './rules/index.js';
+
+export interface GradientOptions {
+  /** The value whose gradient is taken (a scalar, or any tensor when `seed` is given). */
+  objective: string;
+  /** Values to differentiate w.r.t.: graph inputs, initializers or intermediate values. */
+  wrt: string[];
+  /** Static dtype and dims of every value; probed with ORT (from `feeds`/`inputDims`) when absent. */
+  shapes?: ShapeMap;
+  feeds?: Record<string, Tensor>;
+  inputDims?: Record<string, number[]>;
+  /**
+   * Name of a tensor holding dObjective (same dims as the objective). If no value of that name
+   * exists, it becomes a new graph input. Default: ones, i.e. the gradient of sum(objective).
+   * A per-example objective [batch] with a ones seed gives each example's own gradient in one pass,
+   * because examples do not interact: d(sum_b L_b)/dx_b = dL_b/dx_b.
+   */
+  seed?: string;
+  /** Keep the original graph outputs (default true). */
+  keepOutputs?: boolean;
+}
+
+export interface GradientGraph {
+  model: Model;
+  /** wrt name -> name of the graph output holding its gradient. */
+  gradients: Map<string, string>;
+}
+
+/** The name of the gradient output for a value: `grad/<name>` with unsafe characters replaced. */
+export function gradientOutputName(name: string): string {
+  return `grad/${name.replace(/[^A-Za-z0-9_./:-]/g, '_')}`;
+}
+
+/**
+ * Nodes in an order where every producer precedes its consumers (Kahn's algorithm, stable with
+ * respect to the file order). Private until the graph passes module lands.
+ */
+function topologicalOrder(graph: Graph): Node[] {
+  const producer = new Map<string, number>();
+  graph.nodes.forEach((n, i) => n.outputs.forEach((o) => o && producer.set(o, i)));
+  const indeg = new Array<number>(graph.nodes.length).fill(0);
+  const consumers: number[][] = graph.nodes.map(() => []);
+  graph.nodes.forEach((n, i) => {
+    const deps = new Set<number>();
+    for (const inp of n.inputs) {
+      const p = inp ? producer.get(inp) : undefined;
+      if (p !== undefined && p !== i) deps.add(p);
+    }
+    for (const p of deps) consumers[p]!.push(i);
+    indeg[i] = deps.size;
+  });
+  const ready: number[] = [];
+  indeg.forEach((d, i) => d === 0 && ready.push(i));
+  const order: Node[] = [];
+  // A min-heap would keep file order exactly; a sorted queue is enough for graphs this size.
+  while (ready.length) {
+    ready.sort((x, y) => x - y);
+    const i = ready.shift()!;
+    order.push(graph.nodes[i]!);
+    for (const c of consumers[i]!) if (--indeg[c] === 0) ready.push(c);
+  }
+  if (order.length !== graph.nodes.length) {
+    const stuck = graph.nodes.filter((_, i) => indeg[i]! > 0).map((n) => n.name || n.opType);
+    throw new Error(`graph '${graph.name}' has a cycle through nodes ${stuck.slice(0, 5).join(', ')}`);
+  }
+  return order;
+}
+
+function constantNodeValue(node: Node): Tensor | undefined {
+  const a = node.attributes;
+  if (a.value?.type === 'tensor') return a.value.value;
+  if (a.value_float?.type === 'float') return tensor('float32', [], [a.value_float.value]);
+  if (a.value_floats?.type === 'floats') return tensor('float32', [a.value_floats.value.length], a.value_floats.value);
+  if (a.value_int?.type === 'int') return tensor('int64', [], [a.value_int.value]);
+  if (a.value_ints?.type === 'ints') return tensor('int64', [a.value_ints.value.length], a.value_ints.value);
+  return undefined;
+}
+
+const nodeLabel = (n: Node) => n.name || `<unnamed ${n.opType} -> ${n.outputs[0]}>`;
+
+export async function buildGradientGraph(model: Model, opts: GradientOptions): Promise<GradientGraph> {
+  const src = model.graph;
+  const { objective, wrt } = opts;
+  if (!wrt.length) throw new Error('buildGradientGraph: wrt is empty');
+  const shapes = opts.shapes ?? (await probeShapes(model, opts.feeds ?? {}, opts.inputDims ?? {}));
+  const meta = (name: string): ValueMeta => {
+    const m = shapes.get(name);
+    if (!m) throw new Error(`buildGradientGraph: no static shape for value '${name}' (is it produced by graph '${src.name}'?)`);
+    return m;
+  };
+  if (!shapes.has(objective)) throw new Error(`buildGradientGraph: objective '${objective}' is not a value of graph '${src.name}'`);
+  const objMeta = meta(objective);
+  if (!isFloat(objMeta.dtype)) throw new Error(`buildGradientGraph: objective '${objective}' has dtype ${objMeta.dtype}; it must be a float tensor`);
+  for (const w of wrt) {
+    if (!shapes.has(w)) throw new Error(`buildGradientGraph: wrt value '${w}' is not a value of graph '${src.name}'`);
+    if (!isFloat(meta(w).dtype)) throw new Error(`buildGradientGraph: cannot differentiate w.r.t. '${w}' of dtype ${meta(w).dtype}`);
+  }
+  const differentiable = (v: string) => !!v && isFloat(shapes.get(v)?.dtype ?? 'int64');
+
+  // The output graph: the forward graph (shared node objects, never mutated) plus gradient nodes.
+  const graph: Graph = {
+    name: src.name,
+    nodes: [...src.nodes],
+    inputs: [...src.inputs],
+    outputs: opts.keepOutputs === false ? [] : [...src.outputs],
+    initializers: new Map(src.initializers),
+    valueInfo: [...src.valueInfo],
+  };
+  const out: Model = { ...model, opsetImports: model.opsetImports.map((o) => ({ ...o })), metadata: { ...model.metadata }, graph };
+  const b = new GraphBuilder(graph, 'grad/');
+  const opset = defaultOpset(model);
+  const order = topologicalOrder(src);
+  const constants = new Map<string, Tensor>(src.initializers);
+  for (const n of order) {
+    if (n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx')) {
+      const v = constantNodeValue(n);
+      if (v) constants.set(n.outputs[0]!, v);
+    }
+  }
+  const passes = (n: Node) => !NON_DIFFERENTIABLE_OPS.has(n.opType) || (n.domain !== '' && n.domain !== 'ai.onnx');
+
+  // Forward reachability from wrt.
+  const fromWrt = new Set<string>(wrt);
+  for (const n of order) {
+    if (!passes(n)) continue;
+    if (n.inputs.some((i) => fromWrt.has(i) && differentiable(i))) for (const o of n.outputs) if (differentiable(o)) fromWrt.add(o);
+  }
+  // Backward reachability from the objective; `toward` remembers one consumer on the way to it.
+  const toObjective = new Set<string>([objective]);
+  const toward = new Map<string, Node>();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const n = order[k]!;
+    if (!passes(n) || !n.outputs.some((o) => toObjective.has(o))) continue;
+    for (const i of n.inputs) {
+      if (!differentiable(i) || toObjective.has(i)) continue;
+      toObjective.add(i);
+      toward.set(i, n);
+    }
+  }
+  const active = (v: string) => !!v && fromWrt.has(v) && toObjective.has(v);
+  const activeNodes = order.filter((n) => passes(n) && n.outputs.some(active) && n.inputs.some(active));
+
+  const pathTo = (n: Node): string => {
+    const chain: string[] = [nodeLabel(n)];
+    let cur: Node | undefined = n;
+    for (let guard = 0; cur && guard < order.length; guard++) {
+      const o: string | undefined = cur.outputs.find((x) => toObjective.has(x));
+      cur = o === undefined || o === objective ? undefined : toward.get(o);
+      if (cur) chain.push(nodeLabel(cur));
+    }
+    return ['objective', ...chain.reverse()].join(' <- ');
+  };
+  for (let k = activeNodes.length - 1; k >= 0; k--) {
+    const n = activeNodes[k]!;
+    if (!getRule(n.opType, n.domain)) {
+      const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}:${n.opType}` : n.opType;
+      throw new Error(`no gradient rule for op '${op}' (node '${nodeLabel(n)}') on the path ${pathTo(n)} (objective '${objective}')`);
+    }
+  }
+
+  // Seed: dObjective.
+  let seed: string;
+  if (opts.seed) {
+    seed = opts.seed;
+    const sm = shapes.get(seed);
+    if (!sm) {
+      b.input(seed, objMeta.dtype, [...objMeta.dims]);
+    } else if (sm.dims.join() !== objMeta.dims.join() || sm.dtype !== objMeta.dtype) {
+      throw new Error(`seed '${seed}' is ${sm.dtype}[${sm.dims}] but objective '${objective}' is ${objMeta.dtype}[${objMeta.dims}]`);
+    }
+  } else {
+    const one = b.scalar(1, objMeta.dtype, 'seed_one');
+    seed = objMeta.dims.length === 0 ? one : b.op('Expand', [one, b.ints(objMeta.dims, 'seed_shape')], {}, { name: 'seed' });
+  }
+
+  // Gradient contributions per value, summed when a value feeds several consumers.
+  const contributions = new Map<string, string[]>([[objective, [seed]]]);
+  const accumulated = new Map<string, string>();
+  const gradOf = (v: string): string | undefined => {
+    const done = accumulated.get(v);
+    if (done) return done;
+    const parts = contributions.get(v);
+    if (!parts?.length) return undefined;
+    const g = parts.length === 1 ? parts[0]! : b.op('Sum', parts, {}, { name: 'accumulate' });
+    accumulated.set(v, g);
+    return g;
+  };
+
+  for (let k = activeNodes.length - 1; k >= 0; k--) {
+    const n = activeNodes[k]!;
+    const dy = n.outputs.map((o) => (active(o) ? gradOf(o) : undefined));
+    if (dy.every((d) => d === undefined)) continue;
+    const needs = n.inputs.map((i) => active(i));
+    const ctx: GradContext = { node: n, b, dy, needs, meta, constant: (name) => constants.get(name), opset };
+    let grads: (string | undefined)[];
+    try {
+      grads = getRule(n.opType, n.domain)!(ctx);
+    } catch (e) {
+      throw new Error(`gradient rule for op '${n.opType}' (node '${nodeLabel(n)}') failed: ${(e as Error).message}`);
+    }
+    n.inputs.forEach((inp, i) => {
+      const g = grads[i];
+      if (!needs[i] || !g) return;
+      if (accumulated.has(inp)) throw new Error(`internal: gradient of '${inp}' was used before all its consumers were processed`);
+      const list = contributions.get(inp) ?? [];
+      list.push(g);
+      contributions.set(inp, list);
+    });
+  }
+
+  const gradients = new Map<string, string>();
+  for (const w of wrt) {
+    if (gradients.has(w)) continue;
+    const wm = meta(w);
+    let name = gradientOutputName(w);
+    if (graph.outputs.some((o) => o.name === name) || graph.initializers.has(name)) name = b.fresh(name);
+    else b.reserve(name);
+    const g = gradOf(w);
+    if (g) {
+      b.op('Identity', [g], {}, { name: 'grad_out', output: name });
+    } else {
+      // Structurally zero: w does not reach the objective through differentiable ops.
+      b.op('ConstantOfShape', [b.ints(wm.dims, 'zero_shape')], { value: tensor(wm.dtype, [1], [0]) }, { name: 'zero_grad', output: name });
+    }
+    const info: ValueInfo = { name, dtype: wm.dtype, shape: [...wm.dims] };
+    graph.outputs.push(info);
+    gradients.set(w, name);
+  }
+  return { model: out, gradients };
+}
