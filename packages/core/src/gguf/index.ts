@@ -1,0 +1,33 @@
+export {
+  readGguf,
+  tensorData,
+  findTensor,
+  meta,
+  metaNumber,
+  metaString,
+  metaBool,
+  metaArray,
+  metadataSummary,
+  GgufError,
+  GgufValueType,
+  GGML_TYPE_NAMES,
+  type GgufFile,
+  type GgufTensorInfo,
+  type GgufValue,
+  type GgufArray,
+  type GgufScalar,
+  type GgufMetadataEntry,
+} from './reader.js';
+export {
+  spmVocabFromGguf,
+  spmBpeEncode,
+  spmDecode,
+  spmMerges,
+  spmToHfTokenizer,
+  SpmTokenType,
+  type SpmVocab,
+  type HfTokenizerFiles,
+} from './tokenizer.js';
+export { buildLlamaOnnx, llamaConfigFromGguf, interleavedToHalfRows, LLAMA_OPSET, type LlamaConfig, type LlamaOnnxResult } from './llama-onnx.js';
+export { importGguf, IMPORTED_FILES, type ImportGgufOptions, type ImportGgufSummary } from './import.js';
+export { importCommand } from './import-command.js';
