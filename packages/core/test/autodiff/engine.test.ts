@@ -1,0 +1,188 @@
+/**
+ * The engine on small graphs built from math ops only: gradients w.r.t. inputs, initializers and
+ * intermediate values against central finite differences of the whole graph (float64, eps 1e-6),
+ * fan-out accumulation, explicit seeds for per-example objectives, integer paths, structurally
+ * zero gradients and the missing-rule error.
+ */
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder, emptyModel, runModel, tensor, numel, type Model, type Tensor } from '../../src/index.js';
+import { buildGradientGraph, registeredOps } from '../../src/autodiff/index.js';
+import { probeShapes } from '../../src/runtime/shape-probe.js';
+import { randn } from '../helpers/gradcheck.js';
+import { graphFiniteDiff, spreadIndices } from '../helpers/graph-fd.js';
+
+/** x [3,4] (input) -> MatMul W [4,5] (initializer) -> Tanh -> MatMul u [5] -> [3] per-row -> MatMul ones [3] -> loss. */
+function mlp(): { model: Model; feeds: Record<string, Tensor> } {
+  const model = emptyModel(17, 'mlp');
+  const b = new GraphBuilder(model.graph);
+  b.input('x', 'float64', [3, 4]);
+  b.initializer('W', randn([4, 5], 2));
+  b.initializer('u', randn([5], 3));
+  b.initializer('ones3', tensor('float64', [3], [1, 1, 1]));
+  const h = b.op('MatMul', ['x', 'W'], {}, { name: '/mlp/fc/MatMul', output: 'h' });
+  const a = b.op('Tanh', [h], {}, { name: '/mlp/act/Tanh', output: 'a' });
+  const rows = b.op('MatMul', [a, 'u'], {}, { name: '/mlp/head/MatMul', output: 'rows' });
+  b.op('MatMul', [rows, 'ones3'], {}, { name: '/mlp/sum/MatMul', output: 'loss' });
+  b.output('loss', 'float64', []);
+  b.output('rows', 'float64', [3]);
+  return { model, feeds: { x: randn([3, 4], 1) } };
+}
+
+async function expectMatchesFd(model: Model, feeds: Record<string, Tensor>, objective: string, wrt: string[], opts: { seed?: Tensor; seedName?: string; tol?: number } = {}) {
+  const seedFeeds = opts.seedName && opts.seed ? { [opts.seedName]: opts.seed } : {};
+  const { model: gm, gradients } = await buildGradientGraph(model, { objective, wrt, feeds, ...(opts.seedName ? { seed: opts.seedName } : {}) });
+  const res = await runModel(gm, { ...feeds, ...seedFeeds });
+  for (const w of wrt) {
+    const g = res[gradients.get(w)!]!;
+    const n = numel(g.dims);
+    const idx = spreadIndices(n, 12);
+    const numeric = await graphFiniteDiff(model, w, idx, { objective, feeds, eps: 1e-6, ...(opts.seed ? { seed: opts.seed } : {}) });
+    idx.forEach((i, k) => {
+      const analytic = Number((g.data as Float64Array)[i]);
+      expect(Math.abs(analytic - numeric[k]!), `d${objective}/d${w}[${i}]: analytic ${analytic}, numeric ${numeric[k]}`).toBeLessThan((opts.tol ?? 1e-6) * Math.max(1, Math.abs(numeric[k]!)));
+    });
+  }
+  return { gm, gradients, res };
+}
+
+describe('buildGradientGraph', () => {
+  it('registers the math rules', () => {
+    for (const op of ['MatMul', 'Gemm', 'Softmax', 'LayerNormalization', 'Gelu']) expect(registeredOps()).toContain(op);
+  });
+
+  it('differentiates w.r.t. a graph input, an initializer and an intermediate value', async () => {
+    const { model, feeds } = mlp();
+    const { gm, gradients, res } = await expectMatchesFd(model, feeds, 'loss', ['x', 'W', 'a']);
+    expect([...gradients.entries()]).toEqual([['x', 'grad/x'], ['W', 'grad/W'], ['a', 'grad/a']]);
+    // Original outputs are kept and come first; gradient outputs have the wrt shapes.
+    expect(gm.graph.outputs.map((o) => o.name)).toEqual(['loss', 'rows', 'grad/x', 'grad/W', 'grad/a']);
+    expect(res['grad/W']!.dims).toEqual([4, 5]);
+    // The forward graph itself is not modified.
+    expect(model.graph.nodes.length).toBe(4);
+    expect(model.graph.outputs.length).toBe(2);
+  });
+
+  it('accumulates gradients of a value with several consumers (fan-out)', async () => {
+    const model = emptyModel(17, 'fanout');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float64', [2, 3]);
+    b.initializer('w', randn([3], 5));
+    const s = b.op('Sin', ['x'], {}, { name: 'sin', output: 's' });
+    const p = b.op('Mul', ['x', s], {}, { name: 'x_times_sin', output: 'p' }); // x feeds Sin and Mul
+    const q = b.op('Mul', [p, 'x'], {}, { name: 'p_times_x', output: 'q' }); // and a third consumer
+    const e = b.op('Exp', [b.op('Mul', [q, 'w'])], {}, { name: 'exp' });
+    b.op('MatMul', [b.op('MatMul', [e, b.constant(tensor('float64', [3], [1, -2, 0.5]))]), b.constant(tensor('float64', [2], [1, 1]))], {}, { output: 'loss' });
+    b.output('loss', 'float64', []);
+    const feeds = { x: randn([2, 3], 6, 'float64', 0.5) };
+    const { gm } = await expectMatchesFd(model, feeds, 'loss', ['x', 'w']);
+    const sums = gm.graph.nodes.filter((n) => n.opType === 'Sum');
+    expect(sums.length).toBeGreaterThan(0);
+    expect(sums.some((n) => n.inputs.length === 3)).toBe(true); // x has three consumers
+  });
+
+  it('per-example objective with an explicit seed input differentiates sum(seed * objective)', async () => {
+    const { model, feeds } = mlp();
+    const seed = tensor('float64', [3], [0.5, -1, 2]);
+    const { gm } = await expectMatchesFd(model, feeds, 'rows', ['W', 'x'], { seed, seedName: 'dRows' });
+    expect(gm.graph.inputs.some((i) => i.name === 'dRows')).toBe(true);
+    // With a one-hot seed, row 1's gradient w.r.t. x is zero outside row 1 (examples are independent).
+    const onehot = tensor('float64', [3], [0, 1, 0]);
+    const res = await runModel(gm, { ...feeds, dRows: onehot });
+    const gx = Array.from(res['grad/x']!.data as Float64Array);
+    expect(gx.slice(0, 4).every((v) => v === 0) && gx.slice(8).every((v) => v === 0)).toBe(true);
+    expect(gx.slice(4, 8).some((v) => v !== 0)).toBe(true);
+  });
+
+  it('default seed for a non-scalar objective is ones (the gradient of its sum)', async () => {
+    const { model, feeds } = mlp();
+    const { model: gm, gradients } = await buildGradientGraph(model, { objective: 'rows', wrt: ['W'], feeds });
+    const { model: gm2 } = await buildGradientGraph(model, { objective: 'loss', wrt: ['W'], feeds });
+    const r1 = await runModel(gm, feeds);
+    const r2 = await runModel(gm2, feeds);
+    expect(Array.from(r1[gradients.get('W')!]!.data as Float64Array)).toEqual(Array.from(r2['grad/W']!.data as Float64Array));
+  });
+
+  it('ignores integer paths and non-differentiable ops, and gives zeros for unreachable wrt', async () => {
+    const model = emptyModel(17, 'intpath');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float64', [4]);
+    b.initializer('unused', randn([2, 2], 9));
+    const sq = b.op('Mul', ['x', 'x'], {}, { output: 'sq' });
+    // Float -> int64 -> Mod (no gradient rule, but integer) -> float: must not be differentiated.
+    const asInt = b.op('Cast', [b.op('Mul', [sq, b.scalar(10, 'float64')])], { to: 7 });
+    const modded = b.op('Mod', [asInt, b.constant(tensor('int64', [], [3]))], {}, { name: 'int_mod' });
+    const back = b.op('Cast', [modded], { to: 11 });
+    // Float -> ArgMax (non-differentiable op) -> float.
+    const am = b.op('Cast', [b.op('ArgMax', ['x'], { keepdims: 1 })], { to: 11 });
+    const total = b.op('Add', [b.op('Add', [sq, back]), am]);
+    b.op('MatMul', [total, b.constant(tensor('float64', [4], [1, 1, 1, 1]))], {}, { output: 'loss' });
+    b.output('loss', 'float64', []);
+    const xv = tensor('float64', [4], [0.3, -1.2, 0.7, 2]);
+    const { model: gm, gradients } = await buildGradientGraph(model, { objective: 'loss', wrt: ['x', 'unused'], feeds: { x: xv } });
+    const res = await runModel(gm, { x: xv });
+    expect(Array.from(res[gradients.get('x')!]!.data as Float64Array)).toEqual([0.6, -2.4, 1.4, 4]); // d sum(x^2) = 2x
+    const z = res[gradients.get('unused')!]!;
+    expect(z.dims).toEqual([2, 2]);
+    expect(Array.from(z.data as Float64Array)).toEqual([0, 0, 0, 0]);
+    expect(gm.graph.nodes.filter((n) => n.opType === 'Mod').length).toBe(1); // only the forward one
+  });
+
+  it('names the op, the node and the path when a rule is missing', async () => {
+    const model = emptyModel(17, 'missing');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float32', [3]);
+    const f = b.op('Softsign', ['x'], {}, { name: '/model/foo', output: 'f' });
+    const t = b.op('Tanh', [f], {}, { name: '/model/act', output: 't' });
+    b.op('MatMul', [t, b.constant(tensor('float32', [3], [1, 1, 1]))], {}, { name: '/x/Sum', output: 'loss' });
+    b.output('loss', 'float32', []);
+    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds: { x: randn([3], 1, 'float32') } })).rejects.toThrow(
+      "no gradient rule for op 'Softsign' (node '/model/foo') on the path objective <- /x/Sum <- /model/act <- /model/foo",
+    );
+    // The same op off the path (x does not reach it) is no error.
+    const { model: gm } = await buildGradientGraph(model, { objective: 'loss', wrt: ['t'], feeds: { x: randn([3], 1, 'float32') } });
+    expect(gm.graph.outputs.map((o) => o.name)).toContain('grad/t');
+  });
+
+  it('rejects bad requests with clear errors', async () => {
+    const { model, feeds } = mlp();
+    await expect(buildGradientGraph(model, { objective: 'nope', wrt: ['x'], feeds })).rejects.toThrow(/objective 'nope' is not a value/);
+    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['zz'], feeds })).rejects.toThrow(/wrt value 'zz'/);
+    await expect(buildGradientGraph(model, { objective: 'loss', wrt: [], feeds })).rejects.toThrow(/wrt is empty/);
+  });
+
+  it('keepOutputs: false leaves only gradient outputs; gradient names are sanitised', async () => {
+    const model = emptyModel(17, 'names');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float64', [2]);
+    b.initializer('model.layers.0/w eight', randn([2], 4));
+    b.op('MatMul', [b.op('Mul', ['x', 'model.layers.0/w eight'])], {}, {});
+    model.graph.nodes.pop();
+    const y = b.op('Mul', ['x', 'model.layers.0/w eight']);
+    b.op('MatMul', [y, b.constant(tensor('float64', [2], [1, 1]))], {}, { output: 'loss' });
+    b.output('loss', 'float64', []);
+    const feeds = { x: tensor('float64', [2], [3, 4]) };
+    const shapes = await probeShapes(model, feeds);
+    const { model: gm, gradients } = await buildGradientGraph(model, { objective: 'loss', wrt: ['model.layers.0/w eight'], shapes, keepOutputs: false });
+    expect(gradients.get('model.layers.0/w eight')).toBe('grad/model.layers.0/w_eight');
+    expect(gm.graph.outputs.map((o) => o.name)).toEqual(['grad/model.layers.0/w_eight']);
+    const res = await runModel(gm, feeds);
+    expect(Array.from(res['grad/model.layers.0/w_eight']!.data as Float64Array)).toEqual([3, 4]);
+  });
+
+  it('emits float32 gradient graphs for float32 models', async () => {
+    const model = emptyModel(17, 'f32');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float32', [2, 3]);
+    b.initializer('W', randn([3, 2], 7, 'float32'));
+    const z = b.op('Softmax', [b.op('MatMul', ['x', 'W'])], { axis: -1 });
+    const lp = b.op('Log', [z]);
+    b.op('MatMul', [b.op('MatMul', [lp, b.constant(tensor('float32', [2], [1, 0]))]), b.constant(tensor('float32', [2], [1, 1]))], {}, { output: 'loss' });
+    b.output('loss', 'float32', []);
+    const feeds = { x: randn([2, 3], 8, 'float32') };
+    const { model: gm } = await buildGradientGraph(model, { objective: 'loss', wrt: ['W'], feeds });
+    const res = await runModel(gm, feeds);
+    expect(res['grad/W']!.dtype).toBe('float32');
+    const shapes = await probeShapes(gm, feeds);
+    for (const [name, m] of shapes) if (name.startsWith('grad/') && m.dtype.startsWith('float')) expect(m.dtype, name).toBe('float32');
+  });
+});
