@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GgufValueType, readGguf, tensorData, metaNumber, metaArray, type GgufArray } from '../src/gguf/reader.js';
 import { V, writeGgufBytes, f32Bytes, u16Bytes } from './helpers/gguf-writer.js';
@@ -98,6 +98,22 @@ describe('GGUF reader on hand-built files', () => {
     expect(f.alignment).toBe(32);
     expect(f.tensors[1]!.offset).toBe(32);
     expect(Array.from(tensorData(f, 'b'))).toEqual([8, 9]);
+  });
+
+  it('reads from a path with a header larger than the first read, tensor data on demand', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crispr-gguf-reader-'));
+    try {
+      const big = 'x'.repeat(3 << 19); // 1.5 MiB string: the header outgrows the 1 MiB first read
+      const path = join(dir, 'big.gguf');
+      writeFileSync(path, writeGgufBytes({ metadata: [['big', V.str(big)], ['after', V.i32(42)]], tensors: [{ name: 't', dims: [2], type: 0, bytes: f32Bytes([1.5, -2.5]) }] }));
+      const f = readGguf(path);
+      expect((f.metadata.get('big')!.value as string).length).toBe(3 << 19);
+      expect(f.metadata.get('after')!.value).toBe(42);
+      expect(f.size).toBe(readFileSync(path).length);
+      expect(Array.from(tensorData(f, 't'))).toEqual([1.5, -2.5]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports bad magic, unsupported versions, truncation and bad offsets', () => {

@@ -46,7 +46,7 @@ export const importCommand: CliCommand = {
     try {
       summary = importGguf(file, values.out, { overwrite: values.force });
     } catch (e) {
-      if (e instanceof GgufError || /already exists/.test((e as Error).message)) throw new UserError((e as Error).message);
+      if (e instanceof GgufError) throw new UserError(e.message);
       throw e;
     }
     const c = summary.config;

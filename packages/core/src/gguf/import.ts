@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeModel } from '../onnx/io.js';
+import { UserError } from '../types/cli.js';
 import { readGguf, type GgufFile } from './reader.js';
 import { buildLlamaOnnx, type LlamaConfig } from './llama-onnx.js';
 import { spmToHfTokenizer, spmVocabFromGguf } from './tokenizer.js';
@@ -41,7 +42,7 @@ export function importGguf(file: string | GgufFile, outDir: string, opts: Import
   const gguf = typeof file === 'string' ? readGguf(file) : file;
   const modelPath = join(outDir, 'onnx', 'model.onnx');
   if (!opts.overwrite && existsSync(modelPath)) {
-    throw new Error(`${modelPath} already exists; pass overwrite (--force) to replace it`);
+    throw new UserError(`${modelPath} already exists; pass overwrite (--force) to replace it`);
   }
   // Build everything before writing anything, so a bad file leaves no half-written folder.
   const { model, config } = buildLlamaOnnx(gguf);

@@ -6,7 +6,7 @@
  * Tensor offsets are relative to the start of the data section and aligned to
  * `general.alignment` (default 32).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { halfToFloat } from '../onnx/tensor.js';
 
 /** GGUF metadata value type codes. */
@@ -75,7 +75,10 @@ export interface GgufFile {
   tensors: GgufTensorInfo[];
   /** Absolute byte offset of the data section. */
   dataOffset: number;
-  bytes: Uint8Array;
+  /** Total file size in bytes. */
+  size: number;
+  /** Read `length` bytes at absolute `offset` (from memory, or from the file on demand). */
+  read(offset: number, length: number): Uint8Array;
 }
 
 export class GgufError extends Error {
@@ -87,20 +90,26 @@ export class GgufError extends Error {
 
 const MAGIC = 0x46554747; // "GGUF" read as little-endian u32
 
+/** Thrown when the header runs past the prefix read so far (the file has more). */
+class NeedMore extends Error {}
+
 class Cursor {
   pos = 0;
   private readonly view: DataView;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
   constructor(
+    /** The first bytes of the file (the header must lie inside them). */
     private readonly bytes: Uint8Array,
+    private readonly fileSize: number,
     private readonly source: string,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   need(n: number, what: string): void {
     if (this.pos + n > this.bytes.byteLength) {
+      if (this.pos + n <= this.fileSize) throw new NeedMore();
       throw new GgufError(
-        `${this.source}: truncated GGUF file while reading ${what} at byte ${this.pos} (needs ${n} bytes, file has ${this.bytes.byteLength})`,
+        `${this.source}: truncated GGUF file while reading ${what} at byte ${this.pos} (needs ${n} bytes, file has ${this.fileSize})`,
       );
     }
   }
@@ -212,11 +221,52 @@ function readValue(c: Cursor, type: number, key: string, depth = 0): GgufValue {
   }
 }
 
-/** Parse a GGUF file (a path or its bytes). Tensor data are not copied. */
+/**
+ * Parse a GGUF file (a path or its bytes). From a path only the header is read now; tensor
+ * data are read on demand, so files larger than memory buffers allow can be imported.
+ */
 export function readGguf(input: string | Uint8Array, source?: string): GgufFile {
-  const bytes = typeof input === 'string' ? new Uint8Array(readFileSync(input)) : input;
   const src = source ?? (typeof input === 'string' ? input : '<gguf bytes>');
-  const c = new Cursor(bytes, src);
+  if (typeof input !== 'string') {
+    const bytes = input;
+    const read = (offset: number, length: number) => bytes.subarray(offset, offset + length);
+    return parseHeader(bytes, bytes.byteLength, src, read);
+  }
+  const fd = openSync(input, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const read = (offset: number, length: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      const f = openSync(input, 'r');
+      try {
+        let got = 0;
+        while (got < length) {
+          const r = readSync(f, out, got, length - got, offset + got);
+          if (r === 0) throw new GgufError(`${src}: file ended at byte ${offset + got} while reading ${length} bytes at ${offset}`);
+          got += r;
+        }
+      } finally {
+        closeSync(f);
+      }
+      return out;
+    };
+    // Grow the prefix until the whole header (metadata + tensor infos) fits.
+    for (let prefix = Math.min(size, 1 << 20); ; prefix = Math.min(size, prefix * 4)) {
+      const head = new Uint8Array(prefix);
+      readSync(fd, head, 0, prefix, 0);
+      try {
+        return parseHeader(head, size, src, read);
+      } catch (e) {
+        if (!(e instanceof NeedMore) || prefix >= size) throw e;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseHeader(bytes: Uint8Array, fileSize: number, src: string, read: (offset: number, length: number) => Uint8Array): GgufFile {
+  const c = new Cursor(bytes, fileSize, src);
   const magic = c.u32('magic');
   if (magic !== MAGIC) {
     throw new GgufError(`${src}: not a GGUF file (magic bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`);
@@ -273,10 +323,10 @@ export function readGguf(input: string | Uint8Array, source?: string): GgufFile 
     });
   }
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;
-  const file: GgufFile = { source: src, version, alignment, metadata, tensors, dataOffset, bytes };
+  const file: GgufFile = { source: src, version, alignment, metadata, tensors, dataOffset, size: fileSize, read };
   for (const t of tensors) {
     const size = tensorByteSize(t);
-    if (size !== null && dataOffset + t.offset + size > bytes.byteLength) {
+    if (size !== null && dataOffset + t.offset + size > fileSize) {
       throw new GgufError(`${src}: tensor '${t.name}' (${t.typeName} ${t.dims.join('x')}) extends past the end of the file`);
     }
   }
@@ -299,13 +349,15 @@ export function tensorData(file: GgufFile, tensor: GgufTensorInfo | string): Flo
   const start = file.dataOffset + t.offset;
   if (t.type === GGML_TYPE_F32) {
     const out = new Float32Array(t.elements);
-    const view = new DataView(file.bytes.buffer, file.bytes.byteOffset + start, t.elements * 4);
+    const raw = file.read(start, t.elements * 4);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < t.elements; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
   }
   if (t.type === GGML_TYPE_F16) {
     const out = new Float32Array(t.elements);
-    const view = new DataView(file.bytes.buffer, file.bytes.byteOffset + start, t.elements * 2);
+    const raw = file.read(start, t.elements * 2);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < t.elements; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
     return out;
   }

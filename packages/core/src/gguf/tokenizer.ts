@@ -90,13 +90,25 @@ export function spmVocabFromGguf(file: GgufFile): SpmVocab {
   };
 }
 
+const pieceCache = new WeakMap<SpmVocab, { mergeable: Map<string, number>; all: Map<string, number> }>();
+
+/** Piece lookups: `mergeable` holds the pieces BPE may produce (normal, user-defined). */
+function lookups(vocab: SpmVocab): { mergeable: Map<string, number>; all: Map<string, number> } {
+  let c = pieceCache.get(vocab);
+  if (!c) {
+    const mergeable = new Map<string, number>();
+    vocab.tokens.forEach((t, i) => {
+      const ty = vocab.types[i];
+      if (ty === SpmTokenType.NORMAL || ty === SpmTokenType.USER_DEFINED) mergeable.set(t, i);
+    });
+    c = { mergeable, all: new Map(vocab.tokens.map((t, i) => [t, i] as const)) };
+    pieceCache.set(vocab, c);
+  }
+  return c;
+}
+
 function mergeablePieces(vocab: SpmVocab): Map<string, number> {
-  const m = new Map<string, number>();
-  vocab.tokens.forEach((t, i) => {
-    const ty = vocab.types[i];
-    if (ty === SpmTokenType.NORMAL || ty === SpmTokenType.USER_DEFINED) m.set(t, i);
-  });
-  return m;
+  return lookups(vocab).mergeable;
 }
 
 function byteToken(b: number): string {
@@ -129,7 +141,7 @@ export function spmBpeEncode(vocab: SpmVocab, text: string, opts: { addBos?: boo
       if (best < 0) break;
       symbols.splice(best, 2, symbols[best] + symbols[best + 1]);
     }
-    const all = new Map(vocab.tokens.map((t, i) => [t, i] as const));
+    const all = lookups(vocab).all;
     const enc = new TextEncoder();
     for (const s of symbols) {
       const id = pieces.get(s);
