@@ -62,7 +62,7 @@ describe('slab rules', () => {
     expect(values(g[0])).toEqual([0, 1, 2, 0, 0, 0, 3, 4, 0, 0]);
   });
   it('Slice with negative starts and a clamped INT64_MAX end', () =>
-    expectGrad({ opType: 'Slice', inputs: [x([4, 5]), c([1, -3]), { value: i64([2], [BigInt('9223372036854775807'), 100]), constant: true }, c([0, 1])] }));
+    expectGrad({ opType: 'Slice', inputs: [x([4, 5]), c([1, -3]), { value: i64([2], [BigInt('9223372036854775807'), 100n]), constant: true }, c([0, 1])] }));
   it('Slice with step 2 and a negative step', () =>
     expectGrad({ opType: 'Slice', inputs: [x([5, 6]), c([-1, 0]), c([-10, 6]), c([0, -1]), c([-2, 2])] }));
   it('Slice with omitted axes and steps', () => expectGrad({ opType: 'Slice', inputs: [x([4, 3]), c([1]), c([3])] }));

@@ -12,3 +12,6 @@ import './concat.js';
 import './split.js';
 import './slice.js';
 import './pad.js';
+import './gather.js';
+import './gather-elements.js';
+import './gather-nd.js';
