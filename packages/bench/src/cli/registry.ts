@@ -2,7 +2,7 @@
  * Every `crispr` subcommand, in the order `crispr --help` lists them. Packages export their
  * commands; this list is the one place they are wired in.
  */
-import type { CliCommand } from '@crispr-bench/core';
+import { importCommand, type CliCommand } from '@crispr-bench/core';
 import { judgeCommand } from './commands/judge.js';
 
-export const commands: CliCommand[] = [judgeCommand];
+export const commands: CliCommand[] = [importCommand, judgeCommand];
