@@ -17,3 +17,16 @@ export {
 export type { TemplateSet, TemplateRow, VocabEntry, NameEntry } from './bbq/templates.js';
 export { expansionCoverage } from './bbq/coverage.js';
 export type { CoverageReport } from './bbq/coverage.js';
+export { pronounItems, pronounOccupations, pronounSource, directionOf } from './pronoun/index.js';
+export type { PronounItem, PronounMeta, PronounOptions, Occupation, Direction } from './pronoun/index.js';
+export { loadMcJsonl, parseMcJsonl } from './mc/index.js';
+export type { McLoadOptions, McLoadResult } from './mc/index.js';
+export { loadInstructions, paperInstructions, ownInstructions, resolveInstructions } from './instructions/index.js';
+export type { InstructionSet } from './instructions/index.js';
+export {
+  renderPrompt, resolveTemplate, answerStrings, PROMPT_TEMPLATES, DEFAULT_TEMPLATE, PAPER_TEMPLATE, LETTERED_TEMPLATE,
+  FRAME_TEMPLATE, GENERIC_MC_TEMPLATE,
+} from './prompts/index.js';
+export type { PromptTemplate } from './prompts/index.js';
+export { splitDevTest, attributionSamples, filterItems, stratumOf, allocate } from './splits.js';
+export type { ItemFilter, SplitOptions, AttributionSampleOptions, AttributionTrial } from './splits.js';
