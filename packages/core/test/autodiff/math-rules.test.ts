@@ -165,3 +165,28 @@ describe('Gemm', () => {
     await expectGrad({ opType: 'Gemm', attrs: { transB: 1 }, inputs: [x(randn([3, 4], 99)), x(randn([5, 4], 100))] });
   });
 });
+
+describe('Einsum', () => {
+  const cases: [string, number[][]][] = [
+    ['ij,jk->ik', [[3, 4], [4, 5]]],
+    ['bij,bjk->bik', [[2, 3, 4], [2, 4, 5]]],
+    ['bhqd,bhkd->bhqk', [[2, 2, 3, 4], [2, 2, 5, 4]]],
+    ['ij,jk', [[3, 4], [4, 2]]],
+    ['ij->ji', [[3, 4]]],
+    ['ij->j', [[3, 4]]],
+    ['ij->', [[3, 4]]],
+    ['i,i->', [[5], [5]]],
+    ['ij,jk->i', [[3, 4], [4, 2]]],
+    ['ij,jk,kl->il', [[2, 3], [3, 4], [4, 2]]],
+    ['i j , j -> i', [[3, 4], [4]]],
+  ];
+  for (const [eq, dims] of cases) {
+    it(`'${eq}'`, async () => {
+      await expectGrad({ opType: 'Einsum', attrs: { equation: eq }, opset: 12, inputs: dims.map((d, k) => x(randn(d, 110 + k))) });
+    });
+  }
+  it('rejects ellipsis and diagonals with a clear error', async () => {
+    await expect(checkRule({ opType: 'Einsum', attrs: { equation: '...ij,...jk->...ik' }, opset: 12, inputs: [x(randn([2, 3, 4], 1)), x(randn([2, 4, 5], 2))] })).rejects.toThrow(/ellipsis/);
+    await expect(checkRule({ opType: 'Einsum', attrs: { equation: 'ii->i' }, opset: 12, inputs: [x(randn([3, 3], 1))] })).rejects.toThrow(/diagonal/);
+  });
+});

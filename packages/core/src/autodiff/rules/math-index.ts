@@ -8,6 +8,7 @@ import { logSoftmaxRule, softmaxRule } from './softmax.js';
 import { layerNormRule } from './layernorm.js';
 import { matmulRule } from './matmul.js';
 import { gemmRule } from './gemm.js';
+import { einsumRule } from './einsum.js';
 
 registerRule('Add', addRule);
 registerRule('Sub', subRule);
@@ -32,9 +33,10 @@ registerRule('LogSoftmax', logSoftmaxRule);
 registerRule('LayerNormalization', layerNormRule);
 registerRule('MatMul', matmulRule);
 registerRule('Gemm', gemmRule);
+registerRule('Einsum', einsumRule);
 
 /** The op types registered by this module (for tests and reports). */
 export const MATH_OPS = [
   'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
-  'Relu', 'LeakyRelu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm',
+  'Relu', 'LeakyRelu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm', 'Einsum',
 ] as const;
