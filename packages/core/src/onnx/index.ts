@@ -2,3 +2,8 @@ export * from './types.js';
 export * from './tensor.js';
 export * from './io.js';
 export * from './builder.js';
+export * from './graph.js';
+export * from './fold.js';
+export * from './inline-if.js';
+export * from './merge.js';
+export * from './specialize.js';

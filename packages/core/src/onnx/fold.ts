@@ -1,0 +1,860 @@
+/**
+ * Constant folding with a small JavaScript evaluator.
+ *
+ * Why JavaScript and not one ORT run over the constant subgraph: the values folded here are shape
+ * arithmetic and small index tensors (tens of elements), where a session per fold would cost more
+ * than the work; the evaluator is synchronous, so inlining an If can fold its condition without a
+ * session; and every op it evaluates has exact semantics that the tests compare against ORT. Int64
+ * math runs on BigInt so sentinels like INT64_MAX (Slice ends in torch exports) survive exactly.
+ * Float arithmetic is limited to correctly rounded ops (+ - * / sqrt, min, max, comparisons) whose
+ * float32 results equal ORT's bit for bit; float16/bfloat16 tensors are only moved, never computed,
+ * and ops outside the set are left in the graph (the evaluator answers null, never a guess).
+ */
+import type { DType, Graph, Model, Node, Tensor, TensorArray } from './types.js';
+import { defaultOpset } from './types.js';
+import { allocate, numel, tensor } from './tensor.js';
+import { dtypeFromCode } from './io.js';
+import { NameAllocator, allNodeNames, allValueNames, cloneModel, constantInitializers, describeNode, removeDeadNodes, subgraphsOf, topologicalSort } from './graph.js';
+
+/** Ops the evaluator can fold (default ONNX domain). */
+export const FOLDABLE_OPS: ReadonlySet<string> = new Set([
+  'Constant', 'Identity', 'Shape', 'Size',
+  'Gather', 'Concat', 'Unsqueeze', 'Squeeze', 'Reshape', 'Flatten', 'Slice', 'Expand', 'Transpose', 'Tile', 'Split', 'Trilu',
+  'ConstantOfShape', 'Range', 'Cast', 'Where',
+  'Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil',
+  'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'Min', 'Max',
+  'ReduceSum', 'ReduceProd', 'ReduceMax', 'ReduceMin',
+]);
+
+export interface EvalContext {
+  /** Default-domain opset (attribute-vs-input forms changed across versions). */
+  opset: number;
+  /** Dims of input i when it is not a constant (lets Shape and Size fold). */
+  inputShapes?: (readonly number[] | undefined)[];
+  /** Outputs larger than this are not computed (answer null). Default 1,048,576. */
+  maxElements?: number;
+}
+
+/** Thrown for inputs that violate the op's contract (bad axis, index out of range, ...). */
+class EvalError extends Error {}
+
+type Scalar = number | bigint | string;
+
+const BIG: ReadonlySet<DType> = new Set(['int64', 'uint64']);
+const INTS: ReadonlySet<DType> = new Set(['int64', 'uint64', 'int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8']);
+const COMPUTABLE: ReadonlySet<DType> = new Set([...INTS, 'float32', 'float64', 'bool']);
+
+const isBig = (d: DType): boolean => BIG.has(d);
+
+function strides(dims: readonly number[]): number[] {
+  const s = new Array<number>(dims.length);
+  let acc = 1;
+  for (let i = dims.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= dims[i]!;
+  }
+  return s;
+}
+
+function get(t: Tensor, i: number): Scalar {
+  return (t.data as ArrayLike<Scalar>)[i]!;
+}
+
+function int(t: Tensor, i: number): number {
+  const v = get(t, i);
+  return typeof v === 'bigint' ? Number(v) : Number(v);
+}
+
+function ints(t: Tensor): number[] {
+  const n = numel(t.dims);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = int(t, i);
+  return out;
+}
+
+/** Writes a JS value into a typed array of `dtype`, converting between number and bigint. */
+function put(data: TensorArray, dtype: DType, i: number, v: Scalar | boolean): void {
+  if (dtype === 'bool') (data as Uint8Array)[i] = v ? 1 : 0;
+  else if (dtype === 'string') (data as string[])[i] = String(v);
+  else if (isBig(dtype)) (data as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));
+  else (data as Float64Array)[i] = typeof v === 'bigint' ? Number(v) : Number(v);
+}
+
+/** Copies elements of `t` at flat source indices `idx` into a new tensor of `dims`. */
+function pick(t: Tensor, dims: number[], idx: ArrayLike<number>): Tensor {
+  const n = idx.length;
+  const data = allocate(t.dtype, n);
+  if (Array.isArray(data)) for (let i = 0; i < n; i++) data[i] = (t.data as string[])[idx[i]!]!;
+  else {
+    const src = t.data as Float64Array;
+    const dst = data as Float64Array;
+    for (let i = 0; i < n; i++) dst[i] = src[idx[i]!]!;
+  }
+  return { dtype: t.dtype, dims, data };
+}
+
+/** Calls f(multiIndex, flat) for every element of `dims` in row-major order. */
+function forEachIndex(dims: readonly number[], f: (ix: number[], flat: number) => void): void {
+  const n = numel(dims);
+  if (n === 0) return;
+  const ix = new Array<number>(dims.length).fill(0);
+  for (let flat = 0; flat < n; flat++) {
+    f(ix, flat);
+    for (let a = dims.length - 1; a >= 0; a--) {
+      if (++ix[a]! < dims[a]!) break;
+      ix[a] = 0;
+    }
+  }
+}
+
+export function broadcastDims(node: string, ...shapes: (readonly number[])[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    const off = rank - s.length;
+    s.forEach((d, i) => {
+      const o = out[off + i]!;
+      if (d === o || d === 1) return;
+      if (o === 1) out[off + i] = d;
+      else throw new EvalError(`${node}: shapes [${shapes.map((x) => `[${x}]`).join(', ')}] do not broadcast`);
+    });
+  }
+  return out;
+}
+
+/** Flat index into a tensor of `inDims` for every element of the broadcast `outDims`. */
+function broadcastIndex(outDims: readonly number[], inDims: readonly number[]): Int32Array {
+  const n = numel(outDims);
+  const idx = new Int32Array(n);
+  const off = outDims.length - inDims.length;
+  const st = strides(inDims);
+  forEachIndex(outDims, (ix, flat) => {
+    let k = 0;
+    for (let a = 0; a < inDims.length; a++) if (inDims[a] !== 1) k += ix[off + a]! * st[a]!;
+    idx[flat] = k;
+  });
+  return idx;
+}
+
+function elementwise(where: string, ins: Tensor[], outDtype: DType, f: (...v: Scalar[]) => Scalar | boolean): Tensor {
+  const dims = broadcastDims(where, ...ins.map((t) => t.dims));
+  const maps = ins.map((t) => broadcastIndex(dims, t.dims));
+  const n = numel(dims);
+  const data = allocate(outDtype, n);
+  const args = new Array<Scalar>(ins.length);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < ins.length; k++) args[k] = get(ins[k]!, maps[k]![i]!);
+    put(data, outDtype, i, f(...args));
+  }
+  return { dtype: outDtype, dims, data };
+}
+
+function normAxis(where: string, axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new EvalError(`${where}: axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+function attrInt(n: Node, name: string, dflt: number): number {
+  const a = n.attributes[name];
+  return a && a.type === 'int' ? a.value : dflt;
+}
+
+function attrInts(n: Node, name: string): number[] | undefined {
+  const a = n.attributes[name];
+  return a && a.type === 'ints' ? a.value : undefined;
+}
+
+/** The int64 divisor semantics ORT uses: truncation toward zero. */
+function divTrunc(a: Scalar, b: Scalar, where: string): Scalar {
+  if (typeof a === 'bigint') {
+    if (b === 0n) throw new EvalError(`${where}: integer division by zero`);
+    return a / (b as bigint);
+  }
+  if (b === 0) throw new EvalError(`${where}: integer division by zero`);
+  return Math.trunc((a as number) / (b as number));
+}
+
+function modInt(a: Scalar, b: Scalar, fmod: boolean, where: string): Scalar {
+  if (typeof a === 'bigint') {
+    const bb = b as bigint;
+    if (bb === 0n) throw new EvalError(`${where}: integer modulo by zero`);
+    const r = a % bb;
+    return !fmod && r !== 0n && r < 0n !== bb < 0n ? r + bb : r;
+  }
+  const an = a as number;
+  const bn = b as number;
+  if (bn === 0) throw new EvalError(`${where}: integer modulo by zero`);
+  const r = an % bn;
+  return !fmod && r !== 0 && r < 0 !== bn < 0 ? r + bn : r;
+}
+
+/**
+ * Evaluates one node on constant inputs (`undefined` for a non-constant or omitted input). Returns
+ * the outputs, or null when the op, its dtypes or its size are outside what the evaluator folds.
+ * Invalid inputs (bad axes, out-of-range indices) throw an error naming the node.
+ */
+export function evaluateNode(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext): Tensor[] | null {
+  if (node.domain !== '' && node.domain !== 'ai.onnx') return null;
+  if (!FOLDABLE_OPS.has(node.opType)) return null;
+  const where = describeNode(node);
+  try {
+    const out = evalOp(node, inputs, ctx, where);
+    if (!out) return null;
+    const limit = ctx.maxElements ?? 1 << 20;
+    if (out.some((t) => numel(t.dims) > limit)) return null;
+    return out;
+  } catch (e) {
+    if (e instanceof EvalError) throw new Error(e.message);
+    throw e;
+  }
+}
+
+function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, where: string): Tensor[] | null {
+  const op = node.opType;
+  const limit = ctx.maxElements ?? 1 << 20;
+  const x = inputs[0];
+
+  // Ops that need only the input's dims.
+  if (op === 'Shape' || op === 'Size') {
+    const dims = x?.dims ?? ctx.inputShapes?.[0];
+    if (!dims) return null;
+    if (op === 'Size') return [tensor('int64', [], [numel(dims)])];
+    const r = dims.length;
+    let start = attrInt(node, 'start', 0);
+    let end = attrInt(node, 'end', r);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = Math.min(Math.max(start, 0), r);
+    end = Math.min(Math.max(end, 0), r);
+    const sel = dims.slice(start, Math.max(start, end));
+    return [tensor('int64', [sel.length], sel)];
+  }
+  if (op === 'Constant') return evalConstant(node, where);
+
+  // Every other op needs all of its present inputs.
+  for (let i = 0; i < node.inputs.length; i++) if (node.inputs[i] && !inputs[i]) return null;
+  if (!x && op !== 'Range') return null;
+
+  switch (op) {
+    case 'Identity':
+      return [x!];
+    case 'Reshape': {
+      const shape = ints(inputs[1]!);
+      const allowzero = attrInt(node, 'allowzero', 0) === 1;
+      const dims = shape.map((d, i) => (d === 0 && !allowzero ? x!.dims[i]! : d));
+      const neg = dims.indexOf(-1);
+      if (neg >= 0) {
+        const known = dims.reduce((a, d, i) => (i === neg ? a : a * d), 1);
+        if (known === 0 || numel(x!.dims) % known !== 0) throw new EvalError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
+        dims[neg] = numel(x!.dims) / known;
+      }
+      if (numel(dims) !== numel(x!.dims)) throw new EvalError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
+      return [{ ...x!, dims }];
+    }
+    case 'Flatten': {
+      const axis = attrInt(node, 'axis', 1);
+      const a = axis < 0 ? axis + x!.dims.length : axis;
+      return [{ ...x!, dims: [numel(x!.dims.slice(0, a)), numel(x!.dims.slice(a))] }];
+    }
+    case 'Unsqueeze': {
+      const axes = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
+      if (!axes) throw new EvalError(`${where}: Unsqueeze needs axes`);
+      const rank = x!.dims.length + axes.length;
+      const norm = axes.map((a) => normAxis(where, a, rank)).sort((a, b) => a - b);
+      const dims = [...x!.dims];
+      for (const a of norm) dims.splice(a, 0, 1);
+      return [{ ...x!, dims }];
+    }
+    case 'Squeeze': {
+      const axesIn = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
+      const rank = x!.dims.length;
+      const axes = axesIn ? axesIn.map((a) => normAxis(where, a, rank)) : x!.dims.flatMap((d, i) => (d === 1 ? [i] : []));
+      for (const a of axes) if (x!.dims[a] !== 1) throw new EvalError(`${where}: cannot squeeze axis ${a} of size ${x!.dims[a]}`);
+      return [{ ...x!, dims: x!.dims.filter((_, i) => !axes.includes(i)) }];
+    }
+    case 'Gather': {
+      const ind = inputs[1]!;
+      const axis = normAxis(where, attrInt(node, 'axis', 0), x!.dims.length);
+      const d = x!.dims[axis]!;
+      const outer = numel(x!.dims.slice(0, axis));
+      const inner = numel(x!.dims.slice(axis + 1));
+      const ni = numel(ind.dims);
+      const dims = [...x!.dims.slice(0, axis), ...ind.dims, ...x!.dims.slice(axis + 1)];
+      if (numel(dims) > limit) return null;
+      const idx = new Int32Array(numel(dims));
+      let k = 0;
+      for (let o = 0; o < outer; o++) {
+        for (let j = 0; j < ni; j++) {
+          let g = int(ind, j);
+          if (g < -d || g >= d) throw new EvalError(`${where}: index ${g} is out of range for axis ${axis} of size ${d}`);
+          if (g < 0) g += d;
+          for (let i = 0; i < inner; i++) idx[k++] = (o * d + g) * inner + i;
+        }
+      }
+      return [pick(x!, dims, idx)];
+    }
+    case 'Concat': {
+      const parts = inputs.filter((t): t is Tensor => !!t);
+      const rank = parts[0]!.dims.length;
+      const axis = normAxis(where, attrInt(node, 'axis', 0), rank);
+      for (const p of parts) {
+        if (p.dims.length !== rank || p.dims.some((d, i) => i !== axis && d !== parts[0]!.dims[i])) {
+          throw new EvalError(`${where}: cannot concatenate [${parts[0]!.dims}] and [${p.dims}] on axis ${axis}`);
+        }
+      }
+      const dims = [...parts[0]!.dims];
+      dims[axis] = parts.reduce((a, p) => a + p.dims[axis]!, 0);
+      const n = numel(dims);
+      if (n > limit) return null;
+      const data = allocate(parts[0]!.dtype, n);
+      const outer = numel(dims.slice(0, axis));
+      let k = 0;
+      for (let o = 0; o < outer; o++) {
+        for (const p of parts) {
+          const chunk = numel(p.dims.slice(axis));
+          for (let i = 0; i < chunk; i++) (data as Scalar[])[k++] = get(p, o * chunk + i);
+        }
+      }
+      return [{ dtype: parts[0]!.dtype, dims, data }];
+    }
+    case 'Slice':
+      return [evalSlice(node, inputs, ctx, where)];
+    case 'Expand': {
+      const dims = broadcastDims(where, x!.dims, ints(inputs[1]!));
+      if (numel(dims) > limit) return null;
+      return [pick(x!, dims, broadcastIndex(dims, x!.dims))];
+    }
+    case 'Transpose': {
+      const r = x!.dims.length;
+      const perm = attrInts(node, 'perm') ?? [...Array(r).keys()].reverse();
+      const dims = perm.map((p) => x!.dims[p]!);
+      const st = strides(x!.dims);
+      const idx = new Int32Array(numel(dims));
+      forEachIndex(dims, (ix, flat) => {
+        let k = 0;
+        for (let a = 0; a < r; a++) k += ix[a]! * st[perm[a]!]!;
+        idx[flat] = k;
+      });
+      return [pick(x!, dims, idx)];
+    }
+    case 'Tile': {
+      const reps = ints(inputs[1]!);
+      const dims = x!.dims.map((d, i) => d * reps[i]!);
+      if (numel(dims) > limit) return null;
+      const st = strides(x!.dims);
+      const idx = new Int32Array(numel(dims));
+      forEachIndex(dims, (ix, flat) => {
+        let k = 0;
+        for (let a = 0; a < dims.length; a++) k += (ix[a]! % x!.dims[a]!) * st[a]!;
+        idx[flat] = k;
+      });
+      return [pick(x!, dims, idx)];
+    }
+    case 'Split':
+      return evalSplit(node, inputs, ctx, where);
+    case 'Trilu': {
+      const upper = attrInt(node, 'upper', 1) === 1;
+      const k = inputs[1] ? int(inputs[1], 0) : 0;
+      const r = x!.dims.length;
+      if (r < 2) throw new EvalError(`${where}: Trilu needs rank >= 2, got [${x!.dims}]`);
+      const data = allocate(x!.dtype, numel(x!.dims));
+      forEachIndex(x!.dims, (ix, flat) => {
+        const i = ix[r - 2]!;
+        const j = ix[r - 1]!;
+        const keep = upper ? j - i >= k : j - i <= k;
+        if (keep) (data as Scalar[])[flat] = get(x!, flat);
+      });
+      return [{ dtype: x!.dtype, dims: [...x!.dims], data }];
+    }
+    case 'ConstantOfShape': {
+      const dims = ints(x!);
+      if (numel(dims) > limit) return null;
+      const a = node.attributes.value;
+      const v = a && a.type === 'tensor' ? a.value : tensor('float32', [1], [0]);
+      const data = allocate(v.dtype, numel(dims));
+      if (Array.isArray(data)) data.fill((v.data as string[])[0]!);
+      else (data as unknown as { fill(x: unknown): void }).fill((v.data as ArrayLike<unknown>)[0]);
+      return [{ dtype: v.dtype, dims, data }];
+    }
+    case 'Range':
+      return evalRange(inputs, limit, where);
+    case 'Where': {
+      const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
+      if (a.dtype !== b.dtype) throw new EvalError(`${where}: Where branches have dtypes ${a.dtype} and ${b.dtype}`);
+      if (c.dtype !== 'bool') return null;
+      const dims = broadcastDims(where, c.dims, a.dims, b.dims);
+      const mc = broadcastIndex(dims, c.dims);
+      const ma = broadcastIndex(dims, a.dims);
+      const mb = broadcastIndex(dims, b.dims);
+      const idx = new Int32Array(numel(dims));
+      // Pick from a virtual concatenation of a and b.
+      const na = numel(a.dims);
+      for (let i = 0; i < idx.length; i++) idx[i] = get(c, mc[i]!) ? ma[i]! : na + mb[i]!;
+      const both: Tensor = { dtype: a.dtype, dims: [na + numel(b.dims)], data: concatData(a, b) };
+      return [pick(both, dims, idx)];
+    }
+    case 'Cast': {
+      const to = dtypeFromCode(attrInt(node, 'to', 0), where);
+      return castTensor(x!, to);
+    }
+  }
+
+  // Numeric ops: every input must be a computable dtype.
+  const present = inputs.filter((t): t is Tensor => !!t);
+  if (present.some((t) => !COMPUTABLE.has(t.dtype))) {
+    if (!(op === 'Equal' && present.every((t) => t.dtype === 'string'))) return null;
+  }
+  const dt = x!.dtype;
+  const isInt = INTS.has(dt);
+  const isFloatDt = dt === 'float32' || dt === 'float64';
+  switch (op) {
+    case 'Add':
+      return [elementwise(where, present, dt, (a, b) => (typeof a === 'bigint' ? a + (b as bigint) : (a as number) + (b as number)))];
+    case 'Sub':
+      return [elementwise(where, present, dt, (a, b) => (typeof a === 'bigint' ? a - (b as bigint) : (a as number) - (b as number)))];
+    case 'Mul':
+      return [
+        elementwise(where, present, dt, (a, b) =>
+          typeof a === 'bigint' ? a * (b as bigint) : dt === 'int32' ? Math.imul(a as number, b as number) : (a as number) * (b as number),
+        ),
+      ];
+    case 'Div':
+      if (dt === 'bool') return null;
+      return [elementwise(where, present, dt, (a, b) => (isInt ? divTrunc(a, b, where) : (a as number) / (b as number)))];
+    case 'Mod': {
+      const fmod = attrInt(node, 'fmod', 0) === 1;
+      if (!isInt) return fmod && isFloatDt ? [elementwise(where, present, dt, (a, b) => (a as number) % (b as number))] : null;
+      return [elementwise(where, present, dt, (a, b) => modInt(a, b, fmod, where))];
+    }
+    case 'Pow': {
+      // Only integer powers with integer exponents: float pow is not correctly rounded anywhere.
+      if (!isInt || !INTS.has(inputs[1]!.dtype)) return null;
+      if (ints(inputs[1]!).some((e) => e < 0)) return null;
+      return [
+        elementwise(where, present, dt, (a, b) =>
+          typeof a === 'bigint' ? a ** BigInt(b as number | bigint) : (a as number) ** Number(b),
+        ),
+      ];
+    }
+    case 'Neg':
+      if (dt === 'bool') return null;
+      return [elementwise(where, present, dt, (a) => (typeof a === 'bigint' ? -a : -(a as number)))];
+    case 'Abs':
+      if (dt === 'bool') return null;
+      return [elementwise(where, present, dt, (a) => (typeof a === 'bigint' ? (a < 0n ? -a : a) : Math.abs(a as number)))];
+    case 'Sqrt':
+      return isFloatDt ? [elementwise(where, present, dt, (a) => Math.sqrt(a as number))] : null;
+    case 'Reciprocal':
+      return isFloatDt ? [elementwise(where, present, dt, (a) => 1 / (a as number))] : null;
+    case 'Floor':
+      return isFloatDt ? [elementwise(where, present, dt, (a) => Math.floor(a as number))] : null;
+    case 'Ceil':
+      return isFloatDt ? [elementwise(where, present, dt, (a) => Math.ceil(a as number))] : null;
+    case 'Equal':
+      return [elementwise(where, present, 'bool', (a, b) => a === b)];
+    case 'Less':
+      return [elementwise(where, present, 'bool', (a, b) => a < b)];
+    case 'LessOrEqual':
+      return [elementwise(where, present, 'bool', (a, b) => a <= b)];
+    case 'Greater':
+      return [elementwise(where, present, 'bool', (a, b) => a > b)];
+    case 'GreaterOrEqual':
+      return [elementwise(where, present, 'bool', (a, b) => a >= b)];
+    case 'And':
+      return [elementwise(where, present, 'bool', (a, b) => !!a && !!b)];
+    case 'Or':
+      return [elementwise(where, present, 'bool', (a, b) => !!a || !!b)];
+    case 'Xor':
+      return [elementwise(where, present, 'bool', (a, b) => !!a !== !!b)];
+    case 'Not':
+      return [elementwise(where, present, 'bool', (a) => !a)];
+    case 'Min':
+    case 'Max': {
+      const pickMax = op === 'Max';
+      // NaN propagates as in ORT's Min/Max (std::min/max on Eigen arrays propagate the NaN operand).
+      return [
+        elementwise(where, present, dt, (...v) =>
+          v.reduce((acc, c) => {
+            if (typeof c === 'number' && Number.isNaN(c)) return c;
+            if (typeof acc === 'number' && Number.isNaN(acc)) return acc;
+            return pickMax ? (c > acc ? c : acc) : c < acc ? c : acc;
+          }),
+        ),
+      ];
+    }
+    case 'ReduceSum':
+    case 'ReduceProd':
+    case 'ReduceMax':
+    case 'ReduceMin':
+      return evalReduce(node, inputs, ctx, where);
+  }
+  return null;
+}
+
+function concatData(a: Tensor, b: Tensor): TensorArray {
+  const n = numel(a.dims) + numel(b.dims);
+  const data = allocate(a.dtype, n);
+  const na = numel(a.dims);
+  for (let i = 0; i < na; i++) (data as Scalar[])[i] = get(a, i);
+  for (let i = 0; i < n - na; i++) (data as Scalar[])[na + i] = get(b, i);
+  return data;
+}
+
+function evalConstant(node: Node, where: string): Tensor[] | null {
+  const a = Object.entries(node.attributes)[0];
+  if (!a) throw new EvalError(`${where}: Constant has no value attribute`);
+  const [name, v] = a;
+  if (name === 'value' && v.type === 'tensor') return [v.value];
+  if (name === 'value_float' && v.type === 'float') return [tensor('float32', [], [v.value])];
+  if (name === 'value_floats' && v.type === 'floats') return [tensor('float32', [v.value.length], v.value)];
+  if (name === 'value_int' && v.type === 'int') return [tensor('int64', [], [v.value])];
+  if (name === 'value_ints' && v.type === 'ints') return [tensor('int64', [v.value.length], v.value)];
+  if (name === 'value_string' && v.type === 'string') return [tensor('string', [], [v.value])];
+  if (name === 'value_strings' && v.type === 'strings') return [tensor('string', [v.value.length], v.value)];
+  return null; // sparse_value
+}
+
+function evalSlice(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, where: string): Tensor {
+  const x = inputs[0]!;
+  const r = x.dims.length;
+  let starts: number[];
+  let ends: number[];
+  let axes: number[];
+  let steps: number[];
+  if (ctx.opset >= 10) {
+    starts = ints(inputs[1]!);
+    ends = ints(inputs[2]!);
+    axes = inputs[3] ? ints(inputs[3]) : starts.map((_, i) => i);
+    steps = inputs[4] ? ints(inputs[4]) : starts.map(() => 1);
+  } else {
+    starts = attrInts(node, 'starts') ?? [];
+    ends = attrInts(node, 'ends') ?? [];
+    axes = attrInts(node, 'axes') ?? starts.map((_, i) => i);
+    steps = starts.map(() => 1);
+  }
+  const begin = x.dims.map(() => 0);
+  const step = x.dims.map(() => 1);
+  const dims = [...x.dims];
+  axes.forEach((axRaw, k) => {
+    const ax = normAxis(where, axRaw, r);
+    const d = x.dims[ax]!;
+    const st = steps[k]!;
+    if (st === 0) throw new EvalError(`${where}: slice step is 0`);
+    // int64 sentinels (INT64_MAX) arrive as huge doubles; clamping makes them exact again.
+    let s = starts[k]!;
+    let e = ends[k]!;
+    if (s < 0) s += d;
+    if (e < 0) e += d;
+    if (st > 0) {
+      s = Math.min(Math.max(s, 0), d);
+      e = Math.min(Math.max(e, 0), d);
+    } else {
+      s = Math.min(Math.max(s, 0), d - 1);
+      e = Math.min(Math.max(e, -1), d - 1);
+    }
+    dims[ax] = st > 0 ? Math.max(0, Math.ceil((e - s) / st)) : Math.max(0, Math.ceil((s - e) / -st));
+    begin[ax] = s;
+    step[ax] = st;
+  });
+  const st = strides(x.dims);
+  const idx = new Int32Array(numel(dims));
+  forEachIndex(dims, (ix, flat) => {
+    let k = 0;
+    for (let a = 0; a < r; a++) k += (begin[a]! + ix[a]! * step[a]!) * st[a]!;
+    idx[flat] = k;
+  });
+  return pick(x, dims, idx);
+}
+
+function evalSplit(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, where: string): Tensor[] {
+  const x = inputs[0]!;
+  const axis = normAxis(where, attrInt(node, 'axis', 0), x.dims.length);
+  const d = x.dims[axis]!;
+  const nOut = node.outputs.length;
+  let sizes = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'split');
+  if (!sizes) {
+    const numOutputs = attrInt(node, 'num_outputs', nOut);
+    const chunk = Math.ceil(d / numOutputs);
+    sizes = Array.from({ length: numOutputs }, (_, i) => Math.max(0, Math.min(chunk, d - i * chunk)));
+  }
+  if (sizes.reduce((a, b) => a + b, 0) !== d) throw new EvalError(`${where}: split sizes [${sizes}] do not sum to ${d}`);
+  const out: Tensor[] = [];
+  let off = 0;
+  for (const size of sizes) {
+    const starts = tensor('int64', [1], [off]);
+    const ends = tensor('int64', [1], [off + size]);
+    const axes = tensor('int64', [1], [axis]);
+    out.push(evalSlice(node, [x, starts, ends, axes], { ...ctx, opset: 13 }, where));
+    off += size;
+  }
+  return out;
+}
+
+function evalRange(inputs: (Tensor | undefined)[], limit: number, where: string): Tensor[] | null {
+  const [s, l, dl] = inputs as [Tensor, Tensor, Tensor];
+  const dt = s.dtype;
+  if (!COMPUTABLE.has(dt) || dt === 'bool') return null;
+  if (isBig(dt)) {
+    const start = get(s, 0) as bigint;
+    const lim = get(l, 0) as bigint;
+    const delta = get(dl, 0) as bigint;
+    if (delta === 0n) throw new EvalError(`${where}: Range delta is 0`);
+    const diff = lim - start;
+    // ceil(diff / delta) with BigInt (which truncates toward zero).
+    let n = diff / delta;
+    if (n * delta !== diff && diff > 0n === delta > 0n) n += 1n;
+    const count = n > 0n ? Number(n) : 0;
+    if (count > limit) return null;
+    const data = new BigInt64Array(count);
+    for (let i = 0; i < count; i++) data[i] = start + BigInt(i) * delta;
+    return [{ dtype: dt, dims: [count], data }];
+  }
+  const start = Number(get(s, 0));
+  const lim = Number(get(l, 0));
+  const delta = Number(get(dl, 0));
+  if (delta === 0) throw new EvalError(`${where}: Range delta is 0`);
+  const f32 = dt === 'float32';
+  const diff = f32 ? Math.fround(lim - start) : lim - start;
+  const count = Math.max(0, Math.ceil(diff / delta));
+  if (count > limit) return null;
+  const data = allocate(dt, count) as Float64Array;
+  // ORT accumulates value += delta in T; do the same so float ranges match bit for bit.
+  let v = start;
+  for (let i = 0; i < count; i++) {
+    data[i] = v;
+    v = f32 ? Math.fround(v + delta) : v + delta;
+  }
+  return [{ dtype: dt, dims: [count], data }];
+}
+
+const INT_BITS: Partial<Record<DType, [number, boolean]>> = {
+  int32: [32, true],
+  int16: [16, true],
+  int8: [8, true],
+  uint32: [32, false],
+  uint16: [16, false],
+  uint8: [8, false],
+};
+
+function castTensor(x: Tensor, to: DType): Tensor[] | null {
+  if (x.dtype === to) return [x];
+  if (!COMPUTABLE.has(x.dtype) || !COMPUTABLE.has(to)) return null;
+  const n = numel(x.dims);
+  const data = allocate(to, n);
+  const fromFloat = x.dtype === 'float32' || x.dtype === 'float64';
+  for (let i = 0; i < n; i++) {
+    const v = get(x, i) as number | bigint;
+    if (to === 'bool') {
+      (data as Uint8Array)[i] = v !== 0 && v !== 0n ? 1 : 0;
+    } else if (isBig(to)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) return null;
+      (data as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+    } else if (INT_BITS[to]) {
+      const [bits, signed] = INT_BITS[to]!;
+      if (typeof v === 'number' && !Number.isFinite(v)) return null;
+      const b = typeof v === 'bigint' ? v : BigInt(fromFloat ? Math.trunc(v) : v);
+      (data as Int32Array)[i] = Number(signed ? BigInt.asIntN(bits, b) : BigInt.asUintN(bits, b));
+    } else {
+      (data as Float64Array)[i] = Number(v);
+    }
+  }
+  return [{ dtype: to, dims: [...x.dims], data }];
+}
+
+function evalReduce(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, where: string): Tensor[] | null {
+  const x = inputs[0]!;
+  const op = node.opType;
+  // Float sums and products depend on the accumulation order; only exact cases are folded.
+  if ((op === 'ReduceSum' || op === 'ReduceProd') && !INTS.has(x.dtype)) return null;
+  if (!COMPUTABLE.has(x.dtype) || x.dtype === 'bool') return null;
+  const axesAsInput = op === 'ReduceSum' ? ctx.opset >= 13 : ctx.opset >= 18;
+  const axesIn = axesAsInput ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
+  const keep = attrInt(node, 'keepdims', 1) === 1;
+  const r = x.dims.length;
+  if ((!axesIn || axesIn.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1) return [x];
+  const axes = !axesIn || axesIn.length === 0 ? [...Array(r).keys()] : axesIn.map((a) => normAxis(where, a, r));
+  const outFull = x.dims.map((d, i) => (axes.includes(i) ? 1 : d));
+  const st = strides(outFull);
+  const n = numel(outFull);
+  const acc: (number | bigint | undefined)[] = new Array(n).fill(undefined);
+  forEachIndex(x.dims, (ix, flat) => {
+    let k = 0;
+    for (let a = 0; a < r; a++) if (!axes.includes(a)) k += ix[a]! * st[a]!;
+    const v = get(x, flat) as number | bigint;
+    const cur = acc[k];
+    if (cur === undefined) acc[k] = v;
+    else if (op === 'ReduceSum') acc[k] = typeof v === 'bigint' ? (cur as bigint) + v : (cur as number) + v;
+    else if (op === 'ReduceProd') acc[k] = typeof v === 'bigint' ? (cur as bigint) * v : (cur as number) * v;
+    else if (op === 'ReduceMax') acc[k] = v > cur ? v : cur;
+    else acc[k] = v < cur ? v : cur;
+  });
+  if (acc.some((v) => v === undefined)) {
+    // Reducing an empty axis: the identity for sum/prod; max/min of nothing is left to ORT.
+    if (op === 'ReduceMax' || op === 'ReduceMin') return null;
+  }
+  const data = allocate(x.dtype, n);
+  const zero = isBig(x.dtype) ? (op === 'ReduceSum' ? 0n : 1n) : op === 'ReduceSum' ? 0 : 1;
+  for (let i = 0; i < n; i++) put(data, x.dtype, i, acc[i] ?? zero);
+  const dims = keep ? outFull : x.dims.filter((_, i) => !axes.includes(i));
+  return [{ dtype: x.dtype, dims, data }];
+}
+
+// ------------------------------------------------------------------------------ folding pass
+
+/** Ops whose output shape depends on input values in ways we cannot see from constants. */
+const DATA_DEPENDENT_SHAPE_OPS: ReadonlySet<string> = new Set(['NonZero', 'Unique', 'Compress', 'NonMaxSuppression', 'Loop', 'If', 'Scan', 'StringSplit', 'TfIdfVectorizer']);
+
+/** For ops whose output shape is set by the values of some inputs: those input positions. */
+const SHAPE_INPUTS: Record<string, number[]> = {
+  Reshape: [1],
+  Expand: [1],
+  Tile: [1],
+  ConstantOfShape: [0],
+  Range: [0, 1, 2],
+  Slice: [1, 2, 3, 4],
+  Pad: [1, 3],
+  TopK: [1],
+  OneHot: [1],
+  Resize: [1, 2, 3],
+  Upsample: [1],
+  Squeeze: [1],
+  Unsqueeze: [1],
+  ReduceSum: [1],
+  ReduceMean: [1],
+  ReduceMax: [1],
+  ReduceMin: [1],
+  ReduceProd: [1],
+  ReduceL1: [1],
+  ReduceL2: [1],
+  ReduceLogSumExp: [1],
+  ReduceSumSquare: [1],
+  ReduceLogSum: [1],
+  Split: [1],
+  CenterCropPad: [1],
+  DFT: [1],
+  Col2Im: [1, 2],
+};
+
+export interface ShapeLeftover {
+  node: string;
+  opType: string;
+  /** The value whose shape is not static. */
+  value: string;
+  message: string;
+}
+
+export interface FoldOptions {
+  /** Largest folded tensor, in elements (default 1,048,576): bigger results stay as nodes. */
+  maxElements?: number;
+  /**
+   * Dims of top-level values (e.g. from probeShapes). With it, Shape and Size of non-constant
+   * values fold, and a Shape/Size whose input shape depends on data is reported as a leftover.
+   */
+  shapeOf?: (name: string) => readonly number[] | undefined;
+  /** Only fold what these values depend on (default: everything foldable). */
+  only?: Iterable<string>;
+}
+
+export interface FoldResult {
+  model: Model;
+  /** Number of nodes evaluated and removed. */
+  folded: number;
+  /** Shape/Size nodes that could not fold because their input's shape depends on data. */
+  leftovers: ShapeLeftover[];
+}
+
+/**
+ * Folds constant subgraphs of the top-level graph: `Constant` nodes become initializers and every
+ * node in FOLDABLE_OPS whose inputs are all constants is evaluated and replaced by initializers.
+ * Initializers that are also graph inputs are not constants (a feed may override them). Nodes
+ * inside subgraphs are left alone. Returns a new model; the input is not modified.
+ */
+export function foldConstants(model: Model, opts: FoldOptions = {}): FoldResult {
+  const m = cloneModel(model);
+  const g = topologicalSort(m.graph, { recursive: false });
+  const opset = defaultOpset(m);
+  const consts = constantInitializers(g);
+  const maxElements = opts.maxElements ?? 1 << 20;
+  const only = opts.only ? relevantNodes(g, opts.only) : undefined;
+  /** value -> why its shape depends on data */
+  const dynamic = new Map<string, string>();
+  const leftovers: ShapeLeftover[] = [];
+  const kept: Node[] = [];
+  const foldedValues = new Map<string, Tensor>();
+  let folded = 0;
+
+  for (const n of g.nodes) {
+    let outs: Tensor[] | null = null;
+    const defaultDomain = n.domain === '' || n.domain === 'ai.onnx';
+    if (defaultDomain && FOLDABLE_OPS.has(n.opType) && subgraphsOf(n).length === 0 && (!only || only.has(n))) {
+      const ins = n.inputs.map((i) => (i ? consts.get(i) : undefined));
+      let inputShapes: (readonly number[] | undefined)[] | undefined;
+      if ((n.opType === 'Shape' || n.opType === 'Size') && !ins[0] && opts.shapeOf) {
+        const v = n.inputs[0]!;
+        const why = dynamic.get(v);
+        const dims = why === undefined ? opts.shapeOf(v) : undefined;
+        if (dims) inputShapes = [dims];
+        else {
+          const reason = why ?? 'no static shape is known for it';
+          leftovers.push({ node: n.name, opType: n.opType, value: v, message: `${describeNode(n)} reads '${v}', whose shape is dynamic: ${reason}` });
+        }
+      }
+      outs = evaluateNode(n, ins, { opset, maxElements, ...(inputShapes ? { inputShapes } : {}) });
+    }
+    if (outs) {
+      folded++;
+      n.outputs.forEach((o, i) => {
+        if (!o) return;
+        consts.set(o, outs![i]!);
+        foldedValues.set(o, outs![i]!);
+      });
+      continue;
+    }
+    kept.push(n);
+    if (opts.shapeOf) {
+      let why: string | undefined;
+      if (DATA_DEPENDENT_SHAPE_OPS.has(n.opType)) why = `${describeNode(n)} has a data-dependent output shape`;
+      for (const p of SHAPE_INPUTS[n.opType] ?? []) {
+        const v = n.inputs[p];
+        if (!why && v && !consts.has(v)) why = `${describeNode(n)} takes its output shape from the non-constant value '${v}'`;
+      }
+      for (const i of n.inputs) if (!why && i && dynamic.has(i)) why = dynamic.get(i);
+      if (why) for (const o of n.outputs) if (o) dynamic.set(o, why);
+    }
+  }
+
+  // Folded values become initializers. A folded graph output keeps its name through an Identity
+  // so that outputs stay produced by nodes.
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  const names = new NameAllocator(allValueNames(g));
+  const nodeNames = new NameAllocator(allNodeNames(g));
+  for (const [name, t] of foldedValues) {
+    if (outputs.has(name)) {
+      const c = names.fresh(`${name}_const`);
+      g.initializers.set(c, t);
+      kept.push({ name: nodeNames.fresh(`${name}_identity`), opType: 'Identity', domain: '', inputs: [c], outputs: [name], attributes: {} });
+    } else {
+      g.initializers.set(name, t);
+    }
+  }
+  g.nodes = kept;
+  m.graph = removeDeadNodes(g);
+  return { model: m, folded, leftovers };
+}
+
+/** Nodes that the given values depend on (transitively, top level). */
+function relevantNodes(g: Graph, targets: Iterable<string>): Set<Node> {
+  const prod = new Map<string, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) if (o) prod.set(o, n);
+  const out = new Set<Node>();
+  const stack = [...targets];
+  while (stack.length) {
+    const v = stack.pop()!;
+    const n = prod.get(v);
+    if (!n || out.has(n)) continue;
+    out.add(n);
+    for (const i of n.inputs) if (i) stack.push(i);
+  }
+  return out;
+}

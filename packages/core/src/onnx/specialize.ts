@@ -1,0 +1,165 @@
+/**
+ * Static specialisation: a copy of a model for one shape bucket, with concrete input dims, every
+ * Shape/Size replaced by a constant and the shape arithmetic folded away. Gradient rules then see
+ * only static shapes, and the returned ShapeMap gives them every value's dims without another run.
+ *
+ * Shape facts come from probeShapes (one ORT run with dummy inputs of the bucket's dims). They are
+ * exact for values whose shapes depend only on input shapes; a value whose shape depends on data
+ * (NonZero, or a Reshape whose target is computed from token values) is tracked and a Shape of it
+ * is reported as a leftover instead of being frozen to the dummy run's answer.
+ */
+import type { Graph, Model, Tensor } from './types.js';
+import { tensor } from './tensor.js';
+import { cloneModel, describeNode, subgraphsOf } from './graph.js';
+import { foldConstants, type ShapeLeftover } from './fold.js';
+import { inlineIfs } from './inline-if.js';
+import { probeShapes, type ShapeMap } from '../runtime/shape-probe.js';
+import type { SessionOptions } from '../runtime/session.js';
+
+export interface SpecializeOptions {
+  /**
+   * Inputs for the probe run. Missing ones are dummies of the given dims: ones for inputs whose
+   * name contains "mask", zeros otherwise (token id 0 is valid for every vocabulary).
+   */
+  feeds?: Record<string, Tensor>;
+  /** Known If conditions (e.g. `{ use_cache_branch: false }`), inlined before probing. */
+  known?: Record<string, boolean>;
+  /** Largest folded tensor in elements (default 1,048,576). */
+  maxElements?: number;
+  /** Return dynamic-shape leftovers instead of throwing (default false). */
+  allowDynamic?: boolean;
+  /** Session options of the probe runs (CPU by default). */
+  session?: SessionOptions;
+}
+
+export interface SpecializeResult {
+  model: Model;
+  /** dtype and dims of every top-level value of the specialised graph. */
+  shapes: ShapeMap;
+  /** Shape/Size nodes that remain because their input's shape is not static (empty unless allowDynamic). */
+  leftovers: ShapeLeftover[];
+}
+
+const MAX_ROUNDS = 16;
+
+/**
+ * Specialises `model` to `inputDims` (every graph input that has no concrete declared shape must be
+ * listed). Returns a new model, its ShapeMap and any leftovers; the input model is not modified.
+ */
+export async function specialize(model: Model, inputDims: Record<string, number[]>, opts: SpecializeOptions = {}): Promise<SpecializeResult> {
+  let m = cloneModel(model);
+  const g = m.graph;
+  const dims = concreteInputDims(g, inputDims);
+  for (const inp of g.inputs) if (dims[inp.name]) inp.shape = [...dims[inp.name]!];
+
+  if (opts.known && Object.keys(opts.known).length) m = inlineIfs(m, opts.known).model;
+
+  let probe: ShapeMap | undefined;
+  let leftovers: ShapeLeftover[] = [];
+  for (let round = 0; ; round++) {
+    if (round >= MAX_ROUNDS) throw new Error(`specialize: graph '${g.name}' still changes after ${MAX_ROUNDS} rounds of folding and If inlining`);
+    const feeds = dummyFeeds(m.graph, dims, opts.feeds ?? {});
+    probe = await probeShapes(m, feeds, dims, opts.session ?? {});
+    const facts = probe;
+    const folded = foldConstants(m, { shapeOf: (n) => facts.get(n)?.dims, ...(opts.maxElements ? { maxElements: opts.maxElements } : {}) });
+    leftovers = folded.leftovers;
+    const inl = inlineIfs(folded.model);
+    m = inl.model;
+    // An inlined branch brings values the probe has not seen: probe again.
+    if (inl.inlined.length === 0) break;
+  }
+  leftovers.push(...subgraphLeftovers(m.graph));
+  if (leftovers.length && !opts.allowDynamic) {
+    throw new Error(`specialize: graph '${g.name}' keeps dynamic shapes:\n  ${leftovers.map((l) => l.message).join('\n  ')}`);
+  }
+
+  // Folding keeps the names of the values it does not remove, so the last probe still describes them.
+  const gg = m.graph;
+  const shapes: ShapeMap = new Map();
+  for (const inp of gg.inputs) {
+    const p = probe.get(inp.name);
+    if (p) shapes.set(inp.name, p);
+  }
+  for (const [k, t] of gg.initializers) shapes.set(k, { dtype: t.dtype, dims: [...t.dims] });
+  for (const n of gg.nodes) {
+    for (const o of n.outputs) {
+      if (!o) continue;
+      // Identity nodes added for folded graph outputs read an initializer, already in `shapes`.
+      const p = probe.get(o) ?? (n.opType === 'Identity' ? shapes.get(n.inputs[0]!) : undefined);
+      if (!p) throw new Error(`specialize: no shape is known for '${o}', output of ${describeNode(n)}`);
+      shapes.set(o, p);
+    }
+  }
+  gg.outputs = gg.outputs.map((o) => {
+    const p = shapes.get(o.name);
+    return p ? { name: o.name, dtype: p.dtype, shape: [...p.dims] } : o;
+  });
+  const outputNames = new Set(gg.outputs.map((o) => o.name));
+  gg.valueInfo = [];
+  for (const n of gg.nodes) {
+    for (const o of n.outputs) {
+      if (!o || outputNames.has(o)) continue;
+      const p = shapes.get(o)!;
+      gg.valueInfo.push({ name: o, dtype: p.dtype, shape: [...p.dims] });
+    }
+  }
+  return { model: m, shapes, leftovers };
+}
+
+function concreteInputDims(g: Graph, inputDims: Record<string, number[]>): Record<string, number[]> {
+  const inputs = new Map(g.inputs.map((v) => [v.name, v]));
+  for (const name of Object.keys(inputDims)) {
+    if (!inputs.has(name)) throw new Error(`specialize: '${name}' is not an input of graph '${g.name}' (inputs: ${[...inputs.keys()].join(', ')})`);
+  }
+  const out: Record<string, number[]> = {};
+  for (const inp of g.inputs) {
+    if (g.initializers.has(inp.name) && !inputDims[inp.name]) continue;
+    const given = inputDims[inp.name];
+    const declared = inp.shape;
+    if (!given) {
+      if (declared && declared.every((d): d is number => typeof d === 'number')) out[inp.name] = declared;
+      else throw new Error(`specialize: input '${inp.name}' has shape [${declared ?? '?'}]; pass its concrete dims in inputDims`);
+      continue;
+    }
+    if (given.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`specialize: dims [${given}] of input '${inp.name}' are not non-negative integers`);
+    if (declared) {
+      if (declared.length !== given.length) throw new Error(`specialize: input '${inp.name}' has rank ${declared.length} ([${declared}]), got dims [${given}]`);
+      declared.forEach((d, i) => {
+        if (typeof d === 'number' && d !== given[i]) throw new Error(`specialize: input '${inp.name}' axis ${i} is fixed to ${d}, got ${given[i]}`);
+      });
+    }
+    out[inp.name] = [...given];
+  }
+  return out;
+}
+
+function dummyFeeds(g: Graph, dims: Record<string, number[]>, given: Record<string, Tensor>): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const inp of g.inputs) {
+    if (given[inp.name]) {
+      feeds[inp.name] = given[inp.name]!;
+      continue;
+    }
+    const d = dims[inp.name];
+    if (!d) continue;
+    const t = tensor(inp.dtype, d);
+    if (/mask/i.test(inp.name) && inp.dtype !== 'string') {
+      const one = inp.dtype === 'int64' || inp.dtype === 'uint64' ? 1n : inp.dtype === 'float16' ? 0x3c00 : 1;
+      (t.data as unknown as { fill(v: unknown): void }).fill(inp.dtype === 'bfloat16' ? 0x3f80 : one);
+    }
+    feeds[inp.name] = t;
+  }
+  return feeds;
+}
+
+/** Shape and Size nodes inside subgraphs that remain: their inputs' shapes are not specialised. */
+function subgraphLeftovers(g: Graph, owner?: string): ShapeLeftover[] {
+  const out: ShapeLeftover[] = [];
+  for (const n of g.nodes) {
+    if (owner && (n.opType === 'Shape' || n.opType === 'Size')) {
+      out.push({ node: n.name, opType: n.opType, value: n.inputs[0]!, message: `${describeNode(n)} inside a subgraph of ${owner} reads '${n.inputs[0]}', whose shape is not specialised (subgraphs are not probed)` });
+    }
+    for (const sg of subgraphsOf(n)) out.push(...subgraphLeftovers(sg, owner ?? describeNode(n)));
+  }
+  return out;
+}
