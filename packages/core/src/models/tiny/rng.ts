@@ -1,0 +1,55 @@
+/**
+ * Seeded random numbers for generated test models. Each tensor gets its own stream derived from
+ * (seed, tensor name), so a tensor's values do not depend on how many tensors were drawn before
+ * it: changing the layer count leaves the shared layers' weights unchanged.
+ */
+
+/** 32-bit FNV-1a hash of a string. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** A small, fast 32-bit generator (mulberry32) with Box-Muller normals. */
+export class SeededRandom {
+  private state: number;
+  private spare: number | null = null;
+
+  constructor(seed: number) {
+    if (!Number.isFinite(seed)) throw new Error(`random seed must be a finite number, got ${seed}`);
+    this.state = (Math.floor(seed) ^ 0x6d2b79f5) >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  uniform(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Standard normal. */
+  normal(): number {
+    if (this.spare !== null) {
+      const s = this.spare;
+      this.spare = null;
+      return s;
+    }
+    let u = this.uniform();
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** The stream for one named tensor of a model with this seed. */
+  static forTensor(seed: number, name: string): SeededRandom {
+    return new SeededRandom((hashString(name) ^ Math.imul(Math.floor(seed) >>> 0, 0x9e3779b1)) >>> 0);
+  }
+}
