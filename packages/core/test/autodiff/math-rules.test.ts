@@ -134,6 +134,7 @@ describe('LayerNormalization', () => {
 describe('MatMul', () => {
   const cases: [string, number[], number[]][] = [
     ['2-D', [3, 4], [4, 5]],
+    ['square (a dropped transpose still type-checks)', [2, 4, 4], [4, 4]],
     ['batched A, 2-D weight (linear layer)', [2, 3, 4], [4, 5]],
     ['batched both', [2, 3, 4], [2, 4, 5]],
     ['broadcast batch axes', [2, 1, 3, 4], [5, 4, 2]],
