@@ -1,0 +1,15 @@
+/** ReduceSum: dy broadcast back over the reduced axes. */
+import { registerRule } from '../rule.js';
+import { reshape } from '../emit.js';
+import { reduceShape } from './reduce-common.js';
+import { noGrads } from './shape-common.js';
+
+registerRule('ReduceSum', (ctx) => {
+  const out = noGrads(ctx);
+  const dy = ctx.dy[0];
+  if (!ctx.needs[0] || !dy) return out;
+  const { b } = ctx;
+  const r = reduceShape(ctx);
+  out[0] = b.op('Expand', [reshape(b, dy, r.keep), b.ints(r.xDims, 'grad/shape')]);
+  return out;
+});
