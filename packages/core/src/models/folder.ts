@@ -1,0 +1,266 @@
+/**
+ * Model folders: the Hugging Face / Optimum ONNX layout (`config.json`, `tokenizer.json`,
+ * `onnx/*.onnx`), read into one analysis graph.
+ *
+ * Layouts:
+ *   seq2seq       onnx/encoder_model.onnx + onnx/decoder_model.onnx (preferred) or
+ *                 onnx/decoder_model_merged.onnx (its cache branch removed)
+ *   decoder-only  onnx/model.onnx (or a decoder-only onnx/decoder_model[_merged].onnx)
+ *
+ * The analysis graph has exactly the inputs `input_ids`, `attention_mask` (+ `decoder_input_ids`
+ * for seq2seq) and the output `logits`: past key/value inputs become empty tensors computed in the
+ * graph (every exporter concatenates past and new keys, so an empty past gives the no-cache
+ * model), `position_ids` is derived from the attention mask (cumsum - 1, the Hugging Face rule),
+ * and `use_cache_branch` is fixed to false with the If inlined.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Model } from '../onnx/types.js';
+import { readModel } from '../onnx/io.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import { tensor } from '../onnx/tensor.js';
+import { cloneModel, removeDeadNodes, renameValue, topologicalSort } from '../onnx/graph.js';
+import { inlineConstantIfs } from '../onnx/inline-if.js';
+import { mergeGraphs } from '../onnx/merge.js';
+import { findSites, type NeuronSite } from './sites.js';
+
+export type ModelKind = 'seq2seq' | 'decoder-only';
+
+/** The subset of @huggingface/transformers' PreTrainedTokenizer this package uses. */
+export interface FolderTokenizer {
+  encode(text: string, opts?: { add_special_tokens?: boolean }): number[];
+  decode(ids: number[], opts?: { skip_special_tokens?: boolean }): string;
+  pad_token_id?: number | null;
+  bos_token_id?: number | null;
+  eos_token_id?: number | null;
+}
+
+export interface ModelFolder {
+  dir: string;
+  kind: ModelKind;
+  config: Record<string, unknown>;
+  tokenizer: FolderTokenizer;
+  /** The single analysis graph: inputs input_ids, attention_mask (+ decoder_input_ids), output logits. */
+  graph: Model;
+  sites: NeuronSite[];
+  /** ONNX files the graph was built from, relative to dir. */
+  files: string[];
+  decoderStartTokenId?: number;
+  bosTokenId?: number;
+  eosTokenId?: number;
+  padTokenId: number;
+}
+
+export interface LoadFolderOptions {
+  /** Skip loading the tokenizer (graph-only tools such as `crispr sites`). */
+  tokenizer?: boolean;
+  /** Site detection strictness (see findSites); default true. */
+  strictSites?: boolean;
+}
+
+const SEQ2SEQ_DECODERS = ['decoder_model.onnx', 'decoder_model_merged.onnx'];
+export const SUPPORTED_ONNX = ['encoder_model.onnx', 'decoder_model.onnx', 'decoder_model_merged.onnx', 'decoder_with_past_model.onnx', 'model.onnx'];
+
+export function listOnnxFiles(dir: string): { all: string[]; supported: string[]; other: string[] } {
+  const onnxDir = join(dir, 'onnx');
+  const all = existsSync(onnxDir) && statSync(onnxDir).isDirectory() ? readdirSync(onnxDir).filter((f) => f.endsWith('.onnx')).sort() : [];
+  return { all, supported: all.filter((f) => SUPPORTED_ONNX.includes(f)), other: all.filter((f) => !SUPPORTED_ONNX.includes(f)) };
+}
+
+function layoutError(dir: string, why: string): Error {
+  const root = existsSync(dir) ? readdirSync(dir).sort() : [];
+  const onnx = listOnnxFiles(dir).all;
+  return new Error(
+    `${dir}: not a supported model folder (${why}).\n` +
+      `  found: ${root.length ? root.join(', ') : 'nothing'}${onnx.length ? `; onnx/: ${onnx.join(', ')}` : ''}\n` +
+      '  expected: config.json and tokenizer.json, plus either\n' +
+      '    seq2seq:      onnx/encoder_model.onnx and onnx/decoder_model.onnx (or onnx/decoder_model_merged.onnx)\n' +
+      '    decoder-only: onnx/model.onnx',
+  );
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8'));
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Which layout a folder has and the files that make it up. */
+export function detectLayout(dir: string): { kind: ModelKind; encoder?: string; decoder: string } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: model folder does not exist`);
+  if (!existsSync(join(dir, 'config.json'))) throw layoutError(dir, 'config.json is missing');
+  const config = readJson(join(dir, 'config.json'));
+  const { all } = listOnnxFiles(dir);
+  const has = (f: string) => all.includes(f);
+  if (has('encoder_model.onnx')) {
+    const dec = SEQ2SEQ_DECODERS.find(has);
+    if (!dec) throw layoutError(dir, 'onnx/encoder_model.onnx has no decoder next to it');
+    return { kind: 'seq2seq', encoder: 'onnx/encoder_model.onnx', decoder: `onnx/${dec}` };
+  }
+  if (has('model.onnx')) return { kind: 'decoder-only', decoder: 'onnx/model.onnx' };
+  if (config.is_encoder_decoder !== true) {
+    const dec = SEQ2SEQ_DECODERS.find(has);
+    if (dec) return { kind: 'decoder-only', decoder: `onnx/${dec}` };
+  }
+  throw layoutError(dir, all.length ? 'the ONNX files present make up no known layout' : 'no onnx/*.onnx graphs');
+}
+
+const PAST_RE = /^(past_key_values|past)[._]/;
+
+/** Dims of a past input with batch and past length symbolic and heads / head size numeric. */
+function pastDims(name: string, shape: (number | string | null)[] | null): (number | null)[] {
+  if (!shape) throw new Error(`past input '${name}' has no declared shape; cannot build an empty past for it`);
+  return shape.map((d) => (typeof d === 'number' && d > 0 ? d : null));
+}
+
+/**
+ * A model graph cleaned for analysis: `use_cache_branch` fixed to false, past inputs replaced by
+ * empty tensors, `position_ids` computed from the attention mask, `present*` outputs dropped.
+ * The input is not modified.
+ */
+export async function siteView(model: Model): Promise<Model> {
+  let m = cloneModel(model);
+  const g0 = m.graph;
+  if (g0.inputs.some((i) => i.name === 'use_cache_branch')) {
+    m = inlineConstantIfs(m, { use_cache_branch: false });
+  }
+  const g = m.graph;
+  const b = new GraphBuilder(g, 'crispr/');
+  const batchSource = g.inputs.find((i) => i.name === 'input_ids') ?? g.inputs.find((i) => i.name === 'encoder_hidden_states') ?? g.inputs.find((i) => i.name === 'attention_mask');
+  const pastInputs = g.inputs.filter((i) => PAST_RE.test(i.name));
+  if (pastInputs.length) {
+    if (!batchSource) throw new Error(`graph '${g.name}' has past inputs but no input_ids to take the batch size from`);
+    // batch = Shape(input_ids)[0:1]
+    const batch = b.op('Slice', [b.op('Shape', [batchSource.name]), b.ints([0]), b.ints([1]), b.ints([0])], {}, { name: 'crispr/past/batch' });
+    for (const p of pastInputs) {
+      const numeric = pastDims(p.name, p.shape);
+      // Layout [batch, heads, past_len, head_size] (or [batch, past_len, ...]): every dim but the
+      // batch must be numeric except one, which is the (empty) past length.
+      const unknown = numeric.map((d, i) => (i > 0 && d === null ? i : -1)).filter((i) => i >= 0);
+      if (unknown.length !== 1) throw new Error(`past input '${p.name}' has shape [${p.shape}]; expected the batch and one past-length axis symbolic, the rest numeric`);
+      const rest = numeric.slice(1).map((d) => d ?? 0);
+      const shape = b.op('Concat', [batch, b.ints(rest)], { axis: 0 });
+      const value = tensor(p.dtype, [1]);
+      b.op('ConstantOfShape', [shape], { value: { type: 'tensor', value } }, { output: p.name, name: `crispr/past/${p.name}` });
+    }
+    g.inputs = g.inputs.filter((i) => !PAST_RE.test(i.name));
+  }
+  const pos = g.inputs.find((i) => i.name === 'position_ids');
+  if (pos) {
+    if (!g.inputs.some((i) => i.name === 'attention_mask')) throw new Error(`graph '${g.name}' takes position_ids but no attention_mask to derive them from`);
+    const cum = b.op('CumSum', [b.op('Cast', ['attention_mask'], { to: 7 }), b.scalar(1, 'int64')]);
+    b.op('Max', [b.op('Sub', [cum, b.scalar(1, 'int64')]), b.scalar(0, 'int64')], {}, { output: 'position_ids', name: 'crispr/position_ids' });
+    g.inputs = g.inputs.filter((i) => i.name !== 'position_ids');
+  }
+  // The nodes added above were appended; topologicalSort moves them before their readers.
+  const outputs = g.outputs.filter((o) => !/^present/.test(o.name));
+  if (outputs.length) g.outputs = outputs;
+  m.graph = topologicalSort(removeDeadNodes(g, { removeUnusedInputs: false }));
+  return m;
+}
+
+/** Renames and merges a cleaned encoder and decoder into one graph with decoder_input_ids. */
+function mergeSeq2seq(encoder: Model, decoder: Model, where: string): Model {
+  const encOut = encoder.graph.outputs[0]?.name;
+  if (!encOut) throw new Error(`${where}: the encoder graph has no outputs`);
+  const decIn = new Set(decoder.graph.inputs.map((i) => i.name));
+  for (const need of ['input_ids', 'encoder_hidden_states']) if (!decIn.has(need)) throw new Error(`${where}: the decoder graph has no '${need}' input (inputs: ${[...decIn].join(', ')})`);
+  if (decIn.has('decoder_input_ids')) throw new Error(`${where}: the decoder graph already has a 'decoder_input_ids' input`);
+  const dec = cloneModel(decoder);
+  renameValue(dec.graph, 'input_ids', 'decoder_input_ids');
+  // No name prefixes: node names keep the exporter's module scopes (`/decoder/block.0/...`), which
+  // name the sites; the rare clash of internal names gets a numeric suffix from mergeGraphs.
+  return mergeGraphs(encoder, dec, {
+    connect: { encoder_hidden_states: encOut },
+    ...(decIn.has('encoder_attention_mask') ? { shareInputs: { encoder_attention_mask: 'attention_mask' } } : {}),
+    prefixEncoder: '',
+    prefixDecoder: '',
+    name: 'seq2seq',
+  });
+}
+
+function numberOrUndefined(...xs: unknown[]): number | undefined {
+  for (const x of xs) {
+    if (typeof x === 'number' && Number.isInteger(x) && x >= 0) return x;
+    if (Array.isArray(x) && typeof x[0] === 'number') return x[0];
+  }
+  return undefined;
+}
+
+let tokenizerEnvSet = false;
+
+/** The folder's tokenizer through @huggingface/transformers, local files only. */
+export async function loadTokenizer(dir: string): Promise<FolderTokenizer> {
+  if (!existsSync(join(dir, 'tokenizer.json'))) throw layoutError(dir, 'tokenizer.json is missing');
+  const { AutoTokenizer, env } = await import('@huggingface/transformers');
+  if (!tokenizerEnvSet) {
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    tokenizerEnvSet = true;
+  }
+  try {
+    return (await AutoTokenizer.from_pretrained(resolve(dir), { local_files_only: true })) as unknown as FolderTokenizer;
+  } catch (e) {
+    throw new Error(`${dir}: cannot load the tokenizer: ${(e as Error).message}`);
+  }
+}
+
+export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {}): Promise<ModelFolder> {
+  const root = resolve(dir);
+  const layout = detectLayout(root);
+  const config = readJson(join(root, 'config.json'));
+  const gen = existsSync(join(root, 'generation_config.json')) ? readJson(join(root, 'generation_config.json')) : {};
+  const tokenizer: FolderTokenizer = opts.tokenizer === false ? nullTokenizer(root) : await loadTokenizer(root);
+
+  let graph: Model;
+  const files: string[] = [];
+  if (layout.kind === 'seq2seq') {
+    const encoder = await siteView(readModel(join(root, layout.encoder!)));
+    const decoder = await siteView(readModel(join(root, layout.decoder)));
+    files.push(layout.encoder!, layout.decoder);
+    graph = mergeSeq2seq(encoder, decoder, root);
+  } else {
+    graph = await siteView(readModel(join(root, layout.decoder)));
+    files.push(layout.decoder);
+  }
+  const logits = graph.graph.outputs.find((o) => o.name === 'logits');
+  if (!logits) throw new Error(`${root}: the ${layout.decoder} graph has no 'logits' output (outputs: ${graph.graph.outputs.map((o) => o.name).join(', ')})`);
+  graph.graph.outputs = [logits];
+  graph = { ...graph, graph: removeDeadNodes(graph.graph, { removeUnusedInputs: false }) };
+  const expected = layout.kind === 'seq2seq' ? ['input_ids', 'attention_mask', 'decoder_input_ids'] : ['input_ids', 'attention_mask'];
+  const extra = graph.graph.inputs.map((i) => i.name).filter((n) => !expected.includes(n));
+  if (extra.length) throw new Error(`${root}: the model graph has inputs this loader cannot feed: ${extra.join(', ')} (expected ${expected.join(', ')})`);
+  for (const e of expected) if (!graph.graph.inputs.some((i) => i.name === e)) throw new Error(`${root}: the model graph has no '${e}' input`);
+
+  const sites = findSites(graph, { strict: opts.strictSites ?? true });
+  const eos = numberOrUndefined(config.eos_token_id, gen.eos_token_id, tokenizer.eos_token_id);
+  const bos = numberOrUndefined(config.bos_token_id, gen.bos_token_id, tokenizer.bos_token_id);
+  const pad = numberOrUndefined(config.pad_token_id, gen.pad_token_id, tokenizer.pad_token_id, eos) ?? 0;
+  const start = numberOrUndefined(config.decoder_start_token_id, gen.decoder_start_token_id);
+  if (layout.kind === 'seq2seq' && start === undefined) throw new Error(`${root}: config.json has no decoder_start_token_id (needed to score seq2seq targets)`);
+  return {
+    dir: root,
+    kind: layout.kind,
+    config,
+    tokenizer,
+    graph,
+    sites,
+    files,
+    ...(start !== undefined && layout.kind === 'seq2seq' ? { decoderStartTokenId: start } : {}),
+    ...(bos !== undefined ? { bosTokenId: bos } : {}),
+    ...(eos !== undefined ? { eosTokenId: eos } : {}),
+    padTokenId: pad,
+  };
+}
+
+function nullTokenizer(dir: string): FolderTokenizer {
+  const fail = (): never => {
+    throw new Error(`${dir}: the folder was loaded without its tokenizer`);
+  };
+  return { encode: fail, decode: fail };
+}
+

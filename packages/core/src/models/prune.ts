@@ -1,0 +1,201 @@
+/**
+ * Pruned export: the chosen output units of linear layers zeroed in weight and bias, written as a
+ * plain model folder of the source's layout, so @huggingface/transformers (or anything else that
+ * reads the source) loads it unchanged. Zeroing unit u's weight column and bias entry makes the
+ * linear's output u exactly 0, which is what a 0 in the site mask does after the linear.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Model, Node, Tensor } from '../onnx/types.js';
+import { readModel, writeModel } from '../onnx/io.js';
+import { cloneTensor } from '../onnx/tensor.js';
+import type { NeuronSite } from './sites.js';
+import { findSites } from './sites.js';
+import { siteView, listOnnxFiles } from './folder.js';
+
+export interface NeuronRef {
+  site: string;
+  unit: number;
+}
+
+export interface RankedNeuron extends NeuronRef {
+  score?: number;
+}
+
+/** Groups neurons by site, validating names and unit ranges against `sites`. */
+export function groupNeurons(sites: readonly NeuronSite[], neurons: readonly NeuronRef[], where = 'neurons'): Map<string, number[]> {
+  const byName = new Map(sites.map((s) => [s.name, s]));
+  const out = new Map<string, number[]>();
+  neurons.forEach((n, i) => {
+    const s = byName.get(n.site);
+    if (!s) {
+      const close = sites.filter((x) => x.name.endsWith(n.site.split('.').slice(-2).join('.'))).slice(0, 3).map((x) => x.name);
+      throw new Error(`${where}[${i}]: unknown site '${n.site}'${close.length ? ` (similar: ${close.join(', ')})` : ''}; the model has ${sites.length} sites`);
+    }
+    if (!Number.isInteger(n.unit) || n.unit < 0 || n.unit >= s.width) throw new Error(`${where}[${i}]: site '${n.site}' has width ${s.width}; unit ${n.unit} is out of range`);
+    let l = out.get(n.site);
+    if (!l) out.set(n.site, (l = []));
+    if (!l.includes(n.unit)) l.push(n.unit);
+  });
+  return out;
+}
+
+function zeroUnits(t: Tensor, axis: 0 | 1 | null, units: readonly number[], what: string): void {
+  const data = t.data;
+  if (Array.isArray(data)) throw new Error(`${what}: string tensor`);
+  if (t.dtype !== 'float32' && t.dtype !== 'float64' && t.dtype !== 'float16' && t.dtype !== 'bfloat16') {
+    throw new Error(`${what}: dtype ${t.dtype} is not a float type; quantised weights cannot be pruned by zeroing`);
+  }
+  // 0 is all-zero bits in every float format, so a plain 0 store works for half types too.
+  const zero = (i: number) => ((data as Float32Array)[i] = 0);
+  if (axis === null) {
+    for (const u of units) zero(u);
+    return;
+  }
+  const [rows, cols] = t.dims as [number, number];
+  for (const u of units) {
+    if (axis === 1) for (let r = 0; r < rows; r++) zero(r * cols + u);
+    else for (let c = 0; c < cols; c++) zero(u * cols + c);
+  }
+}
+
+/**
+ * Zeroes the given units of the given sites in `model`'s initializers (a copy; the input is left
+ * unchanged). `sites` must have been found on this model or on a graph sharing its initializer
+ * names (a merged decoder's inlined branch).
+ */
+export function pruneModel(model: Model, sites: readonly NeuronSite[], units: Map<string, number[]>): Model {
+  const inits = new Map(model.graph.initializers);
+  const cloned = new Set<string>();
+  const writable = (name: string, what: string): Tensor => {
+    const t = inits.get(name);
+    if (!t) throw new Error(`${what}: initializer '${name}' is not in the model`);
+    if (cloned.has(name)) return t;
+    const c = cloneTensor(t);
+    inits.set(name, c);
+    cloned.add(name);
+    return c;
+  };
+  checkWeightsNotShared(model, sites, units);
+  for (const s of sites) {
+    const u = units.get(s.name);
+    if (!u || !u.length) continue;
+    const w = writable(s.weight, `site '${s.name}' weight`);
+    const axisDim = w.dims[s.weightUnitAxis];
+    if (w.dims.length !== 2 || axisDim !== s.width) throw new Error(`site '${s.name}': weight '${s.weight}' has shape [${w.dims}], expected width ${s.width} on axis ${s.weightUnitAxis}`);
+    zeroUnits(w, s.weightUnitAxis, u, `site '${s.name}' weight '${s.weight}'`);
+    if (s.bias) zeroUnits(writable(s.bias, `site '${s.name}' bias`), null, u, `site '${s.name}' bias '${s.bias}'`);
+  }
+  return { ...model, graph: { ...model.graph, initializers: inits } };
+}
+
+/** A weight also read by something other than a linear layer (a tied embedding) cannot be zeroed in place. */
+function checkWeightsNotShared(model: Model, sites: readonly NeuronSite[], units: Map<string, number[]>): void {
+  const readers = new Map<string, Node[]>();
+  const visit = (nodes: Node[]) => {
+    for (const n of nodes) {
+      for (const i of n.inputs) {
+        if (!i) continue;
+        let l = readers.get(i);
+        if (!l) readers.set(i, (l = []));
+        l.push(n);
+      }
+      for (const a of Object.values(n.attributes)) {
+        if (a.type === 'graph') visit(a.value.nodes);
+        else if (a.type === 'graphs') for (const g of a.value) visit(g.nodes);
+      }
+    }
+  };
+  visit(model.graph.nodes);
+  for (const s of sites) {
+    if (!units.get(s.name)?.length) continue;
+    const bad = (readers.get(s.weight) ?? []).filter((n) => !['MatMul', 'Gemm', 'Transpose', 'Identity'].includes(n.opType));
+    if (bad.length) throw new Error(`site '${s.name}': weight '${s.weight}' is also read by ${bad[0]!.opType} node '${bad[0]!.name}' (a tied weight); zeroing it would change that node too`);
+  }
+}
+
+/** Reads a ranking: `{ neurons: [{ site, unit, score? }, ...] }` best first, or a bare array, or `{ ranking: [...] }`. */
+export function readRanking(path: string): RankedNeuron[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read ranking ${path}: ${(e as Error).message}`);
+  }
+  const list = Array.isArray(raw) ? raw : (raw as { neurons?: unknown; ranking?: unknown })?.neurons ?? (raw as { ranking?: unknown })?.ranking;
+  if (!Array.isArray(list)) throw new Error(`${path}: expected { "neurons": [ { "site": ..., "unit": ... }, ... ] }`);
+  return list.map((x, i) => {
+    const o = x as Record<string, unknown>;
+    if (!o || typeof o.site !== 'string') throw new Error(`${path}: neurons[${i}].site must be a string`);
+    if (typeof o.unit !== 'number' || !Number.isInteger(o.unit) || o.unit < 0) throw new Error(`${path}: neurons[${i}].unit must be a non-negative integer`);
+    if (o.score !== undefined && typeof o.score !== 'number') throw new Error(`${path}: neurons[${i}].score must be a number`);
+    return { site: o.site, unit: o.unit, ...(typeof o.score === 'number' ? { score: o.score } : {}) };
+  });
+}
+
+export interface PruneFolderResult {
+  outDir: string;
+  neurons: NeuronRef[];
+  /** ONNX files written pruned, relative to the folder. */
+  pruned: string[];
+  /** ONNX files of the source left out (variants whose weights we cannot prune, e.g. quantised). */
+  skipped: string[];
+  /** Other files copied. */
+  copied: string[];
+}
+
+/** External data file of an ONNX file, if the source keeps one next to it. */
+function externalDataName(onnxDir: string, file: string): string | null {
+  for (const cand of [`${file}_data`, `${file}.data`, `${file.replace(/\.onnx$/, '')}.onnx_data`]) if (existsSync(join(onnxDir, cand))) return cand;
+  return null;
+}
+
+/**
+ * Writes a copy of the model folder `srcDir` to `outDir` with the first `k` of `neurons` zeroed
+ * (or all of them when k is undefined). Every ONNX graph of the supported layout is pruned (the
+ * encoder, the decoder, the merged decoder, model.onnx); other ONNX variants are left out and
+ * listed in the result, since copying them would ship unpruned weights.
+ */
+export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] | string, k: number | undefined, outDir: string): Promise<PruneFolderResult> {
+  const src = resolve(srcDir);
+  const out = resolve(outDir);
+  if (src === out) throw new Error(`prune: the output folder is the source folder ${src}`);
+  const list = typeof neurons === 'string' ? readRanking(neurons) : [...neurons];
+  if (k !== undefined && (!Number.isInteger(k) || k < 0)) throw new Error(`prune: k must be a non-negative integer, got ${k}`);
+  if (k !== undefined && k > list.length) throw new Error(`prune: k = ${k} but the ranking lists only ${list.length} neurons`);
+  const chosen = (k === undefined ? list : list.slice(0, k)).map((n) => ({ site: n.site, unit: n.unit }));
+  const files = listOnnxFiles(src);
+  if (!files.supported.length) throw new Error(`prune: ${src} has no ONNX graphs of a supported layout (found: ${files.all.join(', ') || 'nothing'} in onnx/)`);
+
+  // Validate the neurons against the union of the sites of every graph before writing anything.
+  const perFile: { file: string; model: Model; sites: NeuronSite[] }[] = [];
+  const allSites = new Map<string, NeuronSite>();
+  for (const f of files.supported) {
+    const model = readModel(join(src, 'onnx', f));
+    const view = await siteView(model);
+    const sites = findSites(view, { strict: false });
+    perFile.push({ file: f, model, sites });
+    for (const s of sites) if (!allSites.has(s.name)) allSites.set(s.name, s);
+  }
+  const units = groupNeurons([...allSites.values()], chosen, typeof neurons === 'string' ? neurons : 'neurons');
+
+  mkdirSync(join(out, 'onnx'), { recursive: true });
+  const copied: string[] = [];
+  for (const e of readdirSync(src)) {
+    if (e === 'onnx') continue;
+    const p = join(src, e);
+    if (statSync(p).isFile()) {
+      copyFileSync(p, join(out, e));
+      copied.push(e);
+    }
+  }
+  const pruned: string[] = [];
+  for (const { file, model, sites } of perFile) {
+    const p = pruneModel(model, sites, units);
+    const ext = externalDataName(join(src, 'onnx'), file);
+    writeModel(p, join(out, 'onnx', file), ext ? { externalData: true, externalDataName: ext } : {});
+    pruned.push(`onnx/${file}`);
+  }
+  writeFileSync(join(out, 'crispr_pruned.json'), JSON.stringify({ source: src, k: chosen.length, neurons: chosen }, null, 2) + '\n');
+  return { outDir: out, neurons: chosen, pruned, skipped: files.other.map((f) => `onnx/${f}`), copied };
+}
