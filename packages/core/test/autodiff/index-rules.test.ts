@@ -49,3 +49,24 @@ describe('GatherND', () => {
   it('batch_dims 1 with run-time full-rank tuples', () =>
     expectGrad({ opType: 'GatherND', inputs: [x([2, 3, 4]), ids([2, 3, 2], [0, 1, 2, 3, 0, 1, 1, 1, 1, 1, 2, -1])], attrs: { batch_dims: 1 } }));
 });
+
+describe('ScatterND and ScatterElements', () => {
+  it('ScatterND without reduction: data gradient zeroed at written rows, updates gathered', () =>
+    expectGrad({ opType: 'ScatterND', inputs: [x([4, 3]), cids([2, 1], [3, -4]), x([2, 3], 2)] }));
+  it('ScatterND with run-time element indices and reduction add', () =>
+    expectGrad({ opType: 'ScatterND', inputs: [x([3, 4]), ids([3, 2], [0, 1, 2, 3, 0, 1]), x([3], 2)], attrs: { reduction: 'add' } }));
+  it('ScatterElements on axis 1, reduction none and add', async () => {
+    await expectGrad({ opType: 'ScatterElements', inputs: [x([3, 4]), ids([2, 2], [1, 3, 0, 2]), x([2, 2], 2)], attrs: { axis: 1 } });
+    await expectGrad({ opType: 'ScatterElements', inputs: [x([3, 4]), ids([2, 2], [1, 1, 0, 2]), x([2, 2], 2)], attrs: { axis: -1, reduction: 'add' } });
+  });
+});
+
+describe('TopK', () => {
+  it('values gradient lands on the selected positions (hand-computed)', async () => {
+    const xs = [0.3, -1.2, 2.5, 0.9, 1.7, -0.4, 0.1, 3.3];
+    const dv = [10, 20, 30, 40];
+    const [g] = await evalRule('TopK', [{ value: f64([2, 4], xs) }, { value: i64([1], [2]), constant: true }], [f64([2, 2], dv), undefined], { axis: 1 });
+    // Row 0: largest 2.5 (col 2) then 0.9 (col 3); row 1: 3.3 (col 3) then 1.7 (col 0).
+    expect(values(g)).toEqual([0, 0, 10, 20, 40, 0, 0, 30]);
+  });
+});

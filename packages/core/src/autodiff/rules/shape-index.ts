@@ -29,3 +29,6 @@ import './reduce-l2.js';
 import './reduce-sum-square.js';
 import './reduce-l1.js';
 import './reduce-log-sum-exp.js';
+import './scatter-nd.js';
+import './scatter-elements.js';
+import './topk.js';
