@@ -30,3 +30,8 @@ export {
 export type { PromptTemplate } from './prompts/index.js';
 export { splitDevTest, attributionSamples, filterItems, stratumOf, allocate } from './splits.js';
 export type { ItemFilter, SplitOptions, AttributionSampleOptions, AttributionTrial } from './splits.js';
+export {
+  fetchBbq, verifyBbqContent, sha256Hex, BbqFetchError, BBQ_FILES, BBQ_REPO, BBQ_COMMIT, BBQ_BASE_URL, BBQ_BROWSE_URL,
+} from './bbq/fetch.js';
+export type { BbqFilePin, FetchBbqOptions, FetchedFile } from './bbq/fetch.js';
+export { dataCommand } from './cli/data.js';
