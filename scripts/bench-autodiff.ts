@@ -1,0 +1,151 @@
+/**
+ * Autodiff benchmark: a transformer block (embedding, RMSNorm, causal multi-head attention,
+ * LayerNorm, gated SiLU FFN, LM head, cross-entropy) at two sizes, timed in onnxruntime (CPU)
+ * forward-only and forward + backward (gradients of the loss w.r.t. every weight). Prints a
+ * table and writes the section "## Autodiff: transformer block forward + backward" of
+ * BENCHMARKS.md. Run: pnpm bench:autodiff
+ */
+process.env.ORT_DISABLE_TELEMETRY = '1';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSession, type Model } from '../packages/core/src/index.js';
+import { buildGradientGraph } from '../packages/core/src/autodiff/index.js';
+import { buildTransformerBlock, blockParameters, type BlockConfig } from '../packages/core/test/helpers/transformer-block.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SECTION = '## Autodiff: transformer block forward + backward';
+
+interface Size extends Omit<BlockConfig, 'dtype'> {
+  label: string;
+  runs: number;
+}
+
+const SIZES: Size[] = [
+  { label: 'small', batch: 8, seq: 32, dModel: 64, heads: 4, dFf: 256, vocab: 512, runs: 20 },
+  { label: 'medium', batch: 8, seq: 128, dModel: 512, heads: 8, dFf: 2048, vocab: 4096, runs: 5 },
+];
+const WARMUP = 2;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function timeRuns(model: Model, feeds: Record<string, import('../packages/core/src/index.js').Tensor>, runs: number): Promise<number[]> {
+  const session = await createSession(model);
+  try {
+    for (let i = 0; i < WARMUP; i++) await session.run(feeds);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t0);
+    }
+    return times;
+  } finally {
+    await session.release();
+  }
+}
+
+interface Row {
+  size: Size;
+  params: number;
+  nodesFwd: number;
+  nodesBwd: number;
+  buildMs: number;
+  fwdMs: number;
+  fwdBwdMs: number;
+}
+
+async function benchSize(size: Size): Promise<Row> {
+  const blk = buildTransformerBlock({ ...size, dtype: 'float32' });
+  // Forward-only model: just the loss, so both variants return the same forward output.
+  const fwd: Model = { ...blk.model, graph: { ...blk.model.graph, outputs: blk.model.graph.outputs.filter((o) => o.name === blk.loss) } };
+  const t0 = performance.now();
+  const { model: full } = await buildGradientGraph(fwd, { objective: blk.loss, wrt: Object.values(blk.weights), feeds: blk.feeds });
+  const buildMs = performance.now() - t0;
+  const fwdTimes = await timeRuns(fwd, blk.feeds, size.runs);
+  const fullTimes = await timeRuns(full, blk.feeds, size.runs);
+  return {
+    size,
+    params: blockParameters(blk),
+    nodesFwd: fwd.graph.nodes.length,
+    nodesBwd: full.graph.nodes.length,
+    buildMs,
+    fwdMs: median(fwdTimes),
+    fwdBwdMs: median(fullTimes),
+  };
+}
+
+function ortVersion(): string {
+  const req = createRequire(join(ROOT, 'packages/core/package.json'));
+  return (JSON.parse(readFileSync(req.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    /* not Linux */
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+function table(rows: Row[]): string {
+  const head = '| size | batch x seq | d_model / heads / d_ff / vocab | weights | nodes fwd / fwd+bwd | graph build (ms) | forward (ms) | forward + backward (ms) | ratio |';
+  const sep = '|---|---|---|---|---|---|---|---|---|';
+  const lines = rows.map((r) => {
+    const s = r.size;
+    return `| ${s.label} | ${s.batch} x ${s.seq} | ${s.dModel} / ${s.heads} / ${s.dFf} / ${s.vocab} | ${(r.params / 1e6).toFixed(2)} M | ${r.nodesFwd} / ${r.nodesBwd} | ${r.buildMs.toFixed(0)} | ${r.fwdMs.toFixed(1)} | ${r.fwdBwdMs.toFixed(1)} | ${(r.fwdBwdMs / r.fwdMs).toFixed(2)} |`;
+  });
+  return [head, sep, ...lines].join('\n');
+}
+
+async function main() {
+  const rows: Row[] = [];
+  for (const size of SIZES) {
+    process.stdout.write(`benchmarking ${size.label} ...\n`);
+    rows.push(await benchSize(size));
+  }
+  const tbl = table(rows);
+  console.log(`\n${tbl}\n`);
+  const body = [
+    SECTION,
+    '',
+    'One decoder block (token embedding Gather, RMSNorm, causal multi-head attention with an additive',
+    'causal + padding mask, LayerNorm, gated SiLU FFN, LM head, cross-entropy over target tokens), float32,',
+    'onnxruntime CPU provider, graph optimisation level "all", default thread count. "forward + backward" is the',
+    'graph from `buildGradientGraph` returning the loss and its gradients w.r.t. every weight in one run;',
+    `times are medians of N runs after ${WARMUP} warm-up runs (N = ${SIZES.map((s) => `${s.runs} ${s.label}`).join(', ')});`,
+    '"graph build" is shape probing plus gradient-graph construction.',
+    '',
+    tbl,
+    '',
+    `- Machine: ${cpuModel()}, ${cpus().length} cores (shared with other jobs while measured)`,
+    `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
+    '- Command: `pnpm bench:autodiff`',
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    '',
+  ].join('\n');
+  const path = join(ROOT, 'BENCHMARKS.md');
+  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
+  const start = doc.indexOf(SECTION);
+  if (start >= 0) {
+    const next = doc.indexOf('\n## ', start + SECTION.length);
+    doc = doc.slice(0, start) + body + (next >= 0 ? doc.slice(next + 1) : '');
+  } else {
+    doc = `${doc.replace(/\n*$/, '\n\n')}${body}`;
+  }
+  writeFileSync(path, doc);
+  console.log(`updated ${path}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
