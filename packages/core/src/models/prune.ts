@@ -168,12 +168,13 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
   if (!files.supported.length) throw new Error(`prune: ${src} has no ONNX graphs of a supported layout (found: ${files.all.join(', ') || 'nothing'} in onnx/)`);
 
   // Validate the neurons against the union of the sites of every graph before writing anything.
+  const seq2seq = files.supported.includes('encoder_model.onnx');
   const perFile: { file: string; model: Model; sites: NeuronSite[] }[] = [];
   const allSites = new Map<string, NeuronSite>();
   for (const f of files.supported) {
     const model = readModel(join(src, 'onnx', f));
     const view = await siteView(model);
-    const sites = findSites(view, { strict: false });
+    const sites = findSites(view, { strict: false, seq2seq });
     perFile.push({ file: f, model, sites });
     for (const s of sites) if (!allSites.has(s.name)) allSites.set(s.name, s);
   }

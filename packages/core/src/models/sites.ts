@@ -63,6 +63,11 @@ export interface FindSitesOptions {
    * module pattern): true (default) throws an error listing them; false skips them.
    */
   strict?: boolean;
+  /**
+   * Whether the graph is (part of) an encoder-decoder model, which allows encoder-stack sites.
+   * Detected from the graph when omitted; pass it for an encoder or decoder file on its own.
+   */
+  seq2seq?: boolean;
 }
 
 export class SiteDetectionError extends Error {
@@ -271,10 +276,12 @@ export function findSites(model: Model, opts: FindSitesOptions = {}): NeuronSite
     const fromWeight = weightScopeName(l.weight);
     return { l, name: scope ?? fromWeight ?? l.node.name };
   });
-  const seq2seq = looksSeq2seq(
-    model,
-    named.map((x) => x.name),
-  );
+  const seq2seq =
+    opts.seq2seq ??
+    looksSeq2seq(
+      model,
+      named.map((x) => x.name),
+    );
   const sites: NeuronSite[] = [];
   const unrecognised: string[] = [];
   const used = new Set<string>();

@@ -1,0 +1,6 @@
+export * from './sites.js';
+export * from './masks.js';
+export * from './folder.js';
+export * from './scoring.js';
+export * from './prune.js';
+export * from './commands.js';
