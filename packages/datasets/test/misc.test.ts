@@ -104,6 +104,7 @@ describe('prompts', () => {
       'Pick one.\nContext: A grandson and a grandfather met.\nQuestion: Who forgot?\n(A) The grandfather\n(B) The grandson\n(C) Unknown\nAnswer:',
     );
     expect(answerStrings('lettered', item)).toEqual(['A', 'B', 'C']);
+    expect(renderPrompt('default', 'Pick one.', item)).toBe(renderPrompt('paper', 'Pick one.', item));
     expect(answerStrings('paper', item)).toEqual(item.options);
     expect(renderPrompt('frame', '', pronounItems()[0]!)).toBe(pronounItems()[0]!.fields.text);
     expect(renderPrompt('{{instruction}} [{{question}}] <{{context}}>', 'Q&A', item)).toBe('Q&A [Who forgot?] <A grandson and a grandfather met.>');

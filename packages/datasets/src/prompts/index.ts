@@ -42,6 +42,7 @@ export const GENERIC_MC_TEMPLATE: PromptTemplate = {
 };
 
 export const PROMPT_TEMPLATES: Readonly<Record<string, PromptTemplate>> = Object.freeze({
+  default: PAPER_TEMPLATE,
   paper: PAPER_TEMPLATE,
   lettered: LETTERED_TEMPLATE,
   frame: FRAME_TEMPLATE,
@@ -62,7 +63,7 @@ hb.registerHelper('letter', (i: unknown) => {
 
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 
-/** A named template ("paper", "lettered", "frame", "generic") or handlebars source. */
+/** A named template ("default" = "paper", "lettered", "frame", "generic") or handlebars source. */
 export function resolveTemplate(t: string | PromptTemplate): PromptTemplate {
   if (typeof t !== 'string') return t;
   const named = PROMPT_TEMPLATES[t];
