@@ -49,10 +49,14 @@ const MAX_ROUNDS = 16;
 export async function specialize(model: Model, inputDims: Record<string, number[]>, opts: SpecializeOptions = {}): Promise<SpecializeResult> {
   let m = cloneModel(model);
   const g = m.graph;
-  const dims = concreteInputDims(g, inputDims);
-  for (const inp of g.inputs) if (dims[inp.name]) inp.shape = [...dims[inp.name]!];
-
+  const declared = new Set(g.inputs.map((v) => v.name));
+  for (const name of Object.keys(inputDims)) {
+    if (!declared.has(name)) throw new Error(`specialize: '${name}' is not an input of graph '${g.name}' (inputs: ${[...declared].join(', ')})`);
+  }
+  // Known conditions first: inputs that only the discarded branches read need no dims.
   if (opts.known && Object.keys(opts.known).length) m = inlineIfs(m, opts.known).model;
+  const dims = concreteInputDims(m.graph, inputDims);
+  for (const inp of m.graph.inputs) if (dims[inp.name]) inp.shape = [...dims[inp.name]!];
 
   let probe: ShapeMap | undefined;
   let leftovers: ShapeLeftover[] = [];
@@ -107,10 +111,6 @@ export async function specialize(model: Model, inputDims: Record<string, number[
 }
 
 function concreteInputDims(g: Graph, inputDims: Record<string, number[]>): Record<string, number[]> {
-  const inputs = new Map(g.inputs.map((v) => [v.name, v]));
-  for (const name of Object.keys(inputDims)) {
-    if (!inputs.has(name)) throw new Error(`specialize: '${name}' is not an input of graph '${g.name}' (inputs: ${[...inputs.keys()].join(', ')})`);
-  }
   const out: Record<string, number[]> = {};
   for (const inp of g.inputs) {
     if (g.initializers.has(inp.name) && !inputDims[inp.name]) continue;
