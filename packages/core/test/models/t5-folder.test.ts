@@ -11,6 +11,7 @@ import {
   makeT5Weights,
   relativePositionBucket,
   resolveT5Config,
+  resolveT5TokenizerPath,
   t5ParameterCount,
   type T5Folder,
   type T5TinyConfig,
@@ -141,6 +142,13 @@ describe('config and weights', () => {
     expect(() => resolveT5Config({ ...RELU_SMALL, feedForwardProj: 'gelu' as never })).toThrow(/feedForwardProj/);
     expect(() => resolveT5Config({ ...RELU_SMALL, relativeAttentionNumBuckets: 30 })).toThrow(/multiple of 4/);
     expect(() => makeT5Folder(join(root, 'bad'), { ...T5_TINY, tokenizer: join(root, 'nowhere') })).toThrow(/T5 tokenizer not found: .*nowhere/);
+  });
+
+  it.skipIf(!haveT5Tokenizer)('takes the tokenizer from an explicit folder or file path', () => {
+    const file = join(assetsDir, 'tokenizers/t5/tokenizer.json');
+    expect(resolveT5TokenizerPath(join(assetsDir, 'tokenizers/t5'))).toBe(file);
+    expect(resolveT5TokenizerPath(file)).toBe(file);
+    expect(resolveT5TokenizerPath('assets-t5', assetsDir)).toBe(file);
   });
 });
 

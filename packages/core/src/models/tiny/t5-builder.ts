@@ -378,8 +378,18 @@ export function buildT5Decoder(r: ResolvedT5Config, weights: T5Weights): Model {
  * use_cache_branch (bool [1]); one If node `optimum::if` whose else branch is the full no-cache
  * decoder (pasts ignored) and whose then branch runs one cached step. Outputs logits and
  * present.{i}.{decoder,encoder}.{key,value}. Weights and constants live in the outer graph; the
- * branches only reference them. Unlike Optimum (which returns empty constants for the cached
- * branch's present.*.encoder.*), the cached branch passes the encoder cache through unchanged.
+ * branches only reference them.
+ *
+ * What Optimum's own merged file holds (optimum.onnx merge_decoders): the exported decoder_model
+ * (no past) becomes else_branch and decoder_with_past_model then_branch of one If node named
+ * `optimum::if` on the bool input `use_cache_branch`; initializers common to both are deduplicated
+ * into the outer graph; both branches declare the outer outputs by the same names; outputs one
+ * branch lacks are filled with empty constants: the with-past branch does not recompute the
+ * cross-attention cache, so its present.*.encoder.* are empty tensors, and transformers.js keeps
+ * the previous encoder cache whenever a cache is passed in (getPastKeyValues). Here the cached
+ * branch passes the encoder cache through (Identity) instead, which transformers.js treats the same
+ * and which leaves a usable cache for callers that read present.* directly. To get the plain
+ * decoder back, take else_branch (the no-cache decoder with present outputs).
  */
 export function buildT5MergedDecoder(r: ResolvedT5Config, weights: T5Weights): Model {
   const model = emptyModel(T5_OPSET, 'main_graph');
