@@ -5,7 +5,9 @@
  * emit plain ops with constant shapes.
  */
 import { GraphBuilder } from '../onnx/builder.js';
+import { topologicalSort } from '../onnx/graph.js';
 import { isFloat, tensor } from '../onnx/tensor.js';
+import { floatTensor } from './rules/math-common.js';
 import { defaultOpset, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types.js';
 import { probeShapes, type ShapeMap, type ValueMeta } from '../runtime/shape-probe.js';
 import { getRule, NON_DIFFERENTIABLE_OPS, type GradContext } from './rule.js';
@@ -40,41 +42,6 @@ export interface GradientGraph {
 /** The name of the gradient output for a value: `grad/<name>` with unsafe characters replaced. */
 export function gradientOutputName(name: string): string {
   return `grad/${name.replace(/[^A-Za-z0-9_./:-]/g, '_')}`;
-}
-
-/**
- * Nodes in an order where every producer precedes its consumers (Kahn's algorithm, stable with
- * respect to the file order). Private until the graph passes module lands.
- */
-function topologicalOrder(graph: Graph): Node[] {
-  const producer = new Map<string, number>();
-  graph.nodes.forEach((n, i) => n.outputs.forEach((o) => o && producer.set(o, i)));
-  const indeg = new Array<number>(graph.nodes.length).fill(0);
-  const consumers: number[][] = graph.nodes.map(() => []);
-  graph.nodes.forEach((n, i) => {
-    const deps = new Set<number>();
-    for (const inp of n.inputs) {
-      const p = inp ? producer.get(inp) : undefined;
-      if (p !== undefined && p !== i) deps.add(p);
-    }
-    for (const p of deps) consumers[p]!.push(i);
-    indeg[i] = deps.size;
-  });
-  const ready: number[] = [];
-  indeg.forEach((d, i) => d === 0 && ready.push(i));
-  const order: Node[] = [];
-  // A min-heap would keep file order exactly; a sorted queue is enough for graphs this size.
-  while (ready.length) {
-    ready.sort((x, y) => x - y);
-    const i = ready.shift()!;
-    order.push(graph.nodes[i]!);
-    for (const c of consumers[i]!) if (--indeg[c] === 0) ready.push(c);
-  }
-  if (order.length !== graph.nodes.length) {
-    const stuck = graph.nodes.filter((_, i) => indeg[i]! > 0).map((n) => n.name || n.opType);
-    throw new Error(`graph '${graph.name}' has a cycle through nodes ${stuck.slice(0, 5).join(', ')}`);
-  }
-  return order;
 }
 
 function constantNodeValue(node: Node): Tensor | undefined {
@@ -120,7 +87,7 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
   const out: Model = { ...model, opsetImports: model.opsetImports.map((o) => ({ ...o })), metadata: { ...model.metadata }, graph };
   const b = new GraphBuilder(graph, 'grad/');
   const opset = defaultOpset(model);
-  const order = topologicalOrder(src);
+  const order = topologicalSort(src, { recursive: false }).nodes;
   const constants = new Map<string, Tensor>(src.initializers);
   for (const n of order) {
     if (n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx')) {
@@ -180,7 +147,7 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
       throw new Error(`seed '${seed}' is ${sm.dtype}[${sm.dims}] but objective '${objective}' is ${objMeta.dtype}[${objMeta.dims}]`);
     }
   } else {
-    const one = b.scalar(1, objMeta.dtype, 'seed_one');
+    const one = b.constant(floatTensor(objMeta.dtype, [], [1]), 'seed_one');
     seed = objMeta.dims.length === 0 ? one : b.op('Expand', [one, b.ints(objMeta.dims, 'seed_shape')], {}, { name: 'seed' });
   }
 

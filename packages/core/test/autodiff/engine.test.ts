@@ -5,7 +5,8 @@
  * zero gradients and the missing-rule error.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, emptyModel, runModel, tensor, numel, type Model, type Tensor } from '../../src/index.js';
+import { GraphBuilder, emptyModel, runModel, tensor, numel, halfToFloat, type Model, type Tensor } from '../../src/index.js';
+import { floatToHalfBits } from '../../src/autodiff/rules/math-common.js';
 import { buildGradientGraph, registeredOps } from '../../src/autodiff/index.js';
 import { probeShapes } from '../../src/runtime/shape-probe.js';
 import { randn } from '../helpers/gradcheck.js';
@@ -184,5 +185,24 @@ describe('buildGradientGraph', () => {
     expect(res['grad/W']!.dtype).toBe('float32');
     const shapes = await probeShapes(gm, feeds);
     for (const [name, m] of shapes) if (name.startsWith('grad/') && m.dtype.startsWith('float')) expect(m.dtype, name).toBe('float32');
+  });
+
+  it('float16 graphs: emitted constants are real half values (checked against the formula)', async () => {
+    const model = emptyModel(17, 'f16');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float16', [4]);
+    const sq = b.op('Pow', ['x', b.constant(tensor('float16', [], [floatToHalfBits(2)]))]);
+    const s = b.op('Mul', [b.op('Sqrt', [sq]), b.constant(tensor('float16', [], [floatToHalfBits(1.5)]))]);
+    b.op('ReduceSum', [b.op('Sigmoid', [s])], { keepdims: 0 }, { output: 'loss' });
+    b.output('loss', 'float16', []);
+    const xs = [0.5, 1, 2, 3];
+    const feeds = { x: tensor('float16', [4], xs.map(floatToHalfBits)) };
+    const { model: gm } = await buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds });
+    const got = Array.from((await runModel(gm, feeds))['grad/x']!.data as Uint16Array, halfToFloat);
+    // d/dx sigmoid(1.5 sqrt(x^2)) = 1.5 s (1 - s) for x > 0
+    xs.forEach((x, i) => {
+      const sg = 1 / (1 + Math.exp(-1.5 * x));
+      expect(got[i]!).toBeCloseTo(1.5 * sg * (1 - sg), 3);
+    });
   });
 });

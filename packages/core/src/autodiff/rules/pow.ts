@@ -3,9 +3,18 @@
  * derivative in b does not exist (a < 0) or is 0 (a = 0, b > 0), and 0 is emitted.
  */
 import type { GradRule } from '../rule.js';
-import { tensor, numel } from '../../onnx/tensor.js';
+import type { Tensor } from '../../onnx/types.js';
+import { numel, halfToFloat } from '../../onnx/tensor.js';
 import { dtypeCode } from '../../onnx/io.js';
-import { outDtype, scalarLike, toInputShape } from './math-common.js';
+import { floatTensor, outDtype, scalarLike, toInputShape } from './math-common.js';
+
+/** Element i of a constant exponent as a number (half types decoded from their bit patterns). */
+function constantElement(t: Tensor, i: number): number {
+  const v = (t.data as ArrayLike<number | bigint>)[i]!;
+  if (t.dtype === 'float16') return halfToFloat(v as number);
+  if (t.dtype === 'bfloat16') return new Float32Array(new Uint32Array([(v as number) << 16]).buffer)[0]!;
+  return Number(v);
+}
 
 export const powRule: GradRule = (ctx) => {
   const dy = ctx.dy[0];
@@ -22,9 +31,9 @@ export const powRule: GradRule = (ctx) => {
     let bMinus1: string;
     if (known && !ctx.needs[1]) {
       // Constant exponent: fold b and b-1 into constants of the forward dtype.
-      const vals = Array.from({ length: numel(known.dims) }, (_, i) => Number((known.data as ArrayLike<number | bigint>)[i]));
-      bF = g.constant(tensor(dt, known.dims, vals), 'grad/pow_exp');
-      bMinus1 = g.constant(tensor(dt, known.dims, vals.map((v) => v - 1)), 'grad/pow_exp_m1');
+      const vals = Array.from({ length: numel(known.dims) }, (_, i) => constantElement(known, i));
+      bF = g.constant(floatTensor(dt, known.dims, vals), 'grad/pow_exp');
+      bMinus1 = g.constant(floatTensor(dt, known.dims, vals.map((v) => v - 1)), 'grad/pow_exp_m1');
     } else {
       bF = expMeta.dtype === dt ? b : g.op('Cast', [b], { to: dtypeCode(dt) });
       bMinus1 = g.op('Sub', [bF, scalarLike(ctx, 1, dt, 'one')]);
