@@ -31,3 +31,13 @@ export {
 export { buildLlamaOnnx, llamaConfigFromGguf, interleavedToHalfRows, LLAMA_OPSET, type LlamaConfig, type LlamaOnnxResult } from './llama-onnx.js';
 export { importGguf, IMPORTED_FILES, type ImportGgufOptions, type ImportGgufSummary } from './import.js';
 export { importCommand } from './import-command.js';
+export {
+  writeGguf,
+  ggufValue,
+  floatToHalfBits,
+  type GgufContent,
+  type GgufTensorInput,
+  type GgufFloatTensor,
+  type GgufRawTensor,
+  type WriteGgufOptions,
+} from './writer.js';
