@@ -47,3 +47,21 @@ describe('Abs and Trilu', () => {
     await expectGrad({ opType: 'Trilu', inputs: [x([4, 4]), { value: i64([], [-1]), grad: false }], attrs: { upper: 0 } });
   });
 });
+
+describe('Dropout and CumSum', () => {
+  it('inference-mode Dropout passes the gradient through', async () => {
+    await expectGrad({ opType: 'Dropout', inputs: [x([3, 4])], opset: 13 });
+    await expectGrad({ opType: 'Dropout', inputs: [x([3, 4]), { value: f64([], [0.3]), constant: true }, { value: bool([], [0]), constant: true }], opset: 13 });
+    await expectGrad({ opType: 'Dropout', inputs: [x([3, 4])], attrs: { ratio: 0.2 }, opset: 11 });
+  });
+  it('training-mode Dropout is an error naming the node', async () => {
+    await expect(evalRule('Dropout', [{ value: f64([2], [1, 2]) }, { value: f64([], [0.3]), constant: true }, { value: bool([], [1]), constant: true }], [f64([2], [1, 1])], {}, 13))
+      .rejects.toThrow(/Dropout.*training-mode/);
+  });
+  for (const [exclusive, reverse] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+    it(`CumSum exclusive ${exclusive} reverse ${reverse}`, () =>
+      expectGrad({ opType: 'CumSum', inputs: [x([3, 4]), { value: i64([], [-1]), constant: true }], attrs: { exclusive, reverse } }));
+  }
+  it('CumSum with a run-time int32 axis', () =>
+    expectGrad({ opType: 'CumSum', inputs: [x([3, 4]), { value: tensor('int32', [], [0]), grad: false }] }));
+});

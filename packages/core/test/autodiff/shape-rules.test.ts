@@ -65,6 +65,8 @@ describe('slab rules', () => {
     expectGrad({ opType: 'Slice', inputs: [x([4, 5]), c([1, -3]), { value: i64([2], [BigInt('9223372036854775807'), 100n]), constant: true }, c([0, 1])] }));
   it('Slice with step 2 and a negative step', () =>
     expectGrad({ opType: 'Slice', inputs: [x([5, 6]), c([-1, 0]), c([-10, 6]), c([0, -1]), c([-2, 2])] }));
+  it('Slice reversing an axis (end INT64_MIN, step -1)', () =>
+    expectGrad({ opType: 'Slice', inputs: [x([3, 4]), c([-1]), { value: i64([1], [BigInt('-9223372036854775808')]), constant: true }, c([1]), c([-1])] }));
   it('Slice with omitted axes and steps', () => expectGrad({ opType: 'Slice', inputs: [x([4, 3]), c([1]), c([3])] }));
   it('Slice with starts and ends attributes (opset 9)', () =>
     expectGrad({ opType: 'Slice', inputs: [x([3, 4])], attrs: { starts: [1], ends: [-1], axes: [1] }, opset: 9 }));

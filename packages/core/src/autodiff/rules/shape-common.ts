@@ -81,7 +81,9 @@ export function zeros(ctx: GradContext, dtype: DType, dims: readonly number[]): 
   return b.op('ConstantOfShape', [b.ints([...dims], 'grad/zeros_shape')], { value: tensor(dtype, [1], [0]) });
 }
 
+/** A scalar constant; half-precision ones are stored as float32 and cast (the IR keeps half values as raw bits). */
 export function scalar(ctx: GradContext, value: number, dtype: DType, hint = 'grad/c'): string {
+  if (dtype === 'float16' || dtype === 'bfloat16') return cast(ctx, ctx.b.scalar(value, 'float32', hint), dtype);
   return ctx.b.scalar(value, dtype, hint);
 }
 

@@ -32,3 +32,5 @@ import './reduce-log-sum-exp.js';
 import './scatter-nd.js';
 import './scatter-elements.js';
 import './topk.js';
+import './dropout.js';
+import './cumsum.js';
