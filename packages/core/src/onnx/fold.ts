@@ -754,6 +754,12 @@ export interface FoldOptions {
   shapeOf?: (name: string) => readonly number[] | undefined;
   /** Only fold what these values depend on (default: everything foldable). */
   only?: Iterable<string>;
+  /**
+   * Leave nodes that read a float initializer of rank >= 2 (a weight matrix or embedding table)
+   * unfolded (default true). Folding e.g. Transpose(weight) would replace the weight by a copy
+   * under the Transpose's output name, and neuron sites find linear layers by their weights.
+   */
+  keepWeights?: boolean;
 }
 
 export interface FoldResult {
@@ -766,7 +772,8 @@ export interface FoldResult {
 
 /**
  * Folds constant subgraphs of the top-level graph: `Constant` nodes become initializers and every
- * node in FOLDABLE_OPS whose inputs are all constants is evaluated and replaced by initializers.
+ * node in FOLDABLE_OPS whose inputs are all constants is evaluated and replaced by initializers
+ * (except nodes reading weights, see `keepWeights`). Nodes left without use are removed.
  * Initializers that are also graph inputs are not constants (a feed may override them). Nodes
  * inside subgraphs are left alone. Returns a new model; the input is not modified.
  */
@@ -777,6 +784,8 @@ export function foldConstants(model: Model, opts: FoldOptions = {}): FoldResult 
   const consts = constantInitializers(g);
   const maxElements = opts.maxElements ?? 1 << 20;
   const only = opts.only ? relevantNodes(g, opts.only) : undefined;
+  const weights = new Set<string>();
+  if (opts.keepWeights ?? true) for (const [k, t] of consts) if ((t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16' || t.dtype === 'bfloat16') && t.dims.length >= 2) weights.add(k);
   /** value -> why its shape depends on data */
   const dynamic = new Map<string, string>();
   const leftovers: ShapeLeftover[] = [];
@@ -787,7 +796,8 @@ export function foldConstants(model: Model, opts: FoldOptions = {}): FoldResult 
   for (const n of g.nodes) {
     let outs: Tensor[] | null = null;
     const defaultDomain = n.domain === '' || n.domain === 'ai.onnx';
-    if (defaultDomain && FOLDABLE_OPS.has(n.opType) && subgraphsOf(n).length === 0 && (!only || only.has(n))) {
+    const readsWeight = weights.size > 0 && n.inputs.some((i) => weights.has(i));
+    if (defaultDomain && FOLDABLE_OPS.has(n.opType) && subgraphsOf(n).length === 0 && (!only || only.has(n)) && !readsWeight) {
       const ins = n.inputs.map((i) => (i ? consts.get(i) : undefined));
       let inputShapes: (readonly number[] | undefined)[] | undefined;
       if ((n.opType === 'Shape' || n.opType === 'Size') && !ins[0] && opts.shapeOf) {

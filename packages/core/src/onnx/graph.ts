@@ -231,6 +231,9 @@ export function topologicalSort(graph: Graph, opts: SortOptions = {}): Graph {
     for (const d of dependents[i]!) if (--pending[d]! === 0) heap.push(d);
   }
   if (order.length < nodes.length) throw new Error(cycleMessage(graph, reads, prod, index, pending));
+  for (const o of graph.outputs) {
+    if (!prod.has(o.name) && !available.has(o.name)) throw new Error(`graph '${graph.name}': graph output '${o.name}' is not produced by any node, input or initializer`);
+  }
 
   const sorted = recursive
     ? order.map((n) => {

@@ -137,6 +137,7 @@ function spliceBranch(g: Graph, idx: number, branch: Graph): void {
     }
   });
   for (const [k, t] of branch.initializers) g.initializers.set(k, t);
-  g.valueInfo.push(...branch.valueInfo.filter((v) => !g.valueInfo.some((w) => w.name === v.name)));
+  const annotated = new Set(g.valueInfo.map((v) => v.name));
+  g.valueInfo.push(...branch.valueInfo.filter((v) => !annotated.has(v.name)));
   g.nodes.splice(idx, 1, ...branch.nodes, ...extra);
 }

@@ -192,3 +192,27 @@ describe('foldConstants', () => {
     expect(toNumbers(out.three!)).toEqual([3]);
   });
 });
+
+describe('foldConstants and weights', () => {
+  it('leaves weight math alone unless asked', async () => {
+    const m = emptyModel(17, 'weights');
+    const gb = new GraphBuilder(m.graph);
+    const x = gb.input('x', 'float32', [1, 3]);
+    gb.initializer('layer.weight', f32([2, 3], [1, 2, 3, 4, 5, 6]));
+    const wt = gb.op('Transpose', ['layer.weight'], { perm: [1, 0] }, { output: 'onnx::MatMul_7' });
+    const scale = gb.op('Sqrt', [gb.constant(f32([], [4]), 'four')]);
+    gb.op('Div', [gb.op('MatMul', [x, wt]), scale], {}, { output: 'y' });
+    gb.output('y', 'float32', [1, 2]);
+    const kept = foldConstants(m).model;
+    expect(kept.graph.nodes.map((n) => n.opType)).toEqual(['Transpose', 'MatMul', 'Div']);
+    expect(kept.graph.initializers.has('layer.weight')).toBe(true);
+    const all = foldConstants(m, { keepWeights: false }).model;
+    expect(all.graph.nodes.map((n) => n.opType)).toEqual(['MatMul', 'Div']);
+    expect(all.graph.initializers.has('layer.weight')).toBe(false);
+    expect(all.graph.initializers.get('onnx::MatMul_7')!.dims).toEqual([3, 2]);
+    const feeds = { x: f32([1, 3], [1, -1, 2]) };
+    const out = await expectSameOutputs(m, kept, feeds, ['y']);
+    await expectSameOutputs(m, all, feeds, ['y']);
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([(1 - 2 + 6) / 2, (4 - 5 + 12) / 2]);
+  });
+});

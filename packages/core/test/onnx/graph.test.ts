@@ -195,3 +195,11 @@ describe('copies and maps', () => {
     expect(c.get('cond')!.map((n) => n.name)).toEqual(['If']);
   });
 });
+
+describe('topologicalSort output check', () => {
+  it('names a graph output nothing produces', () => {
+    const m = diamond();
+    m.graph.outputs.push({ name: 'ghost', dtype: 'float32', shape: null });
+    expect(() => topologicalSort(m.graph)).toThrow(/graph output 'ghost' is not produced/);
+  });
+});
