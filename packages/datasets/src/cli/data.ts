@@ -95,7 +95,11 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
   const text = toBbqJsonl(recs);
   // Validate what we write with the loader, so the output is exactly what loadBbqFile accepts.
   const checked = parseBbqJsonl(text, out);
-  await writeFile(out, text);
+  try {
+    await writeFile(out, text);
+  } catch (e) {
+    throw new UserError(`cannot write ${out}: ${(e as Error).message}`);
+  }
   for (const w of warnings) io.err(`warning: ${w}`);
   io.out(`wrote ${recs.length} items (${recs.length / 4} filled templates x 4) to ${out}`);
   io.out(countsTable(checked).join('\n'));
