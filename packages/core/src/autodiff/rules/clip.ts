@@ -22,13 +22,13 @@ registerRule('Clip', (ctx) => {
   if (ctx.opset < 11) {
     const a = attrFloat(ctx, 'min');
     const c = attrFloat(ctx, 'max');
-    if (a !== undefined) lo = scalar(ctx, a, dtype, 'grad/clip_min');
-    if (c !== undefined) hi = scalar(ctx, c, dtype, 'grad/clip_max');
+    if (a !== undefined) lo = scalar(ctx, a, dtype, 'clip_min');
+    if (c !== undefined) hi = scalar(ctx, c, dtype, 'clip_max');
   } else {
     lo = optInput(ctx, 1);
     hi = optInput(ctx, 2);
   }
-  const zero = scalar(ctx, 0, dtype, 'grad/zero');
+  const zero = scalar(ctx, 0, dtype, 'zero');
   let g = dy;
   if (hi) {
     const m = lo ? b.op('Max', [x, lo]) : x;

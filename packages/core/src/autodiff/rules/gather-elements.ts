@@ -42,11 +42,11 @@ registerRule('GatherElements', (ctx) => {
       return base[f]! + (v < 0 ? v + A : v) * xs[axis]!;
     });
     distinct = allDistinct(flat);
-    rows = b.constant(tensor('int64', [N], flat), 'grad/gather_rows');
+    rows = b.constant(tensor('int64', [N], flat), 'gather_rows');
   } else {
-    const idx = b.op('Mod', [reshape(b, asInt64(ctx, iName), [N]), b.constant(tensor('int64', [], [A]), 'grad/axis_size')], { fmod: 0 });
-    const scaled = b.op('Mul', [idx, b.constant(tensor('int64', [], [xs[axis]!]), 'grad/stride')]);
-    rows = b.op('Add', [scaled, b.constant(tensor('int64', [N], base), 'grad/base')]);
+    const idx = b.op('Mod', [reshape(b, asInt64(ctx, iName), [N]), b.constant(tensor('int64', [], [A]), 'axis_size')], { fmod: 0 });
+    const scaled = b.op('Mul', [idx, b.constant(tensor('int64', [], [xs[axis]!]), 'stride')]);
+    rows = b.op('Add', [scaled, b.constant(tensor('int64', [N], base), 'base')]);
   }
   const acc = scatterAddRows(ctx, rows, reshape(b, dy, [N, 1]), n, N, 1, dtype, distinct);
   out[0] = reshape(b, acc, xDims);

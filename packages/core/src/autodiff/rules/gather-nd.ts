@@ -46,15 +46,15 @@ registerRule('GatherND', (ctx) => {
       flat[t] = r;
     }
     distinct = allDistinct(flat);
-    rows = b.constant(tensor('int64', [tuples], flat), 'grad/gathernd_rows');
+    rows = b.constant(tensor('int64', [tuples], flat), 'gathernd_rows');
   } else {
     const idx = reshape(b, asInt64(ctx, iName), [B, M, k]);
-    const wrapped = b.op('Mod', [idx, b.constant(tensor('int64', [k], inner), 'grad/dims')], { fmod: 0 });
-    const weighted = b.op('Mul', [wrapped, b.constant(tensor('int64', [k], st), 'grad/strides')]);
+    const wrapped = b.op('Mod', [idx, b.constant(tensor('int64', [k], inner), 'dims')], { fmod: 0 });
+    const weighted = b.op('Mul', [wrapped, b.constant(tensor('int64', [k], st), 'strides')]);
     const local = ctx.opset >= 13
-      ? b.op('ReduceSum', [weighted, b.ints([2], 'grad/axes')], { keepdims: 0 })
+      ? b.op('ReduceSum', [weighted, b.ints([2], 'axes')], { keepdims: 0 })
       : b.op('ReduceSum', [weighted], { axes: [2], keepdims: 0 });
-    const offsets = b.constant(tensor('int64', [B, 1], Array.from({ length: B }, (_, i) => i * R)), 'grad/batch_offsets');
+    const offsets = b.constant(tensor('int64', [B, 1], Array.from({ length: B }, (_, i) => i * R)), 'batch_offsets');
     rows = reshape(b, b.op('Add', [local, offsets]), [tuples]);
   }
   const acc = scatterAddRows(ctx, rows, reshape(b, dy, [tuples, Q]), B * R, tuples, Q, dtype, distinct);

@@ -35,11 +35,11 @@ registerRule('Gather', (ctx) => {
       return v < 0 ? v + A : v;
     });
     distinct = allDistinct(idx);
-    rows = b.constant(tensor('int64', [N], idx), 'grad/gather_rows');
+    rows = b.constant(tensor('int64', [N], idx), 'gather_rows');
   } else {
     // Python-style Mod maps [-A, A) onto [0, A).
     const flat = reshape(b, asInt64(ctx, iName), [N]);
-    rows = b.op('Mod', [flat, b.constant(tensor('int64', [], [A]), 'grad/axis_size')], { fmod: 0 });
+    rows = b.op('Mod', [flat, b.constant(tensor('int64', [], [A]), 'axis_size')], { fmod: 0 });
   }
   const upd = reshape(b, transpose(ctx, reshape(b, dy, [P, N, Q]), [1, 0, 2]), [N, P * Q]);
   const acc = scatterAddRows(ctx, rows, upd, A, N, P * Q, dtype, distinct); // [A, P*Q]

@@ -64,7 +64,7 @@ registerRule('Pad', (ctx) => {
     const n = prod(xDims);
     const N = prod(yDims);
     // Slot 0 collects the constant fill; slot k+1 is element k of x.
-    const src = b.op('Pad', [iota(ctx, xDims, 1), ...ctx.node.inputs.slice(1).map((v, i) => (i === 1 && v ? b.constant(tensor('int64', [], [0]), 'grad/zero') : v))], { mode });
+    const src = b.op('Pad', [iota(ctx, xDims, 1), ...ctx.node.inputs.slice(1).map((v, i) => (i === 1 && v ? b.constant(tensor('int64', [], [0]), 'zero') : v))], { mode });
     const onlyFillRepeats = mode === 'constant';
     const acc = scatterAddRows(ctx, reshape(b, src, [N]), reshape(b, dy, [N, 1]), n + 1, N, 1, dtype, onlyFillRepeats);
     dx = reshape(b, slice(ctx, acc, [1], [n + 1], [0]), xDims);

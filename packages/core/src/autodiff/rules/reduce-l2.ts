@@ -12,7 +12,7 @@ registerRule('ReduceL2', (ctx) => {
   const r = reduceShape(ctx);
   const dtype = ctx.meta(r.y).dtype;
   const yk = reshape(b, r.y, r.keep);
-  const safe = b.op('Where', [b.op('Equal', [yk, scalar(ctx, 0, dtype, 'grad/zero')]), scalar(ctx, 1, dtype, 'grad/one'), yk]);
+  const safe = b.op('Where', [b.op('Equal', [yk, scalar(ctx, 0, dtype, 'zero')]), scalar(ctx, 1, dtype, 'one'), yk]);
   out[0] = b.op('Mul', [r.x, b.op('Div', [reshape(b, dy, r.keep), safe])]);
   return out;
 });

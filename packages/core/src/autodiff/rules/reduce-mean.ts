@@ -10,7 +10,7 @@ registerRule('ReduceMean', (ctx) => {
   if (!ctx.needs[0] || !dy) return out;
   const { b } = ctx;
   const r = reduceShape(ctx);
-  const scaled = b.op('Mul', [reshape(b, dy, r.keep), scalar(ctx, 1 / r.count, ctx.meta(r.y).dtype, 'grad/inv_count')]);
-  out[0] = b.op('Expand', [scaled, b.ints(r.xDims, 'grad/shape')]);
+  const scaled = b.op('Mul', [reshape(b, dy, r.keep), scalar(ctx, 1 / r.count, ctx.meta(r.y).dtype, 'inv_count')]);
+  out[0] = b.op('Expand', [scaled, b.ints(r.xDims, 'shape')]);
   return out;
 });

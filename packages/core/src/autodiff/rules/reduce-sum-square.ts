@@ -10,7 +10,7 @@ registerRule('ReduceSumSquare', (ctx) => {
   if (!ctx.needs[0] || !dy) return out;
   const { b } = ctx;
   const r = reduceShape(ctx);
-  const twice = b.op('Mul', [reshape(b, dy, r.keep), scalar(ctx, 2, ctx.meta(r.y).dtype, 'grad/two')]);
+  const twice = b.op('Mul', [reshape(b, dy, r.keep), scalar(ctx, 2, ctx.meta(r.y).dtype, 'two')]);
   out[0] = b.op('Mul', [r.x, twice]);
   return out;
 });

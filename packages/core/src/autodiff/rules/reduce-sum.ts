@@ -10,6 +10,6 @@ registerRule('ReduceSum', (ctx) => {
   if (!ctx.needs[0] || !dy) return out;
   const { b } = ctx;
   const r = reduceShape(ctx);
-  out[0] = b.op('Expand', [reshape(b, dy, r.keep), b.ints(r.xDims, 'grad/shape')]);
+  out[0] = b.op('Expand', [reshape(b, dy, r.keep), b.ints(r.xDims, 'shape')]);
   return out;
 });

@@ -78,11 +78,11 @@ export function dimsOf(ctx: GradContext, name: string): number[] {
 /** Zeros of the given dtype and dims, built at run time so large zero tensors never become initializers. */
 export function zeros(ctx: GradContext, dtype: DType, dims: readonly number[]): string {
   const { b } = ctx;
-  return b.op('ConstantOfShape', [b.ints([...dims], 'grad/zeros_shape')], { value: tensor(dtype, [1], [0]) });
+  return b.op('ConstantOfShape', [b.ints([...dims], 'zeros_shape')], { value: tensor(dtype, [1], [0]) });
 }
 
 /** A scalar constant; half-precision ones are stored as float32 and cast (the IR keeps half values as raw bits). */
-export function scalar(ctx: GradContext, value: number, dtype: DType, hint = 'grad/c'): string {
+export function scalar(ctx: GradContext, value: number, dtype: DType, hint = 'c'): string {
   if (dtype === 'float16' || dtype === 'bfloat16') return cast(ctx, ctx.b.scalar(value, 'float32', hint), dtype);
   return ctx.b.scalar(value, dtype, hint);
 }
@@ -98,8 +98,8 @@ export function slice(ctx: GradContext, x: string, starts: number[], ends: numbe
     if (steps && steps.some((s) => s !== 1)) fail(ctx, `Slice steps need opset 10 or later`);
     return b.op('Slice', [x], { starts, ends, axes });
   }
-  const ins = [x, b.ints(starts, 'grad/starts'), b.ints(ends, 'grad/ends'), b.ints(axes, 'grad/axes')];
-  if (steps) ins.push(b.ints(steps, 'grad/steps'));
+  const ins = [x, b.ints(starts, 'starts'), b.ints(ends, 'ends'), b.ints(axes, 'axes')];
+  if (steps) ins.push(b.ints(steps, 'steps'));
   return b.op('Slice', ins);
 }
 
@@ -108,7 +108,7 @@ export function padZeros(ctx: GradContext, x: string, pads: number[]): string {
   if (pads.every((p) => p === 0)) return x;
   const { b } = ctx;
   if (ctx.opset < 11) return b.op('Pad', [x], { pads, mode: 'constant', value: attr.f(0) });
-  return b.op('Pad', [x, b.ints(pads, 'grad/pads')], { mode: 'constant' });
+  return b.op('Pad', [x, b.ints(pads, 'pads')], { mode: 'constant' });
 }
 
 /** Transpose, skipped when the permutation is the identity. */
@@ -156,7 +156,7 @@ export function scatterAddRows(
     const attrs = ctx.opset >= 16 ? { reduction: 'add' } : {};
     return b.op('ScatterND', [zeros(ctx, dtype, [n, Q]), rows, upd], attrs);
   }
-  const range = b.constant(tensor('int64', [1, n], Array.from({ length: n }, (_, i) => i)), 'grad/range');
+  const range = b.constant(tensor('int64', [1, n], Array.from({ length: n }, (_, i) => i)), 'range');
   const hot = cast(ctx, b.op('Equal', [reshape(b, idx, [N, 1]), range]), dtype); // [N, n]
   return b.op('MatMul', [b.op('Transpose', [hot], { perm: [1, 0] }), upd]);
 }
@@ -180,7 +180,7 @@ export function sumAllTo(ctx: GradContext, x: string, rank: number, to: readonly
   const axes = Array.from({ length: rank }, (_, i) => i);
   let s = x;
   if (rank > 0) {
-    s = ctx.opset >= 13 ? b.op('ReduceSum', [x, b.ints(axes, 'grad/axes')], { keepdims: 0 }) : b.op('ReduceSum', [x], { axes, keepdims: 0 });
+    s = ctx.opset >= 13 ? b.op('ReduceSum', [x, b.ints(axes, 'axes')], { keepdims: 0 }) : b.op('ReduceSum', [x], { axes, keepdims: 0 });
   }
   return reshape(b, s, [...to]);
 }
@@ -208,9 +208,9 @@ export function iota(ctx: GradContext, dims: readonly number[], offset = 0): str
   const { b } = ctx;
   const n = prod(dims);
   if (ctx.opset < 11) {
-    return b.constant(tensor('int64', [...dims], Array.from({ length: n }, (_, i) => i + offset)), 'grad/iota');
+    return b.constant(tensor('int64', [...dims], Array.from({ length: n }, (_, i) => i + offset)), 'iota');
   }
   const s = (v: number, hint: string) => b.constant(tensor('int64', [], [v]), hint);
-  const flat = b.op('Range', [s(offset, 'grad/iota_start'), s(offset + n, 'grad/iota_limit'), s(1, 'grad/iota_delta')]);
+  const flat = b.op('Range', [s(offset, 'iota_start'), s(offset + n, 'iota_limit'), s(1, 'iota_delta')]);
   return reshape(b, flat, [...dims]);
 }

@@ -109,7 +109,7 @@ registerRule('Slice', (ctx) => {
     picked.forEach((src, pos) => (inv[src] = pos));
     const slabDims = gDims.map((d, i) => (i === axis ? 1 : d));
     const padded = b.op('Concat', [g, zeros(ctx, dtype, slabDims)], { axis });
-    g = b.op('Gather', [padded, b.ints(inv, 'grad/slice_inv')], { axis });
+    g = b.op('Gather', [padded, b.ints(inv, 'slice_inv')], { axis });
     gDims = gDims.map((d, i) => (i === axis ? dim : d));
   });
   out[0] = padZeros(ctx, g, pads);

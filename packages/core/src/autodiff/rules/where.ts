@@ -12,7 +12,7 @@ registerRule('Where', (ctx) => {
   if (!dy) return out;
   const { b, node } = ctx;
   const yDims = dimsOf(ctx, node.outputs[0]!);
-  const zero = scalar(ctx, 0, ctx.meta(node.outputs[0]!).dtype, 'grad/zero');
+  const zero = scalar(ctx, 0, ctx.meta(node.outputs[0]!).dtype, 'zero');
   const cond = node.inputs[0]!;
   if (ctx.needs[1]) out[1] = sumToShape(b, b.op('Where', [cond, dy, zero]), yDims, dimsOf(ctx, node.inputs[1]!), ctx.opset);
   if (ctx.needs[2]) out[2] = sumToShape(b, b.op('Where', [cond, zero, dy]), yDims, dimsOf(ctx, node.inputs[2]!), ctx.opset);
