@@ -41,8 +41,12 @@ export interface GradientGraph {
 
 /** The name of the gradient output for a value: `grad/<name>` with unsafe characters replaced. */
 export function gradientOutputName(name: string): string {
-  return `grad/${name.replace(/[^A-Za-z0-9_./:-]/g, '_')}`;
+  return GRAD_PREFIX + sanitise(name);
 }
+
+/** Prefix of every name the engine adds (gradient nodes, values and outputs). */
+const GRAD_PREFIX = 'grad/';
+const sanitise = (name: string) => name.replace(/[^A-Za-z0-9_./:-]/g, '_');
 
 function constantNodeValue(node: Node): Tensor | undefined {
   const a = node.attributes;
@@ -85,7 +89,7 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
     valueInfo: [...src.valueInfo],
   };
   const out: Model = { ...model, opsetImports: model.opsetImports.map((o) => ({ ...o })), metadata: { ...model.metadata }, graph };
-  const b = new GraphBuilder(graph, 'grad/');
+  const b = new GraphBuilder(graph, GRAD_PREFIX);
   const opset = defaultOpset(model);
   const order = topologicalSort(src, { recursive: false }).nodes;
   const constants = new Map<string, Tensor>(src.initializers);
@@ -135,6 +139,10 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
       throw new Error(`no gradient rule for op '${op}' (node '${nodeLabel(n)}') on the path ${pathTo(n)} (objective '${objective}')`);
     }
   }
+
+  // Claim the gradient output names before any rule emits nodes, so they stay `grad/<name>`.
+  const outputNames = new Map<string, string>();
+  for (const w of wrt) if (!outputNames.has(w)) outputNames.set(w, b.fresh(sanitise(w))); // the builder adds GRAD_PREFIX
 
   // Seed: dObjective.
   let seed: string;
@@ -190,9 +198,7 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
   for (const w of wrt) {
     if (gradients.has(w)) continue;
     const wm = meta(w);
-    let name = gradientOutputName(w);
-    if (graph.outputs.some((o) => o.name === name) || graph.initializers.has(name)) name = b.fresh(name);
-    else b.reserve(name);
+    const name = outputNames.get(w)!;
     const g = gradOf(w);
     if (g) {
       b.op('Identity', [g], {}, { name: 'grad_out', output: name });

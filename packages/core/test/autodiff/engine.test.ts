@@ -170,6 +170,22 @@ describe('buildGradientGraph', () => {
     expect(Array.from(res['grad/model.layers.0/w_eight']!.data as Float64Array)).toEqual([3, 4]);
   });
 
+  it('gradient outputs keep the name grad/<wrt> even when rule-generated names would collide', async () => {
+    const model = emptyModel(17, 'collide');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float64', [3]);
+    // 'Mul_out0' is what the builder would name the first emitted Mul's output under the prefix.
+    const m = b.op('Mul', ['x', 'x'], {}, { output: 'Mul_out0' });
+    b.op('MatMul', [b.op('Mul', [m, 'x']), b.constant(tensor('float64', [3], [1, 1, 1]))], {}, { output: 'loss' });
+    b.output('loss', 'float64', []);
+    const feeds = { x: tensor('float64', [3], [1, 2, 3]) };
+    const { model: gm, gradients } = await buildGradientGraph(model, { objective: 'loss', wrt: ['Mul_out0', 'x'], feeds });
+    expect(gradients.get('Mul_out0')).toBe('grad/Mul_out0');
+    const res = await runModel(gm, feeds);
+    expect(Array.from(res['grad/Mul_out0']!.data as Float64Array)).toEqual([1, 2, 3]);
+    expect(Array.from(res['grad/x']!.data as Float64Array)).toEqual([3, 12, 27]); // d sum(x^3) = 3x^2
+  });
+
   it('emits float32 gradient graphs for float32 models', async () => {
     const model = emptyModel(17, 'f32');
     const b = new GraphBuilder(model.graph);

@@ -61,7 +61,7 @@ export const einsumRule: GradRule = (ctx) => {
     if (kept !== mine) {
       const missing = [...mine].map((c, ax) => (kept.includes(c) ? -1 : ax)).filter((ax) => ax >= 0);
       grad = unsqueeze(g, grad, missing, ctx.opset);
-      grad = g.op('Expand', [grad, g.ints(ctx.meta(name).dims, 'grad/shape')]);
+      grad = g.op('Expand', [grad, g.ints(ctx.meta(name).dims, 'shape')]);
     }
     return grad;
   });

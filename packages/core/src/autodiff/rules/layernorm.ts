@@ -60,7 +60,7 @@ export const layerNormRule: GradRule = (ctx) => {
     }
     // Mean/InvStdDev gradients have the reduced shape; adding to a full-shape term broadcasts them.
     let dx = terms.length === 1 ? terms[0]! : g.op('Sum', terms);
-    if (!dY) dx = g.op('Expand', [dx, g.ints(xm.dims, 'grad/shape')]); // give it X's full shape
+    if (!dY) dx = g.op('Expand', [dx, g.ints(xm.dims, 'shape')]); // give it X's full shape
     out[0] = cast(dx, cd, dt);
   }
   if (ctx.needs[1] && dY) {

@@ -50,7 +50,7 @@ export function floatTensor(dtype: DType, dims: number[], values: number[]): Ten
 
 /** A scalar constant in the dtype of the forward value it combines with. */
 export function scalarLike(ctx: GradContext, value: number, dtype: DType, hint = 'c'): string {
-  return ctx.b.constant(floatTensor(dtype, [], [value]), `grad/${hint}`);
+  return ctx.b.constant(floatTensor(dtype, [], [value]), hint);
 }
 
 /** Reduces a gradient computed at the node's output shape back to input `i`'s shape. */

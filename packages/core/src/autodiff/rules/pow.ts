@@ -32,8 +32,8 @@ export const powRule: GradRule = (ctx) => {
     if (known && !ctx.needs[1]) {
       // Constant exponent: fold b and b-1 into constants of the forward dtype.
       const vals = Array.from({ length: numel(known.dims) }, (_, i) => constantElement(known, i));
-      bF = g.constant(floatTensor(dt, known.dims, vals), 'grad/pow_exp');
-      bMinus1 = g.constant(floatTensor(dt, known.dims, vals.map((v) => v - 1)), 'grad/pow_exp_m1');
+      bF = g.constant(floatTensor(dt, known.dims, vals), 'pow_exp');
+      bMinus1 = g.constant(floatTensor(dt, known.dims, vals.map((v) => v - 1)), 'pow_exp_m1');
     } else {
       bF = expMeta.dtype === dt ? b : g.op('Cast', [b], { to: dtypeCode(dt) });
       bMinus1 = g.op('Sub', [bF, scalarLike(ctx, 1, dt, 'one')]);
