@@ -4,3 +4,6 @@ export * from './onnx/index.js';
 export * from './runtime/index.js';
 export * from './autodiff/index.js';
 export * from './gguf/index.js';
+export * from './models/index.js';
+export * from './models/tiny/index.js';
+export * from './attribution/index.js';

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './graph.js';
+export * from './run.js';

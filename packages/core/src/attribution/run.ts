@@ -1,0 +1,216 @@
+/**
+ * Running attribution over many examples: bucketing by length, a batch size bounded by memory,
+ * one cached session per bucket, and the per-example rows gathered back in input order.
+ */
+import type { Tensor } from '../onnx/types.js';
+import { tensor } from '../onnx/tensor.js';
+import { SessionCache, type ModelSession, type SessionOptions } from '../runtime/session.js';
+import { probeShapes } from '../runtime/shape-probe.js';
+import type { NeuronSite } from '../models/sites.js';
+import { buildAttributionGraph, type AttributionGraph } from './graph.js';
+import type { AttributionBucket, AttributionExample, AttributionOptions, AttributionResult, SiteAttribution } from './types.js';
+
+export interface AttributionModel {
+  kind: 'seq2seq' | 'decoder-only';
+  graph: import('../onnx/types.js').Model;
+  sites: NeuronSite[];
+  decoderStartTokenId?: number;
+  /** A stable identity for session caching (e.g. the folder path). */
+  id: string;
+}
+
+export interface RunOptions extends AttributionOptions {
+  /** Largest batch to use (default 8). */
+  maxBatch?: number;
+  /** Memory budget for one batch's activations and gradients, in MiB (default 2048). */
+  memoryLimitMiB?: number;
+  /** Lengths are padded up to a multiple of this (default 16) so that few buckets compile. */
+  lengthMultiple?: number;
+  /** Masks per site (default ones). Values of length `width`. */
+  masks?: Record<string, Float32Array>;
+  session?: SessionOptions;
+  /** Called after every batch, for progress reporting. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const FFN_KINDS = new Set(['ffn_in', 'ffn_gate', 'ffn_up', 'ffn_down']);
+
+export function selectSites(sites: NeuronSite[], kinds: AttributionOptions['kinds']): NeuronSite[] {
+  if (!kinds || kinds === 'all') return sites;
+  if (kinds === 'ffn') return sites.filter((s) => FFN_KINDS.has(s.kind));
+  const set = new Set(kinds);
+  const unknown = kinds.filter((k) => !sites.some((s) => s.kind === k));
+  if (unknown.length) throw new Error(`no sites of kind ${unknown.join(', ')}; the model has ${[...new Set(sites.map((s) => s.kind))].join(', ')}`);
+  return sites.filter((s) => set.has(s.kind));
+}
+
+function roundUp(n: number, m: number): number {
+  return Math.max(m, Math.ceil(n / m) * m);
+}
+
+/** The bucket lengths one example needs. */
+export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionExample): { input: number; target: number } {
+  if (ex.targetIds.length === 0) throw new Error('attribution: an example has an empty target');
+  if (kind === 'seq2seq') {
+    if (ex.promptIds.length === 0) throw new Error('attribution: an example has an empty prompt');
+    return { input: ex.promptIds.length, target: ex.targetIds.length };
+  }
+  if (ex.promptIds.length === 0) throw new Error('attribution: a decoder-only example needs at least one prompt token (e.g. BOS)');
+  const n = ex.promptIds.length + ex.targetIds.length;
+  return { input: n, target: n };
+}
+
+/** Builds the feeds of one batch; rows past `examples.length` are fillers with no target. */
+export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[]): Record<string, Tensor> {
+  const { batch: B, inputLength: P, targetLength: T } = bucket;
+  const L = model.kind === 'seq2seq' ? T : P;
+  const ids = new BigInt64Array(B * P);
+  const attn = new BigInt64Array(B * P);
+  const labels = new BigInt64Array(B * L);
+  const labelMask = new Float32Array(B * L);
+  const dec = new BigInt64Array(B * T);
+  for (let r = 0; r < B; r++) {
+    const ex = examples[r];
+    if (!ex) {
+      attn[r * P] = 1n; // a filler row attends to one token so no softmax row is empty
+      continue;
+    }
+    if (model.kind === 'seq2seq') {
+      ex.promptIds.forEach((t, i) => {
+        ids[r * P + i] = BigInt(t);
+        attn[r * P + i] = 1n;
+      });
+      const start = BigInt(model.decoderStartTokenId ?? 0);
+      ex.targetIds.forEach((t, i) => {
+        dec[r * T + i] = i === 0 ? start : BigInt(ex.targetIds[i - 1]!);
+        labels[r * L + i] = BigInt(t);
+        labelMask[r * L + i] = 1;
+      });
+    } else {
+      const seq = [...ex.promptIds, ...ex.targetIds];
+      seq.forEach((t, i) => {
+        ids[r * P + i] = BigInt(t);
+        attn[r * P + i] = 1n;
+      });
+      // Position t predicts seq[t + 1]; the target tokens are predicted from the last prompt
+      // position through the second-to-last target position.
+      for (let t = ex.promptIds.length - 1; t < seq.length - 1; t++) {
+        labels[r * L + t] = BigInt(seq[t + 1]!);
+        labelMask[r * L + t] = 1;
+      }
+    }
+  }
+  const feeds: Record<string, Tensor> = {
+    input_ids: { dtype: 'int64', dims: [B, P], data: ids },
+    attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
+    labels: { dtype: 'int64', dims: [B, L], data: labels },
+    label_mask: { dtype: 'float32', dims: [B, L], data: labelMask },
+  };
+  if (model.kind === 'seq2seq') feeds.decoder_input_ids = { dtype: 'int64', dims: [B, T], data: dec };
+  return feeds;
+}
+
+/**
+ * Bytes per example of one attribution run, measured rather than guessed: the float activations
+ * of one forward pass at batch 1 and the largest lengths (from an ORT shape probe), times three
+ * (activations kept for the backward pass, their gradients, and temporaries).
+ */
+export async function measureBytesPerExample(model: AttributionModel, inputLength: number, targetLength: number): Promise<number> {
+  const dims: Record<string, number[]> = { input_ids: [1, inputLength], attention_mask: [1, inputLength] };
+  if (model.kind === 'seq2seq') dims.decoder_input_ids = [1, targetLength];
+  const shapes = await probeShapes(model.graph, {}, dims);
+  let bytes = 0;
+  for (const [name, m] of shapes) {
+    if (model.graph.graph.initializers.has(name)) continue;
+    if (m.dtype === 'float32') bytes += 4 * m.dims.reduce((a, d) => a * d, 1);
+  }
+  return bytes * 3;
+}
+
+export class Attributor {
+  private cache: SessionCache;
+  private graphs = new Map<string, Promise<AttributionGraph>>();
+
+  constructor(
+    readonly model: AttributionModel,
+    readonly opts: RunOptions = {},
+  ) {
+    this.cache = new SessionCache(opts.session ?? {}, 6);
+  }
+
+  private sites(): NeuronSite[] {
+    return selectSites(this.model.sites, this.opts.kinds);
+  }
+
+  private async session(bucket: AttributionBucket): Promise<{ graph: AttributionGraph; session: ModelSession }> {
+    const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}`;
+    let gp = this.graphs.get(key);
+    if (!gp) {
+      gp = buildAttributionGraph(this.model.graph, this.model.kind, this.sites(), bucket, this.opts);
+      this.graphs.set(key, gp);
+    }
+    const graph = await gp;
+    const session = await this.cache.get(this.model.id, key, () => graph.model);
+    return { graph, session };
+  }
+
+  async run(examples: AttributionExample[]): Promise<AttributionResult> {
+    const mult = this.opts.lengthMultiple ?? 16;
+    const lens = examples.map((e) => exampleLengths(this.model.kind, e));
+    const maxIn = Math.max(...lens.map((l) => roundUp(l.input, mult)));
+    const maxT = Math.max(...lens.map((l) => roundUp(l.target, mult)));
+    const bytesPerExample = await measureBytesPerExample(this.model, maxIn, maxT);
+    const limit = (this.opts.memoryLimitMiB ?? 2048) * 1024 * 1024;
+    const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
+
+    // Group by bucket so that each bucket's session compiles once.
+    const groups = new Map<string, number[]>();
+    lens.forEach((l, i) => {
+      const key = `${roundUp(l.input, mult)}x${roundUp(l.target, mult)}`;
+      (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
+    });
+    const sites = this.sites();
+    const objective = new Array<number>(examples.length);
+    const logprob = new Array<number>(examples.length);
+    const values = sites.map(() => new Array<Float32Array>(examples.length));
+    const buckets: AttributionBucket[] = [];
+    let done = 0;
+    for (const [key, idx] of groups) {
+      const [inputLength, t] = key.split('x').map(Number) as [number, number];
+      const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength: this.model.kind === 'seq2seq' ? t : inputLength };
+      buckets.push(bucket);
+      const { graph, session } = await this.session(bucket);
+      const maskFeeds: Record<string, Tensor> = {};
+      for (const s of sites) {
+        const given = this.opts.masks?.[s.name];
+        if (given && given.length !== s.width) throw new Error(`mask for site '${s.name}' has length ${given.length}, the site has width ${s.width}`);
+        maskFeeds[graph.maskInputs.get(s.name)!] = tensor('float32', [s.width], given ?? new Float32Array(s.width).fill(1));
+      }
+      for (let off = 0; off < idx.length; off += batchSize) {
+        const rows = idx.slice(off, off + batchSize);
+        const feeds = { ...buildFeeds(this.model, bucket, rows.map((i) => examples[i]!)), ...maskFeeds };
+        const res = await session.run(feeds);
+        const obj = res[graph.objectiveOutput]!.data as Float32Array;
+        const lp = res[graph.logprobOutput]!.data as Float32Array;
+        rows.forEach((ex, r) => {
+          objective[ex] = obj[r]!;
+          logprob[ex] = lp[r]!;
+        });
+        sites.forEach((s, k) => {
+          const data = res[graph.outputs.get(s.name)!]!.data as Float32Array;
+          rows.forEach((ex, r) => {
+            values[k]![ex] = data.slice(r * s.width, (r + 1) * s.width);
+          });
+        });
+        done += rows.length;
+        this.opts.onProgress?.(done, examples.length);
+      }
+    }
+    const siteResults: SiteAttribution[] = sites.map((s, k) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: values[k]! }));
+    return { objective, logprob, sites: siteResults, plan: { batchSize, buckets, bytesPerExample } };
+  }
+
+  async close(): Promise<void> {
+    await this.cache.clear();
+  }
+}

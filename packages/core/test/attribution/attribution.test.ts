@@ -1,0 +1,151 @@
+/**
+ * Attribution graphs mean what they claim: with sum reduction, h * dObjective/dh summed over a
+ * site's tokens equals dObjective/dmask at mask = 1 (measured by finite differences on the mask
+ * input, no autodiff involved); results do not depend on batch size or padding; the prob
+ * objective is exp(logprob) times the logprob attribution.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModelFolder, encodeScoringRows, Attributor, type ModelFolder, type AttributionExample, type AttributionModel } from '../../src/index.js';
+import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
+
+const tmp = tempDir('attr');
+afterAll(() => tmp.cleanup());
+
+function asModel(f: ModelFolder): AttributionModel {
+  return { kind: f.kind, graph: f.graph, sites: f.sites, id: f.dir, ...(f.decoderStartTokenId !== undefined ? { decoderStartTokenId: f.decoderStartTokenId } : {}) };
+}
+
+function example(f: ModelFolder, prompt: string | number[], candidate: string): AttributionExample {
+  const row = encodeScoringRows(f, [{ prompt, candidates: [candidate] }])[0]!;
+  return f.kind === 'seq2seq' ? { promptIds: row.inputIds, targetIds: row.target } : { promptIds: row.inputIds.slice(0, row.firstPosition + 1), targetIds: row.target };
+}
+
+/** Central differences of the objective w.r.t. one mask unit, through the attribution session. */
+async function maskDerivative(f: ModelFolder, ex: AttributionExample, site: string, unit: number, eps: number): Promise<number> {
+  const width = f.sites.find((s) => s.name === site)!.width;
+  const at = async (v: number) => {
+    const m = new Float32Array(width).fill(1);
+    m[unit] = v;
+    const a = new Attributor(asModel(f), { reduce: 'sum', masks: { [site]: m }, maxBatch: 1 });
+    try {
+      return (await a.run([ex])).objective[0]!;
+    } finally {
+      await a.close();
+    }
+  };
+  return ((await at(1 + eps)) - (await at(1 - eps))) / (2 * eps);
+}
+
+function pickUnits(f: ModelFolder, kinds: string[]): { site: string; unit: number }[] {
+  const out: { site: string; unit: number }[] = [];
+  for (const k of kinds) {
+    const s = f.sites.find((x) => x.kind === k);
+    if (s) out.push({ site: s.name, unit: (s.width * 7) % s.width === 0 ? 3 % s.width : 3 });
+  }
+  return out;
+}
+
+describe.skipIf(!HAVE_T5_TOKENIZER)(`attribution on a T5-style model (${NO_T5_TOKENIZER})`, () => {
+  let f: ModelFolder;
+  beforeAll(async () => {
+    f = await loadModelFolder(t5Folder(tmp.dir));
+  });
+
+  it('sum-reduced attribution equals dObjective/dmask by finite differences', async () => {
+    const ex = example(f, 'The nurse said that', ' she was tired');
+    const a = new Attributor(asModel(f), { reduce: 'sum', maxBatch: 1 });
+    const res = await a.run([ex]);
+    await a.close();
+    expect(res.objective[0]).toBeLessThan(0);
+    const units = pickUnits(f, ['attn_q', 'attn_v', 'cross_k', 'cross_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
+    expect(units.length).toBe(7);
+    for (const { site, unit } of units) {
+      const analytic = res.sites.find((s) => s.name === site)!.values[0]![unit]!;
+      const numeric = await maskDerivative(f, ex, site, unit, 1e-2);
+      expect(Math.abs(analytic - numeric), `${site}[${unit}] analytic ${analytic} numeric ${numeric}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(numeric));
+    }
+  });
+
+  it('reports every site with the right width and side, and the prob objective scales by P', async () => {
+    const exs = [example(f, 'Who was tired?', ' the nurse'), example(f, 'A longer prompt that has quite a few more tokens in it.', ' a doctor')];
+    const lp = new Attributor(asModel(f), { objective: 'logprob', reduce: 'mean' });
+    const pr = new Attributor(asModel(f), { objective: 'prob', reduce: 'mean' });
+    const r1 = await lp.run(exs);
+    const r2 = await pr.run(exs);
+    await lp.close();
+    await pr.close();
+    expect(r1.sites.map((s) => [s.name, s.width, s.side])).toEqual(f.sites.map((s) => [s.name, s.width, s.side]));
+    for (let e = 0; e < 2; e++) {
+      expect(r2.objective[e]).toBeCloseTo(Math.exp(r1.logprob[e]!), 6);
+      const p = Math.exp(r1.logprob[e]!);
+      for (const s of r1.sites) {
+        const other = r2.sites.find((x) => x.name === s.name)!;
+        for (let u = 0; u < s.width; u += 5) expect(other.values[e]![u]!).toBeCloseTo(p * s.values[e]![u]!, 5);
+      }
+    }
+  });
+
+  it('gives the same numbers at batch 1 and batch 8, with padding, run after run', async () => {
+    const texts = ['Who?', 'The engineer fixed the machine because', 'A', 'Tell me', 'The pilot was tired, so', 'x y z', 'Some words here and there', 'End'];
+    const exs = texts.map((t, i) => example(f, t, i % 2 ? ' he' : ' she went home'));
+    const b8 = new Attributor(asModel(f), { maxBatch: 8 });
+    const b1 = new Attributor(asModel(f), { maxBatch: 1 });
+    const r8 = await b8.run(exs);
+    const r8again = await b8.run(exs);
+    const r1 = await b1.run(exs);
+    await b8.close();
+    await b1.close();
+    expect(r8.plan.batchSize).toBe(8);
+    expect(r1.plan.batchSize).toBe(1);
+    expect(r8again.objective).toEqual(r8.objective);
+    for (let e = 0; e < exs.length; e++) {
+      expect(r1.objective[e]).toBeCloseTo(r8.objective[e]!, 4);
+      for (const s of r8.sites) {
+        const v8 = s.values[e]!;
+        const v1 = r1.sites.find((x) => x.name === s.name)!.values[e]!;
+        const again = r8again.sites.find((x) => x.name === s.name)!.values[e]!;
+        expect(again).toEqual(v8);
+        let maxDiff = 0;
+        let scale = 0;
+        for (let u = 0; u < v8.length; u++) {
+          maxDiff = Math.max(maxDiff, Math.abs(v8[u]! - v1[u]!));
+          scale = Math.max(scale, Math.abs(v8[u]!));
+        }
+        expect(maxDiff, s.name).toBeLessThan(1e-4 * Math.max(1, scale));
+      }
+    }
+  });
+});
+
+describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () => {
+  let f: ModelFolder;
+  beforeAll(async () => {
+    f = await loadModelFolder(storiesFolder(tmp.dir));
+  });
+
+  it('sum-reduced attribution equals dObjective/dmask by finite differences', async () => {
+    // With the prompt = BOS alone, every position is on the target's token axis, so the sum
+    // covers all positions through which a mask acts.
+    const ex = example(f, [f.bosTokenId ?? 1], ' The pilot was tired, so he');
+    const a = new Attributor(asModel(f), { reduce: 'sum', maxBatch: 1 });
+    const res = await a.run([ex]);
+    await a.close();
+    const units = pickUnits(f, ['attn_q', 'attn_k', 'attn_v', 'attn_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
+    expect(units.length).toBe(7);
+    for (const { site, unit } of units) {
+      const analytic = res.sites.find((s) => s.name === site)!.values[0]![unit]!;
+      const numeric = await maskDerivative(f, ex, site, unit, 1e-2);
+      expect(Math.abs(analytic - numeric), `${site}[${unit}] analytic ${analytic} numeric ${numeric}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(numeric));
+    }
+  });
+
+  it('objective equals the scorer log-probability', async () => {
+    const ex = example(f, 'The pilot was tired, so', ' he');
+    const a = new Attributor(asModel(f));
+    const res = await a.run([ex]);
+    await a.close();
+    const { scoreOptions } = await import('../../src/index.js');
+    const s = await scoreOptions(f, [{ prompt: 'The pilot was tired, so', candidates: [' he'] }]);
+    expect(res.logprob[0]).toBeCloseTo(s[0]![0]!.logprob, 4);
+  });
+});
