@@ -7,3 +7,4 @@ export * from './gguf/index.js';
 export * from './models/index.js';
 export * from './models/tiny/index.js';
 export * from './attribution/index.js';
+export * from './models/tiny/llama-folder.js';
