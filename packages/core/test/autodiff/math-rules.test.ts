@@ -50,6 +50,12 @@ describe('arithmetic rules (float64, broadcasting)', () => {
     await expectGrad({ opType: 'Div', inputs: [x(randn([2, 3], 15)), x(uniform([3], 0.5, 2, 16))] });
     await expectGrad({ opType: 'Div', inputs: [x(randn([4, 1], 17)), x(uniform([2, 1, 3], -2, -0.5, 18))] });
   });
+  it('variadic Sum and Mean with three broadcast operands', async () => {
+    await expectGrad({ opType: 'Sum', inputs: [x(randn([2, 3, 4], 101)), x(randn([4], 102)), x(randn([3, 1], 103))] });
+    // ORT has no double Mean kernel: float32.
+    await expectGrad({ opType: 'Mean', inputs: [x(randn([2, 3, 4], 104, 'float32')), x(randn([4], 105, 'float32')), x(randn([3, 1], 106, 'float32'))] }, TOL32);
+    await expectGrad({ opType: 'Sum', inputs: [x(randn([3], 107))] });
+  });
   it('Neg', async () => {
     await expectGrad({ opType: 'Neg', inputs: [x(randn([3, 5], 19))] });
   });

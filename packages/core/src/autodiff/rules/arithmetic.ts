@@ -3,7 +3,7 @@
  * gradient is computed at the output shape and summed back over the axes it was broadcast along.
  */
 import type { GradRule } from '../rule.js';
-import { toInputShape } from './math-common.js';
+import { outDtype, scalarLike, toInputShape } from './math-common.js';
 
 export const addRule: GradRule = (ctx) => {
   const dy = ctx.dy[0];
@@ -48,4 +48,15 @@ export const negRule: GradRule = (ctx) => {
   const dy = ctx.dy[0];
   if (!dy || !ctx.needs[0]) return [];
   return [ctx.b.op('Neg', [dy])];
+};
+
+/** Variadic Sum: every operand receives dy, summed back over its broadcast axes. */
+export const sumRule: GradRule = addRule;
+
+/** Variadic Mean: every operand receives dy / n. */
+export const meanRule: GradRule = (ctx) => {
+  const dy = ctx.dy[0];
+  if (!dy) return [];
+  const scaled = ctx.b.op('Mul', [dy, scalarLike(ctx, 1 / ctx.node.inputs.length, outDtype(ctx), 'inv_n')]);
+  return ctx.node.inputs.map((_, i) => (ctx.needs[i] ? toInputShape(ctx, scaled, i) : undefined));
 };

@@ -1,6 +1,6 @@
 /** Registers the math gradient rules (elementwise arithmetic, activations, products, norms). */
 import { registerRule } from '../rule.js';
-import { addRule, divRule, mulRule, negRule, subRule } from './arithmetic.js';
+import { addRule, divRule, meanRule, mulRule, negRule, subRule, sumRule } from './arithmetic.js';
 import { cosRule, erfRule, expRule, logRule, reciprocalRule, sigmoidRule, sinRule, sqrtRule, tanhRule } from './unary.js';
 import { geluRule, leakyReluRule, reluRule } from './activation.js';
 import { powRule } from './pow.js';
@@ -15,6 +15,8 @@ registerRule('Sub', subRule);
 registerRule('Mul', mulRule);
 registerRule('Div', divRule);
 registerRule('Neg', negRule);
+registerRule('Sum', sumRule);
+registerRule('Mean', meanRule);
 registerRule('Pow', powRule);
 registerRule('Sqrt', sqrtRule);
 registerRule('Reciprocal', reciprocalRule);
@@ -37,6 +39,6 @@ registerRule('Einsum', einsumRule);
 
 /** The op types registered by this module (for tests and reports). */
 export const MATH_OPS = [
-  'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
+  'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sum', 'Mean', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
   'Relu', 'LeakyRelu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm', 'Einsum',
 ] as const;
