@@ -2,7 +2,8 @@
  * Every `crispr` subcommand, in the order `crispr --help` lists them. Packages export their
  * commands; this list is the one place they are wired in.
  */
-import { importCommand, type CliCommand } from '@crispr-bench/core';
+import { importCommand, sitesCommand, pruneCommand, explainCommand, type CliCommand } from '@crispr-bench/core';
+import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
 
-export const commands: CliCommand[] = [importCommand, judgeCommand];
+export const commands: CliCommand[] = [importCommand, sitesCommand, explainCommand, pruneCommand, dataCommand, judgeCommand];

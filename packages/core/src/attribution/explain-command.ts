@@ -1,0 +1,146 @@
+/** `crispr explain`: the attribution of one prompt/target pair, top neurons and full JSON. */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
+import { loadModelFolder, type ModelFolder } from '../models/folder.js';
+import { encodeScoringRows } from '../models/scoring.js';
+import type { ExecutionProvider } from '../runtime/session.js';
+import { Attributor } from './run.js';
+import type { AttributionExample, AttributionObjective, AttributionResult, TokenReduction } from './types.js';
+
+const USAGE = `usage: crispr explain --model <dir> (--prompt <text> | --prompt-ids <ids>) (--target <text> | --target-ids <ids>) [options]
+
+Attribute log P(target | prompt) (or P) to every neuron: for each site, the token reduction of
+activation x gradient, computed as one forward+backward onnxruntime graph. Prints the objective
+and the top neurons; --json writes every unit of every site.
+
+options:
+  --model <dir>          model folder (ONNX layout; see crispr sites)
+  --prompt <text>        prompt text (tokenised as the scorer does: special tokens added)
+  --prompt-ids <ids>     comma-separated prompt token ids, used as given
+  --target <text>        target continuation text
+  --target-ids <ids>     comma-separated target token ids, used as given
+  --objective <o>        logprob (default) | prob
+  --reduce <r>           max (default) | mean | sum, over the site's valid tokens
+  --kinds <k>            all (default) | ffn | comma-separated site kinds (e.g. ffn_up,attn_v)
+  --top <n>              neurons to print (default 20)
+  --json <file>          write { objective, logprob, sites: [ { name, side, width, values } ] }
+  --provider <p>         cpu (default) | cuda | webgpu`;
+
+function ids(s: string, flag: string): number[] {
+  const out = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
+  if (!out.length || out.some((x) => !Number.isInteger(x) || x < 0)) throw new UserError(`${flag} must be comma-separated non-negative integers, got '${s}'`);
+  return out;
+}
+
+function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], flag: string, fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+/** Tokenises one prompt/target pair exactly as option scoring does. */
+export function explainExample(folder: ModelFolder, prompt: string | number[], target: string | number[]): AttributionExample {
+  const row = encodeScoringRows(folder, [{ prompt, candidates: [target] }])[0]!;
+  return folder.kind === 'seq2seq' ? { promptIds: row.inputIds, targetIds: row.target } : { promptIds: row.inputIds.slice(0, row.firstPosition + 1), targetIds: row.target };
+}
+
+export interface TopNeuron {
+  site: string;
+  unit: number;
+  layer: number;
+  kind: string;
+  value: number;
+}
+
+export function topNeurons(res: AttributionResult, n: number, row = 0): TopNeuron[] {
+  const all: TopNeuron[] = [];
+  for (const s of res.sites) {
+    const v = s.values[row]!;
+    for (let u = 0; u < v.length; u++) all.push({ site: s.name, unit: u, layer: s.layer, kind: s.kind, value: v[u]! });
+  }
+  all.sort((a, b) => b.value - a.value);
+  return all.slice(0, n);
+}
+
+export const explainCommand: CliCommand = {
+  name: 'explain',
+  summary: 'attribute a target\'s probability to every neuron (activation x gradient)',
+  usage: USAGE,
+  async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
+    let values;
+    try {
+      values = parseArgs({
+        args: argv,
+        strict: true,
+        options: {
+          model: { type: 'string' },
+          prompt: { type: 'string' },
+          'prompt-ids': { type: 'string' },
+          target: { type: 'string' },
+          'target-ids': { type: 'string' },
+          objective: { type: 'string' },
+          reduce: { type: 'string' },
+          kinds: { type: 'string' },
+          top: { type: 'string' },
+          json: { type: 'string' },
+          provider: { type: 'string' },
+        },
+      }).values;
+    } catch (e) {
+      throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
+    }
+    if (!values.model) throw new UserError(`--model is required\n\n${USAGE}`);
+    if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UserError('give exactly one of --prompt and --prompt-ids');
+    if ((values.target === undefined) === (values['target-ids'] === undefined)) throw new UserError('give exactly one of --target and --target-ids');
+    const objective = oneOf<AttributionObjective>(values.objective, ['logprob', 'prob'], '--objective', 'logprob');
+    const reduce = oneOf<TokenReduction>(values.reduce, ['max', 'mean', 'sum'], '--reduce', 'max');
+    const provider = oneOf<ExecutionProvider>(values.provider, ['cpu', 'cuda', 'webgpu'], '--provider', 'cpu');
+    const top = values.top === undefined ? 20 : Number(values.top);
+    if (!Number.isInteger(top) || top < 0) throw new UserError(`--top must be a non-negative integer, got '${values.top}'`);
+    const kinds = values.kinds === undefined || values.kinds === 'all' ? 'all' : values.kinds === 'ffn' ? 'ffn' : values.kinds.split(',').map((k) => k.trim());
+
+    const folder = await loadModelFolder(values.model, { tokenizer: values.prompt !== undefined || values.target !== undefined });
+    const prompt = values['prompt-ids'] !== undefined ? ids(values['prompt-ids'], '--prompt-ids') : values.prompt!;
+    const target = values['target-ids'] !== undefined ? ids(values['target-ids'], '--target-ids') : values.target!;
+    const example = explainExample(folder, prompt, target);
+    const attributor = new Attributor(
+      { kind: folder.kind, graph: folder.graph, sites: folder.sites, id: folder.dir, ...(folder.decoderStartTokenId !== undefined ? { decoderStartTokenId: folder.decoderStartTokenId } : {}) },
+      { objective, reduce, kinds, maxBatch: 1, session: { provider } },
+    );
+    let res: AttributionResult;
+    try {
+      res = await attributor.run([example]);
+    } finally {
+      await attributor.close();
+    }
+    io.out(`model      ${folder.dir} (${folder.kind}, ${res.sites.length} sites, ${res.sites.reduce((a, s) => a + s.width, 0)} neurons)`);
+    io.out(`prompt     ${example.promptIds.length} tokens: [${example.promptIds.join(', ')}]`);
+    io.out(`target     ${example.targetIds.length} tokens: [${example.targetIds.join(', ')}]`);
+    io.out(`logprob    ${res.logprob[0]!.toFixed(6)}   (P = ${Math.exp(res.logprob[0]!).toExponential(4)})`);
+    io.out(`objective  ${objective} = ${res.objective[0]!.toPrecision(7)}, reduction ${reduce}`);
+    if (top > 0) {
+      io.out('');
+      io.out(`top ${top} neurons by attribution:`);
+      const rows = topNeurons(res, top);
+      const w = Math.max(4, ...rows.map((r) => r.site.length));
+      io.out(`${'rank'.padStart(4)}  ${'site'.padEnd(w)}  ${'unit'.padStart(5)}  ${'layer'.padStart(5)}  ${'kind'.padEnd(9)}  value`);
+      rows.forEach((r, i) => io.out(`${String(i + 1).padStart(4)}  ${r.site.padEnd(w)}  ${String(r.unit).padStart(5)}  ${String(r.layer).padStart(5)}  ${r.kind.padEnd(9)}  ${r.value.toPrecision(6)}`));
+    }
+    if (values.json) {
+      const doc = {
+        objective: res.objective[0]!,
+        logprob: res.logprob[0]!,
+        sites: res.sites.map((s) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: Array.from(s.values[0]!) })),
+        model: folder.dir,
+        objectiveKind: objective,
+        reduce,
+        promptIds: example.promptIds,
+        targetIds: example.targetIds,
+      };
+      writeFileSync(values.json, JSON.stringify(doc) + '\n');
+      io.out(`\nwrote ${values.json}`);
+    }
+    return 0;
+  },
+};
