@@ -45,10 +45,27 @@ export interface ModelFolder {
   sites: NeuronSite[];
   /** ONNX files the graph was built from, relative to dir. */
   files: string[];
+  /**
+   * seq2seq only: the encoder and decoder graphs on their own (the decoder's `input_ids` renamed
+   * to `decoder_input_ids`), so that scoring runs the encoder once per prompt rather than once per
+   * candidate. Their sites together are exactly `sites`. Absent when the decoder has no
+   * `encoder_attention_mask` input (padding could not be masked) or the split sites disagree.
+   */
+  parts?: Seq2seqParts;
   decoderStartTokenId?: number;
   bosTokenId?: number;
   eosTokenId?: number;
   padTokenId: number;
+}
+
+export interface Seq2seqParts {
+  /** Inputs input_ids, attention_mask; output `encoderOutput`. */
+  encoder: Model;
+  encoderOutput: string;
+  /** Inputs decoder_input_ids, encoder_hidden_states, encoder_attention_mask; output logits. */
+  decoder: Model;
+  encoderSites: NeuronSite[];
+  decoderSites: NeuronSite[];
 }
 
 export interface LoadFolderOptions {
@@ -183,6 +200,29 @@ function mergeSeq2seq(encoder: Model, decoder: Model, where: string): Model {
   });
 }
 
+/** The encoder and decoder for split scoring, or undefined when they cannot stand in for the merged graph. */
+function splitParts(encoder: Model, decoder: Model, sites: NeuronSite[]): Seq2seqParts | undefined {
+  const encoderOutput = encoder.graph.outputs[0]?.name;
+  const decIn = new Set(decoder.graph.inputs.map((i) => i.name));
+  if (!encoderOutput || !decIn.has('encoder_attention_mask') || !decIn.has('encoder_hidden_states')) return undefined;
+  if (decoder.graph.inputs.find((i) => i.name === 'encoder_attention_mask')!.dtype !== 'int64') return undefined;
+  const enc = cloneModel(encoder);
+  enc.graph.outputs = enc.graph.outputs.slice(0, 1);
+  enc.graph = removeDeadNodes(enc.graph);
+  const dec = cloneModel(decoder);
+  renameValue(dec.graph, 'input_ids', 'decoder_input_ids');
+  const logits = dec.graph.outputs.find((o) => o.name === 'logits');
+  if (!logits) return undefined;
+  dec.graph.outputs = [logits];
+  dec.graph = removeDeadNodes(dec.graph);
+  const encoderSites = findSites(enc, { strict: false, seq2seq: true });
+  const decoderSites = findSites(dec, { strict: false, seq2seq: true });
+  const names = [...encoderSites, ...decoderSites].map((s) => `${s.name}:${s.width}`).sort();
+  const want = sites.map((s) => `${s.name}:${s.width}`).sort();
+  if (names.length !== want.length || names.some((n, i) => n !== want[i])) return undefined;
+  return { encoder: enc, encoderOutput, decoder: dec, encoderSites, decoderSites };
+}
+
 function numberOrUndefined(...xs: unknown[]): number | undefined {
   for (const x of xs) {
     if (typeof x === 'number' && Number.isInteger(x) && x >= 0) return x;
@@ -218,11 +258,13 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
 
   let graph: Model;
   const files: string[] = [];
+  let split: { encoder: Model; decoder: Model } | undefined;
   if (layout.kind === 'seq2seq') {
     const encoder = await siteView(readModel(join(root, layout.encoder!)));
     const decoder = await siteView(readModel(join(root, layout.decoder)));
     files.push(layout.encoder!, layout.decoder);
     graph = mergeSeq2seq(encoder, decoder, root);
+    split = { encoder, decoder };
   } else {
     graph = await siteView(readModel(join(root, layout.decoder)));
     files.push(layout.decoder);
@@ -237,6 +279,7 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
   for (const e of expected) if (!graph.graph.inputs.some((i) => i.name === e)) throw new Error(`${root}: the model graph has no '${e}' input`);
 
   const sites = findSites(graph, { strict: opts.strictSites ?? true });
+  const parts = split ? splitParts(split.encoder, split.decoder, sites) : undefined;
   const eos = numberOrUndefined(config.eos_token_id, gen.eos_token_id, tokenizer.eos_token_id);
   const bos = numberOrUndefined(config.bos_token_id, gen.bos_token_id, tokenizer.bos_token_id);
   const pad = numberOrUndefined(config.pad_token_id, gen.pad_token_id, tokenizer.pad_token_id, eos) ?? 0;
@@ -250,6 +293,7 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
     graph,
     sites,
     files,
+    ...(parts ? { parts } : {}),
     ...(start !== undefined && layout.kind === 'seq2seq' ? { decoderStartTokenId: start } : {}),
     ...(bos !== undefined ? { bosTokenId: bos } : {}),
     ...(eos !== undefined ? { eosTokenId: eos } : {}),

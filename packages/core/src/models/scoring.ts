@@ -28,7 +28,8 @@ import { tensor } from '../onnx/tensor.js';
 import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, hashBytes, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
-import type { ModelFolder } from './folder.js';
+import type { ModelFolder, Seq2seqParts } from './folder.js';
+import type { ModelSession } from '../runtime/session.js';
 
 export interface ScoreItem {
   prompt: string | number[];
@@ -52,6 +53,12 @@ export interface ScoreOptions {
   intraOpThreads?: number;
   /** seq2seq: append EOS to every candidate target (default false). */
   appendEos?: boolean;
+  /**
+   * seq2seq: run the encoder once per prompt and the decoder per candidate (default true when the
+   * folder has separate parts); false runs the merged graph per candidate. Results agree to float
+   * rounding either way.
+   */
+  shareEncoder?: boolean;
 }
 
 /** One teacher-forced row: token ids and the positions whose next-token predictions are scored. */
@@ -121,32 +128,55 @@ interface ScoringGraph {
   hash: string;
 }
 
-const graphs = new WeakMap<ModelFolder, ScoringGraph>();
+interface FolderGraphs {
+  merged?: ScoringGraph;
+  encoder?: ScoringGraph;
+  decoder?: ScoringGraph;
+}
 
-/** The masked analysis graph plus `token_logprobs[b, t] = log softmax(logits[b, t])[target_ids[b, t]]`. */
-export function buildScoringModel(folder: ModelFolder): Model {
-  const { model } = addSiteMasks(folder.graph, folder.sites);
+const graphs = new WeakMap<ModelFolder, FolderGraphs>();
+
+/** Adds input `target_ids` [batch, length] and output `token_logprobs[b, t] = log softmax(logits[b, t])[target_ids[b, t]]`. */
+function appendTokenLogprobs(model: Model, where: string): Model {
   const g = model.graph;
-  const logits = g.outputs.find((o) => o.name === 'logits');
-  if (!logits) throw new Error(`${folder.dir}: the model graph has no 'logits' output`);
+  if (!g.outputs.some((o) => o.name === 'logits')) throw new Error(`${where}: the model graph has no 'logits' output`);
   const b = new GraphBuilder(g, 'score/');
   b.input('target_ids', 'int64', ['batch', 'length']);
   const logp = b.op('LogSoftmax', ['logits'], { axis: -1 });
-  const idx = defaultOpset(model) >= 13 ? b.op('Unsqueeze', ['target_ids', b.ints([2])]) : b.op('Unsqueeze', ['target_ids'], { axes: [2] });
+  const opset13 = defaultOpset(model) >= 13;
+  const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([2])]) : b.op('Unsqueeze', ['target_ids'], { axes: [2] });
   const picked = b.op('GatherElements', [logp, idx], { axis: 2 });
-  const out = defaultOpset(model) >= 13 ? b.op('Squeeze', [picked, b.ints([2])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [2] }, { output: 'token_logprobs' });
+  const out = opset13 ? b.op('Squeeze', [picked, b.ints([2])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [2] }, { output: 'token_logprobs' });
   g.outputs = [{ name: out, dtype: 'float32', shape: ['batch', 'length'] }];
   return model;
 }
 
-function scoringGraph(folder: ModelFolder): ScoringGraph {
+/** The masked analysis graph plus the `token_logprobs` output (see appendTokenLogprobs). */
+export function buildScoringModel(folder: ModelFolder): Model {
+  return appendTokenLogprobs(addSiteMasks(folder.graph, folder.sites).model, folder.dir);
+}
+
+function encodeGraph(model: Model): ScoringGraph {
+  const bytes = encodeModel(model);
+  return { bytes, hash: hashBytes(bytes) };
+}
+
+function folderGraphs(folder: ModelFolder): FolderGraphs {
   let s = graphs.get(folder);
-  if (!s) {
-    const bytes = encodeModel(buildScoringModel(folder));
-    s = { bytes, hash: hashBytes(bytes) };
-    graphs.set(folder, s);
-  }
+  if (!s) graphs.set(folder, (s = {}));
   return s;
+}
+
+function mergedGraph(folder: ModelFolder): ScoringGraph {
+  const fg = folderGraphs(folder);
+  return (fg.merged ??= encodeGraph(buildScoringModel(folder)));
+}
+
+function splitGraphs(folder: ModelFolder, parts: Seq2seqParts): { encoder: ScoringGraph; decoder: ScoringGraph } {
+  const fg = folderGraphs(folder);
+  fg.encoder ??= encodeGraph(addSiteMasks(parts.encoder, parts.encoderSites).model);
+  fg.decoder ??= encodeGraph(appendTokenLogprobs(addSiteMasks(parts.decoder, parts.decoderSites).model, folder.dir));
+  return { encoder: fg.encoder, decoder: fg.decoder };
 }
 
 const caches = new Map<string, SessionCache>();
@@ -175,64 +205,132 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
   const masks = maskFeeds(folder.sites, opts.masks ?? {});
   const batchSize = opts.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`scoreOptions: batchSize must be a positive integer, got ${batchSize}`);
-  const sg = scoringGraph(folder);
   const sessOpts: SessionOptions = { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}) };
-  // Dynamic shapes: one session per graph serves every batch shape, so the bucket is 'dynamic'.
-  const session = await cacheFor(sessOpts).get(sg.hash, 'dynamic', () => sg.bytes);
+  const cache = cacheFor(sessOpts);
   const results: CandidateScore[][] = batch.map((it) => new Array<CandidateScore>(it.candidates.length));
+  const record = (r: ScoringRow, lp: Float32Array, b: number, L: number) => {
+    const tokenLogprobs = r.target.map((_, k) => lp[b * L + r.firstPosition + k]!);
+    let sum = 0;
+    for (const x of tokenLogprobs) sum += x;
+    results[r.item]![r.candidate] = { logprob: sum, tokens: r.target.length, tokenLogprobs };
+  };
+  if (folder.kind === 'seq2seq' && folder.parts && opts.shareEncoder !== false) {
+    const sg = splitGraphs(folder, folder.parts);
+    // Dynamic shapes: one session per graph serves every batch shape, so the bucket is 'dynamic'.
+    const enc = await cache.get(sg.encoder.hash, 'dynamic', () => sg.encoder.bytes);
+    const dec = await cache.get(sg.decoder.hash, 'dynamic', () => sg.decoder.bytes);
+    await scoreSplit(folder, folder.parts, rows, masks, batchSize, enc, dec, record);
+    return results;
+  }
+  const sg = mergedGraph(folder);
+  const session = await cache.get(sg.hash, 'dynamic', () => sg.bytes);
   const order = rows.map((_, i) => i).sort((a, b) => rowLength(rows[b]!) - rowLength(rows[a]!) || a - b);
-  const pad = folder.padTokenId;
   for (let start = 0; start < order.length; start += batchSize) {
     const chunk = order.slice(start, start + batchSize).map((i) => rows[i]!);
-    const B = chunk.length;
     const feeds: Record<string, Tensor> = { ...masks };
     let L: number;
-    const targetIds: number[] = [];
     if (folder.kind === 'seq2seq') {
-      const P = Math.max(...chunk.map((r) => r.inputIds.length));
-      L = Math.max(...chunk.map((r) => r.target.length));
-      const ids: number[] = [];
-      const mask: number[] = [];
-      const dec: number[] = [];
-      for (const r of chunk) {
-        for (let t = 0; t < P; t++) {
-          ids.push(t < r.inputIds.length ? r.inputIds[t]! : pad);
-          mask.push(t < r.inputIds.length ? 1 : 0);
-        }
-        for (let t = 0; t < L; t++) {
-          dec.push(t < r.decoderInputIds!.length ? r.decoderInputIds![t]! : pad);
-          targetIds.push(t < r.target.length ? r.target[t]! : 0);
-        }
-      }
-      feeds.input_ids = int64([B, P], ids);
-      feeds.attention_mask = int64([B, P], mask);
-      feeds.decoder_input_ids = int64([B, L], dec);
+      const enc = padRows(chunk.map((r) => r.inputIds), folder.padTokenId);
+      const dec = padRows(chunk.map((r) => r.decoderInputIds!), folder.padTokenId);
+      L = dec.width;
+      feeds.input_ids = enc.ids;
+      feeds.attention_mask = enc.mask;
+      feeds.decoder_input_ids = dec.ids;
+      feeds.target_ids = padRows(chunk.map((r) => r.target), 0).ids;
     } else {
-      L = Math.max(...chunk.map((r) => r.inputIds.length));
-      const ids: number[] = [];
-      const mask: number[] = [];
-      for (const r of chunk) {
-        for (let t = 0; t < L; t++) {
-          ids.push(t < r.inputIds.length ? r.inputIds[t]! : pad);
-          mask.push(t < r.inputIds.length ? 1 : 0);
-          // Position t predicts token t + 1.
-          targetIds.push(t + 1 < r.inputIds.length ? r.inputIds[t + 1]! : 0);
-        }
-      }
-      feeds.input_ids = int64([B, L], ids);
-      feeds.attention_mask = int64([B, L], mask);
+      const seq = padRows(chunk.map((r) => r.inputIds), folder.padTokenId);
+      L = seq.width;
+      feeds.input_ids = seq.ids;
+      feeds.attention_mask = seq.mask;
+      // Position t predicts token t + 1.
+      feeds.target_ids = padRows(chunk.map((r) => r.inputIds.slice(1)), 0, L).ids;
     }
-    feeds.target_ids = int64([B, L], targetIds);
     const out = await session.run(feeds, ['token_logprobs']);
     const lp = out.token_logprobs!.data as Float32Array;
-    chunk.forEach((r, b) => {
-      const tokenLogprobs = r.target.map((_, k) => lp[b * L + r.firstPosition + k]!);
-      let sum = 0;
-      for (const x of tokenLogprobs) sum += x;
-      results[r.item]![r.candidate] = { logprob: sum, tokens: r.target.length, tokenLogprobs };
-    });
+    chunk.forEach((r, b) => record(r, lp, b, L));
   }
   return results;
+}
+
+/** Right-padded [rows, width] int64 ids and their 0/1 mask. */
+function padRows(rows: number[][], pad: number, width = Math.max(...rows.map((r) => r.length))): { ids: Tensor; mask: Tensor; width: number } {
+  const ids: number[] = [];
+  const mask: number[] = [];
+  for (const r of rows) {
+    for (let t = 0; t < width; t++) {
+      ids.push(t < r.length ? r[t]! : pad);
+      mask.push(t < r.length ? 1 : 0);
+    }
+  }
+  return { ids: int64([rows.length, width], ids), mask: int64([rows.length, width], mask), width };
+}
+
+/**
+ * seq2seq with a shared encoder: items in chunks of `batchSize` prompts go through the encoder
+ * once; their candidate rows then go through the decoder in batches of `batchSize`, each row
+ * reading its prompt's encoder states (padding masked by encoder_attention_mask).
+ */
+async function scoreSplit(
+  folder: ModelFolder,
+  parts: Seq2seqParts,
+  rows: ScoringRow[],
+  masks: Record<string, Tensor>,
+  batchSize: number,
+  enc: ModelSession,
+  dec: ModelSession,
+  record: (r: ScoringRow, lp: Float32Array, b: number, L: number) => void,
+): Promise<void> {
+  const encMasks = pick(masks, parts.encoderSites.map((s) => `mask.${s.name}`));
+  const decMasks = pick(masks, parts.decoderSites.map((s) => `mask.${s.name}`));
+  const byItem = new Map<number, ScoringRow[]>();
+  for (const r of rows) {
+    let l = byItem.get(r.item);
+    if (!l) byItem.set(r.item, (l = []));
+    l.push(r);
+  }
+  const items = [...byItem.keys()].sort((a, b) => byItem.get(b)![0]!.inputIds.length - byItem.get(a)![0]!.inputIds.length || a - b);
+  for (let start = 0; start < items.length; start += batchSize) {
+    const chunk = items.slice(start, start + batchSize);
+    const prompts = padRows(chunk.map((i) => byItem.get(i)![0]!.inputIds), folder.padTokenId);
+    const P = prompts.width;
+    const encOut = (await enc.run({ input_ids: prompts.ids, attention_mask: prompts.mask, ...encMasks }, [parts.encoderOutput]))[parts.encoderOutput]!;
+    const D = encOut.dims[2]!;
+    const states = encOut.data as Float32Array;
+    const promptMask = prompts.mask.data as BigInt64Array;
+    const slot = new Map(chunk.map((item, k) => [item, k]));
+    const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
+    for (let s = 0; s < chunkRows.length; s += batchSize) {
+      const sub = chunkRows.slice(s, s + batchSize);
+      const B = sub.length;
+      const hidden = new (states.constructor as Float32ArrayConstructor)(B * P * D);
+      const attn = new BigInt64Array(B * P);
+      sub.forEach((r, b) => {
+        const k = slot.get(r.item)!;
+        hidden.set(states.subarray(k * P * D, (k + 1) * P * D), b * P * D);
+        attn.set(promptMask.subarray(k * P, (k + 1) * P), b * P);
+      });
+      const decIds = padRows(sub.map((r) => r.decoderInputIds!), folder.padTokenId);
+      const L = decIds.width;
+      const out = await dec.run(
+        {
+          decoder_input_ids: decIds.ids,
+          encoder_hidden_states: { dtype: encOut.dtype, dims: [B, P, D], data: hidden },
+          encoder_attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
+          target_ids: padRows(sub.map((r) => r.target), 0, L).ids,
+          ...decMasks,
+        },
+        ['token_logprobs'],
+      );
+      const lp = out.token_logprobs!.data as Float32Array;
+      sub.forEach((r, b) => record(r, lp, b, L));
+    }
+  }
+}
+
+function pick(feeds: Record<string, Tensor>, names: string[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const n of names) out[n] = feeds[n]!;
+  return out;
 }
 
 function rowLength(r: ScoringRow): number {

@@ -169,6 +169,20 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`option scoring: T5-style seq2seq (${HAVE_T5
     expect(maxAbsDiff(eos[0]![0]!.tokenLogprobs.slice(0, -1), plain[0]![0]!.tokenLogprobs)).toBeLessThan(1e-5);
   });
 
+  it('runs the encoder once per prompt with the same results as the merged graph', async () => {
+    expect(folder.parts).toBeDefined();
+    expect(folder.parts!.encoderSites.length + folder.parts!.decoderSites.length).toBe(folder.sites.length);
+    const masks = pruningMasks(folder.sites, [
+      { site: 'encoder.block.1.layer.1.DenseReluDense.wo', unit: 5 },
+      { site: 'decoder.block.0.layer.1.EncDecAttention.v', unit: 2 },
+    ]);
+    for (const batchSize of [1, 2, 16]) {
+      const merged = await scoreOptions(folder, items, { batchSize, shareEncoder: false, masks });
+      const shared = await scoreOptions(folder, items, { batchSize, masks });
+      expect(maxAbsDiff(flatTokenLogprobs(shared), flatTokenLogprobs(merged))).toBeLessThan(1e-5);
+    }
+  });
+
   it('padding, batch size and mask ones do not change results; a zero mask on a cross-attention key does', async () => {
     const one = await scoreOptions(folder, items, { batchSize: 1 });
     const all = await scoreOptions(folder, items, { batchSize: 16, masks: onesMasks(folder.sites) });
