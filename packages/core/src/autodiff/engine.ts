@@ -5,7 +5,7 @@
  * emit plain ops with constant shapes.
  */
 import { GraphBuilder } from '../onnx/builder.js';
-import { topologicalSort } from '../onnx/graph.js';
+import { nodeReads, topologicalSort } from '../onnx/graph.js';
 import { isFloat, tensor } from '../onnx/tensor.js';
 import { floatTensor } from './rules/math-common.js';
 import { defaultOpset, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types.js';
@@ -101,11 +101,14 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
   }
   const passes = (n: Node) => !NON_DIFFERENTIABLE_OPS.has(n.opType) || (n.domain !== '' && n.domain !== 'ai.onnx');
 
+  // Reads include values a node's subgraphs (If/Loop bodies) take from the enclosing graph, so a
+  // control-flow node on the path is found (and reported as having no rule) instead of skipped.
+  const reads = new Map<Node, string[]>(order.map((n) => [n, nodeReads(n)]));
   // Forward reachability from wrt.
   const fromWrt = new Set<string>(wrt);
   for (const n of order) {
     if (!passes(n)) continue;
-    if (n.inputs.some((i) => fromWrt.has(i) && differentiable(i))) for (const o of n.outputs) if (differentiable(o)) fromWrt.add(o);
+    if (reads.get(n)!.some((i) => fromWrt.has(i) && differentiable(i))) for (const o of n.outputs) if (differentiable(o)) fromWrt.add(o);
   }
   // Backward reachability from the objective; `toward` remembers one consumer on the way to it.
   const toObjective = new Set<string>([objective]);
@@ -113,14 +116,14 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k]!;
     if (!passes(n) || !n.outputs.some((o) => toObjective.has(o))) continue;
-    for (const i of n.inputs) {
+    for (const i of reads.get(n)!) {
       if (!differentiable(i) || toObjective.has(i)) continue;
       toObjective.add(i);
       toward.set(i, n);
     }
   }
   const active = (v: string) => !!v && fromWrt.has(v) && toObjective.has(v);
-  const activeNodes = order.filter((n) => passes(n) && n.outputs.some(active) && n.inputs.some(active));
+  const activeNodes = order.filter((n) => passes(n) && n.outputs.some(active) && reads.get(n)!.some(active));
 
   const pathTo = (n: Node): string => {
     const chain: string[] = [nodeLabel(n)];

@@ -144,6 +144,25 @@ describe('buildGradientGraph', () => {
     expect(gm.graph.outputs.map((o) => o.name)).toContain('grad/t');
   });
 
+  it('a control-flow node reading a path value only inside its subgraph is reported, not skipped', async () => {
+    const model = emptyModel(17, 'ifgraph');
+    const b = new GraphBuilder(model.graph);
+    b.input('x', 'float32', [3]);
+    b.input('cond', 'bool', []);
+    const h = b.op('Tanh', ['x'], {}, { name: '/pre', output: 'h' });
+    const branch = (op: string) => {
+      const g = emptyModel(17, op).graph;
+      g.nodes.push({ name: `/${op}`, opType: op, domain: '', inputs: ['h'], outputs: [`${op}_y`], attributes: {} });
+      g.outputs.push({ name: `${op}_y`, dtype: 'float32', shape: [3] });
+      return g;
+    };
+    b.op('If', ['cond'], { then_branch: branch('Exp'), else_branch: branch('Neg') }, { name: '/model/if', output: 'y' });
+    b.op('MatMul', ['y', b.constant(tensor('float32', [3], [1, 1, 1]))], {}, { name: '/sum', output: 'loss' });
+    b.output('loss', 'float32', []);
+    const feeds = { x: randn([3], 2, 'float32'), cond: tensor('bool', [], [1]) };
+    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds })).rejects.toThrow("no gradient rule for op 'If' (node '/model/if') on the path objective <- /sum <- /model/if");
+  });
+
   it('rejects bad requests with clear errors', async () => {
     const { model, feeds } = mlp();
     await expect(buildGradientGraph(model, { objective: 'nope', wrt: ['x'], feeds })).rejects.toThrow(/objective 'nope' is not a value/);
