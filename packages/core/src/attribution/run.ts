@@ -130,6 +130,7 @@ export async function measureBytesPerExample(model: AttributionModel, inputLengt
 export class Attributor {
   private cache: SessionCache;
   private graphs = new Map<string, Promise<AttributionGraph>>();
+  private footprints = new Map<string, Promise<number>>();
 
   constructor(
     readonly model: AttributionModel,
@@ -159,7 +160,9 @@ export class Attributor {
     const lens = examples.map((e) => exampleLengths(this.model.kind, e));
     const maxIn = Math.max(...lens.map((l) => roundUp(l.input, mult)));
     const maxT = Math.max(...lens.map((l) => roundUp(l.target, mult)));
-    const bytesPerExample = await measureBytesPerExample(this.model, maxIn, maxT);
+    const fpKey = `${maxIn}x${maxT}`;
+    if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
+    const bytesPerExample = await this.footprints.get(fpKey)!;
     const limit = (this.opts.memoryLimitMiB ?? 2048) * 1024 * 1024;
     const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
 

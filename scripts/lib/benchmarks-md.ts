@@ -1,0 +1,50 @@
+/** Shared by the benchmark scripts: machine facts and replacing one section of BENCHMARKS.md. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function cpuModel(): string {
+  const m = cpus()[0]?.model ?? 'unknown CPU';
+  return m.replace(/\s+/g, ' ').trim();
+}
+
+export function ortVersion(): string {
+  const require = createRequire(join(ROOT, 'packages/core/package.json'));
+  return (require('onnxruntime-node/package.json') as { version: string }).version;
+}
+
+/** The standard footer: machine, versions, command and date. */
+export function provenance(command: string): string[] {
+  return [
+    `- Machine: ${cpuModel()}, ${cpus().length} cores`,
+    `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
+    `- Command: \`${command}\``,
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+  ];
+}
+
+/** Replaces the section whose heading is `heading` (or appends it), leaving the others alone. */
+export function updateBenchmarkSection(heading: string, body: string): string {
+  const path = join(ROOT, 'BENCHMARKS.md');
+  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
+  const text = `${heading}\n\n${body.replace(/\n*$/, '\n')}`;
+  const start = doc.indexOf(`${heading}\n`);
+  if (start >= 0) {
+    const next = doc.indexOf('\n## ', start + heading.length);
+    doc = doc.slice(0, start) + text + (next >= 0 ? doc.slice(next) : '');
+  } else {
+    doc = `${doc.replace(/\n*$/, '\n\n')}${text}`;
+  }
+  writeFileSync(path, doc);
+  return path;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
