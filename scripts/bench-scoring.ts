@@ -1,0 +1,174 @@
+/**
+ * Option-scoring benchmark: candidates per second of `scoreOptions` (teacher-forced
+ * log-probabilities of multiple-choice answers, all site masks fed) at batch 1 and batch 16, on
+ * stories260K (imported from the shared GGUF) and on T5-style seq2seq folders (random weights,
+ * T5 tokenizer): T5_TINY and the shape of Flan-T5-small. The workload is the first BBQ Age items
+ * (context + question, three answers). Prints a table and writes the section "## Option scoring"
+ * of BENCHMARKS.md. Run: pnpm bench:scoring
+ */
+process.env.ORT_DISABLE_TELEMETRY = '1';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { importGguf } from '../packages/core/src/gguf/import.js';
+import { makeT5Folder, T5_TINY, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/models/tiny/index.js';
+import { loadModelFolder, type ModelFolder } from '../packages/core/src/models/folder.js';
+import { releaseScoringSessions, scoreOptions, encodeScoringRows, type ScoreItem } from '../packages/core/src/models/scoring.js';
+import { countNeurons } from '../packages/core/src/models/sites.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SECTION = '## Option scoring';
+const ASSETS = process.env.CRISPR_ASSETS ?? resolve(ROOT, '../shared/assets');
+const BATCHES = [1, 16];
+
+interface Bbq {
+  context: string;
+  question: string;
+  ans0: string;
+  ans1: string;
+  ans2: string;
+}
+
+function bbqItems(n: number): Bbq[] {
+  const path = join(ASSETS, 'bbq/data/Age.jsonl');
+  if (!existsSync(path)) throw new Error(`${path} not found (set CRISPR_ASSETS to the shared assets folder)`);
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => JSON.parse(l) as Bbq);
+}
+
+interface Row {
+  model: string;
+  kind: string;
+  params: string;
+  neurons: number;
+  items: number;
+  candidates: number;
+  meanTokens: string;
+  sessionMs: number;
+  perSecond: Record<number, number>;
+}
+
+async function bench(label: string, folder: ModelFolder, items: ScoreItem[], params: string): Promise<Row> {
+  const rows = encodeScoringRows(folder, items);
+  const inTok = rows.reduce((s, r) => s + r.inputIds.length, 0) / rows.length;
+  const tgtTok = rows.reduce((s, r) => s + r.target.length, 0) / rows.length;
+  const t0 = performance.now();
+  await scoreOptions(folder, items.slice(0, 1), { batchSize: 1 }); // session creation + first run
+  const sessionMs = performance.now() - t0;
+  const perSecond: Record<number, number> = {};
+  for (const b of BATCHES) {
+    await scoreOptions(folder, items.slice(0, 2), { batchSize: b }); // warm-up at this shape
+    const t = performance.now();
+    await scoreOptions(folder, items, { batchSize: b });
+    perSecond[b] = rows.length / ((performance.now() - t) / 1000);
+    process.stdout.write(`  ${label}: batch ${b}: ${perSecond[b]!.toFixed(1)} candidates/s\n`);
+  }
+  return {
+    model: label,
+    kind: folder.kind,
+    params,
+    neurons: countNeurons(folder.sites),
+    items: items.length,
+    candidates: rows.length,
+    meanTokens: folder.kind === 'seq2seq' ? `${inTok.toFixed(0)} in + ${tgtTok.toFixed(1)} target` : `${inTok.toFixed(0)} (prompt + ${tgtTok.toFixed(1)} target)`,
+    sessionMs,
+    perSecond,
+  };
+}
+
+function ortVersion(): string {
+  const req = createRequire(join(ROOT, 'packages/core/package.json'));
+  return (JSON.parse(readFileSync(req.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    /* not Linux */
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+function t5Params(c: T5TinyConfig): string {
+  const inner = c.numHeads * c.dKv;
+  const dec = c.numDecoderLayers ?? c.numLayers;
+  const ffn = (c.feedForwardProj === 'gated-gelu' ? 3 : 2) * c.dModel * c.dFf;
+  const attn = 4 * c.dModel * inner;
+  const n = c.vocabSize * c.dModel * 2 + c.numLayers * (attn + ffn) + dec * (2 * attn + ffn);
+  return `${(n / 1e6).toFixed(1)} M`;
+}
+
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), 'crispr-bench-scoring-'));
+  const bbq = bbqItems(32);
+  const results: Row[] = [];
+  try {
+    const gguf = join(ASSETS, 'models/stories260K/stories260K.gguf');
+    process.stdout.write('stories260K ...\n');
+    importGguf(gguf, join(tmp, 'stories'));
+    const stories = await loadModelFolder(join(tmp, 'stories'));
+    const decoderItems: ScoreItem[] = bbq.map((x) => ({ prompt: `${x.context} ${x.question} Answer:`, candidates: [` ${x.ans0}`, ` ${x.ans1}`, ` ${x.ans2}`] }));
+    results.push(await bench('stories260K', stories, decoderItems, '0.26 M'));
+    await releaseScoringSessions();
+
+    const seqItems = (n: number): ScoreItem[] => bbq.slice(0, n).map((x) => ({ prompt: `${x.context}\n${x.question}`, candidates: [x.ans0, x.ans1, x.ans2] }));
+    for (const [label, cfg, n] of [
+      ['T5_TINY (random)', T5_TINY, 32],
+      ['Flan-T5-small shape (random)', FLAN_T5_SMALL_SHAPE, 16],
+    ] as [string, T5TinyConfig, number][]) {
+      process.stdout.write(`${label} ...\n`);
+      const dir = join(tmp, label.replace(/\W+/g, '-'));
+      makeT5Folder(dir, cfg, { assetsDir: ASSETS, mergedDecoder: false });
+      const folder = await loadModelFolder(dir);
+      results.push(await bench(label, folder, seqItems(n), t5Params(cfg)));
+      await releaseScoringSessions();
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const head = `| model | kind | weights | neurons | BBQ items x 3 options | mean tokens per candidate row | session + first run (ms) | ${BATCHES.map((b) => `batch ${b} (candidates/s)`).join(' | ')} |`;
+  const sep = `|${'---|'.repeat(7 + BATCHES.length)}`;
+  const lines = results.map(
+    (r) => `| ${r.model} | ${r.kind} | ${r.params} | ${r.neurons} | ${r.items} x 3 = ${r.candidates} | ${r.meanTokens} | ${r.sessionMs.toFixed(0)} | ${BATCHES.map((b) => r.perSecond[b]!.toFixed(1)).join(' | ')} |`,
+  );
+  const tbl = [head, sep, ...lines].join('\n');
+  console.log(`\n${tbl}\n`);
+  const body = [
+    SECTION,
+    '',
+    '`scoreOptions` on BBQ multiple-choice items (the first items of Age.jsonl: context + question as the',
+    'prompt, each of the three answers as a candidate; decoder-only: `"<context> <question> Answer:"` then',
+    '`" <answer>"`; seq2seq: `"<context>\\n<question>"` -> `"<answer>"`). Every site mask is fed (ones), as in a',
+    'pruning sweep. Candidates per second over all rows after a warm-up at each batch size; rows are',
+    'sorted by length and right-padded per batch. onnxruntime CPU provider, default thread count.',
+    'T5 models have random weights and the real T5 tokenizer (speed does not depend on the weights).',
+    '',
+    tbl,
+    '',
+    `- Machine: ${cpuModel()}, ${cpus().length} cores (shared with other jobs while measured)`,
+    `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
+    '- Command: `pnpm bench:scoring`',
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    '',
+  ].join('\n');
+  const path = join(ROOT, 'BENCHMARKS.md');
+  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
+  const start = doc.indexOf(`${SECTION}\n`);
+  if (start >= 0) {
+    const next = doc.indexOf('\n## ', start + SECTION.length);
+    doc = doc.slice(0, start) + body + (next >= 0 ? `\n${doc.slice(next + 1)}` : '');
+  } else {
+    doc = `${doc.replace(/\n*$/, '\n\n')}${body}`;
+  }
+  writeFileSync(path, doc);
+  console.log(`updated ${path}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
