@@ -2,7 +2,7 @@
 import { registerRule } from '../rule.js';
 import { addRule, divRule, meanRule, mulRule, negRule, subRule, sumRule } from './arithmetic.js';
 import { cosRule, erfRule, expRule, logRule, reciprocalRule, sigmoidRule, sinRule, sqrtRule, tanhRule } from './unary.js';
-import { geluRule, leakyReluRule, reluRule } from './activation.js';
+import { geluRule, leakyReluRule, msBiasGeluRule, msFastGeluRule, msGeluRule, msQuickGeluRule, reluRule } from './activation.js';
 import { powRule } from './pow.js';
 import { logSoftmaxRule, softmaxRule } from './softmax.js';
 import { layerNormRule } from './layernorm.js';
@@ -30,6 +30,10 @@ registerRule('Cos', cosRule);
 registerRule('Relu', reluRule);
 registerRule('LeakyRelu', leakyReluRule);
 registerRule('Gelu', geluRule);
+registerRule('com.microsoft:Gelu', msGeluRule);
+registerRule('com.microsoft:BiasGelu', msBiasGeluRule);
+registerRule('com.microsoft:FastGelu', msFastGeluRule);
+registerRule('com.microsoft:QuickGelu', msQuickGeluRule);
 registerRule('Softmax', softmaxRule);
 registerRule('LogSoftmax', logSoftmaxRule);
 registerRule('LayerNormalization', layerNormRule);
@@ -41,4 +45,5 @@ registerRule('Einsum', einsumRule);
 export const MATH_OPS = [
   'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sum', 'Mean', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
   'Relu', 'LeakyRelu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm', 'Einsum',
+  'com.microsoft:Gelu', 'com.microsoft:BiasGelu', 'com.microsoft:FastGelu', 'com.microsoft:QuickGelu',
 ] as const;
