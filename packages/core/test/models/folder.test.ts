@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder, emptyModel, f32, i64, runModel, toNumbers, writeModel, type Model, type Tensor } from '../../src/index.js';
 import { detectLayout, loadModelFolder, siteView } from '../../src/models/folder.js';
 import { releaseScoringSessions, scoreOptions } from '../../src/models/scoring.js';
-import { T5_TINY } from '../../src/models/tiny/index.js';
-import { HAVE_T5_TOKENIZER, NO_T5_TOKENIZER, maxAbsDiff, t5Folder, tempDir } from './helpers.js';
+import { T5_TINY, makeT5Folder } from '../../src/models/tiny/index.js';
+import { pruneFolder } from '../../src/models/prune.js';
+import { pruningMasks } from '../../src/models/masks.js';
+import { ASSETS, HAVE_T5_TOKENIZER, NO_T5_TOKENIZER, maxAbsDiff, t5Folder, tempDir } from './helpers.js';
 import { rand } from './fixtures.js';
 
 /**
@@ -136,5 +138,25 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`T5-style folders (${HAVE_T5_TOKENIZER ? 'pr
     const a = await scoreOptions(plain, items);
     const b = await scoreOptions(merged, items);
     expect(maxAbsDiff(a[0]!.flatMap((x) => x.tokenLogprobs), b[0]!.flatMap((x) => x.tokenLogprobs))).toBeLessThan(1e-5);
+  });
+
+  it('loads external-data ONNX files and keeps that layout when pruning', async () => {
+    const dir = join(tmp.dir, 'external');
+    makeT5Folder(dir, T5_TINY, { assetsDir: ASSETS, mergedDecoder: false, externalData: true });
+    const dataFiles = readdirSync(join(dir, 'onnx')).filter((f) => !f.endsWith('.onnx'));
+    expect(dataFiles.length).toBe(2);
+    const ext = await loadModelFolder(dir);
+    const plain = await loadModelFolder(plainDir);
+    const items = [{ prompt: 'Where is the cat?', candidates: ['on the mat'] }];
+    const a = await scoreOptions(ext, items);
+    expect(a[0]![0]!.tokenLogprobs).toEqual((await scoreOptions(plain, items))[0]![0]!.tokenLogprobs);
+    const neurons = [{ site: 'decoder.block.1.layer.2.DenseReluDense.wi_1', unit: 9 }];
+    const out = join(tmp.dir, 'external-pruned');
+    await pruneFolder(dir, neurons, undefined, out);
+    for (const f of dataFiles) expect(existsSync(join(out, 'onnx', f)), f).toBe(true);
+    const pruned = await scoreOptions(await loadModelFolder(out), items);
+    const masked = await scoreOptions(ext, items, { masks: pruningMasks(ext.sites, neurons) });
+    expect(maxAbsDiff(pruned[0]![0]!.tokenLogprobs, masked[0]![0]!.tokenLogprobs)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(pruned[0]![0]!.tokenLogprobs, a[0]![0]!.tokenLogprobs)).toBeGreaterThan(0);
   });
 });
