@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   Attributor,
+  attributionModel,
   buildAttributionGraph,
   createSession,
   importGguf,
@@ -94,7 +95,7 @@ function examplesFor(f: ModelFolder, batch: number, length: number, target: numb
 }
 
 async function measure(name: string, f: ModelFolder, batch: number, length: number, target: number): Promise<Row> {
-  const model = { kind: f.kind, graph: f.graph, sites: f.sites, id: f.dir, ...(f.decoderStartTokenId !== undefined ? { decoderStartTokenId: f.decoderStartTokenId } : {}) };
+  const model = attributionModel(f);
   const exs = examplesFor(f, batch, length, target);
   // Exact buckets (multiple 1 would round 32 -> 32; use the lengths as they are).
   const a = new Attributor(model, { maxBatch: batch, lengthMultiple: 8, memoryLimitMiB: 16384 });

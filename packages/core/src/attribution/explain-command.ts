@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
 import { loadModelFolder, type ModelFolder } from '../models/folder.js';
-import { encodeScoringRows } from '../models/scoring.js';
+import { attributionExample, attributionModel } from './folder.js';
 import type { ExecutionProvider } from '../runtime/session.js';
 import { Attributor } from './run.js';
 import type { AttributionExample, AttributionObjective, AttributionResult, TokenReduction } from './types.js';
@@ -37,12 +37,6 @@ function oneOf<T extends string>(v: string | undefined, allowed: readonly T[], f
   if (v === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(v)) throw new UserError(`${flag} must be one of ${allowed.join(', ')}, got '${v}'`);
   return v as T;
-}
-
-/** Tokenises one prompt/target pair exactly as option scoring does. */
-export function explainExample(folder: ModelFolder, prompt: string | number[], target: string | number[]): AttributionExample {
-  const row = encodeScoringRows(folder, [{ prompt, candidates: [target] }])[0]!;
-  return folder.kind === 'seq2seq' ? { promptIds: row.inputIds, targetIds: row.target } : { promptIds: row.inputIds.slice(0, row.firstPosition + 1), targetIds: row.target };
 }
 
 export interface TopNeuron {
@@ -103,9 +97,9 @@ export const explainCommand: CliCommand = {
     const folder = await loadModelFolder(values.model, { tokenizer: values.prompt !== undefined || values.target !== undefined });
     const prompt = values['prompt-ids'] !== undefined ? ids(values['prompt-ids'], '--prompt-ids') : values.prompt!;
     const target = values['target-ids'] !== undefined ? ids(values['target-ids'], '--target-ids') : values.target!;
-    const example = explainExample(folder, prompt, target);
+    const example = attributionExample(folder, prompt, target);
     const attributor = new Attributor(
-      { kind: folder.kind, graph: folder.graph, sites: folder.sites, id: folder.dir, ...(folder.decoderStartTokenId !== undefined ? { decoderStartTokenId: folder.decoderStartTokenId } : {}) },
+      attributionModel(folder),
       { objective, reduce, kinds, maxBatch: 1, session: { provider } },
     );
     let res: AttributionResult;

@@ -5,20 +5,14 @@
  * objective is exp(logprob) times the logprob attribution.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelFolder, encodeScoringRows, Attributor, type ModelFolder, type AttributionExample, type AttributionModel } from '../../src/index.js';
+import { loadModelFolder, Attributor, attributionExample, attributionModel, type ModelFolder, type AttributionExample } from '../../src/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('attr');
 afterAll(() => tmp.cleanup());
 
-function asModel(f: ModelFolder): AttributionModel {
-  return { kind: f.kind, graph: f.graph, sites: f.sites, id: f.dir, ...(f.decoderStartTokenId !== undefined ? { decoderStartTokenId: f.decoderStartTokenId } : {}) };
-}
-
-function example(f: ModelFolder, prompt: string | number[], candidate: string): AttributionExample {
-  const row = encodeScoringRows(f, [{ prompt, candidates: [candidate] }])[0]!;
-  return f.kind === 'seq2seq' ? { promptIds: row.inputIds, targetIds: row.target } : { promptIds: row.inputIds.slice(0, row.firstPosition + 1), targetIds: row.target };
-}
+const asModel = attributionModel;
+const example = attributionExample;
 
 /** Central differences of the objective w.r.t. one mask unit, through the attribution session. */
 async function maskDerivative(f: ModelFolder, ex: AttributionExample, site: string, unit: number, eps: number): Promise<number> {

@@ -1,0 +1,26 @@
+/** Attribution over a loaded model folder: the model view and the tokenisation of examples. */
+import type { ModelFolder } from '../models/folder.js';
+import { encodeScoringRows } from '../models/scoring.js';
+import type { AttributionModel } from './run.js';
+import type { AttributionExample } from './types.js';
+
+export function attributionModel(folder: ModelFolder): AttributionModel {
+  return {
+    kind: folder.kind,
+    graph: folder.graph,
+    sites: folder.sites,
+    id: folder.dir,
+    ...(folder.decoderStartTokenId !== undefined ? { decoderStartTokenId: folder.decoderStartTokenId } : {}),
+  };
+}
+
+/**
+ * Tokenises a prompt/target pair exactly as option scoring does, so that attribution
+ * differentiates the same log-probability that scoring reports.
+ */
+export function attributionExample(folder: ModelFolder, prompt: string | number[], target: string | number[]): AttributionExample {
+  const row = encodeScoringRows(folder, [{ prompt, candidates: [target] }])[0]!;
+  return folder.kind === 'seq2seq'
+    ? { promptIds: row.inputIds, targetIds: row.target }
+    : { promptIds: row.inputIds.slice(0, row.firstPosition + 1), targetIds: row.target };
+}
