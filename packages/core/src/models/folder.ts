@@ -279,6 +279,13 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
   for (const e of expected) if (!graph.graph.inputs.some((i) => i.name === e)) throw new Error(`${root}: the model graph has no '${e}' input`);
 
   const sites = findSites(graph, { strict: opts.strictSites ?? true });
+  if (!sites.length) {
+    const matmuls = graph.graph.nodes.filter((n) => n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger' || n.opType === 'MatMulNBits').length;
+    throw new Error(
+      `${root}: no neuron sites found among ${matmuls} matrix products: a site needs a MatMul/Gemm whose weight is a float initializer ` +
+        '(quantised weights behind DequantizeLinear, MatMulInteger or MatMulNBits are not supported; use the fp32/fp16 export)',
+    );
+  }
   const parts = split ? splitParts(split.encoder, split.decoder, sites) : undefined;
   const eos = numberOrUndefined(config.eos_token_id, gen.eos_token_id, tokenizer.eos_token_id);
   const bos = numberOrUndefined(config.bos_token_id, gen.bos_token_id, tokenizer.bos_token_id);

@@ -139,10 +139,13 @@ const graphs = new WeakMap<ModelFolder, FolderGraphs>();
 /** Adds input `target_ids` [batch, length] and output `token_logprobs[b, t] = log softmax(logits[b, t])[target_ids[b, t]]`. */
 function appendTokenLogprobs(model: Model, where: string): Model {
   const g = model.graph;
-  if (!g.outputs.some((o) => o.name === 'logits')) throw new Error(`${where}: the model graph has no 'logits' output`);
+  const logits = g.outputs.find((o) => o.name === 'logits');
+  if (!logits) throw new Error(`${where}: the model graph has no 'logits' output`);
   const b = new GraphBuilder(g, 'score/');
   b.input('target_ids', 'int64', ['batch', 'length']);
-  const logp = b.op('LogSoftmax', ['logits'], { axis: -1 });
+  // Half-precision models: normalise in float32 so that scores are comparable across models.
+  const l32 = logits.dtype === 'float32' ? 'logits' : b.op('Cast', ['logits'], { to: 1 });
+  const logp = b.op('LogSoftmax', [l32], { axis: -1 });
   const opset13 = defaultOpset(model) >= 13;
   const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([2])]) : b.op('Unsqueeze', ['target_ids'], { axes: [2] });
   const picked = b.op('GatherElements', [logp, idx], { axis: 2 });
