@@ -8,10 +8,10 @@
 process.env.ORT_DISABLE_TELEMETRY = '1';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createSession, type Model } from '../packages/core/src/index.js';
+import { createSession, type Model, type Tensor } from '../packages/core/src/index.js';
 import { buildGradientGraph } from '../packages/core/src/autodiff/index.js';
 import { buildTransformerBlock, blockParameters, type BlockConfig } from '../packages/core/test/helpers/transformer-block.js';
 
@@ -25,7 +25,7 @@ interface Size extends Omit<BlockConfig, 'dtype'> {
 
 const SIZES: Size[] = [
   { label: 'small', batch: 8, seq: 32, dModel: 64, heads: 4, dFf: 256, vocab: 512, runs: 20 },
-  { label: 'medium', batch: 8, seq: 128, dModel: 512, heads: 8, dFf: 2048, vocab: 4096, runs: 5 },
+  { label: 'medium', batch: 8, seq: 128, dModel: 512, heads: 8, dFf: 2048, vocab: 4096, runs: 9 },
 ];
 const WARMUP = 2;
 
@@ -35,19 +35,25 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function timeRuns(model: Model, feeds: Record<string, import('../packages/core/src/index.js').Tensor>, runs: number): Promise<number[]> {
-  const session = await createSession(model);
+/**
+ * Times two sessions with their runs interleaved (A, B, A, B, ...) so that load from other jobs on
+ * a shared machine hits both alike; returns the per-run times of each.
+ */
+async function timeInterleaved(models: [Model, Model], feeds: Record<string, Tensor>, runs: number): Promise<[number[], number[]]> {
+  const sessions = await Promise.all(models.map((m) => createSession(m)));
   try {
-    for (let i = 0; i < WARMUP; i++) await session.run(feeds);
-    const times: number[] = [];
+    for (let i = 0; i < WARMUP; i++) for (const s of sessions) await s.run(feeds);
+    const times: [number[], number[]] = [[], []];
     for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await session.run(feeds);
-      times.push(performance.now() - t0);
+      for (let k = 0; k < 2; k++) {
+        const t0 = performance.now();
+        await sessions[k]!.run(feeds);
+        times[k]!.push(performance.now() - t0);
+      }
     }
     return times;
   } finally {
-    await session.release();
+    await Promise.all(sessions.map((s) => s.release()));
   }
 }
 
@@ -68,8 +74,7 @@ async function benchSize(size: Size): Promise<Row> {
   const t0 = performance.now();
   const { model: full } = await buildGradientGraph(fwd, { objective: blk.loss, wrt: Object.values(blk.weights), feeds: blk.feeds });
   const buildMs = performance.now() - t0;
-  const fwdTimes = await timeRuns(fwd, blk.feeds, size.runs);
-  const fullTimes = await timeRuns(full, blk.feeds, size.runs);
+  const [fwdTimes, fullTimes] = await timeInterleaved([fwd, full], blk.feeds, size.runs);
   return {
     size,
     params: blockParameters(blk),
@@ -107,6 +112,7 @@ function table(rows: Row[]): string {
 }
 
 async function main() {
+  const load = loadavg()[0]!;
   const rows: Row[] = [];
   for (const size of SIZES) {
     process.stdout.write(`benchmarking ${size.label} ...\n`);
@@ -121,12 +127,13 @@ async function main() {
     'causal + padding mask, LayerNorm, gated SiLU FFN, LM head, cross-entropy over target tokens), float32,',
     'onnxruntime CPU provider, graph optimisation level "all", default thread count. "forward + backward" is the',
     'graph from `buildGradientGraph` returning the loss and its gradients w.r.t. every weight in one run;',
-    `times are medians of N runs after ${WARMUP} warm-up runs (N = ${SIZES.map((s) => `${s.runs} ${s.label}`).join(', ')});`,
+    `times are medians of N runs after ${WARMUP} warm-up runs (N = ${SIZES.map((s) => `${s.runs} ${s.label}`).join(', ')}), forward and`,
+    'forward + backward runs interleaved so that load from other jobs affects both alike;',
     '"graph build" is shape probing plus gradient-graph construction.',
     '',
     tbl,
     '',
-    `- Machine: ${cpuModel()}, ${cpus().length} cores (shared with other jobs while measured)`,
+    `- Machine: ${cpuModel()}, ${cpus().length} cores, shared with other jobs (1-minute load average ${load.toFixed(1)} at the start)`,
     `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
     '- Command: `pnpm bench:autodiff`',
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
@@ -137,7 +144,7 @@ async function main() {
   const start = doc.indexOf(SECTION);
   if (start >= 0) {
     const next = doc.indexOf('\n## ', start + SECTION.length);
-    doc = doc.slice(0, start) + body + (next >= 0 ? doc.slice(next + 1) : '');
+    doc = doc.slice(0, start) + body + (next >= 0 ? `\n${doc.slice(next + 1)}` : '');
   } else {
     doc = `${doc.replace(/\n*$/, '\n\n')}${body}`;
   }
