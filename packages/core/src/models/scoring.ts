@@ -187,7 +187,7 @@ const caches = new Map<string, SessionCache>();
 function cacheFor(opts: SessionOptions): SessionCache {
   const key = `${opts.provider ?? 'cpu'}|${opts.intraOpThreads ?? 0}`;
   let c = caches.get(key);
-  if (!c) caches.set(key, (c = new SessionCache(opts, 4)));
+  if (!c) caches.set(key, (c = new SessionCache(opts, 8)));
   return c;
 }
 
