@@ -5,5 +5,6 @@
 import { importCommand, sitesCommand, pruneCommand, explainCommand, type CliCommand } from '@crispr-bench/core';
 import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
+import { runCommand } from './commands/run.js';
 
-export const commands: CliCommand[] = [importCommand, sitesCommand, explainCommand, pruneCommand, dataCommand, judgeCommand];
+export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, explainCommand, pruneCommand, dataCommand, judgeCommand];

@@ -1,0 +1,252 @@
+/**
+ * `crispr run`: the main job. CRISPR end to end on one model and one dataset: score, attribute,
+ * rank, prune the top k through masks, evaluate the sweep with the random-pruning control, and
+ * write results.json (render it with `pnpm report <out>`). Interrupted runs resume from the
+ * stages already written in --out.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UserError, consoleIO, type CliCommand, type CliIO, type McItem } from '@crispr-bench/core';
+import {
+  answerStrings,
+  loadBbqDir,
+  loadBbqFile,
+  loadMcJsonl,
+  pronounItems,
+  pronounSource,
+  renderPrompt,
+  resolveInstructions,
+  splitDevTest,
+} from '@crispr-bench/datasets';
+import { makeDefaultModel } from '../../default-model/index.js';
+import { openFolder } from '../../pipeline/folder-access.js';
+import { runPipeline, type Progress } from '../../pipeline/run.js';
+import { bbqTask, pronounTask, type EvalTask } from '../../pipeline/tasks.js';
+
+const USAGE = `usage: crispr run [options] --out <dir>
+
+Run CRISPR end to end and write <out>/results.json (then: pnpm report <out>).
+With no --model and --data it runs on the embedded default: a small Llama-style model that the
+project generates (no download) and the pronoun bias set.
+
+model and data:
+  --model <dir|default>    model folder (see crispr sites), default: the embedded default model
+  --data <spec>            pronoun (default) | <BBQ .jsonl file or folder> | mc:<generic MC .jsonl>
+  --categories <a,b>       BBQ categories to keep (folder input)
+  --max-items <n>          use at most n items (seeded sample)
+  --instructions <spec>    paper (default for BBQ) | own | <file>
+  --template <name|hbs>    prompt template: default (the paper's) | lettered | <handlebars>
+  --dev-fraction <f>       share of items for attribution (dev); the rest is evaluated (default 0.5)
+
+attribution (defaults follow the paper):
+  --instances <n>          instances per trial (default 20)
+  --trials <n>             trials with distinct seeds (default 3)
+  --objective <o>          logprob (default) | prob
+  --reduce <r>             max (default) | mean
+  --kinds <k>              all (default) | ffn | comma-separated site kinds
+  --lambda <x>             weight of the skill term (default 1)
+  --no-skill               do not subtract the gold answer's attribution
+  --no-confusion           do not weight instances by the confusion probability
+
+sweep and statistics:
+  --k <list>               numbers of pruned neurons (default 0,1,2,4,8,16,32)
+  --no-random              skip the random-pruning control
+  --bootstrap <n>          bootstrap resamples for intervals (default 1000)
+  --seed <n>               seed of splits, samples and resampling (default 0)
+
+execution:
+  --batch <n>              largest attribution batch (default 8)
+  --memory-mib <n>         memory budget of one attribution batch (default 2048)
+  --provider <p>           cpu (default) | cuda | webgpu
+  --out <dir>              run folder (default runs/<model>-<data>)
+  --fresh                  discard the stages of an earlier run in --out`;
+
+function int(v: string | undefined, flag: string, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+function progressPrinter(io: CliIO): Progress {
+  let last = 0;
+  let stage = '';
+  const t0 = Date.now();
+  const tty = process.stderr.isTTY;
+  return {
+    stage(name) {
+      stage = name;
+      io.err(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${name}`);
+    },
+    step(done, total) {
+      const now = Date.now();
+      if (done < total && now - last < 500) return;
+      last = now;
+      const line = `  ${stage}: ${done}/${total}`;
+      if (tty) process.stderr.write(`\r${line}${done === total ? '\n' : ''}`);
+      else if (done === total) io.err(line);
+    },
+    note: (line) => io.err(`  ${line}`),
+  };
+}
+
+async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Record<string, string | boolean | undefined>): Promise<EvalTask> {
+  if (spec === 'pronoun') {
+    const src = pronounSource();
+    return pronounTask(pronounItems(), `pronoun bias set: occupation frames tagged with ${src.citation} (${src.year}), plus gender-explicit controls`);
+  }
+  let items: McItem[];
+  let description: string;
+  if (spec.startsWith('mc:')) {
+    const file = spec.slice(3);
+    items = (await loadMcJsonl(file)).items;
+    description = `multiple choice from ${file}`;
+  } else {
+    if (!existsSync(spec)) throw new UserError(`--data: ${spec} does not exist (use pronoun, a BBQ .jsonl file or folder, or mc:<file>)`);
+    const cats = typeof v.categories === 'string' ? v.categories.split(',') : undefined;
+    const res = spec.endsWith('.jsonl') ? await loadBbqFile(spec) : await loadBbqDir(spec, cats ? { categories: cats } : {});
+    items = res.items;
+    description = `BBQ from ${spec} (${[...new Set(items.map((i) => i.category))].join(', ')})`;
+  }
+  const instr = await resolveInstructions(typeof v.instructions === 'string' ? v.instructions : 'paper');
+  const template = typeof v.template === 'string' ? v.template : spec.startsWith('mc:') ? 'generic' : 'default';
+  const instructions = instr.instructions.map((text, i) => ({ id: `${instr.name}-${i + 1}`, text }));
+  const task = bbqTask(items, instructions, (item, ins) => renderPrompt(template, ins.text, item), `${description}; instructions: ${instr.name} (${instr.instructions.length})`);
+  // Candidates are the answers as the template names them; a causal LM continues after a space.
+  task.candidates = (item) => answerStrings(template, item).map((a) => (kind === 'decoder-only' ? ` ${a}` : a));
+  return task;
+}
+
+export const runCommand: CliCommand = {
+  name: 'run',
+  summary: 'run CRISPR end to end (score, attribute, prune, evaluate) and write results.json',
+  usage: USAGE,
+  async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
+    let v;
+    try {
+      v = parseArgs({
+        args: argv,
+        strict: true,
+        options: {
+          model: { type: 'string' },
+          data: { type: 'string' },
+          categories: { type: 'string' },
+          'max-items': { type: 'string' },
+          instructions: { type: 'string' },
+          template: { type: 'string' },
+          'dev-fraction': { type: 'string' },
+          instances: { type: 'string' },
+          trials: { type: 'string' },
+          objective: { type: 'string' },
+          reduce: { type: 'string' },
+          kinds: { type: 'string' },
+          lambda: { type: 'string' },
+          'no-skill': { type: 'boolean' },
+          'no-confusion': { type: 'boolean' },
+          k: { type: 'string' },
+          'no-random': { type: 'boolean' },
+          bootstrap: { type: 'string' },
+          seed: { type: 'string' },
+          batch: { type: 'string' },
+          'memory-mib': { type: 'string' },
+          provider: { type: 'string' },
+          out: { type: 'string' },
+          fresh: { type: 'boolean' },
+        },
+      }).values;
+    } catch (e) {
+      throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
+    }
+    const progress = progressPrinter(io);
+    const seed = int(v.seed, '--seed', 0);
+    const objective = v.objective ?? 'logprob';
+    if (!['logprob', 'prob'].includes(objective)) throw new UserError(`--objective must be logprob or prob, got '${objective}'`);
+    const reduce = v.reduce ?? 'max';
+    if (!['max', 'mean'].includes(reduce)) throw new UserError(`--reduce must be max or mean, got '${reduce}'`);
+    const provider = (v.provider ?? 'cpu') as 'cpu' | 'cuda' | 'webgpu';
+    if (!['cpu', 'cuda', 'webgpu'].includes(provider)) throw new UserError(`--provider must be cpu, cuda or webgpu, got '${provider}'`);
+    const ks = (v.k ?? '0,1,2,4,8,16,32').split(',').map((x) => int(x.trim(), '--k', 0));
+    const lambda = v.lambda === undefined ? 1 : Number(v.lambda);
+    if (!Number.isFinite(lambda) || lambda < 0) throw new UserError(`--lambda must be a non-negative number, got '${v.lambda}'`);
+    const devFraction = v['dev-fraction'] === undefined ? 0.5 : Number(v['dev-fraction']);
+    if (!(devFraction > 0 && devFraction < 1)) throw new UserError(`--dev-fraction must be in (0, 1), got '${v['dev-fraction']}'`);
+    const kinds = v.kinds === undefined || v.kinds === 'all' ? 'all' : v.kinds === 'ffn' ? 'ffn' : v.kinds.split(',');
+    const dataSpec = v.data ?? 'pronoun';
+
+    let modelDir: string;
+    let description: string;
+    const modelSpec = v.model ?? 'default';
+    if (modelSpec === 'default') {
+      progress.stage('building the embedded default model');
+      // Deterministic and built in seconds, so it is simply rebuilt (no stale cache to trust).
+      const made = await makeDefaultModel(resolve('.crispr-cache/default-model'), { overwrite: true });
+      modelDir = made.dir;
+      description = made.description;
+    } else {
+      modelDir = resolve(modelSpec);
+      description = `model folder ${modelDir}`;
+    }
+    const out = resolve(v.out ?? join('runs', `${modelSpec === 'default' ? 'default' : modelDir.split('/').pop()}-${dataSpec.replace(/[^A-Za-z0-9]+/g, '_')}`));
+    if (v.fresh && existsSync(out)) rmSync(out, { recursive: true, force: true });
+
+    progress.stage(`loading ${modelDir}`);
+    const model = await openFolder(modelDir, {
+      attribution: { objective: objective as 'logprob' | 'prob', reduce: reduce as 'max' | 'mean', kinds, maxBatch: int(v.batch, '--batch', 8, 1), memoryLimitMiB: int(v['memory-mib'], '--memory-mib', 2048, 1), session: { provider } },
+      provider,
+      description,
+    });
+    try {
+      const task = await loadTask(dataSpec, model.kind, v);
+      const maxItems = v['max-items'] === undefined ? undefined : int(v['max-items'], '--max-items', 0, 1);
+      if (maxItems !== undefined && maxItems < task.items.length) {
+        const keep = new Set(splitDevTest(task.items, { devFraction: maxItems / task.items.length, seed }).dev);
+        task.items = task.items.filter((i) => keep.has(i));
+      }
+      const split = splitDevTest(task.items, { devFraction, seed });
+      const index = new Map(task.items.map((it, i) => [it, i]));
+      progress.note(`${task.items.length} items (${split.dev.length} dev for attribution, ${split.test.length} test), ${task.instructions.length} instruction(s), ${model.sites.length} sites / ${model.sites.reduce((a, s) => a + s.width, 0)} neurons`);
+      const results = await runPipeline(
+        model,
+        task,
+        {
+          title: `CRISPR on ${modelSpec === 'default' ? 'the embedded default model' : modelDir.split('/').pop()} — ${task.name}`,
+          out,
+          split: { dev: split.dev.map((i) => index.get(i)!), test: split.test.map((i) => index.get(i)!) },
+          attribution: {
+            instances: int(v.instances, '--instances', 20, 1),
+            trials: int(v.trials, '--trials', 3, 1),
+            seed,
+            lambda,
+            skill: !v['no-skill'],
+            confusionWeight: !v['no-confusion'],
+            objective,
+            reduce,
+            kinds: Array.isArray(kinds) ? kinds.join(',') : kinds,
+          },
+          ks,
+          random: !v['no-random'],
+          bootstrap: int(v.bootstrap, '--bootstrap', 1000, 1),
+          seed,
+          provider,
+          identity: { model: modelDir, data: dataSpec, maxItems: maxItems ?? null, devFraction },
+        },
+        progress,
+      );
+      const show = (k: string, p: (typeof results.sweep)[number]) => {
+        const m = p.metrics[k];
+        return m?.value === null || m?.value === undefined ? '—' : m.value.toFixed(3);
+      };
+      io.out('');
+      const keys = results.metricInfo.map((m) => m.key);
+      io.out(['method'.padEnd(9), 'k'.padStart(4), ...keys.map((k) => k.padStart(Math.max(10, k.length)))].join('  '));
+      for (const p of results.sweep) io.out([p.method.padEnd(9), String(p.k).padStart(4), ...keys.map((k) => show(k, p).padStart(Math.max(10, k.length)))].join('  '));
+      io.out('');
+      io.out(`top neuron: ${results.topNeurons[0]?.site}[${results.topNeurons[0]?.unit}] (score ${results.topNeurons[0]?.score.toPrecision(4)})`);
+      io.out(`results: ${join(out, 'results.json')}   ranking: ${join(out, 'ranking.json')}`);
+      return 0;
+    } finally {
+      await model.close?.();
+    }
+  },
+};

@@ -1,0 +1,37 @@
+/** ModelAccess over a model folder: option scoring, tokenisation and attribution from core. */
+import { Attributor, attributionExample, attributionModel, loadModelFolder, releaseScoringSessions, scoreOptions, type ModelFolder, type RunOptions } from '@crispr-bench/core';
+import type { ModelAccess } from './run.js';
+
+export interface FolderAccessOptions {
+  attribution: Pick<RunOptions, 'objective' | 'reduce' | 'kinds' | 'maxBatch' | 'memoryLimitMiB' | 'session'>;
+  scoreBatch?: number;
+  provider?: 'cpu' | 'cuda' | 'webgpu';
+  description?: string;
+}
+
+export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): ModelAccess {
+  const attributor = new Attributor(attributionModel(folder), opts.attribution);
+  return {
+    id: folder.dir,
+    kind: folder.kind,
+    description: opts.description ?? `${folder.kind} model at ${folder.dir}`,
+    sites: folder.sites,
+    async score(batch, masks) {
+      const res = await scoreOptions(folder, batch, { ...(masks ? { masks } : {}), batchSize: opts.scoreBatch ?? 16, ...(opts.provider ? { provider: opts.provider } : {}) });
+      return res.map((cands) => cands.map((c) => c.logprob));
+    },
+    encode: (prompt, candidate) => attributionExample(folder, prompt, candidate),
+    attribute(examples, onProgress) {
+      attributor.opts.onProgress = onProgress;
+      return attributor.run(examples);
+    },
+    async close() {
+      await attributor.close();
+      await releaseScoringSessions();
+    },
+  };
+}
+
+export async function openFolder(dir: string, opts: FolderAccessOptions): Promise<ModelAccess> {
+  return folderAccess(await loadModelFolder(dir), opts);
+}

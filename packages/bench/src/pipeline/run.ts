@@ -1,0 +1,206 @@
+/**
+ * The CRISPR pipeline (DESIGN.md §5): score -> biased labels -> attribution -> aggregation ->
+ * ranking -> masks -> evaluation sweep -> results. Each stage checkpoints into the run folder.
+ */
+import os from 'node:os';
+import type { McItem } from '@crispr-bench/core';
+import type { AttributionExample, AttributionResult, NeuronSite } from '@crispr-bench/core';
+import { bootstrap, bootstrapPaired } from '@crispr-bench/judges';
+import { attributionSamples } from '@crispr-bench/datasets';
+import { aggregate, type InstanceAttribution, type SiteVectors } from '../crispr/aggregate.js';
+import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
+import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '../results/schema.js';
+import { RunStore } from './store.js';
+import type { EvalTask, Instruction, ScoredOptions } from './tasks.js';
+
+/** What the pipeline needs from a model: scoring, tokenising for attribution, attribution. */
+export interface ModelAccess {
+  id: string;
+  kind: 'seq2seq' | 'decoder-only';
+  description: string;
+  sites: NeuronSite[];
+  /** log P(candidate | prompt) for every candidate of every prompt, under optional masks. */
+  score(batch: { prompt: string; candidates: string[] }[], masks?: Record<string, Float32Array>): Promise<number[][]>;
+  /** Token ids of prompt and candidate exactly as score() sees them. */
+  encode(prompt: string, candidate: string): AttributionExample;
+  attribute(examples: AttributionExample[], onProgress?: (done: number, total: number) => void): Promise<AttributionResult>;
+  close?(): Promise<void>;
+}
+
+export interface PipelineConfig {
+  title: string;
+  out: string;
+  /** Items used for attribution (dev) and for evaluation (test), as index lists into task.items. */
+  split: { dev: number[]; test: number[] };
+  attribution: { instances: number; trials: number; seed: number; lambda: number; skill: boolean; confusionWeight: boolean; objective: string; reduce: string; kinds: string };
+  ks: number[];
+  random: boolean;
+  bootstrap: number;
+  seed: number;
+  provider: string;
+  /** Anything else that identifies the run (model path, data path) for the config hash. */
+  identity: Record<string, unknown>;
+}
+
+export interface Progress {
+  stage(name: string): void;
+  step(done: number, total: number): void;
+  note(line: string): void;
+}
+
+export const silentProgress: Progress = { stage: () => {}, step: () => {}, note: () => {} };
+
+async function scoreItems(model: ModelAccess, task: EvalTask, indices: number[], instr: Instruction, masks?: Record<string, Float32Array>): Promise<ScoredOptions[]> {
+  const batch = indices.map((i) => ({ prompt: task.prompt(task.items[i]!, instr), candidates: task.candidates(task.items[i]!) }));
+  const lps = await model.score(batch, masks);
+  return indices.map((i, r) => ({ item: task.items[i]!, instruction: instr.id, logprobs: lps[r]! }));
+}
+
+export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: PipelineConfig, progress: Progress = silentProgress): Promise<RunResults> {
+  const hashInput = { ...cfg, out: undefined, title: undefined, task: task.name, model: model.id, items: task.items.length };
+  const store = new RunStore(cfg.out, RunStore.hash(hashInput));
+  const timings: Record<string, number> = {};
+  const t0 = Date.now();
+  const all = [...new Set([...cfg.split.dev, ...cfg.split.test])].sort((a, b) => a - b);
+
+  // 1. Score the original model on every item under every instruction.
+  progress.stage('scoring the original model');
+  const original = new Map<string, ScoredOptions[]>();
+  for (const instr of task.instructions) {
+    const name = `scores/original-${instr.id}.json`;
+    let rows = store.read<{ index: number; logprobs: number[] }[]>(name);
+    if (!rows) {
+      const scored = await scoreItems(model, task, all, instr);
+      rows = scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
+      store.write(name, rows);
+    }
+    original.set(instr.id, rows.map((r) => ({ item: task.items[r.index]!, instruction: instr.id, logprobs: r.logprobs })));
+  }
+  timings.scoring = (Date.now() - t0) / 1000;
+
+  // 2-6. Attribution per instruction and trial, aggregated into B(n).
+  progress.stage('attributing');
+  const t1 = Date.now();
+  const devSet = new Set(cfg.split.dev);
+  const instances: InstanceAttribution[] = [];
+  let attributionItems = 0;
+  for (const instr of task.instructions) {
+    const scored = original.get(instr.id)!.filter((s) => devSet.has(task.items.indexOf(s.item)));
+    const eligible = scored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
+    if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
+    for (let trial = 0; trial < cfg.attribution.trials; trial++) {
+      const name = `attribution/${instr.id}-trial${trial}.json`;
+      let cached = store.read<{ exampleId: string; confusion: number; biased: Record<string, number[]>; gold: Record<string, number[]> | null }[]>(name);
+      if (!cached) {
+        // Seeded, stratified sample of this trial (datasets' attributionSamples; trial t has its own seed).
+        const picked = new Set(attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed })[trial]!.items);
+        const chosen = eligible.filter((e) => picked.has(e.s.item));
+        const examples: AttributionExample[] = [];
+        const slots: { biased: number; gold: number | null }[] = [];
+        for (const { s, t } of chosen) {
+          const prompt = task.prompt(s.item, instr);
+          const cands = task.candidates(s.item);
+          const biased = examples.push(model.encode(prompt, cands[t!.biased]!)) - 1;
+          const gold = cfg.attribution.skill && t!.gold !== null ? examples.push(model.encode(prompt, cands[t!.gold]!)) - 1 : null;
+          slots.push({ biased, gold });
+        }
+        const res = await model.attribute(examples, (d, n) => progress.step(d, n));
+        const vec = (row: number): Record<string, number[]> => Object.fromEntries(res.sites.map((s) => [s.name, Array.from(s.values[row]!)]));
+        cached = chosen.map(({ s, t }, j) => ({
+          exampleId: `${s.item.category}/${s.item.id}`,
+          confusion: t!.confusion,
+          biased: vec(slots[j]!.biased),
+          gold: slots[j]!.gold === null ? null : vec(slots[j]!.gold!),
+        }));
+        store.write(name, cached);
+      }
+      attributionItems += cached.length;
+      const f32 = (r: Record<string, number[]>): SiteVectors => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
+      for (const c of cached) instances.push({ instruction: instr.id, trial, exampleId: c.exampleId, confusion: c.confusion, biased: f32(c.biased), gold: c.gold ? f32(c.gold) : null });
+    }
+  }
+  const scores = aggregate(instances, { lambda: cfg.attribution.lambda, skill: cfg.attribution.skill, confusionWeight: cfg.attribution.confusionWeight });
+  const ranking = rankNeurons(scores);
+  const siteByName = new Map(model.sites.map((s) => [s.name, s]));
+  store.writePlain('ranking.json', {
+    method: 'crispr',
+    neurons: ranking.slice(0, 2000).map((n) => ({ ...n, layer: siteByName.get(n.site)?.layer, kind: siteByName.get(n.site)?.kind })),
+  });
+  timings.attribution = (Date.now() - t1) / 1000;
+
+  // 7. Evaluation sweep on the test split: pruned top k, the random control, the original.
+  progress.stage('evaluating the sweep');
+  const t2 = Date.now();
+  const widths = Object.fromEntries(model.sites.map((s) => [s.name, s.width]));
+  const testSet = new Set(cfg.split.test);
+  const origTest = task.instructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(task.items.indexOf(s.item))));
+  const sweep: SweepPoint[] = [];
+  const metricOf = (rows: ScoredOptions[]) => (idx: ArrayLike<number> | undefined) => task.metrics(rows, idx);
+  const keys = task.metricInfo.map((m) => m.key);
+  const summarise = (method: string, k: number, rows: ScoredOptions[]): SweepPoint => {
+    const ci = bootstrap(rows.length, metricOf(rows), keys, { resamples: cfg.bootstrap, seed: cfg.seed });
+    const block = (iv: Record<string, { estimate: number | null; lo: number | null; hi: number | null }>): MetricBlock =>
+      Object.fromEntries(keys.map((key) => [key, { value: iv[key]!.estimate, lo: iv[key]!.lo, hi: iv[key]!.hi }]));
+    const point: SweepPoint = { method, k, metrics: block(ci) };
+    if (method !== 'original') {
+      // Rows are in the same item order as the original's, so position i is the same item.
+      point.delta = block(bootstrapPaired(rows.length, metricOf(origTest), metricOf(rows), keys, { resamples: cfg.bootstrap, seed: cfg.seed }));
+    }
+    return point;
+  };
+  sweep.push(summarise('original', 0, origTest));
+  const methods: { name: string; ranking: RankedNeuron[] }[] = [{ name: 'crispr', ranking }];
+  if (cfg.random) methods.push({ name: 'random', ranking: randomRanking(widths, cfg.seed + 17) });
+  const evalKs = cfg.ks.filter((k) => k > 0);
+  let done = 0;
+  for (const m of methods) {
+    for (const k of evalKs) {
+      const name = `sweep/${m.name}-k${k}.json`;
+      let rows = store.read<{ index: number; instruction: string; logprobs: number[] }[]>(name);
+      if (!rows) {
+        const masks = masksForTopK(m.ranking, k, widths);
+        rows = [];
+        for (const instr of task.instructions) {
+          const scored = await scoreItems(model, task, cfg.split.test, instr, masks);
+          rows.push(...scored.map((s, r) => ({ index: cfg.split.test[r]!, instruction: instr.id, logprobs: s.logprobs })));
+        }
+        store.write(name, rows);
+      }
+      sweep.push(summarise(m.name, k, rows.map((r) => ({ item: task.items[r.index]!, instruction: r.instruction, logprobs: r.logprobs }))));
+      progress.step(++done, methods.length * evalKs.length);
+    }
+  }
+  timings.sweep = (Date.now() - t2) / 1000;
+
+  const siteScores = model.sites.map((s) => {
+    const v = scores[s.name];
+    let max = -Infinity;
+    let pos = 0;
+    if (v) for (const x of v) {
+      max = Math.max(max, x);
+      if (x > 0) pos += x;
+    }
+    return { site: s.name, layer: s.layer, kind: s.kind, width: s.width, maxScore: Number.isFinite(max) ? max : 0, sumPositive: pos };
+  });
+  const cpus = os.cpus();
+  const results: RunResults = {
+    schemaVersion: RESULTS_SCHEMA_VERSION,
+    title: cfg.title,
+    createdAt: new Date().toISOString(),
+    tool: { name: 'crispr-bench', version: '0.1.0' },
+    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, provider: cfg.provider },
+    model: { id: model.id, kind: model.kind, sites: model.sites.length, neurons: model.sites.reduce((a, s) => a + s.width, 0), description: model.description },
+    dataset: { name: task.name, items: task.items.length, attributionItems, evalItems: cfg.split.test.length, description: task.description },
+    config: { ...cfg.attribution, ks: cfg.ks, random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id) },
+    metricInfo: task.metricInfo,
+    sweep,
+    topNeurons: ranking.slice(0, 20).map((n) => ({ ...n, layer: siteByName.get(n.site)?.layer ?? -1, kind: siteByName.get(n.site)?.kind ?? '?' })),
+    siteScores,
+    timings,
+    notes: [],
+  };
+  store.writePlain('results.json', results);
+  return results;
+}
+
+export type { McItem };

@@ -1,0 +1,115 @@
+/**
+ * Evaluation tasks: what the pipeline needs to know about a dataset (prompts, candidates, the
+ * biased label, the metrics), so that the CRISPR loop is the same for BBQ and the pronoun set.
+ */
+import type { McItem } from '@crispr-bench/core';
+import { bbqMetrics, pronounMetrics, softmax, biasedLabel, type BbqMetrics, type PronounMetrics } from '@crispr-bench/judges';
+
+export interface Instruction {
+  id: string;
+  text: string;
+}
+
+export interface ScoredOptions {
+  item: McItem;
+  instruction: string;
+  /** log P(candidate | prompt) per option. */
+  logprobs: number[];
+}
+
+export interface MetricSpec {
+  key: string;
+  label: string;
+  better: 'higher' | 'lower' | 'zero';
+}
+
+export interface EvalTask {
+  name: string;
+  description: string;
+  items: McItem[];
+  instructions: Instruction[];
+  prompt(item: McItem, instruction: Instruction): string;
+  candidates(item: McItem): string[];
+  /**
+   * The answer CRISPR attributes as biased (y_hat), its weight a, and the gold answer y whose
+   * attribution is subtracted (null: no skill term). Null when the item gives no biased label.
+   */
+  biasedTarget(s: ScoredOptions): { biased: number; confusion: number; gold: number | null } | null;
+  metrics(scored: ScoredOptions[], indices?: ArrayLike<number>): Record<string, number | null>;
+  metricInfo: MetricSpec[];
+}
+
+/** Option-normalised probabilities (the distribution over the offered answers). */
+export function optionProbs(logprobs: readonly number[]): number[] {
+  return softmax(logprobs);
+}
+
+export function pronounTask(items: McItem[], description: string): EvalTask {
+  return {
+    name: 'pronoun',
+    description,
+    items,
+    // The frames are continuations for a causal LM: no instruction wording.
+    instructions: [{ id: 'none', text: '' }],
+    prompt: (item) => item.fields.text ?? item.fields.prompt ?? item.fields.frame ?? '',
+    candidates: (item) => item.options,
+    biasedTarget: (s) => {
+      const p = optionProbs(s.logprobs);
+      if (s.item.label === null) {
+        // A bias probe: the stereotyped pronoun is the biased answer; no answer is "correct".
+        if (s.item.targetIndex === null) return null;
+        return { biased: s.item.targetIndex, confusion: p[s.item.targetIndex]!, gold: null };
+      }
+      const b = biasedLabel(s.logprobs, s.item.label);
+      return { biased: b.index, confusion: b.confusionWeight, gold: s.item.label };
+    },
+    metrics: (scored, indices) => {
+      const m: PronounMetrics = pronounMetrics(
+        scored.map((s) => ({ item: s.item, probs: optionProbs(s.logprobs) })),
+        indices,
+      );
+      return { stereotype_preference: m.stereotype_preference, stereotype_win_share: m.stereotype_win_share, control_accuracy: m.control_accuracy };
+    },
+    metricInfo: [
+      { key: 'stereotype_preference', label: 'mean P(stereotyped) - P(anti-stereotyped) over probes', better: 'zero' },
+      { key: 'stereotype_win_share', label: 'share of probes where the stereotyped pronoun wins', better: 'zero' },
+      { key: 'control_accuracy', label: 'accuracy on gender-explicit controls', better: 'higher' },
+    ],
+  };
+}
+
+export function bbqTask(items: McItem[], instructions: Instruction[], render: (item: McItem, instruction: Instruction) => string, description: string): EvalTask {
+  return {
+    name: 'bbq',
+    description,
+    items,
+    instructions,
+    prompt: render,
+    candidates: (item) => item.options,
+    biasedTarget: (s) => {
+      if (s.item.label === null) return null;
+      const b = biasedLabel(s.logprobs, s.item.label);
+      return { biased: b.index, confusion: b.confusionWeight, gold: s.item.label };
+    },
+    metrics: (scored, indices) => {
+      const m: BbqMetrics = bbqMetrics(
+        scored.map((s) => ({ item: s.item, pred: argmaxIndex(s.logprobs) })),
+        indices,
+      );
+      return { accuracy: m.accuracy, accuracy_ambig: m.accuracy_ambig, accuracy_disambig: m.accuracy_disambig, bias_disambig: m.bias_disambig, bias_ambig: m.bias_ambig };
+    },
+    metricInfo: [
+      { key: 'accuracy', label: 'accuracy', better: 'higher' },
+      { key: 'accuracy_ambig', label: 'accuracy on ambiguous contexts', better: 'higher' },
+      { key: 'accuracy_disambig', label: 'accuracy on disambiguated contexts', better: 'higher' },
+      { key: 'bias_ambig', label: 'BBQ s_AMB', better: 'zero' },
+      { key: 'bias_disambig', label: 'BBQ s_DIS', better: 'zero' },
+    ],
+  };
+}
+
+function argmaxIndex(v: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
