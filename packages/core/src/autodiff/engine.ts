@@ -135,12 +135,18 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
     }
     return ['objective', ...chain.reverse()].join(' <- ');
   };
-  for (let k = activeNodes.length - 1; k >= 0; k--) {
-    const n = activeNodes[k]!;
-    if (!getRule(n.opType, n.domain)) {
-      const op = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}:${n.opType}` : n.opType;
-      throw new Error(`no gradient rule for op '${op}' (node '${nodeLabel(n)}') on the path ${pathTo(n)} (objective '${objective}')`);
-    }
+  const opLabel = (n: Node) => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}:${n.opType}` : n.opType);
+  // Report the missing rule nearest the objective, with its path, and name any other missing ops.
+  const missing = activeNodes.filter((n) => !getRule(n.opType, n.domain)).reverse();
+  if (missing.length) {
+    const n = missing[0]!;
+    const others = new Map<string, number>();
+    for (const m of missing.slice(1)) if (opLabel(m) !== opLabel(n)) others.set(opLabel(m), (others.get(opLabel(m)) ?? 0) + 1);
+    const sameOp = missing.filter((m) => opLabel(m) === opLabel(n)).length;
+    let msg = `no gradient rule for op '${opLabel(n)}' (node '${nodeLabel(n)}') on the path ${pathTo(n)} (objective '${objective}')`;
+    if (sameOp > 1) msg += `; ${sameOp} nodes of this op are on differentiable paths`;
+    if (others.size) msg += `; other ops without a rule on those paths: ${[...others].map(([op, c]) => `'${op}' (${c} node${c > 1 ? 's' : ''})`).join(', ')}`;
+    throw new Error(msg);
   }
 
   // Claim the gradient output names before any rule emits nodes, so they stay `grad/<name>`.

@@ -139,6 +139,18 @@ describe('buildGradientGraph', () => {
     await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds: { x: randn([3], 1, 'float32') } })).rejects.toThrow(
       "no gradient rule for op 'Softsign' (node '/model/foo') on the path objective <- /x/Sum <- /model/act <- /model/foo",
     );
+    // Several missing ops: the one nearest the objective is reported with its path, the rest by name.
+    const m2 = emptyModel(17, 'missing2');
+    const b2 = new GraphBuilder(m2.graph);
+    b2.input('x', 'float32', [3]);
+    const s1 = b2.op('Softsign', ['x'], {}, { name: '/a/softsign' });
+    const s2 = b2.op('Softplus', [s1], {}, { name: '/b/softplus' });
+    const s3 = b2.op('Softsign', [s2], {}, { name: '/c/softsign' });
+    b2.op('MatMul', [s3, b2.constant(tensor('float32', [3], [1, 1, 1]))], {}, { name: '/sum', output: 'loss' });
+    b2.output('loss', 'float32', []);
+    await expect(buildGradientGraph(m2, { objective: 'loss', wrt: ['x'], feeds: { x: randn([3], 1, 'float32') } })).rejects.toThrow(
+      "no gradient rule for op 'Softsign' (node '/c/softsign') on the path objective <- /sum <- /c/softsign (objective 'loss'); 2 nodes of this op are on differentiable paths; other ops without a rule on those paths: 'Softplus' (1 node)",
+    );
     // The same op off the path (x does not reach it) is no error.
     const { model: gm } = await buildGradientGraph(model, { objective: 'loss', wrt: ['t'], feeds: { x: randn([3], 1, 'float32') } });
     expect(gm.graph.outputs.map((o) => o.name)).toContain('grad/t');
