@@ -129,31 +129,39 @@ describe('buildGradientGraph', () => {
   });
 
   it('names the op, the node and the path when a rule is missing', async () => {
+    // Ops of a private domain have no rule; shapes are given, since ORT cannot run them.
+    const shapesFor = (names: string[]) => new Map(names.map((n) => [n, { dtype: 'float32' as const, dims: n === 'loss' ? [] : [3] }]));
     const model = emptyModel(17, 'missing');
+    model.opsetImports.push({ domain: 'com.example', version: 1 });
     const b = new GraphBuilder(model.graph);
     b.input('x', 'float32', [3]);
-    const f = b.op('Softsign', ['x'], {}, { name: '/model/foo', output: 'f' });
+    const ones = b.constant(tensor('float32', [3], [1, 1, 1]), 'ones');
+    const f = b.op('Foo', ['x'], {}, { name: '/model/foo', output: 'f', domain: 'com.example' });
     const t = b.op('Tanh', [f], {}, { name: '/model/act', output: 't' });
-    b.op('MatMul', [t, b.constant(tensor('float32', [3], [1, 1, 1]))], {}, { name: '/x/Sum', output: 'loss' });
+    b.op('MatMul', [t, ones], {}, { name: '/x/Sum', output: 'loss' });
     b.output('loss', 'float32', []);
-    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds: { x: randn([3], 1, 'float32') } })).rejects.toThrow(
-      "no gradient rule for op 'Softsign' (node '/model/foo') on the path objective <- /x/Sum <- /model/act <- /model/foo",
+    const shapes = shapesFor(['x', 'f', 't', 'loss', ones]);
+    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], shapes })).rejects.toThrow(
+      "no gradient rule for op 'com.example:Foo' (node '/model/foo') on the path objective <- /x/Sum <- /model/act <- /model/foo (objective 'loss')",
     );
+    // The same op off the path (the wrt value is downstream of it) is no error.
+    const { model: gm } = await buildGradientGraph(model, { objective: 'loss', wrt: ['t'], shapes });
+    expect(gm.graph.outputs.map((o) => o.name)).toContain('grad/t');
+
     // Several missing ops: the one nearest the objective is reported with its path, the rest by name.
     const m2 = emptyModel(17, 'missing2');
+    m2.opsetImports.push({ domain: 'com.example', version: 1 });
     const b2 = new GraphBuilder(m2.graph);
     b2.input('x', 'float32', [3]);
-    const s1 = b2.op('Softsign', ['x'], {}, { name: '/a/softsign' });
-    const s2 = b2.op('Softplus', [s1], {}, { name: '/b/softplus' });
-    const s3 = b2.op('Softsign', [s2], {}, { name: '/c/softsign' });
-    b2.op('MatMul', [s3, b2.constant(tensor('float32', [3], [1, 1, 1]))], {}, { name: '/sum', output: 'loss' });
+    const ones2 = b2.constant(tensor('float32', [3], [1, 1, 1]), 'ones');
+    b2.op('Foo', ['x'], {}, { name: '/a/foo', output: 's1', domain: 'com.example' });
+    b2.op('Bar', ['s1'], {}, { name: '/b/bar', output: 's2', domain: 'com.example' });
+    b2.op('Foo', ['s2'], {}, { name: '/c/foo', output: 's3', domain: 'com.example' });
+    b2.op('MatMul', ['s3', ones2], {}, { name: '/sum', output: 'loss' });
     b2.output('loss', 'float32', []);
-    await expect(buildGradientGraph(m2, { objective: 'loss', wrt: ['x'], feeds: { x: randn([3], 1, 'float32') } })).rejects.toThrow(
-      "no gradient rule for op 'Softsign' (node '/c/softsign') on the path objective <- /sum <- /c/softsign (objective 'loss'); 2 nodes of this op are on differentiable paths; other ops without a rule on those paths: 'Softplus' (1 node)",
+    await expect(buildGradientGraph(m2, { objective: 'loss', wrt: ['x'], shapes: shapesFor(['x', 's1', 's2', 's3', 'loss', ones2]) })).rejects.toThrow(
+      "no gradient rule for op 'com.example:Foo' (node '/c/foo') on the path objective <- /sum <- /c/foo (objective 'loss'); 2 nodes of this op are on differentiable paths; other ops without a rule on those paths: 'com.example:Bar' (1 node)",
     );
-    // The same op off the path (x does not reach it) is no error.
-    const { model: gm } = await buildGradientGraph(model, { objective: 'loss', wrt: ['t'], feeds: { x: randn([3], 1, 'float32') } });
-    expect(gm.graph.outputs.map((o) => o.name)).toContain('grad/t');
   });
 
   it('a control-flow node reading a path value only inside its subgraph is reported, not skipped', async () => {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import '../../src/autodiff/rules/math-index.js';
-import { tensor, type Tensor } from '../../src/index.js';
+import { tensor, type AttrInput, type Tensor } from '../../src/index.js';
 import { checkRule, randn, uniform, type RuleCheckSpec } from '../helpers/gradcheck.js';
 
 const TOL64 = 1e-6;
@@ -221,4 +221,39 @@ describe('onnxruntime fused Gelu variants (com.microsoft, float32 kernels only)'
     await expectGrad({ ...ms, opType: 'QuickGelu', inputs: [x(randn([3, 4], 126, 'float32', 2))] }, TOL32);
     await expectGrad({ ...ms, opType: 'QuickGelu', attrs: { alpha: 1.0 }, inputs: [x(randn([3, 4], 127, 'float32', 2))] }, TOL32);
   });
+});
+
+describe('further activations and trig functions', () => {
+  const f64: [string, Tensor, Record<string, AttrInput>?][] = [
+    ['Softplus', randn([3, 4], 130, 'float64', 2)],
+    ['Softsign', awayFromZero([3, 4], 131)],
+    ['Elu', awayFromZero([3, 4], 132), { alpha: 0.7 }],
+    ['Selu', awayFromZero([3, 4], 133)],
+    ['HardSigmoid', uniform([3, 4], -2, 2, 134), { alpha: 0.3, beta: 0.4 }],
+    ['HardSwish', uniform([3, 4], -4.5, 4.5, 135)],
+    ['Mish', randn([3, 4], 136, 'float64', 2)],
+    ['ThresholdedRelu', uniform([3, 4], -1, 3, 137), { alpha: 0.5 }],
+  ];
+  for (const [op, v, attrs] of f64) it(`${op} (float64)`, async () => expectGrad({ opType: op, opset: 18, inputs: [x(v)], ...(attrs ? { attrs } : {}) }));
+  it('PRelu with a broadcast slope (float64)', async () => {
+    await expectGrad({ opType: 'PRelu', inputs: [x(awayFromZero([2, 3, 4], 138)), x(randn([3, 1], 139))] });
+  });
+  const f32: [string, Tensor, Record<string, AttrInput>?][] = [
+    ['Celu', awayFromZero([3, 4], 140), { alpha: 1.5 }],
+    ['Sinh', randn([3, 4], 141)],
+    ['Cosh', randn([3, 4], 142)],
+    ['Tan', uniform([3, 4], -1.2, 1.2, 143)],
+    ['Atan', randn([3, 4], 144, 'float64', 2)],
+    ['Asin', uniform([3, 4], -0.8, 0.8, 145)],
+    ['Acos', uniform([3, 4], -0.8, 0.8, 146)],
+    ['Asinh', randn([3, 4], 147, 'float64', 2)],
+    ['Acosh', uniform([3, 4], 1.3, 3, 148)],
+    ['Atanh', uniform([3, 4], -0.8, 0.8, 149)],
+  ];
+  for (const [op, v, attrs] of f32) {
+    it(`${op} (float32: no double kernel in ORT)`, async () => {
+      const v32 = tensor('float32', v.dims, v.data as Float64Array);
+      await expectGrad({ opType: op, opset: 18, inputs: [x(v32)], ...(attrs ? { attrs } : {}) }, TOL32);
+    });
+  }
 });

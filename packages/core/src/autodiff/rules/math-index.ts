@@ -9,6 +9,10 @@ import { layerNormRule } from './layernorm.js';
 import { matmulRule } from './matmul.js';
 import { gemmRule } from './gemm.js';
 import { einsumRule } from './einsum.js';
+import {
+  acoshRule, acosRule, asinhRule, asinRule, atanhRule, atanRule, celuRule, coshRule, eluRule, hardSigmoidRule, hardSwishRule, mishRule,
+  preluRule, seluRule, sinhRule, softplusRule, softsignRule, tanRule, thresholdedReluRule,
+} from './activation-extra.js';
 
 registerRule('Add', addRule);
 registerRule('Sub', subRule);
@@ -37,6 +41,25 @@ registerRule('com.microsoft:QuickGelu', msQuickGeluRule);
 registerRule('Softmax', softmaxRule);
 registerRule('LogSoftmax', logSoftmaxRule);
 registerRule('LayerNormalization', layerNormRule);
+registerRule('Softplus', softplusRule);
+registerRule('Softsign', softsignRule);
+registerRule('Elu', eluRule);
+registerRule('Selu', seluRule);
+registerRule('Celu', celuRule);
+registerRule('HardSigmoid', hardSigmoidRule);
+registerRule('HardSwish', hardSwishRule);
+registerRule('Mish', mishRule);
+registerRule('ThresholdedRelu', thresholdedReluRule);
+registerRule('PRelu', preluRule);
+registerRule('Sinh', sinhRule);
+registerRule('Cosh', coshRule);
+registerRule('Tan', tanRule);
+registerRule('Atan', atanRule);
+registerRule('Asin', asinRule);
+registerRule('Acos', acosRule);
+registerRule('Asinh', asinhRule);
+registerRule('Acosh', acoshRule);
+registerRule('Atanh', atanhRule);
 registerRule('MatMul', matmulRule);
 registerRule('Gemm', gemmRule);
 registerRule('Einsum', einsumRule);
@@ -44,6 +67,7 @@ registerRule('Einsum', einsumRule);
 /** The op types registered by this module (for tests and reports). */
 export const MATH_OPS = [
   'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sum', 'Mean', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
-  'Relu', 'LeakyRelu', 'Gelu', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm', 'Einsum',
+  'Relu', 'LeakyRelu', 'Gelu', 'Softplus', 'Softsign', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish', 'Mish', 'ThresholdedRelu',
+  'PRelu', 'Sinh', 'Cosh', 'Tan', 'Atan', 'Asin', 'Acos', 'Asinh', 'Acosh', 'Atanh', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm', 'Einsum',
   'com.microsoft:Gelu', 'com.microsoft:BiasGelu', 'com.microsoft:FastGelu', 'com.microsoft:QuickGelu',
 ] as const;
