@@ -27,7 +27,12 @@ import { SeededRandom } from './rng.js';
 
 const SPACE = '\u2581';
 
-export type WeightOverride = (name: string, shape: readonly number[]) => Float32Array | undefined;
+/**
+ * Weight override: called for every tensor with its Hugging Face name, shape and the weight the
+ * generator would use (`initial`, which the override may change in place and return); return
+ * undefined to keep `initial` as it is.
+ */
+export type WeightOverride = (name: string, shape: readonly number[], initial: Float32Array) => Float32Array | undefined;
 
 export interface LlamaFolderConfig {
   hidden: number;
@@ -242,17 +247,12 @@ export function makeLlamaGguf(cfg: LlamaFolderConfig): { bytes: Uint8Array; voca
   const tensors: GgufFloatTensor[] = [];
   for (const t of llamaTensorPlan(cfg, V)) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    let data = cfg.weights?.(t.hf, t.shape);
-    if (data !== undefined) {
-      if (!(data instanceof Float32Array) || data.length !== n) {
-        throw new Error(`makeLlamaFolder: the override for ${t.hf} must be a Float32Array of ${n} values (shape [${t.shape.join(', ')}]), got ${data instanceof Float32Array ? data.length : typeof data}`);
-      }
-    } else if (t.kind === 'norm') {
-      data = new Float32Array(n).fill(1);
-    } else if (t.kind === 'embedding') {
-      data = normal(cfg.seed, t.hf, n, cfg.embeddingStd ?? 1);
-    } else {
-      data = normal(cfg.seed, t.hf, n, scale / Math.sqrt(t.shape[1]!));
+    const initial = t.kind === 'norm' ? new Float32Array(n).fill(1)
+      : t.kind === 'embedding' ? normal(cfg.seed, t.hf, n, cfg.embeddingStd ?? 1)
+      : normal(cfg.seed, t.hf, n, scale / Math.sqrt(t.shape[1]!));
+    let data = cfg.weights?.(t.hf, t.shape, initial) ?? initial;
+    if (!(data instanceof Float32Array) || data.length !== n) {
+      throw new Error(`makeLlamaFolder: the override for ${t.hf} must be a Float32Array of ${n} values (shape [${t.shape.join(', ')}]), got ${data instanceof Float32Array ? data.length : typeof data}`);
     }
     if (t.ropeHeads !== undefined) data = halfToInterleavedRows(data, t.ropeHeads, hd, cfg.hidden);
     tensors.push({ name: t.gguf, shape: t.shape, data, type: t.kind === 'linear' ? (cfg.linearType ?? 'F32') : 'F32' });
@@ -384,7 +384,7 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
   const ans = lmHead.subarray(answerId * D, (answerId + 1) * D);
   const ansNorm = Math.hypot(...ans);
 
-  const weights: WeightOverride = (name, shape) => {
+  const weights: WeightOverride = (name, shape, initial) => {
     if (name === 'model.embed_tokens.weight') {
       const e = normal(seed, name, V * D, embStd);
       for (let v = 0; v < V; v++) e[v * D + cd] = EMBED_CONSTANT;
@@ -392,15 +392,14 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
     }
     if (name === 'lm_head.weight') return lmHead;
     if (name === `${prefix}.gate_proj.weight` || name === `${prefix}.up_proj.weight`) {
-      const w = normal(seed, name, shape[0]! * shape[1]!, randomScale / Math.sqrt(D));
+      const w = initial;
       w.fill(0, opts.unit * D, (opts.unit + 1) * D);
       w[opts.unit * D + cd] = 1;
       return w;
     }
     if (name === `${prefix}.down_proj.weight`) {
-      const w = normal(seed, name, D * F, randomScale / Math.sqrt(F));
-      for (let i = 0; i < D; i++) w[i * F + opts.unit] = (strength * ans[i]!) / ansNorm;
-      return w;
+      for (let i = 0; i < D; i++) initial[i * shape[1]! + opts.unit] = (strength * ans[i]!) / ansNorm;
+      return initial;
     }
     return undefined;
   };
