@@ -138,6 +138,28 @@ describe('LayerNormalization', () => {
   });
 });
 
+describe('RMS and fused normalisations', () => {
+  it('RMSNormalization (opset 23): last axis and axis 1 with broadcast scale (float64)', async () => {
+    await expectGrad({ opType: 'RMSNormalization', opset: 23, inputs: [x(randn([2, 3, 5], 150)), x(randn([5], 151))] });
+    await expectGrad({ opType: 'RMSNormalization', opset: 23, attrs: { axis: 1, epsilon: 1e-3 }, inputs: [x(randn([2, 3, 4], 152)), x(randn([1, 4], 153))] });
+  });
+  it('SimplifiedLayerNormalization with its InvStdDev output (float32 kernel only)', async () => {
+    await expectGrad({ opType: 'SimplifiedLayerNormalization', outputs: 2, inputs: [x(randn([3, 6], 154, 'float32')), x(randn([6], 155, 'float32'))] }, TOL32);
+  });
+  it('com.microsoft SkipLayerNormalization: all inputs and all four outputs (float32)', async () => {
+    await expectGrad({
+      opType: 'SkipLayerNormalization', domain: 'com.microsoft', outputs: 4, attrs: { epsilon: 1e-5 },
+      inputs: [x(randn([2, 3, 6], 156, 'float32')), x(randn([2, 3, 6], 157, 'float32')), x(randn([6], 158, 'float32')), x(randn([6], 159, 'float32')), x(randn([6], 160, 'float32'))],
+    }, TOL32);
+  });
+  it('com.microsoft SkipSimplifiedLayerNormalization with bias (float32)', async () => {
+    await expectGrad({
+      opType: 'SkipSimplifiedLayerNormalization', domain: 'com.microsoft', outputs: 1, attrs: { epsilon: 1e-5 },
+      inputs: [x(randn([2, 3, 6], 161, 'float32')), x(randn([2, 3, 6], 162, 'float32')), x(randn([6], 163, 'float32')), x(randn([6], 164, 'float32'))],
+    }, TOL32);
+  });
+});
+
 describe('MatMul', () => {
   const cases: [string, number[], number[]][] = [
     ['2-D', [3, 4], [4, 5]],

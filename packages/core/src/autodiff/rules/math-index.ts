@@ -5,7 +5,7 @@ import { cosRule, erfRule, expRule, logRule, reciprocalRule, sigmoidRule, sinRul
 import { geluRule, leakyReluRule, msBiasGeluRule, msFastGeluRule, msGeluRule, msQuickGeluRule, reluRule } from './activation.js';
 import { powRule } from './pow.js';
 import { logSoftmaxRule, softmaxRule } from './softmax.js';
-import { layerNormRule } from './layernorm.js';
+import { layerNormRule, rmsNormRule, skipLayerNormRule, skipSimplifiedLayerNormRule } from './layernorm.js';
 import { matmulRule } from './matmul.js';
 import { gemmRule } from './gemm.js';
 import { einsumRule } from './einsum.js';
@@ -41,6 +41,10 @@ registerRule('com.microsoft:QuickGelu', msQuickGeluRule);
 registerRule('Softmax', softmaxRule);
 registerRule('LogSoftmax', logSoftmaxRule);
 registerRule('LayerNormalization', layerNormRule);
+registerRule('RMSNormalization', rmsNormRule);
+registerRule('SimplifiedLayerNormalization', rmsNormRule);
+registerRule('com.microsoft:SkipLayerNormalization', skipLayerNormRule);
+registerRule('com.microsoft:SkipSimplifiedLayerNormalization', skipSimplifiedLayerNormRule);
 registerRule('Softplus', softplusRule);
 registerRule('Softsign', softsignRule);
 registerRule('Elu', eluRule);
@@ -68,6 +72,7 @@ registerRule('Einsum', einsumRule);
 export const MATH_OPS = [
   'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sum', 'Mean', 'Pow', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Erf', 'Sigmoid', 'Sin', 'Cos',
   'Relu', 'LeakyRelu', 'Gelu', 'Softplus', 'Softsign', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish', 'Mish', 'ThresholdedRelu',
-  'PRelu', 'Sinh', 'Cosh', 'Tan', 'Atan', 'Asin', 'Acos', 'Asinh', 'Acosh', 'Atanh', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'MatMul', 'Gemm', 'Einsum',
+  'PRelu', 'Sinh', 'Cosh', 'Tan', 'Atan', 'Asin', 'Acos', 'Asinh', 'Acosh', 'Atanh', 'Softmax', 'LogSoftmax', 'LayerNormalization', 'RMSNormalization', 'SimplifiedLayerNormalization', 'MatMul', 'Gemm', 'Einsum',
   'com.microsoft:Gelu', 'com.microsoft:BiasGelu', 'com.microsoft:FastGelu', 'com.microsoft:QuickGelu',
+  'com.microsoft:SkipLayerNormalization', 'com.microsoft:SkipSimplifiedLayerNormalization',
 ] as const;
