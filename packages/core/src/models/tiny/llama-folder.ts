@@ -204,7 +204,13 @@ interface TensorPlan {
 export function llamaTensorPlan(cfg: Pick<LlamaFolderConfig, 'hidden' | 'intermediate' | 'layers' | 'heads' | 'kvHeads'>, vocabSize: number): TensorPlan[] {
   const D = cfg.hidden, F = cfg.intermediate, H = cfg.heads, KV = cfg.kvHeads;
   const hd = D / H;
-  const plan: TensorPlan[] = [{ hf: 'model.embed_tokens.weight', gguf: 'token_embd.weight', shape: [vocabSize, D], kind: 'embedding' }];
+  // llama.cpp's file order: embeddings, final norm and output first, then the blocks (so an
+  // override of a block weight can read the already generated lm_head).
+  const plan: TensorPlan[] = [
+    { hf: 'model.embed_tokens.weight', gguf: 'token_embd.weight', shape: [vocabSize, D], kind: 'embedding' },
+    { hf: 'model.norm.weight', gguf: 'output_norm.weight', shape: [D], kind: 'norm' },
+    { hf: 'lm_head.weight', gguf: 'output.weight', shape: [vocabSize, D], kind: 'linear' },
+  ];
   for (let l = 0; l < cfg.layers; l++) {
     const p = `model.layers.${l}`;
     plan.push(
@@ -219,10 +225,6 @@ export function llamaTensorPlan(cfg: Pick<LlamaFolderConfig, 'hidden' | 'interme
       { hf: `${p}.mlp.down_proj.weight`, gguf: `blk.${l}.ffn_down.weight`, shape: [D, F], kind: 'linear' },
     );
   }
-  plan.push(
-    { hf: 'model.norm.weight', gguf: 'output_norm.weight', shape: [D], kind: 'norm' },
-    { hf: 'lm_head.weight', gguf: 'output.weight', shape: [vocabSize, D], kind: 'linear' },
-  );
   return plan;
 }
 
@@ -308,6 +310,9 @@ export const PLANTED_WORDS: readonly string[] = [
   ' yes', ' no', ' red', ' ball', ' big', ' small', ' ran', ' home', ',', '.', ' The', ' One', ' day',
 ];
 
+/** The constant every planted-model token embedding carries on its constant dimension. */
+export const EMBED_CONSTANT = 2;
+
 export interface PlantedLlamaOptions {
   /** Layer whose FFN holds the planted unit. */
   layer: number;
@@ -376,36 +381,38 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
   const V = pieces.length;
   const strength = opts.strength ?? 0.35;
   const randomScale = opts.randomScale ?? 0.5;
-  const embStd = 0.5;
   const prefix = `model.layers.${opts.layer}.mlp`;
-  // The answer row: a random row, doubled.
-  const lmHead = normal(seed, 'lm_head.weight', V * D, randomScale * 2 / Math.sqrt(D));
-  for (let i = 0; i < D; i++) lmHead[answerId * D + i]! *= 2;
-  const ans = lmHead.subarray(answerId * D, (answerId + 1) * D);
-  const ansNorm = Math.hypot(...ans);
+  let answerRow: Float32Array | undefined;
 
-  const weights: WeightOverride = (name, shape, initial) => {
+  const weights: WeightOverride = (name, shape, w) => {
     if (name === 'model.embed_tokens.weight') {
-      const e = normal(seed, name, V * D, embStd);
-      for (let v = 0; v < V; v++) e[v * D + cd] = EMBED_CONSTANT;
-      return e;
+      for (let v = 0; v < V; v++) w[v * D + cd] = EMBED_CONSTANT;
+      return w;
     }
-    if (name === 'lm_head.weight') return lmHead;
     if (name === `${prefix}.gate_proj.weight` || name === `${prefix}.up_proj.weight`) {
-      const w = initial;
       w.fill(0, opts.unit * D, (opts.unit + 1) * D);
       w[opts.unit * D + cd] = 1;
       return w;
     }
+    if (name === 'lm_head.weight') {
+      // lm_head at the full 1/sqrt(D) scale; the answer's row twice as long as the others.
+      for (let i = 0; i < w.length; i++) w[i] = w[i]! * (1 / randomScale);
+      for (let i = 0; i < D; i++) w[answerId * D + i] = w[answerId * D + i]! * 2;
+      answerRow = w.slice(answerId * D, (answerId + 1) * D);
+      return w;
+    }
     if (name === `${prefix}.down_proj.weight`) {
-      for (let i = 0; i < D; i++) initial[i * shape[1]! + opts.unit] = (strength * ans[i]!) / ansNorm;
-      return initial;
+      // Generated after lm_head (llamaTensorPlan order): the column along the answer's row.
+      const cols = shape[1]!;
+      const norm = Math.hypot(...answerRow!);
+      for (let i = 0; i < D; i++) w[i * cols + opts.unit] = (strength * answerRow![i]!) / norm;
+      return w;
     }
     return undefined;
   };
   const summary = await makeLlamaFolder(outDir, {
     hidden: D, intermediate: F, layers: L, heads: opts.heads ?? LLAMA_TINY.heads, kvHeads: opts.kvHeads ?? LLAMA_TINY.kvHeads,
-    vocab: pieces, seed, weights, randomScale, name: 'crispr-bench planted llama',
+    vocab: pieces, seed, weights, randomScale, embeddingStd: 0.5, name: 'crispr-bench planted llama',
   }, fopts);
   return {
     ...summary,
@@ -415,6 +422,3 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
     },
   };
 }
-
-/** The constant every planted-model token embedding carries on its constant dimension. */
-export const EMBED_CONSTANT = 2;
