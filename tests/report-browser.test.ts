@@ -37,7 +37,7 @@ describe.skipIf(!chromiumAvailable())(`report in Chromium (${CHROMIUM_PATH}; .ci
         expect(box!.height).toBeGreaterThan(50);
       }
       // the crispr series has a point per k with its value
-      expect(await page.locator('circle[data-series="crispr"]').count()).toBe(4); // k = 2 and 4, for each of the two metrics
+      expect(await page.locator('circle[data-series="crispr"]').count()).toBe(6); // k = 0 (the original), 2 and 4, for each of the two metrics
       await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);

@@ -19,28 +19,36 @@ function ticks(lo: number, hi: number, n = 5): number[] {
 }
 
 /** A line chart of y against x for several series, with shaded bootstrap intervals. */
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { width?: number; height?: number; zeroLine?: boolean } = {}): string {
+export function lineChart(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  opts: { width?: number; height?: number; zeroLine?: boolean; xScale?: 'linear' | 'log1p' } = {},
+): string {
   const W = opts.width ?? 520;
   const H = opts.height ?? 300;
-  const m = { l: 56, r: 16, t: 28, b: 44 };
+  const m = { l: 56, r: 96, t: 28, b: 44 };
+  // k grows geometrically in sweeps (1, 2, 4, ... 500), so log(1 + k) spacing keeps small k readable.
+  const tx = opts.xScale === 'log1p' ? (x: number) => Math.log1p(Math.max(0, x)) : (x: number) => x;
   const pts = series.flatMap((s) => s.points.filter((p) => p.y !== null));
   if (pts.length === 0) return `<svg class="chart" role="img" aria-label="${esc(title)}" width="${W}" height="${H}"><text x="${W / 2}" y="${H / 2}" text-anchor="middle">${esc(title)}: no defined values</text></svg>`;
   const xs = pts.map((p) => p.x);
   const ys = pts.flatMap((p) => [p.y!, p.lo ?? p.y!, p.hi ?? p.y!]);
   if (opts.zeroLine) ys.push(0);
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  let [x0, x1] = [Math.min(...xs.map(tx)), Math.max(...xs.map(tx))];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) [x0, x1] = [x0 - 1, x1 + 1];
   if (y0 === y1) [y0, y1] = [y0 - 0.5, y1 + 0.5];
   const pad = (y1 - y0) * 0.08;
   y0 -= pad;
   y1 += pad;
-  const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const sx = (x: number) => m.l + ((tx(x) - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   const parts: string[] = [];
   parts.push(`<text x="${W / 2}" y="16" text-anchor="middle" class="chart-title">${esc(title)}</text>`);
   for (const t of ticks(y0, y1)) parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${fmt(t)}</text>`);
-  for (const t of [...new Set(xs)].sort((a, b) => a - b)) parts.push(`<text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle" class="tick">${fmt(t)}</text>`);
+  for (const t of [...new Set(xs)].sort((a, b) => a - b)) parts.push(`<text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle" class="tick">${Number.isInteger(t) ? t : fmt(t)}</text>`);
   if (opts.zeroLine && y0 < 0 && y1 > 0) parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${sy(0)}" y2="${sy(0)}" class="zero"/>`);
   parts.push(`<text x="${(W + m.l) / 2}" y="${H - 8}" text-anchor="middle" class="axis-label">${esc(xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${(H - m.b + m.t) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${esc(yLabel)}</text>`);
@@ -54,7 +62,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     }
     if (def.length > 1) parts.push(`<polyline points="${def.map((p) => `${sx(p.x)},${sy(p.y!)}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
     for (const p of def) parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y!)}" r="3" fill="${s.color}" data-series="${esc(s.label)}" data-x="${p.x}" data-y="${p.y}"><title>${esc(s.label)}: k=${p.x}, ${fmt(p.y!)}</title></circle>`);
-    parts.push(`<rect x="${m.l + 8}" y="${m.t + 4 + i * 16}" width="10" height="10" fill="${s.color}"/><text x="${m.l + 22}" y="${m.t + 13 + i * 16}" class="legend">${esc(s.label)}</text>`);
+    parts.push(`<rect x="${W - m.r + 10}" y="${m.t + 4 + i * 16}" width="10" height="10" fill="${s.color}"/><text x="${W - m.r + 24}" y="${m.t + 13 + i * 16}" class="legend">${esc(s.label)}</text>`);
   });
   return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${parts.join('')}</svg>`;
 }

@@ -35,11 +35,16 @@ export function renderReport(input: RunResults): string {
       const pts = results.sweep.filter((p) => p.method === method);
       const color = COLORS[method] ?? PALETTE[i % PALETTE.length]!;
       const points = pts.map((p) => ({ x: p.k, y: p.metrics[info.key]?.value ?? null, lo: p.metrics[info.key]?.lo, hi: p.metrics[info.key]?.hi }));
+      // Pruning curves start from the unpruned model at k = 0.
+      const orig = results.sweep.find((p) => p.method === 'original');
+      if (method !== 'original' && orig && !pts.some((p) => p.k === 0)) {
+        points.unshift({ x: 0, y: orig.metrics[info.key]?.value ?? null, lo: orig.metrics[info.key]?.lo, hi: orig.metrics[info.key]?.hi });
+      }
       // A baseline evaluated once at k = 0 is drawn across the whole k range.
       if (points.length === 1 && maxK > 0) points.push({ ...points[0]!, x: maxK });
       return { label: method, color, points };
     });
-    return lineChart(info.label, 'pruned neurons k', info.key, series, { zeroLine: info.better === 'zero' });
+    return lineChart(info.label, 'pruned neurons k', info.key, series, { zeroLine: info.better === 'zero', xScale: 'log1p' });
   });
 
   const byLayer = new Map<string, number>();
