@@ -1,0 +1,86 @@
+/**
+ * The main job end to end, as a user runs it: `crispr run` on the embedded default model and the
+ * pronoun set, then the report in Chromium. CRISPR must remove the planted stereotype (unlike the
+ * random control) while keeping the gender-explicit controls, and a second run must resume from
+ * the run folder instead of recomputing.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { runCommand } from '../packages/bench/src/cli/commands/run.js';
+import { checkResults, type RunResults } from '@crispr-bench/bench/results';
+import { reportMain } from '@crispr-bench/report';
+import { chromiumAvailable, launchChromium } from './browser/chromium.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'crispr-main-job-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function quietIO() {
+  const out: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: () => {} }, out };
+}
+
+const ARGS = ['--k', '0,4,8', '--bootstrap', '200', '--out', dir];
+
+describe('crispr run on the embedded default', () => {
+  let results: RunResults;
+
+  it('removes the stereotype with CRISPR, not with random pruning, and keeps the controls', async () => {
+    const q = quietIO();
+    expect(await runCommand.run(ARGS, q.io)).toBe(0);
+    results = checkResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
+    const at = (method: string, k: number) => results.sweep.find((p) => p.method === method && p.k === k)!.metrics;
+    const pref = (method: string, k: number) => at(method, k).stereotype_preference!.value!;
+    expect(pref('original', 0)).toBeGreaterThan(0.5);
+    expect(pref('crispr', 8)).toBeLessThan(0.15);
+    expect(pref('random', 8)).toBeGreaterThan(0.5);
+    expect(at('crispr', 8).control_accuracy!.value).toBeGreaterThanOrEqual(0.95);
+    // The reduction is significant: the paired interval of the difference excludes 0.
+    const delta = results.sweep.find((p) => p.method === 'crispr' && p.k === 8)!.delta!.stereotype_preference!;
+    expect(delta.hi!).toBeLessThan(0);
+    // The top neurons are FFN units of the last layer, where the bias was planted.
+    expect(results.topNeurons.slice(0, 4).every((n) => n.layer === 1 && n.kind.startsWith('ffn_'))).toBe(true);
+    const ranking = JSON.parse(readFileSync(join(dir, 'ranking.json'), 'utf8'));
+    expect(ranking.neurons[0]).toMatchObject({ site: results.topNeurons[0]!.site, unit: results.topNeurons[0]!.unit });
+    expect(q.out.some((l) => /^crispr\s+8\s/.test(l))).toBe(true);
+  });
+
+  it('resumes from the run folder: finished stages are not recomputed', async () => {
+    const stage = join(dir, 'sweep', 'crispr-k8.json');
+    const before = statSync(stage).mtimeMs;
+    rmSync(join(dir, 'sweep', 'random-k4.json')); // as if interrupted before this stage
+    expect(await runCommand.run(ARGS, quietIO().io)).toBe(0);
+    expect(statSync(stage).mtimeMs).toBe(before);
+    expect(existsSync(join(dir, 'sweep', 'random-k4.json'))).toBe(true);
+    const again = checkResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
+    expect(again.sweep.map((p) => p.metrics)).toEqual(results.sweep.map((p) => p.metrics));
+    // A different configuration does not reuse the stages.
+    expect(await runCommand.run([...ARGS.slice(0, -2), '--reduce', 'mean', '--out', dir], quietIO().io)).toBe(0);
+    expect(statSync(stage).mtimeMs).not.toBe(before);
+  });
+
+  it('rejects bad options with a clear message', async () => {
+    await expect(runCommand.run(['--k', '1,x', '--out', dir], quietIO().io)).rejects.toThrow(/--k must be an integer/);
+    await expect(runCommand.run(['--data', '/nonexistent/bbq', '--out', dir], quietIO().io)).rejects.toThrow(/does not exist/);
+  });
+
+  it.skipIf(!chromiumAvailable())('renders the report, which a browser shows with the run\'s rows', async () => {
+    expect(reportMain([dir])).toBe(0);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(pathToFileURL(join(dir, 'report.html')).href);
+      const rows = await page.locator('#summary-table tbody tr').count();
+      const doc = checkResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
+      expect(rows).toBe(doc.sweep.length);
+      expect(await page.locator('#neuron-table tbody tr').first().textContent()).toContain(doc.topNeurons[0]!.site);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
