@@ -49,7 +49,7 @@ async function matmulFlops(model: Model, feeds: Record<string, ReturnType<typeof
 }
 
 async function ceilingGflops(): Promise<{ gflops: number; n: number }> {
-  const n = 1024;
+  const n = Number(process.env.CEILING_N ?? 2048);
   const { emptyModel, GraphBuilder } = await import('../packages/core/src/index.js');
   const m = emptyModel(17, 'matmul');
   const b = new GraphBuilder(m.graph);
