@@ -84,6 +84,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const devSet = new Set(cfg.split.dev);
   const instances: InstanceAttribution[] = [];
   let attributionItems = 0;
+  let planReported = false;
   for (const instr of task.instructions) {
     const scored = original.get(instr.id)!.filter((s) => devSet.has(task.items.indexOf(s.item)));
     const eligible = scored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
@@ -105,6 +106,11 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
           slots.push({ biased, gold });
         }
         const res = await model.attribute(examples, (d, n) => progress.step(d, n));
+        if (!planReported) {
+          const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
+          progress.note(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
+          planReported = true;
+        }
         const vec = (row: number): Record<string, number[]> => Object.fromEntries(res.sites.map((s) => [s.name, Array.from(s.values[row]!)]));
         cached = chosen.map(({ s, t }, j) => ({
           exampleId: `${s.item.category}/${s.item.id}`,

@@ -4,7 +4,7 @@
  * input, no autodiff involved); results do not depend on batch size or padding; the prob
  * objective is exp(logprob) times the logprob attribution.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { loadModelFolder, Attributor, attributionExample, attributionModel, type ModelFolder, type AttributionExample } from '../../src/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
@@ -141,5 +141,27 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
     const { scoreOptions } = await import('../../src/index.js');
     const s = await scoreOptions(f, [{ prompt: 'The pilot was tired, so', candidates: [' he'] }]);
     expect(res.logprob[0]).toBeCloseTo(s[0]![0]!.logprob, 4);
+  });
+});
+
+describe.skipIf(!HAVE_STORIES)(`attribution batch planning (${NO_STORIES})`, () => {
+  it('chooses the batch size from the measured footprint and the memory limit', async () => {
+    const own = tempDir('attr-plan');
+    onTestFinished(() => own.cleanup());
+    const f = await loadModelFolder(storiesFolder(own.dir));
+    const exs = ['The pilot was tired, so', 'Once upon a time', 'The nurse said', 'Lily saw a big red ball'].map((p) => attributionExample(f, p, ' he'));
+    const roomy = new Attributor(attributionModel(f), { maxBatch: 4, memoryLimitMiB: 4096 });
+    const r1 = await roomy.run(exs);
+    await roomy.close();
+    expect(r1.plan.batchSize).toBe(4);
+    expect(r1.plan.bytesPerExample).toBeGreaterThan(0);
+    // A budget of two examples' footprint allows a batch of two.
+    const budget = (2.5 * r1.plan.bytesPerExample) / 2 ** 20;
+    const tight = new Attributor(attributionModel(f), { maxBatch: 4, memoryLimitMiB: budget });
+    const r2 = await tight.run(exs);
+    await tight.close();
+    expect(r2.plan.batchSize).toBe(2);
+    expect(r2.plan.buckets.every((b) => b.batch === 2)).toBe(true);
+    for (let e = 0; e < exs.length; e++) expect(r2.logprob[e]).toBeCloseTo(r1.logprob[e]!, 4);
   });
 });
