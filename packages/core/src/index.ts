@@ -8,3 +8,4 @@ export * from './models/index.js';
 export * from './models/tiny/index.js';
 export * from './attribution/index.js';
 export * from './models/tiny/llama-folder.js';
+export * from './util/random.js';

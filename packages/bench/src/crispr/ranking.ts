@@ -1,4 +1,5 @@
 /** Neuron rankings: the ordered list of (site, unit) that pruning takes its top k from. */
+import { createRng } from '@crispr-bench/core';
 
 export interface RankedNeuron {
   site: string;
@@ -38,17 +39,6 @@ export function masksForTopK(ranking: RankedNeuron[], k: number, widths: Record<
 export function randomRanking(widths: Record<string, number>, seed: number): RankedNeuron[] {
   const all: RankedNeuron[] = [];
   for (const [site, w] of Object.entries(widths)) for (let u = 0; u < w; u++) all.push({ site, unit: u, score: 0 });
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  return all.map((n, i) => ({ ...n, score: all.length - i }));
+  const order = createRng(seed).shuffle(all);
+  return order.map((n, i) => ({ ...n, score: order.length - i }));
 }
