@@ -6,16 +6,13 @@
  * BENCHMARKS.md. Run: pnpm bench:autodiff
  */
 process.env.ORT_DISABLE_TELEMETRY = '1';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createSession, type Model, type Tensor } from '../packages/core/src/index.js';
 import { buildGradientGraph } from '../packages/core/src/autodiff/index.js';
 import { buildTransformerBlock, blockParameters, type BlockConfig } from '../packages/core/test/helpers/transformer-block.js';
+import { cpuModel, median, ortVersion, updateBenchmarkSection } from './lib/benchmarks-md.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECTION = '## Autodiff: transformer block forward + backward';
 
 interface Size extends Omit<BlockConfig, 'dtype'> {
@@ -29,11 +26,6 @@ const SIZES: Size[] = [
 ];
 const WARMUP = 2;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /**
  * Times two sessions with their runs interleaved (A, B, A, B, ...) so that load from other jobs on
@@ -86,20 +78,7 @@ async function benchSize(size: Size): Promise<Row> {
   };
 }
 
-function ortVersion(): string {
-  const req = createRequire(join(ROOT, 'packages/core/package.json'));
-  return (JSON.parse(readFileSync(req.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
-}
 
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1]!.trim();
-  } catch {
-    /* not Linux */
-  }
-  return cpus()[0]?.model ?? 'unknown';
-}
 
 function table(rows: Row[]): string {
   const head = '| size | batch x seq | d_model / heads / d_ff / vocab | weights | nodes fwd / fwd+bwd | graph build (ms) | forward (ms) | forward + backward (ms) | ratio |';
@@ -121,8 +100,6 @@ async function main() {
   const tbl = table(rows);
   console.log(`\n${tbl}\n`);
   const body = [
-    SECTION,
-    '',
     'One decoder block (token embedding Gather, RMSNorm, causal multi-head attention with an additive',
     'causal + padding mask, LayerNorm, gated SiLU FFN, LM head, cross-entropy over target tokens), float32,',
     'onnxruntime CPU provider, graph optimisation level "all", default thread count. "forward + backward" is the',
@@ -139,17 +116,7 @@ async function main() {
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '',
   ].join('\n');
-  const path = join(ROOT, 'BENCHMARKS.md');
-  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
-  const start = doc.indexOf(SECTION);
-  if (start >= 0) {
-    const next = doc.indexOf('\n## ', start + SECTION.length);
-    doc = doc.slice(0, start) + body + (next >= 0 ? `\n${doc.slice(next + 1)}` : '');
-  } else {
-    doc = `${doc.replace(/\n*$/, '\n\n')}${body}`;
-  }
-  writeFileSync(path, doc);
-  console.log(`updated ${path}`);
+  console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);
 }
 
 main().catch((e) => {

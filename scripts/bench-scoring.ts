@@ -7,18 +7,16 @@
  * of BENCHMARKS.md. Run: pnpm bench:scoring
  */
 process.env.ORT_DISABLE_TELEMETRY = '1';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { importGguf } from '../packages/core/src/gguf/import.js';
 import { makeT5Folder, T5_TINY, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/models/tiny/index.js';
 import { loadModelFolder, type ModelFolder } from '../packages/core/src/models/folder.js';
 import { releaseScoringSessions, scoreOptions, encodeScoringRows, type ScoreItem } from '../packages/core/src/models/scoring.js';
 import { countNeurons } from '../packages/core/src/models/sites.js';
+import { ROOT, cpuModel, ortVersion, updateBenchmarkSection } from './lib/benchmarks-md.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SECTION = '## Option scoring';
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(ROOT, '../shared/assets');
 const BATCHES = [1, 16];
@@ -77,20 +75,7 @@ async function bench(label: string, folder: ModelFolder, items: ScoreItem[], par
   };
 }
 
-function ortVersion(): string {
-  const req = createRequire(join(ROOT, 'packages/core/package.json'));
-  return (JSON.parse(readFileSync(req.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
-}
 
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1]!.trim();
-  } catch {
-    /* not Linux */
-  }
-  return cpus()[0]?.model ?? 'unknown';
-}
 
 function t5Params(c: T5TinyConfig): string {
   const inner = c.numHeads * c.dKv;
@@ -138,8 +123,6 @@ async function main() {
   const tbl = [head, sep, ...lines].join('\n');
   console.log(`\n${tbl}\n`);
   const body = [
-    SECTION,
-    '',
     '`scoreOptions` on BBQ multiple-choice items (the first items of Age.jsonl: context + question as the',
     'prompt, each of the three answers as a candidate; decoder-only: `"<context> <question> Answer:"` then',
     '`" <answer>"`; seq2seq: `"<context>\\n<question>"` -> `"<answer>"`). Every site mask is fed (ones), as in a',
@@ -155,17 +138,7 @@ async function main() {
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '',
   ].join('\n');
-  const path = join(ROOT, 'BENCHMARKS.md');
-  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
-  const start = doc.indexOf(`${SECTION}\n`);
-  if (start >= 0) {
-    const next = doc.indexOf('\n## ', start + SECTION.length);
-    doc = doc.slice(0, start) + body + (next >= 0 ? `\n${doc.slice(next + 1)}` : '');
-  } else {
-    doc = `${doc.replace(/\n*$/, '\n\n')}${body}`;
-  }
-  writeFileSync(path, doc);
-  console.log(`updated ${path}`);
+  console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);
 }
 
 main().catch((e) => {

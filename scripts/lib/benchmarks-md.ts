@@ -8,8 +8,13 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function cpuModel(): string {
-  const m = cpus()[0]?.model ?? 'unknown CPU';
-  return m.replace(/\s+/g, ' ').trim();
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!.trim();
+  } catch {
+    /* not Linux */
+  }
+  return (cpus()[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
 }
 
 export function ortVersion(): string {
