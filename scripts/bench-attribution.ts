@@ -153,9 +153,9 @@ async function main(): Promise<void> {
     }
     const peak = Math.max(...rows.map((r) => r.rssMiB));
     const table = [
-      '| model | batch | input length | target tokens | build + first run (s) | ms / batch | examples / s | GFLOP/s (MatMul) | % of ceiling |',
-      '|---|---|---|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.length} | ${r.target} | ${(r.buildMs / 1000).toFixed(1)} | ${r.msPerBatch.toFixed(1)} | ${r.examplesPerSec.toFixed(2)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / ceiling.gflops).toFixed(0)}% |`),
+      '| model | batch | input length | target tokens | build + first run (s) | ms / batch | examples / s | GFLOP/s (MatMul) | % of ceiling | peak RSS so far (MiB) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.length} | ${r.target} | ${(r.buildMs / 1000).toFixed(1)} | ${r.msPerBatch.toFixed(1)} | ${r.examplesPerSec.toFixed(2)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / ceiling.gflops).toFixed(0)}% | ${r.rssMiB.toFixed(0)} |`),
     ].join('\n');
     const body = [
       'One attribution graph run per batch: forward pass, log P(target), backward pass and the max',
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       '',
       table,
       '',
-      `- Peak resident memory (maxRSS) of the benchmark process: ${peak.toFixed(0)} MiB, reached with the Flan-T5-small shape at batch 8 x 128 (it includes the model, its ORT sessions and the graph-building copies)`,
+      `- Peak resident memory (maxRSS) of the benchmark process: ${peak.toFixed(0)} MiB; the last column is the peak up to each row (the model, its ORT sessions and the graph-building copies)`,
       ...provenance('pnpm bench:attribution'),
     ].join('\n');
     console.log(`updated ${updateBenchmarkSection('## Attribution', body)}`);
