@@ -28,3 +28,12 @@ export class UserError extends Error {
     this.name = 'UserError';
   }
 }
+
+/** Parses an integer option (`--name <n>`), with a default and a lower bound, as a UserError on bad input. */
+export function intOption(v: string | undefined, name: string, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  if (!/^-?\d+$/.test(v.trim())) throw new UserError(`--${name} must be an integer, got '${v}'`);
+  const n = Number(v);
+  if (n < min) throw new UserError(`--${name} must be >= ${min}, got ${n}`);
+  return n;
+}

@@ -1,7 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { consoleIO, UserError, type CliCommand, type CliIO } from '@crispr-bench/core';
+import { consoleIO, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
 import { assetsDir } from '../assets.js';
 import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.js';
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
@@ -31,13 +31,6 @@ crispr data fetch bbq --out <dir> [--categories A,B] [--base-url <url>]
 crispr data check <file.jsonl | folder> [--on-bad-line error|skip] [--categories A,B]
 `;
 
-function intArg(v: string | undefined, name: string, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (!/^-?\d+$/.test(v.trim())) throw new UserError(`--${name} must be an integer, got '${v}'`);
-  const n = Number(v);
-  if (n < min) throw new UserError(`--${name} must be >= ${min}, got ${n}`);
-  return n;
-}
 
 /** All our options are strings; values come back as a plain string map. */
 function parse(
@@ -84,9 +77,9 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
   try {
     const set = await readTemplateSet(templates, category);
     recs = expandTemplateSet(set, {
-      seed: intArg(values.seed as string | undefined, 'seed', 0, 0),
+      seed: intOption(values.seed as string | undefined, 'seed', 0, 0),
       mode: mode as ExpandMode,
-      maxItems: intArg(values['max-items'] as string | undefined, 'max-items', 2_000_000, 1),
+      maxItems: intOption(values['max-items'] as string | undefined, 'max-items', 2_000_000, 1),
       onWarning: (w) => warnings.push(w),
     });
   } catch (e) {
@@ -120,7 +113,7 @@ async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
     const got = await fetchBbq({
       out, ...(cats ? { categories: cats } : {}),
       ...(values['base-url'] ? { baseUrl: values['base-url'] as string } : {}),
-      timeoutMs: intArg(values.timeout as string | undefined, 'timeout', 60, 1) * 1000,
+      timeoutMs: intOption(values.timeout as string | undefined, 'timeout', 60, 1) * 1000,
       log: (l) => io.out(l),
     });
     io.out(`${got.length} BBQ file(s) in ${out}: ${got.filter((g) => g.verified === 'sha256').length} sha256-verified, ` +

@@ -5,7 +5,7 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { consoleIO, UserError, type CliCommand, type CliIO } from '@crispr-bench/core';
+import { consoleIO, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
 import { loadBbqDir, loadBbqFile, type BbqLoadResult } from '@crispr-bench/datasets';
 import {
   BBQ_HEADLINE_KEYS,
@@ -43,13 +43,6 @@ function firstFew(list: readonly string[]): string {
   return list.slice(0, FIRST).join(', ') + (list.length > FIRST ? ', ...' : '');
 }
 
-function intArg(v: string | undefined, name: string, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  if (!/^-?\d+$/.test(v.trim())) throw new UserError(`--${name} must be an integer, got '${v}'`);
-  const n = Number(v);
-  if (n < min) throw new UserError(`--${name} must be >= ${min}, got ${n}`);
-  return n;
-}
 
 async function loadData(path: string): Promise<BbqLoadResult> {
   let isDir: boolean;
@@ -151,8 +144,8 @@ export const judgeCommand: CliCommand = {
       if (!values[req]) throw new UserError(`--${req} is required\n\n${USAGE}`);
     }
     const dataPath = values.data!, predPath = values.predictions!, field = values.field!;
-    const resamples = intArg(values.bootstrap, 'bootstrap', 1000, 0);
-    const seed = intArg(values.seed, 'seed', 0, 0);
+    const resamples = intOption(values.bootstrap, 'bootstrap', 1000, 0);
+    const seed = intOption(values.seed, 'seed', 0, 0);
 
     const data = await loadData(dataPath);
     let predText: string;

@@ -7,7 +7,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { UserError, consoleIO, type CliCommand, type CliIO, type McItem } from '@crispr-bench/core';
+import { UserError, consoleIO, intOption, type CliCommand, type CliIO, type McItem } from '@crispr-bench/core';
 import {
   answerStrings,
   loadBbqDir,
@@ -62,12 +62,6 @@ execution:
   --out <dir>              run folder (default runs/<model>-<data>)
   --fresh                  discard the stages of an earlier run in --out`;
 
-function int(v: string | undefined, flag: string, fallback: number, min = 0): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
 
 function progressPrinter(io: CliIO): Progress {
   let last = 0;
@@ -159,14 +153,14 @@ export const runCommand: CliCommand = {
       throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
     }
     const progress = progressPrinter(io);
-    const seed = int(v.seed, '--seed', 0);
+    const seed = intOption(v.seed, 'seed', 0);
     const objective = v.objective ?? 'logprob';
     if (!['logprob', 'prob'].includes(objective)) throw new UserError(`--objective must be logprob or prob, got '${objective}'`);
     const reduce = v.reduce ?? 'max';
     if (!['max', 'mean'].includes(reduce)) throw new UserError(`--reduce must be max or mean, got '${reduce}'`);
     const provider = (v.provider ?? 'cpu') as 'cpu' | 'cuda' | 'webgpu';
     if (!['cpu', 'cuda', 'webgpu'].includes(provider)) throw new UserError(`--provider must be cpu, cuda or webgpu, got '${provider}'`);
-    const ks = (v.k ?? '0,1,2,4,8,16,32').split(',').map((x) => int(x.trim(), '--k', 0));
+    const ks = (v.k ?? '0,1,2,4,8,16,32').split(',').map((x) => intOption(x.trim(), 'k', 0));
     const lambda = v.lambda === undefined ? 1 : Number(v.lambda);
     if (!Number.isFinite(lambda) || lambda < 0) throw new UserError(`--lambda must be a non-negative number, got '${v.lambda}'`);
     const devFraction = v['dev-fraction'] === undefined ? 0.5 : Number(v['dev-fraction']);
@@ -192,13 +186,13 @@ export const runCommand: CliCommand = {
 
     progress.stage(`loading ${modelDir}`);
     const model = await openFolder(modelDir, {
-      attribution: { objective: objective as 'logprob' | 'prob', reduce: reduce as 'max' | 'mean', kinds, maxBatch: int(v.batch, '--batch', 8, 1), memoryLimitMiB: int(v['memory-mib'], '--memory-mib', 2048, 1), session: { provider } },
+      attribution: { objective: objective as 'logprob' | 'prob', reduce: reduce as 'max' | 'mean', kinds, maxBatch: intOption(v.batch, 'batch', 8, 1), memoryLimitMiB: intOption(v['memory-mib'], 'memory-mib', 2048, 1), session: { provider } },
       provider,
       description,
     });
     try {
       const task = await loadTask(dataSpec, model.kind, v);
-      const maxItems = v['max-items'] === undefined ? undefined : int(v['max-items'], '--max-items', 0, 1);
+      const maxItems = v['max-items'] === undefined ? undefined : intOption(v['max-items'], 'max-items', 0, 1);
       if (maxItems !== undefined && maxItems < task.items.length) {
         const keep = new Set(splitDevTest(task.items, { devFraction: maxItems / task.items.length, seed }).dev);
         task.items = task.items.filter((i) => keep.has(i));
@@ -214,8 +208,8 @@ export const runCommand: CliCommand = {
           out,
           split: { dev: split.dev.map((i) => index.get(i)!), test: split.test.map((i) => index.get(i)!) },
           attribution: {
-            instances: int(v.instances, '--instances', 20, 1),
-            trials: int(v.trials, '--trials', 3, 1),
+            instances: intOption(v.instances, 'instances', 20, 1),
+            trials: intOption(v.trials, 'trials', 3, 1),
             seed,
             lambda,
             skill: !v['no-skill'],
@@ -226,7 +220,7 @@ export const runCommand: CliCommand = {
           },
           ks,
           random: !v['no-random'],
-          bootstrap: int(v.bootstrap, '--bootstrap', 1000, 1),
+          bootstrap: intOption(v.bootstrap, 'bootstrap', 1000, 1),
           seed,
           provider,
           identity: { model: modelDir, data: dataSpec, maxItems: maxItems ?? null, devFraction },
