@@ -23,10 +23,9 @@
  */
 import type { Model, Tensor } from '../onnx/types.js';
 import { GraphBuilder } from '../onnx/builder.js';
-import { encodeModel } from '../onnx/io.js';
 import { tensor } from '../onnx/tensor.js';
 import { defaultOpset } from '../onnx/types.js';
-import { SessionCache, hashBytes, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
+import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
 import type { ModelFolder, Seq2seqParts } from './folder.js';
 import type { ModelSession } from '../runtime/session.js';
@@ -124,7 +123,7 @@ export function encodeScoringRows(folder: ModelFolder, batch: readonly ScoreItem
 }
 
 interface ScoringGraph {
-  bytes: Uint8Array;
+  model: Model;
   hash: string;
 }
 
@@ -160,8 +159,8 @@ export function buildScoringModel(folder: ModelFolder): Model {
 }
 
 function encodeGraph(model: Model): ScoringGraph {
-  const bytes = encodeModel(model);
-  return { bytes, hash: hashBytes(bytes) };
+  // Kept as IR, not bytes: createSession hands models past 2 GB to ORT as external-data files.
+  return { model, hash: modelHash(model) };
 }
 
 function folderGraphs(folder: ModelFolder): FolderGraphs {
@@ -220,13 +219,13 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
   if (folder.kind === 'seq2seq' && folder.parts && opts.shareEncoder !== false) {
     const sg = splitGraphs(folder, folder.parts);
     // Dynamic shapes: one session per graph serves every batch shape, so the bucket is 'dynamic'.
-    const enc = await cache.get(sg.encoder.hash, 'dynamic', () => sg.encoder.bytes);
-    const dec = await cache.get(sg.decoder.hash, 'dynamic', () => sg.decoder.bytes);
+    const enc = await cache.get(sg.encoder.hash, 'dynamic', () => sg.encoder.model);
+    const dec = await cache.get(sg.decoder.hash, 'dynamic', () => sg.decoder.model);
     await scoreSplit(folder, folder.parts, rows, masks, batchSize, enc, dec, record);
     return results;
   }
   const sg = mergedGraph(folder);
-  const session = await cache.get(sg.hash, 'dynamic', () => sg.bytes);
+  const session = await cache.get(sg.hash, 'dynamic', () => sg.model);
   const order = rows.map((_, i) => i).sort((a, b) => rowLength(rows[b]!) - rowLength(rows[a]!) || a - b);
   for (let start = 0; start < order.length; start += batchSize) {
     const chunk = order.slice(start, start + batchSize).map((i) => rows[i]!);

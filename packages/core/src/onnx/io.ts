@@ -304,6 +304,7 @@ function encodeGraph(g: Graph, ctx: EncodeCtx): any {
 }
 
 function encodeValueInfo(v: ValueInfo): any {
+  if (v.untyped) return { name: v.name };
   const tensorType: any = { elemType: dtypeCode(v.dtype) };
   if (v.shape) {
     tensorType.shape = {

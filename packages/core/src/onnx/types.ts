@@ -47,6 +47,8 @@ export interface ValueInfo {
   dtype: DType;
   /** null when the rank itself is unknown. */
   shape: Dim[] | null;
+  /** Written without a type (ORT accepts untyped graph outputs; the shape probe uses them). */
+  untyped?: boolean;
 }
 
 export type Attribute =

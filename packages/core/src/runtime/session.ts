@@ -3,9 +3,13 @@
  * conversion, and a cache keyed by graph hash and shape bucket so each bucket compiles once.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { DType, Model, Tensor } from '../onnx/types.js';
-import { encodeModel } from '../onnx/io.js';
+import type { DType, Graph, Model, Tensor } from '../onnx/types.js';
+import { encodeModel, initializerBytes, writeModel } from '../onnx/io.js';
+import { toBytes } from '../onnx/tensor.js';
 
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
 
@@ -19,6 +23,17 @@ export interface SessionOptions {
   interOpThreads?: number;
   /** ORT graph optimisation level; 'all' by default. */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Models whose initializers exceed this many bytes are handed to ORT as a file with external
+   * data (a protobuf cannot exceed 2 GB). Default 1.5 GB; env CRISPR_EXTERNAL_DATA_BYTES overrides.
+   */
+  externalDataBytes?: number;
+}
+
+function externalDataBytes(opts: SessionOptions): number {
+  if (opts.externalDataBytes !== undefined) return opts.externalDataBytes;
+  const env = Number(process.env.CRISPR_EXTERNAL_DATA_BYTES);
+  return Number.isFinite(env) && env > 0 ? env : 1.5 * 1024 ** 3;
 }
 
 const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
@@ -54,6 +69,8 @@ export class ModelSession {
     readonly session: ort.InferenceSession,
     readonly provider: ExecutionProvider,
     readonly hash: string,
+    /** Temporary folder holding the model file of a large model; removed on release. */
+    private readonly tempDir?: string,
   ) {}
 
   get inputNames(): readonly string[] {
@@ -77,11 +94,38 @@ export class ModelSession {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
   }
 }
 
 export function hashBytes(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+/**
+ * A content hash of a model that never encodes it as one protobuf (which fails past 2 GB):
+ * nodes, inputs, outputs and opsets as JSON, and every initializer's name, dims and bytes.
+ */
+export function modelHash(model: Model): string {
+  const h = createHash('sha256');
+  const graph = (g: Graph): void => {
+    h.update(JSON.stringify([g.name, g.inputs, g.outputs, model.opsetImports]));
+    for (const n of g.nodes) {
+      h.update(JSON.stringify([n.name, n.opType, n.domain, n.inputs, n.outputs]));
+      for (const [k, a] of Object.entries(n.attributes)) {
+        if (a.type === 'graph') graph(a.value);
+        else if (a.type === 'graphs') a.value.forEach(graph);
+        else if (a.type === 'tensor') h.update(k).update(Array.isArray(a.value.data) ? JSON.stringify(a.value.data) : toBytes(a.value.data));
+        else h.update(JSON.stringify([k, a]));
+      }
+    }
+    for (const [name, t] of g.initializers) {
+      h.update(JSON.stringify([name, t.dtype, t.dims]));
+      h.update(Array.isArray(t.data) ? JSON.stringify(t.data) : toBytes(t.data));
+    }
+  };
+  graph(model.graph);
+  return h.digest('hex').slice(0, 16);
 }
 
 function providerList(provider: ExecutionProvider): ort.InferenceSession.ExecutionProviderConfig[] {
@@ -105,7 +149,19 @@ const PROVIDER_HELP: Record<ExecutionProvider, string> = {
 
 export async function createSession(model: Model | Uint8Array, opts: SessionOptions = {}): Promise<ModelSession> {
   const provider = opts.provider ?? 'cpu';
-  const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  // Large models go to ORT as a file with external data, since one protobuf cannot hold them.
+  let tempDir: string | undefined;
+  let source: Uint8Array | string;
+  let hash: string;
+  if (!(model instanceof Uint8Array) && initializerBytes(model.graph) > externalDataBytes(opts)) {
+    tempDir = mkdtempSync(join(tmpdir(), 'crispr-session-'));
+    source = join(tempDir, 'model.onnx');
+    writeModel(model, source, { externalData: true });
+    hash = modelHash(model);
+  } else {
+    source = model instanceof Uint8Array ? model : encodeModel(model);
+    hash = hashBytes(source);
+  }
   const sessOpts: ort.InferenceSession.SessionOptions = {
     executionProviders: providerList(provider),
     graphOptimizationLevel: opts.optimization ?? 'all',
@@ -115,15 +171,16 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
   if (opts.interOpThreads !== undefined) sessOpts.interOpNumThreads = opts.interOpThreads;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessOpts);
+    session = typeof source === 'string' ? await ort.InferenceSession.create(source, sessOpts) : await ort.InferenceSession.create(source, sessOpts);
   } catch (e) {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     const msg = (e as Error).message;
     if (provider !== 'cpu' && /provider|cuda|webgpu|\.so|library/i.test(msg)) {
       throw new Error(`execution provider '${provider}' is not available: ${msg}\n${PROVIDER_HELP[provider]}`);
     }
     throw new Error(`onnxruntime could not load the model: ${msg}`);
   }
-  return new ModelSession(session, provider, hashBytes(bytes));
+  return new ModelSession(session, provider, hash, tempDir);
 }
 
 /** One-shot convenience: build a session, run it, release it. */

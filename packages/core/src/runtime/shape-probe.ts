@@ -4,13 +4,9 @@
  * value exposed as an output, dummy inputs of the bucket's shape) is exact for every op ORT runs,
  * where a shape-inference table of our own would need a rule per op.
  */
-import onnxProto from 'onnx-proto';
-import type { DType, Model, Tensor } from '../onnx/types.js';
-import { encodeModel } from '../onnx/io.js';
+import type { DType, Model, Tensor, ValueInfo } from '../onnx/types.js';
 import { tensor } from '../onnx/tensor.js';
 import { createSession, type SessionOptions } from './session.js';
-
-const { onnx } = onnxProto as unknown as { onnx: any };
 
 export interface ValueMeta {
   dtype: DType;
@@ -40,19 +36,19 @@ export async function probeShapes(
     }
     allFeeds[inp.name] = tensor(inp.dtype, dims);
   }
-  const proto = onnx.ModelProto.decode(encodeModel(model));
+  // Every node output becomes an untyped graph output (ORT infers the types), on a shallow copy
+  // of the model: nodes and initializers are shared, not copied.
   const declared = new Set<string>(g.outputs.map((o) => o.name));
-  const names: string[] = [];
+  const extra: ValueInfo[] = [];
   for (const n of g.nodes) {
     for (const o of n.outputs) {
       if (!o || declared.has(o)) continue;
       declared.add(o);
-      proto.graph.output.push({ name: o }); // untyped outputs are accepted by ORT
+      extra.push({ name: o, dtype: 'float32', shape: null, untyped: true });
     }
   }
-  for (const o of g.outputs) names.push(o.name);
-  for (const n of g.nodes) for (const o of n.outputs) if (o && !names.includes(o)) names.push(o);
-  const session = await createSession(onnx.ModelProto.encode(proto).finish(), { ...opts, optimization: 'disabled' });
+  const probe: Model = { ...model, graph: { ...g, outputs: [...g.outputs, ...extra] } };
+  const session = await createSession(probe, { ...opts, optimization: 'disabled' });
   const out = new Map<string, ValueMeta>();
   try {
     const res = await session.run(allFeeds);
