@@ -191,3 +191,37 @@ describe('crispr judge: bad input', () => {
     await expect(judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture())).rejects.toThrow(/no prediction in .* matches an item/);
   });
 });
+
+describe.skipIf(!haveAssets)('crispr judge --by (per-instruction metrics and their spread)', () => {
+  it('scores each group on its own, pools them overall, and gives mean and sd across groups', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crispr-judge-by-'));
+    try {
+      const data = join(bbqDir, 'Religion.jsonl');
+      const items = (await loadBbqDir(bbqDir, { categories: ['Religion'] })).items;
+      const line = (it: BbqItem, instruction: string, answer: number) => JSON.stringify({ example_id: Number(it.id), category: it.category, instruction, answer });
+      // Instruction "gold" answers every item right; "first" always picks option 0.
+      const text = [...items.map((it) => line(it, 'gold', it.label!)), ...items.map((it) => line(it, 'first', 0))].join('\n') + '\n';
+      await writeFile(join(dir, 'p.jsonl'), text);
+      const json = join(dir, 'out.json');
+      const io = capture();
+      expect(await judgeCommand.run(['--data', data, '--predictions', join(dir, 'p.jsonl'), '--field', 'answer', '--by', 'instruction', '--bootstrap', '0', '--json', json], io)).toBe(0);
+      const r = JSON.parse(await readFile(json, 'utf8')) as JudgeJson;
+      const accFirst = items.filter((it) => it.label === 0).length / items.length;
+      expect(r.by).toBe('instruction');
+      expect(r.by_group!.gold!.accuracy).toBe(1);
+      expect(r.by_group!.first!.accuracy).toBeCloseTo(accFirst, 12);
+      expect(r.across_groups!.accuracy!.mean).toBeCloseTo((1 + accFirst) / 2, 12);
+      expect(r.across_groups!.accuracy!.sd).toBeCloseTo(Math.abs(1 - accFirst) / Math.SQRT2, 12);
+      expect(r.overall.n).toBe(2 * items.length);
+      expect(r.overall.accuracy).toBeCloseTo((1 + accFirst) / 2, 12);
+      expect(r.join).toMatchObject({ missing: 0, orphans: 0, scored: 2 * items.length });
+      expect(io.outLines.some((l) => /^across 2 values of instruction/.test(l))).toBe(true);
+
+      // A line without the grouping field is named by its line number.
+      await writeFile(join(dir, 'bad.jsonl'), `${line(items[0]!, 'gold', 0)}\n${JSON.stringify({ example_id: 1, answer: 0 })}\n`);
+      await expect(judgeCommand.run(['--data', data, '--predictions', join(dir, 'bad.jsonl'), '--field', 'answer', '--by', 'instruction'], capture())).rejects.toThrow(/bad\.jsonl:2: --by field "instruction" is missing/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -9,11 +9,14 @@ import { consoleIO, UserError, type CliCommand, type CliIO, intOption } from '@c
 import { loadBbqDir, loadBbqFile, type BbqLoadResult } from '@crispr-bench/datasets';
 import {
   BBQ_HEADLINE_KEYS,
+  acrossInstructions,
   bbqIntervals,
   bbqMetrics,
   groupByCategory,
   judgePredictions,
   parsePredictions,
+  type AcrossSummary,
+  type BbqHeadlineKey,
   type BbqMetrics,
   type Interval,
   type ScoredItem,
@@ -35,7 +38,37 @@ category, with seeded bootstrap confidence intervals.
   --seed <n>            bootstrap seed (default 0)
   --strict              fail when an item has no prediction or a prediction matches no item
                         (default: report them and score the items that have predictions)
+  --by <name>           group the predictions by this field (e.g. instruction): each group is
+                        joined and scored on its own, the table and JSON gain one row per group
+                        and the mean / standard deviation across groups (the paper's
+                        inter-instruction spread); overall and by_category pool every group
 `;
+
+/**
+ * Splits a predictions file by the value of `by`, keeping line numbers: lines of other groups
+ * become blank lines, which the parser skips, so errors still name the file's real line.
+ */
+export function splitPredictionsBy(text: string, file: string, by: string): Map<string, string> {
+  const lines = text.split(/\r?\n/);
+  const groups = new Map<string, string[]>();
+  lines.forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    let o: unknown;
+    try {
+      o = JSON.parse(raw);
+    } catch (e) {
+      throw new UserError(`${file}:${i + 1}: malformed JSON (${(e as Error).message})`);
+    }
+    const v = o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[by] : undefined;
+    if (v === undefined || v === null || (typeof v !== 'string' && typeof v !== 'number')) {
+      throw new UserError(`${file}:${i + 1}: --by field "${by}" is missing or not a string/number`);
+    }
+    const key = String(v);
+    if (!groups.has(key)) groups.set(key, new Array<string>(lines.length).fill(''));
+    groups.get(key)![i] = raw;
+  });
+  return new Map([...groups].map(([k, ls]) => [k, ls.join('\n')]));
+}
 
 const FIRST = 5;
 
@@ -94,6 +127,10 @@ export interface JudgeJson {
   field: string;
   overall: GroupJson;
   by_category: Record<string, GroupJson>;
+  /** With --by: the grouping field, per-group metrics and their spread across groups. */
+  by?: string;
+  by_group?: Record<string, GroupJson>;
+  across_groups?: Record<string, AcrossSummary>;
   join: {
     items: number;
     prediction_lines: number;
@@ -128,6 +165,7 @@ export const judgeCommand: CliCommand = {
           bootstrap: { type: 'string' },
           seed: { type: 'string' },
           strict: { type: 'boolean', default: false },
+          by: { type: 'string' },
           help: { type: 'boolean', short: 'h', default: false },
         },
         strict: true,
@@ -155,11 +193,28 @@ export const judgeCommand: CliCommand = {
       throw new UserError(`--predictions: cannot read ${predPath}: ${(e as Error).message}`);
     }
     let judged;
-    let nLines: number;
+    let nLines = 0;
+    const perGroup = new Map<string, ScoredItem[]>();
     try {
-      const preds = parsePredictions(predText, predPath, field);
-      nLines = preds.length;
-      judged = judgePredictions(data.items, preds, predPath);
+      const groups = values.by ? splitPredictionsBy(predText, predPath, values.by) : new Map([['', predText]]);
+      const all: ReturnType<typeof judgePredictions>[] = [];
+      for (const [key, text] of groups) {
+        const preds = parsePredictions(text, predPath, field);
+        nLines += preds.length;
+        const j = judgePredictions(data.items, preds, predPath);
+        all.push(j);
+        if (values.by) perGroup.set(key, j.scored);
+      }
+      // Pooled over the groups; with --by, an item missing from any group is reported.
+      judged = {
+        ...all[0]!,
+        scored: all.flatMap((j) => j.scored),
+        missing: [...new Set(all.flatMap((j) => j.missing))],
+        orphans: all.flatMap((j) => j.orphans),
+        unmatched: all.flatMap((j) => j.unmatched),
+        n_index: all.reduce((a, j) => a + j.n_index, 0),
+        n_text: all.reduce((a, j) => a + j.n_text, 0),
+      };
     } catch (e) {
       throw new UserError((e as Error).message);
     }
@@ -203,6 +258,22 @@ export const judgeCommand: CliCommand = {
 
     const rows: [string, BbqMetrics][] = [...Object.entries(by_category), ['overall', overall]];
     for (const l of table(rows)) io.out(l);
+    let by_group: Record<string, GroupJson> | undefined;
+    let across_groups: Record<string, AcrossSummary> | undefined;
+    if (values.by) {
+      by_group = {};
+      for (const [key, scored] of perGroup) by_group[key] = group(scored);
+      across_groups = acrossInstructions(by_group as unknown as Record<string, Record<BbqHeadlineKey, number | null>>, BBQ_HEADLINE_KEYS);
+      io.out('');
+      io.out(`by ${values.by}:`);
+      for (const l of table(Object.entries(by_group))) io.out(l);
+      io.out('');
+      io.out(`across ${perGroup.size} values of ${values.by} (mean ± sample sd):`);
+      for (const k of BBQ_HEADLINE_KEYS) {
+        const a = across_groups[k]!;
+        io.out(`  ${k.padEnd(18)} ${fmt(a.mean)} ± ${fmt(a.sd)}  [min ${fmt(a.min)}, max ${fmt(a.max)}]`);
+      }
+    }
     if (resamples > 0 && overall.ci) {
       io.out('');
       io.out(`overall 95% bootstrap intervals (${resamples} resamples, seed ${seed}):`);
@@ -219,6 +290,7 @@ export const judgeCommand: CliCommand = {
         field,
         overall,
         by_category,
+        ...(by_group ? { by: values.by, by_group, across_groups } : {}),
         join: {
           items: data.items.length,
           prediction_lines: nLines,
