@@ -249,6 +249,36 @@ export async function loadTokenizer(dir: string): Promise<FolderTokenizer> {
   }
 }
 
+/** Number of token ids tokenizer.json can produce (largest id + 1 over its vocabulary and added tokens). */
+export function tokenizerIdCount(dir: string): number {
+  const file = join(dir, 'tokenizer.json');
+  const tok = readJson(file) as { model?: { vocab?: unknown }; added_tokens?: { id?: unknown }[] };
+  let max = -1;
+  const vocab = tok.model?.vocab;
+  if (Array.isArray(vocab)) max = vocab.length - 1; // Unigram: [[piece, score], ...]
+  else if (vocab && typeof vocab === 'object') for (const id of Object.values(vocab as Record<string, unknown>)) if (typeof id === 'number' && id > max) max = id;
+  for (const t of tok.added_tokens ?? []) if (typeof t.id === 'number' && t.id > max) max = t.id;
+  if (max < 0) throw new Error(`${file}: no vocabulary found (model.vocab and added_tokens are empty)`);
+  return max + 1;
+}
+
+/**
+ * A tokenizer that can emit ids the model has no embedding for would index past the embedding
+ * table (silently wrong numbers or a crash deep in ORT), so the folder is refused up front.
+ */
+function checkTokenizerFitsModel(dir: string, config: Record<string, unknown>, model: Model): void {
+  const logits = model.graph.outputs.find((o) => o.name === 'logits');
+  const fromGraph = logits?.shape?.[logits.shape.length - 1];
+  const modelVocab = typeof config.vocab_size === 'number' ? config.vocab_size : typeof fromGraph === 'number' ? fromGraph : undefined;
+  if (modelVocab === undefined) return;
+  const ids = tokenizerIdCount(dir);
+  if (ids > modelVocab) {
+    throw new Error(
+      `${dir}: the tokenizer and the model disagree: tokenizer.json produces ids up to ${ids - 1}, but the model has ${modelVocab} vocabulary entries (config.json vocab_size / logits); is tokenizer.json from another model?`,
+    );
+  }
+}
+
 export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {}): Promise<ModelFolder> {
   const root = resolve(dir);
   const layout = detectLayout(root);
@@ -278,6 +308,7 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
   if (extra.length) throw new Error(`${root}: the model graph has inputs this loader cannot feed: ${extra.join(', ')} (expected ${expected.join(', ')})`);
   for (const e of expected) if (!graph.graph.inputs.some((i) => i.name === e)) throw new Error(`${root}: the model graph has no '${e}' input`);
 
+  if (opts.tokenizer !== false) checkTokenizerFitsModel(root, config, graph);
   const sites = findSites(graph, { strict: opts.strictSites ?? true });
   if (!sites.length) {
     const matmuls = graph.graph.nodes.filter((n) => n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger' || n.opType === 'MatMulNBits').length;

@@ -160,3 +160,19 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`T5-style folders (${HAVE_T5_TOKENIZER ? 'pr
     expect(maxAbsDiff(pruned[0]![0]!.tokenLogprobs, a[0]![0]!.tokenLogprobs)).toBeGreaterThan(0);
   });
 });
+
+describe.skipIf(!HAVE_T5_TOKENIZER)(`a model and tokenizer that disagree (${NO_T5_TOKENIZER})`, () => {
+  const tmp = tempDir('folder-mismatch');
+  afterAll(() => tmp.cleanup());
+
+  it('refuses a tokenizer that produces ids past the model vocabulary, naming both sides', async () => {
+    // A T5 folder with a vocabulary of 300 entries, given the real 32,100-token T5 tokenizer.
+    const dir = join(tmp.dir, 'small-vocab');
+    makeT5Folder(dir, { ...T5_TINY, vocabSize: 300 }, { assetsDir: ASSETS });
+    const { copyFileSync } = await import('node:fs');
+    copyFileSync(join(ASSETS, 'tokenizers/t5/tokenizer.json'), join(dir, 'tokenizer.json'));
+    await expect(loadModelFolder(dir)).rejects.toThrow(/tokenizer and the model disagree: tokenizer\.json produces ids up to 32099, but the model has 300 vocabulary entries/);
+    // Graph-only tools (crispr sites) do not need the tokenizer and still load it.
+    expect((await loadModelFolder(dir, { tokenizer: false })).sites.length).toBeGreaterThan(0);
+  });
+});
