@@ -28,11 +28,13 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest, consoleIO);
   } catch (e) {
-    if (e instanceof UserError) {
-      consoleIO.err(`crispr ${name}: ${e.message}`);
-      return 1;
-    }
-    throw e;
+    // Errors from the libraries name the file, line, node or tensor at fault; the message is
+    // what a user needs. The stack is for us: CRISPR_DEBUG=1 prints it.
+    const err = e instanceof Error ? e : new Error(String(e));
+    consoleIO.err(`crispr ${name}: ${err.message}`);
+    if (!(e instanceof UserError) && process.env.CRISPR_DEBUG) consoleIO.err(err.stack ?? '');
+    else if (!(e instanceof UserError)) consoleIO.err('(set CRISPR_DEBUG=1 for the stack trace)');
+    return 1;
   }
 }
 
