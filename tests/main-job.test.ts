@@ -61,6 +61,28 @@ describe('crispr run on the embedded default', () => {
     expect(statSync(stage).mtimeMs).not.toBe(before);
   });
 
+  it('chooses k on the dev split by golden-section search and evaluates it on test', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'crispr-main-job-k-'));
+    try {
+      expect(await runCommand.run(['--k', '0,4', '--k-search', '64', '--bootstrap', '100', '--out', out], quietIO().io)).toBe(0);
+      const r = checkResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
+      const ks = r.kSearch!;
+      expect(ks.objective).toMatch(/control accuracy/);
+      expect(ks.evaluated.length).toBeLessThan(20); // golden section, not a scan of 65 values
+      expect(ks.evaluated.find((e) => e.k === ks.best)!.value).toBe(Math.max(...ks.evaluated.map((e) => e.value)));
+      const chosen = r.sweep.find((p) => p.method === 'crispr' && p.k === ks.best)!;
+      expect(chosen).toBeDefined();
+      expect(r.sweep.some((p) => p.method === 'random' && p.k === ks.best)).toBe(true);
+      expect(chosen.metrics.stereotype_preference!.value!).toBeLessThan(0.2);
+      expect(reportMain([out])).toBe(0);
+      const html = readFileSync(join(out, 'report.html'), 'utf8');
+      expect(html).toContain(`k chosen on the dev split: <strong>${ks.best}</strong>`);
+      expect(html).toMatch(new RegExp(`<tr class="best" data-method="crispr" data-k="${ks.best}"`));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('rejects bad options with a clear message', async () => {
     await expect(runCommand.run(['--k', '1,x', '--out', dir], quietIO().io)).rejects.toThrow(/--k must be an integer/);
     await expect(runCommand.run(['--data', '/nonexistent/bbq', '--out', dir], quietIO().io)).rejects.toThrow(/does not exist/);

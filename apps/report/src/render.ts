@@ -25,7 +25,8 @@ export function renderReport(input: RunResults): string {
   const results = checkResults(input, 'results');
   const template = Handlebars.compile(readFileSync(TEMPLATE, 'utf8'), { strict: false });
   const keys = results.metricInfo.map((m) => m.key);
-  const rows = results.sweep.map((p) => ({ method: p.method, k: p.k, best: false, cells: keys.map((k) => cell(p.metrics[k])) }));
+  const chosen = results.kSearch?.best;
+  const rows = results.sweep.map((p) => ({ method: p.method, k: p.k, best: p.method === 'crispr' && p.k === chosen, cells: keys.map((k) => cell(p.metrics[k])) }));
 
   // One chart per headline metric: value against k for every pruning method, baselines as flat lines.
   const methods = [...new Set(results.sweep.map((p) => p.method))];
@@ -54,9 +55,19 @@ export function renderReport(input: RunResults): string {
   }
   const layerRows = [...byLayer.entries()].map(([label, value]) => ({ label, value })).sort((a, b) => b.value - a.value).slice(0, 24);
 
+  const kSearch = results.kSearch
+    ? {
+        ...results.kSearch,
+        bestValue: results.kSearch.bestValue.toFixed(4),
+        chart: lineChart(`dev ${results.kSearch.objective} by k (golden-section search)`, 'pruned neurons k', 'dev objective', [
+          { label: 'evaluated k', color: '#c0392b', points: results.kSearch.evaluated.map((e) => ({ x: e.k, y: e.value })) },
+        ], { xScale: 'log1p' }),
+      }
+    : null;
   return template({
     results,
     rows,
+    kSearch,
     charts: charts.join('\n'),
     siteChart: layerRows.length ? barChart('Positive bias score by layer and module', layerRows) : '',
     neurons: results.topNeurons.map((n, i) => ({ ...n, rank: i + 1, score: n.score.toPrecision(4) })),

@@ -9,6 +9,7 @@ import { bootstrap, bootstrapPaired } from '@crispr-bench/judges';
 import { attributionSamples } from '@crispr-bench/datasets';
 import { aggregate, type InstanceAttribution, type SiteVectors } from '../crispr/aggregate.js';
 import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
+import { goldenSectionK, type KSearchResult } from '../crispr/k-search.js';
 import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '../results/schema.js';
 import { RunStore } from './store.js';
 import type { EvalTask, Instruction, ScoredOptions } from './tasks.js';
@@ -34,6 +35,8 @@ export interface PipelineConfig {
   split: { dev: number[]; test: number[] };
   attribution: { instances: number; trials: number; seed: number; lambda: number; skill: boolean; confusionWeight: boolean; objective: string; reduce: string; kinds: string };
   ks: number[];
+  /** Choose k on the dev split by golden-section search over [0, kMax] (DESIGN.md §5 step 7). */
+  kSearch?: { kMax: number };
   random: boolean;
   bootstrap: number;
   seed: number;
@@ -62,6 +65,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const timings: Record<string, number> = {};
   const t0 = Date.now();
   const all = [...new Set([...cfg.split.dev, ...cfg.split.test])].sort((a, b) => a - b);
+  const indexOf = new Map(task.items.map((it, i) => [it, i]));
 
   // 1. Score the original model on every item under every instruction.
   progress.stage('scoring the original model');
@@ -86,7 +90,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   let attributionItems = 0;
   let planReported = false;
   for (const instr of task.instructions) {
-    const scored = original.get(instr.id)!.filter((s) => devSet.has(task.items.indexOf(s.item)));
+    const scored = original.get(instr.id)!.filter((s) => devSet.has(indexOf.get(s.item)!));
     const eligible = scored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
     if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
     for (let trial = 0; trial < cfg.attribution.trials; trial++) {
@@ -134,12 +138,36 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   });
   timings.attribution = (Date.now() - t1) / 1000;
 
-  // 7. Evaluation sweep on the test split: pruned top k, the random control, the original.
+  const widths = Object.fromEntries(model.sites.map((s) => [s.name, s.width]));
+
+  // 7a. Optionally choose k on the dev split (the attribution items' split, as in the paper).
+  let kSearch: KSearchResult | undefined;
+  if (cfg.kSearch) {
+    const kMax = Math.min(cfg.kSearch.kMax, ranking.length);
+    progress.stage(`choosing k on the dev split: golden-section search of ${task.selectionLabel} over [0, ${kMax}]`);
+    const t = Date.now();
+    kSearch = await goldenSectionK(async (k) => {
+      const name = `ksearch/k${k}.json`;
+      let v = store.read<number>(name);
+      if (v === undefined) {
+        const masks = masksForTopK(ranking, k, widths);
+        const rows: ScoredOptions[] = [];
+        for (const instr of task.instructions) rows.push(...(await scoreItems(model, task, cfg.split.dev, instr, masks)));
+        v = task.selection(rows);
+        store.write(name, v);
+      }
+      progress.note(`k = ${k}: ${v.toFixed(4)}`);
+      return v;
+    }, kMax);
+    progress.note(`chosen k = ${kSearch.best} (${task.selectionLabel} ${kSearch.bestValue.toFixed(4)} on dev)`);
+    timings.kSearch = (Date.now() - t) / 1000;
+  }
+
+  // 7b. Evaluation sweep on the test split: pruned top k, the random control, the original.
   progress.stage('evaluating the sweep');
   const t2 = Date.now();
-  const widths = Object.fromEntries(model.sites.map((s) => [s.name, s.width]));
   const testSet = new Set(cfg.split.test);
-  const origTest = task.instructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(task.items.indexOf(s.item))));
+  const origTest = task.instructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(indexOf.get(s.item)!)));
   const sweep: SweepPoint[] = [];
   const metricOf = (rows: ScoredOptions[]) => (idx: ArrayLike<number> | undefined) => task.metrics(rows, idx);
   const keys = task.metricInfo.map((m) => m.key);
@@ -157,7 +185,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   sweep.push(summarise('original', 0, origTest));
   const methods: { name: string; ranking: RankedNeuron[] }[] = [{ name: 'crispr', ranking }];
   if (cfg.random) methods.push({ name: 'random', ranking: randomRanking(widths, cfg.seed + 17) });
-  const evalKs = cfg.ks.filter((k) => k > 0);
+  const evalKs = [...new Set([...cfg.ks, ...(kSearch ? [kSearch.best] : [])])].filter((k) => k > 0).sort((a, b) => a - b);
   let done = 0;
   for (const m of methods) {
     for (const k of evalKs) {
@@ -197,7 +225,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, provider: cfg.provider },
     model: { id: model.id, kind: model.kind, sites: model.sites.length, neurons: model.sites.reduce((a, s) => a + s.width, 0), description: model.description },
     dataset: { name: task.name, items: task.items.length, attributionItems, evalItems: cfg.split.test.length, description: task.description },
-    config: { ...cfg.attribution, ks: cfg.ks, random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id) },
+    config: { ...cfg.attribution, ks: cfg.ks, ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}), random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id) },
+    ...(kSearch ? { kSearch: { objective: task.selectionLabel, best: kSearch.best, bestValue: kSearch.bestValue, evaluated: kSearch.evaluated } } : {}),
     metricInfo: task.metricInfo,
     sweep,
     topNeurons: ranking.slice(0, 20).map((n) => ({ ...n, layer: siteByName.get(n.site)?.layer ?? -1, kind: siteByName.get(n.site)?.kind ?? '?' })),

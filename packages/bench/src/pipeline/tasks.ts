@@ -37,6 +37,9 @@ export interface EvalTask {
   biasedTarget(s: ScoredOptions): { biased: number; confusion: number; gold: number | null } | null;
   metrics(scored: ScoredOptions[], indices?: ArrayLike<number>): Record<string, number | null>;
   metricInfo: MetricSpec[];
+  /** What the k search maximises on the dev split, and its name for logs and reports. */
+  selection(scored: ScoredOptions[]): number;
+  selectionLabel: string;
 }
 
 /** Option-normalised probabilities (the distribution over the offered answers). */
@@ -70,6 +73,12 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
       );
       return { stereotype_preference: m.stereotype_preference, stereotype_win_share: m.stereotype_win_share, control_accuracy: m.control_accuracy };
     },
+    // No answer is right for a probe, so the search trades bias against the controls' skill.
+    selection: (scored) => {
+      const m = pronounMetrics(scored.map((s) => ({ item: s.item, probs: optionProbs(s.logprobs) })));
+      return (m.control_accuracy ?? 0) - Math.abs(m.stereotype_preference ?? 0);
+    },
+    selectionLabel: 'control accuracy - |stereotype preference|',
     metricInfo: [
       { key: 'stereotype_preference', label: 'mean P(stereotyped) - P(anti-stereotyped) over probes', better: 'zero' },
       { key: 'stereotype_win_share', label: 'share of probes where the stereotyped pronoun wins', better: 'zero' },
@@ -98,6 +107,9 @@ export function bbqTask(items: McItem[], instructions: Instruction[], render: (i
       );
       return { accuracy: m.accuracy, accuracy_ambig: m.accuracy_ambig, accuracy_disambig: m.accuracy_disambig, bias_disambig: m.bias_disambig, bias_ambig: m.bias_ambig };
     },
+    // DESIGN.md §5 step 7: k maximises dev accuracy.
+    selection: (scored) => bbqMetrics(scored.map((s) => ({ item: s.item, pred: argmaxIndex(s.logprobs) }))).accuracy ?? 0,
+    selectionLabel: 'accuracy',
     metricInfo: [
       { key: 'accuracy', label: 'accuracy', better: 'higher' },
       { key: 'accuracy_ambig', label: 'accuracy on ambiguous contexts', better: 'higher' },

@@ -44,6 +44,8 @@ export interface RunResults {
   /** Headline metric keys in display order, with a short description each. */
   metricInfo: { key: string; label: string; better: 'higher' | 'lower' | 'zero' }[];
   sweep: SweepPoint[];
+  /** When k was chosen on the dev split: the objective, the chosen k and every k evaluated. */
+  kSearch?: { objective: string; best: number; bestValue: number; evaluated: { k: number; value: number }[] };
   topNeurons: RankedNeuronRecord[];
   /** Per-site totals of the bias score, for the layer plot. */
   siteScores: { site: string; layer: number; kind: string; width: number; maxScore: number; sumPositive: number }[];

@@ -51,6 +51,9 @@ attribution (defaults follow the paper):
 
 sweep and statistics:
   --k <list>               numbers of pruned neurons (default 0,1,2,4,8,16,32)
+  --k-search <kmax>        also choose k on the dev split by golden-section search over [0, kmax]
+                           (BBQ: dev accuracy; pronoun set: control accuracy - |preference|);
+                           the chosen k joins the sweep and is marked in the report
   --no-random              skip the random-pruning control
   --bootstrap <n>          bootstrap resamples for intervals (default 1000)
   --seed <n>               seed of splits, samples and resampling (default 0)
@@ -139,6 +142,7 @@ export const runCommand: CliCommand = {
           'no-skill': { type: 'boolean' },
           'no-confusion': { type: 'boolean' },
           k: { type: 'string' },
+          'k-search': { type: 'string' },
           'no-random': { type: 'boolean' },
           bootstrap: { type: 'string' },
           seed: { type: 'string' },
@@ -219,6 +223,7 @@ export const runCommand: CliCommand = {
             kinds: Array.isArray(kinds) ? kinds.join(',') : kinds,
           },
           ks,
+          ...(v['k-search'] !== undefined ? { kSearch: { kMax: intOption(v['k-search'], 'k-search', 500, 1) } } : {}),
           random: !v['no-random'],
           bootstrap: intOption(v.bootstrap, 'bootstrap', 1000, 1),
           seed,
