@@ -48,7 +48,13 @@ export function lineChart(
   const parts: string[] = [];
   parts.push(`<text x="${W / 2}" y="16" text-anchor="middle" class="chart-title">${esc(title)}</text>`);
   for (const t of ticks(y0, y1)) parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${sy(t)}" y2="${sy(t)}" class="grid"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end" class="tick">${fmt(t)}</text>`);
-  for (const t of [...new Set(xs)].sort((a, b) => a - b)) parts.push(`<text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle" class="tick">${Number.isInteger(t) ? t : fmt(t)}</text>`);
+  // x ticks at the data's x values, skipping any that would overlap the previous label.
+  let lastTick = -Infinity;
+  for (const t of [...new Set(xs)].sort((a, b) => a - b)) {
+    if (sx(t) - lastTick < 20) continue;
+    lastTick = sx(t);
+    parts.push(`<text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle" class="tick">${Number.isInteger(t) ? t : fmt(t)}</text>`);
+  }
   if (opts.zeroLine && y0 < 0 && y1 > 0) parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${sy(0)}" y2="${sy(0)}" class="zero"/>`);
   parts.push(`<text x="${(W + m.l) / 2}" y="${H - 8}" text-anchor="middle" class="axis-label">${esc(xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${(H - m.b + m.t) / 2}) rotate(-90)" text-anchor="middle" class="axis-label">${esc(yLabel)}</text>`);

@@ -59,7 +59,7 @@ export function renderReport(input: RunResults): string {
     ? {
         ...results.kSearch,
         bestValue: results.kSearch.bestValue.toFixed(4),
-        chart: lineChart(`dev ${results.kSearch.objective} by k (golden-section search)`, 'pruned neurons k', 'dev objective', [
+        chart: lineChart('k search on the dev split (golden section)', 'pruned neurons k', results.kSearch.objective, [
           { label: 'evaluated k', color: '#c0392b', points: results.kSearch.evaluated.map((e) => ({ x: e.k, y: e.value })) },
         ], { xScale: 'log1p' }),
       }
