@@ -39,6 +39,7 @@ export interface RunResults {
   tool: { name: string; version: string };
   machine: { cpu: string; cores: number; node: string; provider: string };
   model: { id: string; kind: 'seq2seq' | 'decoder-only'; sites: number; neurons: number; description: string };
+  /** attributionItems counts attribution instances summed over trials and instructions. */
   dataset: { name: string; items: number; attributionItems: number; evalItems: number; description: string };
   config: Record<string, unknown>;
   /** Headline metric keys in display order, with a short description each. */
