@@ -64,9 +64,24 @@ export function renderReport(input: RunResults): string {
         ], { xScale: 'log1p' }),
       }
     : null;
+  const across = results.sweep.some((p) => p.acrossInstructions)
+    ? results.sweep
+        .filter((p) => p.acrossInstructions)
+        .map((p) => ({
+          method: p.method,
+          k: p.k,
+          cells: keys.map((key) => {
+            const a = p.acrossInstructions![key];
+            return a?.mean === null || a?.mean === undefined ? '—' : `${a.mean.toFixed(3)} ± ${a.sd === null ? '—' : a.sd.toFixed(3)}`;
+          }),
+        }))
+    : null;
+  const instructionCount = Array.isArray(results.config.instructions) ? results.config.instructions.length : 0;
   return template({
     results,
     rows,
+    across,
+    instructionCount,
     kSearch,
     charts: charts.join('\n'),
     siteChart: layerRows.length ? barChart('Positive bias score by layer and module', layerRows) : '',

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import type { McItem } from '@crispr-bench/core';
 import type { AttributionExample, AttributionResult, NeuronSite } from '@crispr-bench/core';
-import { bootstrap, bootstrapPaired } from '@crispr-bench/judges';
+import { acrossInstructions, bootstrap, bootstrapPaired } from '@crispr-bench/judges';
 import { attributionSamples } from '@crispr-bench/datasets';
 import { aggregate, type InstanceAttribution, type SiteVectors } from '../crispr/aggregate.js';
 import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
@@ -45,6 +45,20 @@ export interface PipelineConfig {
   identity: Record<string, unknown>;
 }
 
+/** Element-wise mean of per-site vectors (trial sums, or per-instruction scores). */
+export function meanOfVectors(vs: Record<string, ArrayLike<number>>[]): Record<string, Float64Array> {
+  if (vs.length === 0) throw new Error('meanOfVectors: nothing to average');
+  const out: Record<string, Float64Array> = {};
+  for (const v of vs) {
+    for (const [site, a] of Object.entries(v)) {
+      const acc = out[site] ?? (out[site] = new Float64Array(a.length));
+      if (acc.length !== a.length) throw new Error(`site '${site}' has width ${a.length} here, ${acc.length} elsewhere`);
+      for (let u = 0; u < a.length; u++) acc[u]! += a[u]! / vs.length;
+    }
+  }
+  return out;
+}
+
 export interface Progress {
   stage(name: string): void;
   step(done: number, total: number): void;
@@ -82,54 +96,59 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   }
   timings.scoring = (Date.now() - t0) / 1000;
 
-  // 2-6. Attribution per instruction and trial, aggregated into B(n).
+  // 2-6. Attribution, aggregated into B(n). One attribution run per instruction covers all its
+  // trials, so that length buckets fill up; the checkpoint is each trial's weighted sum
+  // sum_x a * B(n; i, x) (a few numbers per neuron), not the per-instance vectors.
   progress.stage('attributing');
   const t1 = Date.now();
   const devSet = new Set(cfg.split.dev);
-  const instances: InstanceAttribution[] = [];
+  const aggOpts = { lambda: cfg.attribution.lambda, skill: cfg.attribution.skill, confusionWeight: cfg.attribution.confusionWeight };
+  const perInstruction: Record<string, Float64Array>[] = [];
   let attributionItems = 0;
   let planReported = false;
   for (const instr of task.instructions) {
     const scored = original.get(instr.id)!.filter((s) => devSet.has(indexOf.get(s.item)!));
     const eligible = scored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
     if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
-    for (let trial = 0; trial < cfg.attribution.trials; trial++) {
-      const name = `attribution/${instr.id}-trial${trial}.json`;
-      let cached = store.read<{ exampleId: string; confusion: number; biased: Record<string, number[]>; gold: Record<string, number[]> | null }[]>(name);
-      if (!cached) {
-        // Seeded, stratified sample of this trial (datasets' attributionSamples; trial t has its own seed).
-        const picked = new Set(attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed })[trial]!.items);
-        const chosen = eligible.filter((e) => picked.has(e.s.item));
-        const examples: AttributionExample[] = [];
-        const slots: { biased: number; gold: number | null }[] = [];
-        for (const { s, t } of chosen) {
-          const prompt = task.prompt(s.item, instr);
-          const cands = task.candidates(s.item);
-          const biased = examples.push(model.encode(prompt, cands[t!.biased]!)) - 1;
-          const gold = cfg.attribution.skill && t!.gold !== null ? examples.push(model.encode(prompt, cands[t!.gold]!)) - 1 : null;
-          slots.push({ biased, gold });
+    const name = `attribution/${instr.id}.json`;
+    let cached = store.read<{ trial: number; instances: number; sum: Record<string, number[]> }[]>(name);
+    if (!cached) {
+      // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
+      const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed });
+      const examples: AttributionExample[] = [];
+      const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null }[] = [];
+      for (const tr of trials) {
+        const picked = new Set(tr.items);
+        for (const e of eligible.filter((x) => picked.has(x.s.item))) {
+          const prompt = task.prompt(e.s.item, instr);
+          const cands = task.candidates(e.s.item);
+          const biased = examples.push(model.encode(prompt, cands[e.t!.biased]!)) - 1;
+          const gold = cfg.attribution.skill && e.t!.gold !== null ? examples.push(model.encode(prompt, cands[e.t!.gold]!)) - 1 : null;
+          slots.push({ trial: tr.trial, e, biased, gold });
         }
-        const res = await model.attribute(examples, (d, n) => progress.step(d, n));
-        if (!planReported) {
-          const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
-          progress.note(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
-          planReported = true;
-        }
-        const vec = (row: number): Record<string, number[]> => Object.fromEntries(res.sites.map((s) => [s.name, Array.from(s.values[row]!)]));
-        cached = chosen.map(({ s, t }, j) => ({
-          exampleId: `${s.item.category}/${s.item.id}`,
-          confusion: t!.confusion,
-          biased: vec(slots[j]!.biased),
-          gold: slots[j]!.gold === null ? null : vec(slots[j]!.gold!),
-        }));
-        store.write(name, cached);
       }
-      attributionItems += cached.length;
-      const f32 = (r: Record<string, number[]>): SiteVectors => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v)]));
-      for (const c of cached) instances.push({ instruction: instr.id, trial, exampleId: c.exampleId, confusion: c.confusion, biased: f32(c.biased), gold: c.gold ? f32(c.gold) : null });
+      const res = await model.attribute(examples, (d, n) => progress.step(d, n));
+      if (!planReported) {
+        const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
+        progress.note(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
+        planReported = true;
+      }
+      const vec = (row: number): SiteVectors => Object.fromEntries(res.sites.map((s) => [s.name, s.values[row]!]));
+      cached = trials.map((tr) => {
+        const insts: InstanceAttribution[] = slots
+          .filter((sl) => sl.trial === tr.trial)
+          .map((sl) => ({ instruction: instr.id, trial: tr.trial, exampleId: `${sl.e.s.item.category}/${sl.e.s.item.id}`, confusion: sl.e.t!.confusion, biased: vec(sl.biased), gold: sl.gold === null ? null : vec(sl.gold) }));
+        // One instruction and one trial: aggregate() returns exactly sum_x a * B(n; i, x).
+        const sum = aggregate(insts, aggOpts);
+        return { trial: tr.trial, instances: insts.length, sum: Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Array.from(v)])) };
+      });
+      store.write(name, cached);
     }
+    attributionItems += cached.reduce((a, c) => a + c.instances, 0);
+    perInstruction.push(meanOfVectors(cached.map((c) => c.sum)));
   }
-  const scores = aggregate(instances, { lambda: cfg.attribution.lambda, skill: cfg.attribution.skill, confusionWeight: cfg.attribution.confusionWeight });
+  // B(n) = mean over instructions of (mean over trials of the trial sums).
+  const scores = meanOfVectors(perInstruction);
   const ranking = rankNeurons(scores);
   const siteByName = new Map(model.sites.map((s) => [s.name, s]));
   store.writePlain('ranking.json', {
@@ -176,6 +195,13 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     const block = (iv: Record<string, { estimate: number | null; lo: number | null; hi: number | null }>): MetricBlock =>
       Object.fromEntries(keys.map((key) => [key, { value: iv[key]!.estimate, lo: iv[key]!.lo, hi: iv[key]!.hi }]));
     const point: SweepPoint = { method, k, metrics: block(ci) };
+    if (task.instructions.length > 1) {
+      // The paper's inter-instruction spread: the metric under each instruction, then mean and sd.
+      const per: Record<string, Record<string, number | null>> = {};
+      for (const instr of task.instructions) per[instr.id] = task.metrics(rows.filter((r) => r.instruction === instr.id));
+      const across = acrossInstructions(per, keys);
+      point.acrossInstructions = Object.fromEntries(keys.map((key) => [key, { mean: across[key]!.mean, sd: across[key]!.sd, min: across[key]!.min, max: across[key]!.max }]));
+    }
     if (method !== 'original') {
       // Rows are in the same item order as the original's, so position i is the same item.
       point.delta = block(bootstrapPaired(rows.length, metricOf(origTest), metricOf(rows), keys, { resamples: cfg.bootstrap, seed: cfg.seed }));

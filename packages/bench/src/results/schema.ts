@@ -22,6 +22,8 @@ export interface SweepPoint {
   metrics: MetricBlock;
   /** Paired difference to the original model on the same items, with its interval. */
   delta?: MetricBlock;
+  /** With several instructions: each metric's mean and sample sd over the per-instruction values. */
+  acrossInstructions?: Record<string, { mean: number | null; sd: number | null; min: number | null; max: number | null }>;
 }
 
 export interface RankedNeuronRecord {

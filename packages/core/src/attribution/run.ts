@@ -24,7 +24,7 @@ export interface RunOptions extends AttributionOptions {
   maxBatch?: number;
   /** Memory budget for one batch's activations and gradients, in MiB (default 2048). */
   memoryLimitMiB?: number;
-  /** Lengths are padded up to a multiple of this (default 16) so that few buckets compile. */
+  /** Lengths are padded up to a multiple of this (default 16; coarser past 8x, see bucketLength) so that few buckets compile. */
   lengthMultiple?: number;
   /** Masks per site (default ones). Values of length `width`. */
   masks?: Record<string, Float32Array>;
@@ -44,9 +44,17 @@ export function selectSites(sites: NeuronSite[], kinds: AttributionOptions['kind
   return sites.filter((s) => set.has(s.kind));
 }
 
-function roundUp(n: number, m: number): number {
-  return Math.max(m, Math.ceil(n / m) * m);
+/**
+ * The bucket length for n tokens: a multiple of m up to 8m, then coarser steps (2m up to 16m,
+ * 4m up to 32m, ...), so long prompts of varied length share a few compiled graphs at a padding
+ * cost of at most about an eighth.
+ */
+export function bucketLength(n: number, m: number): number {
+  const step = m * 2 ** Math.max(0, Math.ceil(Math.log2(n / (8 * m))));
+  return Math.max(m, Math.ceil(n / step) * step);
 }
+
+const roundUp = bucketLength;
 
 /** The bucket lengths one example needs. */
 export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionExample): { input: number; target: number } {
