@@ -7,11 +7,11 @@
  */
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { createSession, type Model, type Tensor } from '../packages/core/src/index.js';
 import { buildGradientGraph } from '../packages/core/src/autodiff/index.js';
 import { buildTransformerBlock, blockParameters, type BlockConfig } from '../packages/core/test/helpers/transformer-block.js';
-import { cpuModel, median, ortVersion, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
 
 const SECTION = '## Autodiff: transformer block forward + backward';
 
@@ -110,10 +110,7 @@ async function main() {
     '',
     tbl,
     '',
-    `- Machine: ${cpuModel()}, ${cpus().length} cores, shared with other jobs (1-minute load average ${load.toFixed(1)} at the start)`,
-    `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
-    '- Command: `pnpm bench:autodiff`',
-    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    ...provenance('pnpm bench:autodiff', `1-minute load average ${load.toFixed(1)} at the start`),
     '',
   ].join('\n');
   console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);

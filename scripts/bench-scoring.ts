@@ -8,14 +8,14 @@
  */
 process.env.ORT_DISABLE_TELEMETRY = '1';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '../packages/core/src/gguf/import.js';
 import { makeT5Folder, T5_TINY, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/models/tiny/index.js';
 import { loadModelFolder, type ModelFolder } from '../packages/core/src/models/folder.js';
 import { releaseScoringSessions, scoreOptions, encodeScoringRows, type ScoreItem } from '../packages/core/src/models/scoring.js';
 import { countNeurons } from '../packages/core/src/models/sites.js';
-import { ROOT, cpuModel, ortVersion, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { ROOT, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
 
 const SECTION = '## Option scoring';
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(ROOT, '../shared/assets');
@@ -132,10 +132,7 @@ async function main() {
     '',
     tbl,
     '',
-    `- Machine: ${cpuModel()}, ${cpus().length} cores (shared with other jobs while measured)`,
-    `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
-    '- Command: `pnpm bench:scoring`',
-    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    ...provenance('pnpm bench:scoring', `1-minute load average ${loadavg()[0]!.toFixed(1)} at the end`),
     '',
   ].join('\n');
   console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);

@@ -22,10 +22,10 @@ export function ortVersion(): string {
   return (require('onnxruntime-node/package.json') as { version: string }).version;
 }
 
-/** The standard footer: machine, versions, command and date. */
-export function provenance(command: string): string[] {
+/** The standard footer: machine (with an optional remark), versions, command and date. */
+export function provenance(command: string, machineNote = ''): string[] {
   return [
-    `- Machine: ${cpuModel()}, ${cpus().length} cores`,
+    `- Machine: ${cpuModel()}, ${cpus().length} cores${machineNote ? `, ${machineNote}` : ''}`,
     `- Node ${process.version}, onnxruntime-node ${ortVersion()}`,
     `- Command: \`${command}\``,
     `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
