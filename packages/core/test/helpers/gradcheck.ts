@@ -3,7 +3,7 @@
  * For y = op(x...), the objective L = sum_k sum(y_k * R_k) with fixed random R_k has dL/dy_k = R_k,
  * so calling the rule with dy = R_k must give dL/dx, which central differences of L measure.
  */
-import { GraphBuilder, emptyModel, encodeModel, createSession, probeShapes, tensor, numel, type AttrInput, type Tensor, type Model } from '../../src/index.js';
+import { GraphBuilder, createRng, emptyModel, encodeModel, createSession, probeShapes, tensor, numel, type AttrInput, type Tensor, type Model } from '../../src/index.js';
 import { getRule, type GradContext } from '../../src/autodiff/rule.js';
 
 export interface RuleInput {
@@ -35,15 +35,10 @@ export interface RuleCheckResult {
   details: { input: number; index: number; analytic: number; numeric: number }[];
 }
 
+/** Uniform [0, 1) values from core's seeded generator. */
 export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRng(seed >>> 0);
+  return () => r.next();
 }
 
 export function randn(dims: number[], seed = 1, dtype: 'float64' | 'float32' = 'float64', scale = 1): Tensor {

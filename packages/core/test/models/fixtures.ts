@@ -3,18 +3,12 @@
  * module scopes for T5 and GPT-2, Hugging Face parameter names for Llama), small enough to reason
  * about, for site detection, masks and pruning.
  */
-import { GraphBuilder, emptyModel, f32, type Model } from '../../src/index.js';
+import { GraphBuilder, createRng, emptyModel, f32, type Model } from '../../src/index.js';
 
-/** Deterministic uniform(-1, 1) values (mulberry32). */
+/** Deterministic uniform(-1, 1) values (core's seeded generator). */
 export function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const r = createRng(seed >>> 0);
+  return () => r.next() * 2 - 1;
 }
 
 export const T5_DIMS = { D: 8, inner: 12, F: 10, V: 16 };

@@ -4,33 +4,25 @@
  * it: changing the layer count leaves the shared layers' weights unchanged.
  */
 
-/** 32-bit FNV-1a hash of a string. */
-export function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
+import { createRng, hashSeed, type Rng } from '../../util/random.js';
 
-/** A small, fast 32-bit generator (mulberry32) with Box-Muller normals. */
+/** 32-bit FNV-1a hash of a string (core's seed hash). */
+export const hashString = (s: string): number => hashSeed(s);
+
+/** Core's seeded generator (mulberry32) with Box-Muller normals. */
 export class SeededRandom {
-  private state: number;
+  private rng: Rng;
   private spare: number | null = null;
 
   constructor(seed: number) {
     if (!Number.isFinite(seed)) throw new Error(`random seed must be a finite number, got ${seed}`);
-    this.state = (Math.floor(seed) ^ 0x6d2b79f5) >>> 0;
+    // The xor keeps the streams of models generated before the generator was shared.
+    this.rng = createRng((Math.floor(seed) ^ 0x6d2b79f5) >>> 0);
   }
 
   /** Uniform in [0, 1). */
   uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rng.next();
   }
 
   /** Standard normal. */
