@@ -280,7 +280,7 @@ function toHalfBits(x: number): number {
 }
 
 function tinyLlama(opts: { quantised?: string; extraTensor?: boolean } = {}): Uint8Array {
-  const D = 16, H = 2, hd = 8, F = 24, L = 2;
+  const D = 16, H = 2, F = 24, L = 2;
   const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), '▁', 'a', 'b', '▁a'];
   const nV = tokens.length;
   const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));

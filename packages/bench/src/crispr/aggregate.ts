@@ -31,12 +31,6 @@ export interface AggregateOptions {
   confusionWeight?: boolean;
 }
 
-function zerosLike(v: SiteVectors): SiteVectors {
-  const out: SiteVectors = {};
-  for (const [k, a] of Object.entries(v)) out[k] = new Float32Array(a.length);
-  return out;
-}
-
 /** B(n; i, x), the per-instance bias score, computed in float64 then stored. */
 export function instanceScore(inst: InstanceAttribution, opts: AggregateOptions = {}): Record<string, Float64Array> {
   const lambda = opts.lambda ?? 1;
@@ -87,4 +81,3 @@ export function aggregate(instances: InstanceAttribution[], opts: AggregateOptio
   return result;
 }
 
-export { zerosLike };

@@ -1,9 +1,7 @@
 /** Neuron rankings: the ordered list of (site, unit) that pruning takes its top k from. */
-import { createRng } from '@crispr-bench/core';
+import { createRng, pruningMasks, type NeuronRef } from '@crispr-bench/core';
 
-export interface RankedNeuron {
-  site: string;
-  unit: number;
+export interface RankedNeuron extends NeuronRef {
   score: number;
 }
 
@@ -24,15 +22,7 @@ export function rankNeurons(scores: Record<string, ArrayLike<number>>): RankedNe
 /** Masks (1 = keep, 0 = pruned) for the top k neurons of a ranking. */
 export function masksForTopK(ranking: RankedNeuron[], k: number, widths: Record<string, number>): Record<string, Float32Array> {
   if (k > ranking.length) throw new Error(`cannot prune ${k} neurons: the ranking has ${ranking.length}`);
-  const masks: Record<string, Float32Array> = {};
-  for (const [site, w] of Object.entries(widths)) masks[site] = new Float32Array(w).fill(1);
-  for (const n of ranking.slice(0, k)) {
-    const m = masks[n.site];
-    if (!m) throw new Error(`ranking names site '${n.site}', which the model does not have`);
-    if (n.unit < 0 || n.unit >= m.length) throw new Error(`ranking names unit ${n.unit} of site '${n.site}' (width ${m.length})`);
-    m[n.unit] = 0;
-  }
-  return masks;
+  return pruningMasks(Object.entries(widths).map(([name, width]) => ({ name, width })), ranking.slice(0, k));
 }
 
 /** The random-pruning control: k units drawn uniformly without replacement, seeded. */

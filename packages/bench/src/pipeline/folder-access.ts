@@ -21,10 +21,7 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
       return res.map((cands) => cands.map((c) => c.logprob));
     },
     encode: (prompt, candidate) => attributionExample(folder, prompt, candidate),
-    attribute(examples, onProgress) {
-      attributor.opts.onProgress = onProgress;
-      return attributor.run(examples);
-    },
+    attribute: (examples, onProgress) => attributor.run(examples, onProgress),
     async close() {
       await attributor.close();
       await releaseScoringSessions();

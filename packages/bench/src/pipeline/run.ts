@@ -3,7 +3,6 @@
  * ranking -> masks -> evaluation sweep -> results. Each stage checkpoints into the run folder.
  */
 import os from 'node:os';
-import type { McItem } from '@crispr-bench/core';
 import type { AttributionExample, AttributionResult, NeuronSite } from '@crispr-bench/core';
 import { acrossInstructions, bootstrap, bootstrapPaired } from '@crispr-bench/judges';
 import { attributionSamples } from '@crispr-bench/datasets';
@@ -264,4 +263,3 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   return results;
 }
 
-export type { McItem };

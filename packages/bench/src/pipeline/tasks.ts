@@ -3,7 +3,7 @@
  * biased label, the metrics), so that the CRISPR loop is the same for BBQ and the pronoun set.
  */
 import type { McItem } from '@crispr-bench/core';
-import { bbqMetrics, pronounMetrics, softmax, biasedLabel, type BbqMetrics, type PronounMetrics } from '@crispr-bench/judges';
+import { argmax, bbqMetrics, pronounMetrics, softmax, biasedLabel, type BbqMetrics, type PronounMetrics } from '@crispr-bench/judges';
 
 export interface Instruction {
   id: string;
@@ -87,14 +87,20 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
   };
 }
 
-export function bbqTask(items: McItem[], instructions: Instruction[], render: (item: McItem, instruction: Instruction) => string, description: string): EvalTask {
+export function bbqTask(
+  items: McItem[],
+  instructions: Instruction[],
+  render: (item: McItem, instruction: Instruction) => string,
+  candidates: (item: McItem) => string[],
+  description: string,
+): EvalTask {
   return {
     name: 'bbq',
     description,
     items,
     instructions,
     prompt: render,
-    candidates: (item) => item.options,
+    candidates,
     biasedTarget: (s) => {
       if (s.item.label === null) return null;
       const b = biasedLabel(s.logprobs, s.item.label);
@@ -102,13 +108,13 @@ export function bbqTask(items: McItem[], instructions: Instruction[], render: (i
     },
     metrics: (scored, indices) => {
       const m: BbqMetrics = bbqMetrics(
-        scored.map((s) => ({ item: s.item, pred: argmaxIndex(s.logprobs) })),
+        scored.map((s) => ({ item: s.item, pred: argmax(s.logprobs) })),
         indices,
       );
       return { accuracy: m.accuracy, accuracy_ambig: m.accuracy_ambig, accuracy_disambig: m.accuracy_disambig, bias_disambig: m.bias_disambig, bias_ambig: m.bias_ambig };
     },
     // DESIGN.md §5 step 7: k maximises dev accuracy.
-    selection: (scored) => bbqMetrics(scored.map((s) => ({ item: s.item, pred: argmaxIndex(s.logprobs) }))).accuracy ?? 0,
+    selection: (scored) => bbqMetrics(scored.map((s) => ({ item: s.item, pred: argmax(s.logprobs) }))).accuracy ?? 0,
     selectionLabel: 'accuracy',
     metricInfo: [
       { key: 'accuracy', label: 'accuracy', better: 'higher' },
@@ -118,10 +124,4 @@ export function bbqTask(items: McItem[], instructions: Instruction[], render: (i
       { key: 'bias_disambig', label: 'BBQ s_DIS', better: 'zero' },
     ],
   };
-}
-
-function argmaxIndex(v: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
 }

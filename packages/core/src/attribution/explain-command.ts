@@ -2,11 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
-import { loadModelFolder, type ModelFolder } from '../models/folder.js';
+import { loadModelFolder } from '../models/folder.js';
 import { attributionExample, attributionModel } from './folder.js';
 import type { ExecutionProvider } from '../runtime/session.js';
 import { Attributor } from './run.js';
-import type { AttributionExample, AttributionObjective, AttributionResult, TokenReduction } from './types.js';
+import type { AttributionObjective, AttributionResult, TokenReduction } from './types.js';
 
 const USAGE = `usage: crispr explain --model <dir> (--prompt <text> | --prompt-ids <ids>) (--target <text> | --target-ids <ids>) [options]
 

@@ -105,8 +105,8 @@ export async function buildAttributionGraph(
     let r: string;
     if (reduce === 'max') {
       const valid = rb.op('Greater', [m, rb.scalar(0)]);
-      const masked = rb.op('Where', [valid, a, rb.scalar(LOWEST_F32)]);
-      const mx = reduceOp(rb, 'ReduceMax', masked, [1], false, opset);
+      const validOnly = rb.op('Where', [valid, a, rb.scalar(LOWEST_F32)]);
+      const mx = reduceOp(rb, 'ReduceMax', validOnly, [1], false, opset);
       // An example with no valid token (a batch filler) gets 0, not -FLT_MAX.
       const any = rb.op('Greater', [reduceOp(rb, 'ReduceSum', m, [1], false, opset), rb.scalar(0)]);
       r = rb.op('Where', [any, mx, rb.scalar(0)]);

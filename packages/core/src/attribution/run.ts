@@ -29,7 +29,7 @@ export interface RunOptions extends AttributionOptions {
   /** Masks per site (default ones). Values of length `width`. */
   masks?: Record<string, Float32Array>;
   session?: SessionOptions;
-  /** Called after every batch, for progress reporting. */
+  /** Called after every batch, for progress reporting (run() may pass its own). */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -53,8 +53,6 @@ export function bucketLength(n: number, m: number): number {
   const step = m * 2 ** Math.max(0, Math.ceil(Math.log2(n / (8 * m))));
   return Math.max(m, Math.ceil(n / step) * step);
 }
-
-const roundUp = bucketLength;
 
 /** The bucket lengths one example needs. */
 export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionExample): { input: number; target: number } {
@@ -163,11 +161,11 @@ export class Attributor {
     return { graph, session };
   }
 
-  async run(examples: AttributionExample[]): Promise<AttributionResult> {
+  async run(examples: AttributionExample[], onProgress = this.opts.onProgress): Promise<AttributionResult> {
     const mult = this.opts.lengthMultiple ?? 16;
     const lens = examples.map((e) => exampleLengths(this.model.kind, e));
-    const maxIn = Math.max(...lens.map((l) => roundUp(l.input, mult)));
-    const maxT = Math.max(...lens.map((l) => roundUp(l.target, mult)));
+    const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
+    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, mult)));
     const fpKey = `${maxIn}x${maxT}`;
     if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
     const bytesPerExample = await this.footprints.get(fpKey)!;
@@ -177,7 +175,7 @@ export class Attributor {
     // Group by bucket so that each bucket's session compiles once.
     const groups = new Map<string, number[]>();
     lens.forEach((l, i) => {
-      const key = `${roundUp(l.input, mult)}x${roundUp(l.target, mult)}`;
+      const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, mult)}`;
       (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
     });
     const sites = this.sites();
@@ -214,7 +212,7 @@ export class Attributor {
           });
         });
         done += rows.length;
-        this.opts.onProgress?.(done, examples.length);
+        onProgress?.(done, examples.length);
       }
     }
     const siteResults: SiteAttribution[] = sites.map((s, k) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: values[k]! }));

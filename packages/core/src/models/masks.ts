@@ -112,14 +112,14 @@ export function addSiteMasks(model: Model, sites: NeuronSite[]): MaskedModel {
 }
 
 /** All-ones masks (the unmodified model), keyed by site name. */
-export function onesMasks(sites: readonly NeuronSite[]): Record<string, Float32Array> {
+export function onesMasks(sites: readonly Pick<NeuronSite, 'name' | 'width'>[]): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
   for (const s of sites) out[s.name] = new Float32Array(s.width).fill(1);
   return out;
 }
 
 /** Masks with the listed units set to 0 and all others 1. */
-export function pruningMasks(sites: readonly NeuronSite[], neurons: readonly { site: string; unit: number }[]): Record<string, Float32Array> {
+export function pruningMasks(sites: readonly Pick<NeuronSite, 'name' | 'width'>[], neurons: readonly { site: string; unit: number }[]): Record<string, Float32Array> {
   const masks = onesMasks(sites);
   for (const n of neurons) {
     const m = masks[n.site];

@@ -158,7 +158,7 @@ export function buildScoringModel(folder: ModelFolder): Model {
   return appendTokenLogprobs(addSiteMasks(folder.graph, folder.sites).model, folder.dir);
 }
 
-function encodeGraph(model: Model): ScoringGraph {
+function scoringGraph(model: Model): ScoringGraph {
   // Kept as IR, not bytes: createSession hands models past 2 GB to ORT as external-data files.
   return { model, hash: modelHash(model) };
 }
@@ -171,13 +171,13 @@ function folderGraphs(folder: ModelFolder): FolderGraphs {
 
 function mergedGraph(folder: ModelFolder): ScoringGraph {
   const fg = folderGraphs(folder);
-  return (fg.merged ??= encodeGraph(buildScoringModel(folder)));
+  return (fg.merged ??= scoringGraph(buildScoringModel(folder)));
 }
 
 function splitGraphs(folder: ModelFolder, parts: Seq2seqParts): { encoder: ScoringGraph; decoder: ScoringGraph } {
   const fg = folderGraphs(folder);
-  fg.encoder ??= encodeGraph(addSiteMasks(parts.encoder, parts.encoderSites).model);
-  fg.decoder ??= encodeGraph(appendTokenLogprobs(addSiteMasks(parts.decoder, parts.decoderSites).model, folder.dir));
+  fg.encoder ??= scoringGraph(addSiteMasks(parts.encoder, parts.encoderSites).model);
+  fg.decoder ??= scoringGraph(appendTokenLogprobs(addSiteMasks(parts.decoder, parts.decoderSites).model, folder.dir));
   return { encoder: fg.encoder, decoder: fg.decoder };
 }
 

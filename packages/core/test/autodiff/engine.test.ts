@@ -169,7 +169,7 @@ describe('buildGradientGraph', () => {
     const b = new GraphBuilder(model.graph);
     b.input('x', 'float32', [3]);
     b.input('cond', 'bool', []);
-    const h = b.op('Tanh', ['x'], {}, { name: '/pre', output: 'h' });
+    b.op('Tanh', ['x'], {}, { name: '/pre', output: 'h' });
     const branch = (op: string) => {
       const g = emptyModel(17, op).graph;
       g.nodes.push({ name: `/${op}`, opType: op, domain: '', inputs: ['h'], outputs: [`${op}_y`], attributes: {} });

@@ -115,7 +115,6 @@ function rope(x: Float64Array, nHeads: number, headSize: number, pos: number, th
 
 /** Logits [seq][vocab] for one unpadded sequence at positions 0..seq-1. */
 export function referenceLogits(m: RefModel, ids: number[]): Float64Array[] {
-  const S = ids.length;
   const { dim, headSize, nHead, nKvHead } = m;
   const kvDim = nKvHead * headSize;
   const group = nHead / nKvHead;

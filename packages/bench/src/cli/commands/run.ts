@@ -109,10 +109,14 @@ async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Recor
   const instr = await resolveInstructions(typeof v.instructions === 'string' ? v.instructions : 'paper');
   const template = typeof v.template === 'string' ? v.template : spec.startsWith('mc:') ? 'generic' : 'default';
   const instructions = instr.instructions.map((text, i) => ({ id: `${instr.name}-${i + 1}`, text }));
-  const task = bbqTask(items, instructions, (item, ins) => renderPrompt(template, ins.text, item), `${description}; instructions: ${instr.name} (${instr.instructions.length})`);
-  // Candidates are the answers as the template names them; a causal LM continues after a space.
-  task.candidates = (item) => answerStrings(template, item).map((a) => (kind === 'decoder-only' ? ` ${a}` : a));
-  return task;
+  return bbqTask(
+    items,
+    instructions,
+    (item, ins) => renderPrompt(template, ins.text, item),
+    // The answers as the template names them; a causal LM continues after a space.
+    (item) => answerStrings(template, item).map((a) => (kind === 'decoder-only' ? ` ${a}` : a)),
+    `${description}; instructions: ${instr.name} (${instr.instructions.length})`,
+  );
 }
 
 export const runCommand: CliCommand = {
