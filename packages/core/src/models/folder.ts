@@ -1,30 +1,32 @@
 /**
  * Model folders: the Hugging Face / Optimum ONNX layout (`config.json`, `tokenizer.json`,
- * `onnx/*.onnx`), read into one analysis graph.
- *
- * Layouts:
- *   seq2seq       onnx/encoder_model.onnx + onnx/decoder_model.onnx (preferred) or
- *                 onnx/decoder_model_merged.onnx (its cache branch removed)
- *   decoder-only  onnx/model.onnx (or a decoder-only onnx/decoder_model[_merged].onnx)
+ * `onnx/*.onnx`), read into one analysis graph. Which files make up the model, and the role of
+ * each, is layout.ts's job.
  *
  * The analysis graph has exactly the inputs `input_ids`, `attention_mask` (+ `decoder_input_ids`
  * for seq2seq) and the output `logits`: past key/value inputs become empty tensors computed in the
  * graph (every exporter concatenates past and new keys, so an empty past gives the no-cache
  * model), `position_ids` is derived from the attention mask (cumsum - 1, the Hugging Face rule),
  * and `use_cache_branch` is fixed to false with the If inlined.
+ *
+ * Sites are found in each file on its own, where the file's role is known (sites.ts), and each
+ * site's linear node is then renamed to its module name (`/encoder.block.0.layer.0.SelfAttention.q/MatMul`),
+ * so the merged graph names its sites the same way whatever the exporter called its nodes.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Model } from '../onnx/types.js';
 import { readModel } from '../onnx/io.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { tensor } from '../onnx/tensor.js';
-import { cloneModel, removeDeadNodes, renameValue, topologicalSort } from '../onnx/graph.js';
+import { NameAllocator, cloneModel, removeDeadNodes, renameValue, topologicalSort } from '../onnx/graph.js';
 import { inlineConstantIfs } from '../onnx/inline-if.js';
 import { mergeGraphs } from '../onnx/merge.js';
-import { findSites, type NeuronSite } from './sites.js';
+import { upcastHalf } from '../onnx/upcast.js';
+import { findSites, inspectSites, SiteDetectionError, type FileRole, type NeuronSite, type SiteInspection } from './sites.js';
+import { DEFAULT_VARIANT, checkDifferentiable, detectLayout, layoutError, readJsonObject, type Layout, type ModelKind } from './layout.js';
 
-export type ModelKind = 'seq2seq' | 'decoder-only';
+export { detectLayout, listOnnxFiles, parseOnnxName, type Layout, type LayoutFile, type ModelKind } from './layout.js';
 
 /** The subset of @huggingface/transformers' PreTrainedTokenizer this package uses. */
 export interface FolderTokenizer {
@@ -33,6 +35,14 @@ export interface FolderTokenizer {
   pad_token_id?: number | null;
   bos_token_id?: number | null;
   eos_token_id?: number | null;
+}
+
+/** Site discovery in one ONNX file of the layout (what `crispr inspect` reports). */
+export interface FileSites extends SiteInspection {
+  file: string;
+  role: FileRole;
+  /** Half-precision tensors widened to float32 on load (0 for a float32 file). */
+  upcast: number;
 }
 
 export interface ModelFolder {
@@ -45,6 +55,10 @@ export interface ModelFolder {
   sites: NeuronSite[];
   /** ONNX files the graph was built from, relative to dir. */
   files: string[];
+  /** The layout: chosen variant and files, with the reasons. */
+  layout: Layout;
+  /** Site discovery per analysed file. */
+  fileSites: FileSites[];
   /**
    * seq2seq only: the encoder and decoder graphs on their own (the decoder's `input_ids` renamed
    * to `decoder_input_ids`), so that scoring runs the encoder once per prompt rather than once per
@@ -73,57 +87,8 @@ export interface LoadFolderOptions {
   tokenizer?: boolean;
   /** Site detection strictness (see findSites); default true. */
   strictSites?: boolean;
-}
-
-const SEQ2SEQ_DECODERS = ['decoder_model.onnx', 'decoder_model_merged.onnx'];
-export const SUPPORTED_ONNX = ['encoder_model.onnx', 'decoder_model.onnx', 'decoder_model_merged.onnx', 'decoder_with_past_model.onnx', 'model.onnx'];
-
-export function listOnnxFiles(dir: string): { all: string[]; supported: string[]; other: string[] } {
-  const onnxDir = join(dir, 'onnx');
-  const all = existsSync(onnxDir) && statSync(onnxDir).isDirectory() ? readdirSync(onnxDir).filter((f) => f.endsWith('.onnx')).sort() : [];
-  return { all, supported: all.filter((f) => SUPPORTED_ONNX.includes(f)), other: all.filter((f) => !SUPPORTED_ONNX.includes(f)) };
-}
-
-function layoutError(dir: string, why: string): Error {
-  const root = existsSync(dir) ? readdirSync(dir).sort() : [];
-  const onnx = listOnnxFiles(dir).all;
-  return new Error(
-    `${dir}: not a supported model folder (${why}).\n` +
-      `  found: ${root.length ? root.join(', ') : 'nothing'}${onnx.length ? `; onnx/: ${onnx.join(', ')}` : ''}\n` +
-      '  expected: config.json and tokenizer.json, plus either\n' +
-      '    seq2seq:      onnx/encoder_model.onnx and onnx/decoder_model.onnx (or onnx/decoder_model_merged.onnx)\n' +
-      '    decoder-only: onnx/model.onnx',
-  );
-}
-
-function readJson(path: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8'));
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** Which layout a folder has and the files that make it up. */
-export function detectLayout(dir: string): { kind: ModelKind; encoder?: string; decoder: string } {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: model folder does not exist`);
-  if (!existsSync(join(dir, 'config.json'))) throw layoutError(dir, 'config.json is missing');
-  const config = readJson(join(dir, 'config.json'));
-  const { all } = listOnnxFiles(dir);
-  const has = (f: string) => all.includes(f);
-  if (has('encoder_model.onnx')) {
-    const dec = SEQ2SEQ_DECODERS.find(has);
-    if (!dec) throw layoutError(dir, 'onnx/encoder_model.onnx has no decoder next to it');
-    return { kind: 'seq2seq', encoder: 'onnx/encoder_model.onnx', decoder: `onnx/${dec}` };
-  }
-  if (has('model.onnx')) return { kind: 'decoder-only', decoder: 'onnx/model.onnx' };
-  if (config.is_encoder_decoder !== true) {
-    const dec = SEQ2SEQ_DECODERS.find(has);
-    if (dec) return { kind: 'decoder-only', decoder: `onnx/${dec}` };
-  }
-  throw layoutError(dir, all.length ? 'the ONNX files present make up no known layout' : 'no onnx/*.onnx graphs');
+  /** transformers.js variant (`fp16`, `quantized`, ...); default fp32, the files without a suffix. */
+  variant?: string;
 }
 
 const PAST_RE = /^(past_key_values|past)[._]/;
@@ -173,6 +138,9 @@ export async function siteView(model: Model): Promise<Model> {
     b.op('Max', [b.op('Sub', [cum, b.scalar(1, 'int64')]), b.scalar(0, 'int64')], {}, { output: 'position_ids', name: 'crispr/position_ids' });
     g.inputs = g.inputs.filter((i) => i.name !== 'position_ids');
   }
+  // Unique node names (exporters and optimisers leave some empty or repeated): a site names its node.
+  const names = new NameAllocator();
+  for (const n of g.nodes) n.name = names.fresh(n.name || `crispr/unnamed/${n.opType}`);
   // The nodes added above were appended; topologicalSort moves them before their readers.
   const outputs = g.outputs.filter((o) => !/^present/.test(o.name));
   if (outputs.length) g.outputs = outputs;
@@ -252,7 +220,7 @@ export async function loadTokenizer(dir: string): Promise<FolderTokenizer> {
 /** Number of token ids tokenizer.json can produce (largest id + 1 over its vocabulary and added tokens). */
 export function tokenizerIdCount(dir: string): number {
   const file = join(dir, 'tokenizer.json');
-  const tok = readJson(file) as { model?: { vocab?: unknown }; added_tokens?: { id?: unknown }[] };
+  const tok = readJsonObject(file) as { model?: { vocab?: unknown }; added_tokens?: { id?: unknown }[] };
   let max = -1;
   const vocab = tok.model?.vocab;
   if (Array.isArray(vocab)) max = vocab.length - 1; // Unigram: [[piece, score], ...]
@@ -279,26 +247,60 @@ function checkTokenizerFitsModel(dir: string, config: Record<string, unknown>, m
   }
 }
 
+/**
+ * Reads one file of the layout for analysis: refuses quantised graphs, widens half precision,
+ * cleans it (siteView) and finds its sites by its role, then renames each site's linear node to
+ * the site's module name.
+ */
+export async function analyseFile(root: string, file: string, role: FileRole, layout: Layout): Promise<{ view: Model; found: FileSites }> {
+  const raw = readModel(join(root, file));
+  checkDifferentiable(raw, root, file, layout);
+  const { model, changed } = upcastHalf(raw);
+  const view = await siteView(model);
+  const inspection = inspectSites(view, { role });
+  // siteView made node names unique, so a site's matmul name identifies its node.
+  const byNode = new Map(inspection.sites.map((s) => [s.matmul, s]));
+  for (const n of view.graph.nodes) {
+    const site = byNode.get(n.name);
+    if (site) n.name = site.matmul = `/${site.name}/${n.opType}`;
+  }
+  return { view, found: { file, role, upcast: changed, ...inspection } };
+}
+
+function siteKey(s: NeuronSite): string {
+  return `${s.name}:${s.kind}:${s.side}:${s.width}`;
+}
+
 export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {}): Promise<ModelFolder> {
   const root = resolve(dir);
-  const layout = detectLayout(root);
-  const config = readJson(join(root, 'config.json'));
-  const gen = existsSync(join(root, 'generation_config.json')) ? readJson(join(root, 'generation_config.json')) : {};
+  const layout = detectLayout(root, opts.variant ?? DEFAULT_VARIANT);
+  const config = readJsonObject(join(root, 'config.json'));
+  const gen = existsSync(join(root, 'generation_config.json')) ? readJsonObject(join(root, 'generation_config.json')) : {};
   const tokenizer: FolderTokenizer = opts.tokenizer === false ? nullTokenizer(root) : await loadTokenizer(root);
 
-  let graph: Model;
-  const files: string[] = [];
-  let split: { encoder: Model; decoder: Model } | undefined;
-  if (layout.kind === 'seq2seq') {
-    const encoder = await siteView(readModel(join(root, layout.encoder!)));
-    const decoder = await siteView(readModel(join(root, layout.decoder)));
-    files.push(layout.encoder!, layout.decoder);
-    graph = mergeSeq2seq(encoder, decoder, root);
-    split = { encoder, decoder };
-  } else {
-    graph = await siteView(readModel(join(root, layout.decoder)));
-    files.push(layout.decoder);
+  const analysed = layout.files.filter((f) => f.analysed);
+  const views: Model[] = [];
+  const fileSites: FileSites[] = [];
+  for (const f of analysed) {
+    const { view, found } = await analyseFile(root, f.file, f.role, layout);
+    views.push(view);
+    fileSites.push(found);
   }
+  const unrecognised = fileSites.flatMap((f) => f.unrecognised.map((u) => `${f.file}: ${u}`));
+  if (unrecognised.length && (opts.strictSites ?? true)) {
+    throw new SiteDetectionError(
+      `${root}: ${unrecognised.length} linear layer(s) whose module name could not be recovered from their node or weight names (an optimiser may have renamed them), so their kind and layer are unknown:\n  ` +
+        unrecognised.slice(0, 20).join('\n  ') +
+        (unrecognised.length > 20 ? `\n  ... and ${unrecognised.length - 20} more` : '') +
+        '\nPass strict: false to skip them.',
+      unrecognised,
+    );
+  }
+
+  let graph: Model;
+  const files = analysed.map((f) => f.file);
+  const split = layout.kind === 'seq2seq' ? { encoder: views[0]!, decoder: views[1]! } : undefined;
+  graph = split ? mergeSeq2seq(split.encoder, split.decoder, root) : views[0]!;
   const logits = graph.graph.outputs.find((o) => o.name === 'logits');
   if (!logits) throw new Error(`${root}: the ${layout.decoder} graph has no 'logits' output (outputs: ${graph.graph.outputs.map((o) => o.name).join(', ')})`);
   graph.graph.outputs = [logits];
@@ -309,13 +311,19 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
   for (const e of expected) if (!graph.graph.inputs.some((i) => i.name === e)) throw new Error(`${root}: the model graph has no '${e}' input`);
 
   if (opts.tokenizer !== false) checkTokenizerFitsModel(root, config, graph);
-  const sites = findSites(graph, { strict: opts.strictSites ?? true });
+  // The merged graph's sites are read from the canonical node names; they must be exactly the
+  // per-file sites, on the same sides (a merge that lost or renamed one is our bug, not the user's).
+  const sites = findSites(graph, { strict: false, ...(layout.kind === 'seq2seq' ? { seq2seq: true } : { role: 'decoder-only' as const }) });
+  const want = fileSites.flatMap((f) => f.sites).map(siteKey).sort();
+  const got = sites.map(siteKey).sort();
+  if (want.join('|') !== got.join('|')) {
+    const missing = want.filter((k) => !got.includes(k));
+    const added = got.filter((k) => !want.includes(k));
+    throw new Error(`${root}: internal error: the merged graph's sites differ from the files' (missing ${missing.slice(0, 5).join(', ') || 'none'}; unexpected ${added.slice(0, 5).join(', ') || 'none'})`);
+  }
   if (!sites.length) {
-    const matmuls = graph.graph.nodes.filter((n) => n.opType === 'MatMul' || n.opType === 'Gemm' || n.opType === 'MatMulInteger' || n.opType === 'MatMulNBits').length;
-    throw new Error(
-      `${root}: no neuron sites found among ${matmuls} matrix products: a site needs a MatMul/Gemm whose weight is a float initializer ` +
-        '(quantised weights behind DequantizeLinear, MatMulInteger or MatMulNBits are not supported; use the fp32/fp16 export)',
-    );
+    const matmuls = graph.graph.nodes.filter((n) => n.opType === 'MatMul' || n.opType === 'Gemm').length;
+    throw new Error(`${root}: no neuron sites found among ${matmuls} matrix products of ${files.join(', ')}: a site needs a MatMul/Gemm whose weight is a float initializer (run crispr inspect --model ${dir} to see what was found)`);
   }
   const parts = split ? splitParts(split.encoder, split.decoder, sites) : undefined;
   const eos = numberOrUndefined(config.eos_token_id, gen.eos_token_id, tokenizer.eos_token_id);
@@ -331,6 +339,8 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
     graph,
     sites,
     files,
+    layout,
+    fileSites,
     ...(parts ? { parts } : {}),
     ...(start !== undefined && layout.kind === 'seq2seq' ? { decoderStartTokenId: start } : {}),
     ...(bos !== undefined ? { bosTokenId: bos } : {}),

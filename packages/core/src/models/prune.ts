@@ -11,7 +11,8 @@ import { readModel, writeModel } from '../onnx/io.js';
 import { cloneTensor } from '../onnx/tensor.js';
 import type { NeuronSite } from './sites.js';
 import { findSites } from './sites.js';
-import { siteView, listOnnxFiles } from './folder.js';
+import { siteView } from './folder.js';
+import { detectLayout, firstQuantisedNode, listOnnxFiles, parseOnnxName } from './layout.js';
 
 export interface NeuronRef {
   site: string;
@@ -150,11 +151,19 @@ function externalDataName(onnxDir: string, file: string): string | null {
   return null;
 }
 
+/** A weight of a quantised file cannot be zeroed per unit; say which op stands in the way. */
+function quantisedReason(model: Model): string | null {
+  const q = firstQuantisedNode(model.graph);
+  return q ? `quantised (${q.op} node '${q.node}'): its weights cannot be pruned by zeroing; re-quantise the pruned fp32 files` : null;
+}
+
 /**
  * Writes a copy of the model folder `srcDir` to `outDir` with the first `k` of `neurons` zeroed
- * (or all of them when k is undefined). Every ONNX graph of the supported layout is pruned (the
- * encoder, the decoder, the merged decoder, model.onnx); other ONNX variants are left out and
- * listed in the result, since copying them would ship unpruned weights.
+ * (or all of them when k is undefined). Every ONNX graph of the layout, in every float variant,
+ * is pruned (the encoder, the decoder, the merged decoder, the decoder with past, model.onnx,
+ * their `_fp16` twins); sites are found in each file by its role, as the loader does. Files that
+ * cannot be pruned (quantised variants, or a file whose sites do not match the model's) are left
+ * out and listed in the result, since copying them would ship unpruned weights.
  */
 export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] | string, k: number | undefined, outDir: string): Promise<PruneFolderResult> {
   const src = resolve(srcDir);
@@ -164,21 +173,50 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
   if (k !== undefined && (!Number.isInteger(k) || k < 0)) throw new Error(`prune: k must be a non-negative integer, got ${k}`);
   if (k !== undefined && k > list.length) throw new Error(`prune: k = ${k} but the ranking lists only ${list.length} neurons`);
   const chosen = (k === undefined ? list : list.slice(0, k)).map((n) => ({ site: n.site, unit: n.unit }));
-  const files = listOnnxFiles(src);
-  if (!files.supported.length) throw new Error(`prune: ${src} has no ONNX graphs of a supported layout (found: ${files.all.join(', ') || 'nothing'} in onnx/)`);
+  const all = listOnnxFiles(src);
+  const variants = [...new Set(all.map((f) => parseOnnxName(f)?.variant).filter((v): v is string => !!v))];
+  if (!variants.length) throw new Error(`prune: ${src} has no ONNX graphs of a supported layout (found: ${all.join(', ') || 'nothing'} in onnx/)`);
 
-  // Validate the neurons against the union of the sites of every graph before writing anything.
-  const seq2seq = files.supported.includes('encoder_model.onnx');
+  // Find the sites of every file before writing anything.
   const perFile: { file: string; model: Model; sites: NeuronSite[] }[] = [];
+  const skipped: string[] = [];
   const allSites = new Map<string, NeuronSite>();
-  for (const f of files.supported) {
-    const model = readModel(join(src, 'onnx', f));
-    const view = await siteView(model);
-    const sites = findSites(view, { strict: false, seq2seq });
-    perFile.push({ file: f, model, sites });
-    for (const s of sites) if (!allSites.has(s.name)) allSites.set(s.name, s);
+  for (const variant of variants) {
+    let layout;
+    try {
+      layout = detectLayout(src, variant);
+    } catch {
+      continue; // a variant without a complete layout; its files are listed as left out below
+    }
+    for (const f of layout.files) {
+      const model = readModel(join(src, f.file));
+      const why = quantisedReason(model);
+      if (why) {
+        skipped.push(`${f.file} (${why})`);
+        continue;
+      }
+      const sites = findSites(await siteView(model), { strict: false, role: f.role });
+      perFile.push({ file: f.file, model, sites });
+      for (const s of sites) if (!allSites.has(s.name)) allSites.set(s.name, s);
+    }
   }
   const units = groupNeurons([...allSites.values()], chosen, typeof neurons === 'string' ? neurons : 'neurons');
+  // A file must hold every chosen site of its stacks, or it would ship those units unpruned. A
+  // decoder with past has no cross-attention k/v (they arrive as past values, computed by the
+  // pruned decoder), so those are the one allowed absence.
+  const toWrite = perFile.filter(({ file, sites }) => {
+    const here = new Set(sites.map((s) => s.name));
+    const stacks = new Set(sites.map((s) => s.stack));
+    const withPast = parseOnnxName(file.slice('onnx/'.length))?.base === 'decoder_with_past_model';
+    const absent = [...units.keys()].filter((name) => {
+      const s = allSites.get(name)!;
+      return stacks.has(s.stack) && !here.has(name) && !(withPast && (s.kind === 'cross_k' || s.kind === 'cross_v'));
+    });
+    if (absent.length) skipped.push(`${file} (its sites do not include ${absent.slice(0, 3).join(', ')}${absent.length > 3 ? ', ...' : ''})`);
+    return !absent.length;
+  });
+  const written = new Set(toWrite.map((f) => f.file));
+  for (const f of all) if (!written.has(`onnx/${f}`) && !skipped.some((x) => x.startsWith(`onnx/${f} `))) skipped.push(`onnx/${f} (not part of a complete layout)`);
 
   mkdirSync(join(out, 'onnx'), { recursive: true });
   const copied: string[] = [];
@@ -191,12 +229,13 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
     }
   }
   const pruned: string[] = [];
-  for (const { file, model, sites } of perFile) {
+  for (const { file, model, sites } of toWrite) {
     const p = pruneModel(model, sites, units);
-    const ext = externalDataName(join(src, 'onnx'), file);
-    writeModel(p, join(out, 'onnx', file), ext ? { externalData: true, externalDataName: ext } : {});
-    pruned.push(`onnx/${file}`);
+    const name = file.slice('onnx/'.length);
+    const ext = externalDataName(join(src, 'onnx'), name);
+    writeModel(p, join(out, file), ext ? { externalData: true, externalDataName: ext } : {});
+    pruned.push(file);
   }
   writeFileSync(join(out, 'crispr_pruned.json'), JSON.stringify({ source: src, k: chosen.length, neurons: chosen }, null, 2) + '\n');
-  return { outDir: out, neurons: chosen, pruned, skipped: files.other.map((f) => `onnx/${f}`), copied };
+  return { outDir: out, neurons: chosen, pruned, skipped, copied };
 }

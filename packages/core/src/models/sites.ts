@@ -10,7 +10,15 @@
  * by module scope, `/encoder/block.0/layer.0/SelfAttention/q/MatMul`; the site name is that
  * scope dotted, `encoder.block.0.layer.0.SelfAttention.q`. When a node carries no scope, the
  * weight's parameter name is used (`model.layers.0.self_attn.q_proj.weight` -> without
- * `.weight`). Kind, layer and side follow from the name (T5, Llama, GPT-2, BART-style names).
+ * `.weight`). Kind and layer follow from the name (T5, Llama, GPT-2, BART-style names).
+ *
+ * The stack prefix and the side do not trust the exporter's naming. The role of the ONNX file
+ * in the folder's layout (`role`) decides the prefix: Optimum exports the T5 encoder as the bare
+ * T5Stack, so its scopes read `/block.0/...` and get `encoder.` here. The side (the token axis
+ * an activation lives on) comes from the graph itself: a linear whose input is computed from the
+ * target tokens (`decoder_input_ids`, or a decoder file's own `input_ids`) is on the target
+ * side, anything else in a seq2seq graph (the encoder stack, cross-attention k and v) on the
+ * input side.
  *
  * GPT-2's `attn.c_attn` is one fused q,k,v projection: it is one site of kind `attn_qkv` (units
  * 0..D-1 are q, D..2D-1 k, 2D..3D-1 v) because a mask after the MatMul cannot be split without
@@ -56,8 +64,17 @@ export interface NeuronSite {
   output: string;
 }
 
+/**
+ * What an ONNX file is in its folder's layout: the encoder of a seq2seq model, its decoder
+ * (plain, merged or with past), or a decoder-only model. Undefined for the loader's merged
+ * seq2seq graph, whose node names the loader has already made canonical.
+ */
+export type FileRole = 'encoder' | 'decoder' | 'decoder-only';
+
 export interface FindSitesOptions {
   kinds?: SiteKind[];
+  /** The file's role in the layout: decides the stack prefix of names and the side. */
+  role?: FileRole;
   /**
    * Unrecognised linear layers (weights that are initializers but whose names match no known
    * module pattern): true (default) throws an error listing them; false skips them.
@@ -187,13 +204,21 @@ interface RawLinear {
   output: string;
 }
 
+/** A MatMul/Gemm that is not a neuron site, and why (what `crispr inspect` shows). */
+export interface NotTaken {
+  node: string;
+  op: string;
+  why: string;
+}
+
 /** Every MatMul/Gemm of the top-level graph with an initializer weight, with its bias Add. */
-export function findLinears(graph: Graph): RawLinear[] {
+export function findLinears(graph: Graph, notTaken?: NotTaken[]): RawLinear[] {
   const producer = new Map<string, Node>();
   for (const n of graph.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
   const consumers = consumersOf(graph);
   const graphOutputs = new Set(graph.outputs.map((o) => o.name));
   const out: RawLinear[] = [];
+  const skip = (n: Node, why: string) => notTaken?.push({ node: n.name || `(unnamed ${n.opType})`, op: n.opType, why });
   for (const n of graph.nodes) {
     if (n.opType !== 'MatMul' && n.opType !== 'Gemm') continue;
     if (n.domain && n.domain !== 'ai.onnx') continue;
@@ -201,11 +226,17 @@ export function findLinears(graph: Graph): RawLinear[] {
     let transposed = w?.transposed ?? false;
     if (n.opType === 'Gemm') {
       const tA = n.attributes.transA;
-      if (tA && tA.type === 'int' && tA.value) continue;
+      if (tA && tA.type === 'int' && tA.value) {
+        skip(n, 'Gemm with transA: the activation is transposed, so output units are not a weight axis');
+        continue;
+      }
       const tB = n.attributes.transB;
       if (tB && tB.type === 'int' && tB.value) transposed = !transposed;
     }
-    if (!w) continue;
+    if (!w) {
+      skip(n, 'no 2-D initializer weight (a product of two activations, e.g. attention scores or context)');
+      continue;
+    }
     // The weight is [in, out] as the MatMul sees it; stored [out, in] when transposed once.
     const weightUnitAxis: 0 | 1 = transposed ? 0 : 1;
     const width = w.tensor.dims[weightUnitAxis]!;
@@ -214,7 +245,10 @@ export function findLinears(graph: Graph): RawLinear[] {
     if (n.opType === 'Gemm' && n.inputs[2]) {
       const b = graph.initializers.get(n.inputs[2]);
       if (b && b.dims.length === 1 && b.dims[0] === width) bias = n.inputs[2];
-      else continue; // a broadcast bias of another shape cannot be zeroed per unit
+      else {
+        skip(n, `Gemm bias '${n.inputs[2]}' is not a [${width}] initializer, so it cannot be zeroed per unit`);
+        continue;
+      }
     } else {
       const cons = consumers.get(output) ?? [];
       if (cons.length === 1 && cons[0]!.opType === 'Add' && !graphOutputs.has(output)) {
@@ -264,42 +298,92 @@ function looksSeq2seq(model: Model, names: string[]): boolean {
 }
 
 /**
- * The neuron sites of a model graph, in graph order. Throws SiteDetectionError listing the
- * unrecognised linear layers when `strict` (default).
+ * Values computed from the target-token input, following data edges only (Shape and Size carry
+ * no token axis). Null when the graph has no target-token input to trace from.
  */
-export function findSites(model: Model, opts: FindSitesOptions = {}): NeuronSite[] {
+function targetDerived(graph: Graph, role: FileRole | undefined): Set<string> | null {
+  const inputs = new Set(graph.inputs.map((i) => i.name));
+  const source = inputs.has('decoder_input_ids') ? 'decoder_input_ids' : role === 'decoder' || inputs.has('encoder_hidden_states') ? 'input_ids' : null;
+  if (!source || !inputs.has(source)) return null;
+  const reached = new Set([source]);
+  for (const n of graph.nodes) {
+    if (n.opType === 'Shape' || n.opType === 'Size') continue;
+    if (n.inputs.some((i) => i && reached.has(i))) for (const o of n.outputs) if (o) reached.add(o);
+  }
+  return reached;
+}
+
+/** The name with the file role's stack prefix (`block.0...` in an encoder file -> `encoder.block.0...`), or null when the name contradicts the role. */
+function withRolePrefix(name: string, role: FileRole | undefined): string | null {
+  if (role !== 'encoder' && role !== 'decoder') return name;
+  const parts = name.split('.');
+  const numIdx = parts.findIndex((p) => /^\d+$/.test(p));
+  const before = numIdx >= 0 ? parts.slice(0, numIdx) : parts.slice(0, -1);
+  const other = role === 'encoder' ? 'decoder' : 'encoder';
+  if (before.includes(role)) return name;
+  if (before.includes(other)) return null;
+  return `${role}.${name}`;
+}
+
+/** What site discovery found in one graph: the sites and the matrix products it did not take. */
+export interface SiteInspection {
+  sites: NeuronSite[];
+  /** MatMul/Gemm nodes that are not sites, with the reason. */
+  notTaken: NotTaken[];
+  /** Linear layers whose module name could not be recovered (node and weight names say nothing). */
+  unrecognised: string[];
+}
+
+/** Site discovery with its diagnostics; see findSites. Never throws for unrecognised names. */
+export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'> = {}): SiteInspection {
   const g = model.graph;
-  const linears = findLinears(g);
+  const notTaken: NotTaken[] = [];
+  const linears = findLinears(g, notTaken);
   const heads = headNodes(g, linears);
+  const role = opts.role;
   const named = linears.map((l) => {
     const scope = scopeName(l.node.name);
     const fromWeight = weightScopeName(l.weight);
     return { l, name: scope ?? fromWeight ?? l.node.name };
   });
   const seq2seq =
-    opts.seq2seq ??
-    looksSeq2seq(
-      model,
-      named.map((x) => x.name),
-    );
+    role !== undefined
+      ? role !== 'decoder-only'
+      : (opts.seq2seq ??
+        looksSeq2seq(
+          model,
+          named.map((x) => x.name),
+        ));
+  const derived = role === 'encoder' || !seq2seq ? null : targetDerived(g, role);
   const sites: NeuronSite[] = [];
   const unrecognised: string[] = [];
   const used = new Set<string>();
   for (const { l, name: first } of named) {
-    if (heads.has(l.node) || HEAD_RE.test(first)) continue;
-    let name = first;
-    let c = classifySiteName(name, seq2seq);
+    if (heads.has(l.node) || HEAD_RE.test(first)) {
+      notTaken.push({ node: l.node.name || `(unnamed ${l.node.opType})`, op: l.node.opType, why: heads.has(l.node) ? 'LM head (feeds logits with no other linear layer between)' : `embedding or LM head by name (${first})` });
+      continue;
+    }
     // A scope that does not classify (e.g. a wrapper module) may still have a telling weight name.
-    const alt = weightScopeName(l.weight);
-    if (!c && alt && alt !== name) {
-      const c2 = classifySiteName(alt, seq2seq);
-      if (c2) {
-        c = c2;
-        name = alt;
+    const candidates = [first, weightScopeName(l.weight)].filter((x): x is string => !!x);
+    let name = '';
+    let c: Classified | null = null;
+    let contradicts = false;
+    for (const cand of new Set(candidates)) {
+      const prefixed = withRolePrefix(cand, role);
+      if (prefixed === null) {
+        contradicts = true;
+        continue;
+      }
+      c = classifySiteName(prefixed, seq2seq);
+      if (c) {
+        name = prefixed;
+        break;
       }
     }
     if (!c) {
+      const why = contradicts ? `its name says ${role === 'encoder' ? 'decoder' : 'encoder'} but the file is the ${role}` : 'no module name could be recovered from the node or weight name';
       unrecognised.push(`${l.node.name || '(unnamed MatMul)'} (weight ${l.weight} [${l.width}])`);
+      notTaken.push({ node: l.node.name || `(unnamed ${l.node.opType})`, op: l.node.opType, why });
       continue;
     }
     if (used.has(name)) {
@@ -309,12 +393,17 @@ export function findSites(model: Model, opts: FindSitesOptions = {}): NeuronSite
       name = `${name}_${i}`;
     }
     used.add(name);
-    const side: 'input' | 'target' = c.stack === 'encoder' || c.kind === 'cross_k' || c.kind === 'cross_v' ? 'input' : 'target';
+    // The side is the token axis of the linear's input, read from the graph where it can be.
+    let side: 'input' | 'target';
+    if (role === 'encoder') side = 'input';
+    else if (!seq2seq) side = 'target';
+    else if (derived) side = derived.has(l.node.inputs[0]!) ? 'target' : 'input';
+    else side = c.stack === 'encoder' || c.kind === 'cross_k' || c.kind === 'cross_v' ? 'input' : 'target';
     sites.push({
       name,
       width: l.width,
       layer: c.layer,
-      stack: c.stack,
+      stack: role === 'encoder' ? 'encoder' : c.stack,
       kind: c.kind,
       side,
       matmul: l.node.name,
@@ -324,16 +413,25 @@ export function findSites(model: Model, opts: FindSitesOptions = {}): NeuronSite
       output: l.output,
     });
   }
+  return { sites: opts.kinds ? sites.filter((s) => opts.kinds!.includes(s.kind)) : sites, notTaken, unrecognised };
+}
+
+/**
+ * The neuron sites of a model graph, in graph order. Throws SiteDetectionError listing the
+ * unrecognised linear layers when `strict` (default).
+ */
+export function findSites(model: Model, opts: FindSitesOptions = {}): NeuronSite[] {
+  const { sites, unrecognised } = inspectSites(model, opts);
   if (unrecognised.length && opts.strict !== false) {
     throw new SiteDetectionError(
-      `${unrecognised.length} linear layer(s) have names that match no known module pattern (T5, Llama, GPT-2, BART/BERT-style), so their kind and layer are unknown:\n  ` +
+      `${unrecognised.length} linear layer(s) have names that match no known module pattern (T5, Llama, GPT-2, BART/BERT-style), so their module name, kind and layer could not be recovered:\n  ` +
         unrecognised.slice(0, 20).join('\n  ') +
         (unrecognised.length > 20 ? `\n  ... and ${unrecognised.length - 20} more` : '') +
         '\nPass strict: false to skip them.',
       unrecognised,
     );
   }
-  return opts.kinds ? sites.filter((s) => opts.kinds!.includes(s.kind)) : sites;
+  return sites;
 }
 
 /** Total neuron count of a site list. */

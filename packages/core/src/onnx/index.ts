@@ -7,3 +7,4 @@ export * from './fold.js';
 export * from './inline-if.js';
 export * from './merge.js';
 export * from './specialize.js';
+export * from './upcast.js';
