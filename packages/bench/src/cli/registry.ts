@@ -2,9 +2,9 @@
  * Every `crispr` subcommand, in the order `crispr --help` lists them. Packages export their
  * commands; this list is the one place they are wired in.
  */
-import { importCommand, sitesCommand, pruneCommand, explainCommand, type CliCommand } from '@crispr-bench/core';
+import { importCommand, sitesCommand, inspectCommand, pruneCommand, explainCommand, type CliCommand } from '@crispr-bench/core';
 import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
 import { runCommand } from './commands/run.js';
 
-export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, explainCommand, pruneCommand, dataCommand, judgeCommand];
+export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand];

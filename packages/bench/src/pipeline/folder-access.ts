@@ -7,6 +7,8 @@ export interface FolderAccessOptions {
   scoreBatch?: number;
   provider?: 'cpu' | 'cuda' | 'webgpu';
   description?: string;
+  /** transformers.js variant of the folder's ONNX files (default fp32). */
+  variant?: string;
 }
 
 export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): ModelAccess {
@@ -30,5 +32,5 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
 }
 
 export async function openFolder(dir: string, opts: FolderAccessOptions): Promise<ModelAccess> {
-  return folderAccess(await loadModelFolder(dir), opts);
+  return folderAccess(await loadModelFolder(dir, opts.variant ? { variant: opts.variant } : {}), opts);
 }

@@ -16,6 +16,7 @@ and the top neurons; --json writes every unit of every site.
 
 options:
   --model <dir>          model folder (ONNX layout; see crispr sites)
+  --variant <name>       transformers.js variant of the ONNX files (fp16, ...; default fp32)
   --prompt <text>        prompt text (tokenised as the scorer does: special tokens added)
   --prompt-ids <ids>     comma-separated prompt token ids, used as given
   --target <text>        target continuation text
@@ -69,6 +70,7 @@ export const explainCommand: CliCommand = {
         strict: true,
         options: {
           model: { type: 'string' },
+          variant: { type: 'string' },
           prompt: { type: 'string' },
           'prompt-ids': { type: 'string' },
           target: { type: 'string' },
@@ -94,7 +96,7 @@ export const explainCommand: CliCommand = {
     if (!Number.isInteger(top) || top < 0) throw new UserError(`--top must be a non-negative integer, got '${values.top}'`);
     const kinds = values.kinds === undefined || values.kinds === 'all' ? 'all' : values.kinds === 'ffn' ? 'ffn' : values.kinds.split(',').map((k) => k.trim());
 
-    const folder = await loadModelFolder(values.model, { tokenizer: values.prompt !== undefined || values.target !== undefined });
+    const folder = await loadModelFolder(values.model, { tokenizer: values.prompt !== undefined || values.target !== undefined, ...(values.variant ? { variant: values.variant } : {}) });
     const prompt = values['prompt-ids'] !== undefined ? ids(values['prompt-ids'], '--prompt-ids') : values.prompt!;
     const target = values['target-ids'] !== undefined ? ids(values['target-ids'], '--target-ids') : values.target!;
     const example = attributionExample(folder, prompt, target);

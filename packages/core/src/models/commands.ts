@@ -1,12 +1,14 @@
-/** `crispr sites` and `crispr prune`. */
+/** `crispr sites`, `crispr inspect` and `crispr prune`. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
-import { loadModelFolder } from './folder.js';
-import { countNeurons, SiteDetectionError, type NeuronSite } from './sites.js';
+import { loadModelFolder, type FileSites, type ModelFolder } from './folder.js';
+import { detectLayout, DEFAULT_VARIANT, type Layout } from './layout.js';
+import { countNeurons, SiteDetectionError, type NeuronSite, type NotTaken } from './sites.js';
 import { pruneFolder, readRanking } from './prune.js';
 
-const SITES_USAGE = `usage: crispr sites --model <dir> [--json] [--lenient]
+const SITES_USAGE = `usage: crispr sites --model <dir> [--variant <name>] [--json] [--lenient]
 
 List the neuron sites of a model folder: every linear layer except the LM head and embeddings,
 with its kind (attn_q/k/v/o, cross_q/k/v/o, ffn_in/gate/up/down, attn_qkv for fused
@@ -14,9 +16,24 @@ projections), layer, side (the token axis its attributions reduce over: input or
 width (number of neurons).
 
 options:
-  --model <dir>  model folder (config.json, tokenizer.json, onnx/...)
-  --json         print a JSON document { model, kind, sites, totals } instead of a table
-  --lenient      skip linear layers whose names match no known module pattern (default: error)`;
+  --model <dir>     model folder (config.json, tokenizer.json, onnx/...)
+  --variant <name>  transformers.js variant of the ONNX files (fp16, quantized, ...; default fp32)
+  --json            print a JSON document { model, kind, sites, totals } instead of a table
+  --lenient         skip linear layers whose names match no known module pattern (default: error)
+
+Run crispr inspect for why these files and sites were chosen.`;
+
+const INSPECT_USAGE = `usage: crispr inspect --model <dir> [--variant <name>] [--json]
+
+What crispr makes of a model folder, for when a model misbehaves: the layout (seq2seq or
+decoder-only), which ONNX files were chosen and why, the variant and the other variants present,
+the neuron sites found in each file with their side and width, and the matrix products that were
+not taken as sites, with the reason. Nothing is computed with the model.
+
+options:
+  --model <dir>     model folder (config.json, tokenizer.json, onnx/...)
+  --variant <name>  transformers.js variant of the ONNX files (fp16, quantized, ...; default fp32)
+  --json            print the same as one JSON document`;
 
 const PRUNE_USAGE = `usage: crispr prune --model <dir> --neurons <ranking.json> --k <n> --out <dir>
 
@@ -70,13 +87,13 @@ export const sitesCommand: CliCommand = {
   summary: 'list the neuron sites (linear layers) of a model folder',
   usage: SITES_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parse(argv, { model: { type: 'string', short: 'm' }, json: { type: 'boolean', default: false }, lenient: { type: 'boolean', default: false } }, SITES_USAGE);
+    const { values } = parse(argv, { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false }, lenient: { type: 'boolean', default: false } }, SITES_USAGE);
     const dir = values.model as string | undefined;
     if (!dir) throw new UserError(`--model <dir> is required\n\n${SITES_USAGE}`);
     if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
     let folder;
     try {
-      folder = await loadModelFolder(dir, { tokenizer: false, strictSites: !values.lenient });
+      folder = await loadModelFolder(dir, { tokenizer: false, strictSites: !values.lenient, ...(values.variant ? { variant: values.variant as string } : {}) });
     } catch (e) {
       if (e instanceof SiteDetectionError) throw new UserError(`${e.message.replace('Pass strict: false', 'Pass --lenient')}`);
       throw new UserError((e as Error).message);
@@ -90,6 +107,99 @@ export const sitesCommand: CliCommand = {
       for (const l of formatSitesTable(sites)) io.out(l);
     }
     return 0;
+  },
+};
+
+/** Not-taken matrix products grouped by reason, a few node names each. */
+function groupNotTaken(list: readonly NotTaken[], show = 4): string[] {
+  const by = new Map<string, string[]>();
+  for (const n of list) {
+    let l = by.get(n.why);
+    if (!l) by.set(n.why, (l = []));
+    l.push(n.node);
+  }
+  return [...by].map(([why, nodes]) => `${nodes.length} x ${why}: ${nodes.slice(0, show).join(', ')}${nodes.length > show ? `, ... (${nodes.length - show} more)` : ''}`);
+}
+
+export interface InspectReport {
+  model: string;
+  layout: Layout | null;
+  /** Sites per analysed file; empty when the folder could not be loaded. */
+  files: FileSites[];
+  sites: { total: number; neurons: number; inputSide: number; targetSide: number } | null;
+  tokenizer: string;
+  /** Why the folder cannot be used as it is, when it cannot. */
+  error?: string;
+}
+
+/** Everything `crispr inspect` reports; a folder that fails to load still gets its layout and the error. */
+export async function inspectFolder(dir: string, variant?: string): Promise<InspectReport> {
+  let layout: Layout | null = null;
+  try {
+    layout = detectLayout(dir, variant ?? DEFAULT_VARIANT);
+  } catch (e) {
+    return { model: dir, layout, files: [], sites: null, tokenizer: 'not checked', error: (e as Error).message };
+  }
+  const hasTokenizer = existsSync(join(dir, 'tokenizer.json'));
+  let folder: ModelFolder;
+  try {
+    folder = await loadModelFolder(dir, { tokenizer: hasTokenizer, strictSites: false, ...(variant ? { variant } : {}) });
+  } catch (e) {
+    return { model: dir, layout, files: [], sites: null, tokenizer: hasTokenizer ? 'not checked' : 'tokenizer.json is missing', error: (e as Error).message };
+  }
+  const s = folder.sites;
+  const unrecognised = folder.fileSites.reduce((a, f) => a + f.unrecognised.length, 0);
+  return {
+    model: dir,
+    layout,
+    files: folder.fileSites,
+    sites: { total: s.length, neurons: countNeurons(s), inputSide: countNeurons(s.filter((x) => x.side === 'input')), targetSide: countNeurons(s.filter((x) => x.side === 'target')) },
+    tokenizer: hasTokenizer ? 'tokenizer.json loads and its ids fit the model\'s vocabulary' : 'tokenizer.json is missing (sites and attribution by ids still work)',
+    ...(unrecognised ? { error: `${unrecognised} linear layer(s) have no recoverable module name; crispr sites, explain and run refuse the folder until they do (crispr sites --lenient skips them)` } : {}),
+  };
+}
+
+export function formatInspect(r: InspectReport): string[] {
+  const out: string[] = [];
+  const l = r.layout;
+  out.push(`model     ${r.model}`);
+  if (l) {
+    out.push(`layout    ${l.kind}, variant ${l.variant} (variants present: ${l.variants.join(', ')})`);
+    out.push('files');
+    for (const reason of l.reasons) out.push(`  ${reason}`);
+    if (l.ignored.length) {
+      out.push('not used');
+      for (const i of l.ignored) out.push(`  ${i.file}: ${i.why}`);
+    }
+  }
+  out.push(`tokenizer ${r.tokenizer}`);
+  for (const f of r.files) {
+    out.push('');
+    out.push(`${f.file} (role ${f.role}${f.upcast ? `; ${f.upcast} half-precision tensors and casts widened to float32` : ''}): ${f.sites.length} sites, ${countNeurons(f.sites)} neurons`);
+    for (const line of formatSitesTable(f.sites).slice(0, f.sites.length + 1)) out.push(`  ${line}`);
+    if (f.notTaken.length) {
+      out.push('  matrix products not taken as sites:');
+      for (const line of groupNotTaken(f.notTaken)) out.push(`    ${line}`);
+    }
+  }
+  if (r.sites) out.push('', `total: ${r.sites.total} sites, ${r.sites.neurons} neurons (input side ${r.sites.inputSide}, target side ${r.sites.targetSide})`);
+  if (r.error) out.push('', `problem: ${r.error}`);
+  return out;
+}
+
+export const inspectCommand: CliCommand = {
+  name: 'inspect',
+  summary: 'what crispr makes of a model folder: files chosen and why, sites per file, what was not taken',
+  usage: INSPECT_USAGE,
+  async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
+    const { values } = parse(argv, { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false } }, INSPECT_USAGE);
+    const dir = values.model as string | undefined;
+    if (!dir) throw new UserError(`--model <dir> is required\n\n${INSPECT_USAGE}`);
+    if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
+    const report = await inspectFolder(dir, values.variant as string | undefined);
+    if (values.json) io.out(JSON.stringify(report, null, 2));
+    else for (const line of formatInspect(report)) io.out(line);
+    return report.error ? 1 : 0;
   },
 };
 

@@ -31,7 +31,8 @@ With no --model and --data it runs on the embedded default: a small Llama-style 
 project generates (no download) and the pronoun bias set.
 
 model and data:
-  --model <dir|default>    model folder (see crispr sites), default: the embedded default model
+  --model <dir|default>    model folder (see crispr inspect), default: the embedded default model
+  --variant <name>         transformers.js variant of the ONNX files (fp16, ...; default fp32)
   --data <spec>            pronoun (default) | <BBQ .jsonl file or folder> | mc:<generic MC .jsonl>
   --categories <a,b>       BBQ categories to keep (folder input)
   --max-items <n>          use at most n items (seeded sample)
@@ -131,6 +132,7 @@ export const runCommand: CliCommand = {
         strict: true,
         options: {
           model: { type: 'string' },
+          variant: { type: 'string' },
           data: { type: 'string' },
           categories: { type: 'string' },
           'max-items': { type: 'string' },
@@ -197,6 +199,7 @@ export const runCommand: CliCommand = {
       attribution: { objective: objective as 'logprob' | 'prob', reduce: reduce as 'max' | 'mean', kinds, maxBatch: intOption(v.batch, 'batch', 8, 1), memoryLimitMiB: intOption(v['memory-mib'], 'memory-mib', 2048, 1), session: { provider } },
       provider,
       description,
+      ...(v.variant ? { variant: v.variant } : {}),
     });
     try {
       const task = await loadTask(dataSpec, model.kind, v);
@@ -232,7 +235,7 @@ export const runCommand: CliCommand = {
           bootstrap: intOption(v.bootstrap, 'bootstrap', 1000, 1),
           seed,
           provider,
-          identity: { model: modelDir, data: dataSpec, maxItems: maxItems ?? null, devFraction },
+          identity: { model: modelDir, ...(v.variant ? { variant: v.variant } : {}), data: dataSpec, maxItems: maxItems ?? null, devFraction },
         },
         progress,
       );
