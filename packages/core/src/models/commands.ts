@@ -1,9 +1,9 @@
 /** `crispr sites`, `crispr inspect` and `crispr prune`. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
-import { loadModelFolder, type FileSites, type ModelFolder } from './folder.js';
+import { analyseFile, loadModelFolder, type FileSites } from './folder.js';
 import { detectLayout, DEFAULT_VARIANT, type Layout } from './layout.js';
 import { countNeurons, SiteDetectionError, type NeuronSite, type NotTaken } from './sites.js';
 import { pruneFolder, readRanking } from './prune.js';
@@ -132,31 +132,39 @@ export interface InspectReport {
   error?: string;
 }
 
-/** Everything `crispr inspect` reports; a folder that fails to load still gets its layout and the error. */
+/** Everything `crispr inspect` reports; a folder that fails to load still gets its layout, the sites of each file that reads, and the error. */
 export async function inspectFolder(dir: string, variant?: string): Promise<InspectReport> {
-  let layout: Layout | null = null;
+  const root = resolve(dir);
+  let layout: Layout;
   try {
-    layout = detectLayout(dir, variant ?? DEFAULT_VARIANT);
+    layout = detectLayout(root, variant ?? DEFAULT_VARIANT);
   } catch (e) {
-    return { model: dir, layout, files: [], sites: null, tokenizer: 'not checked', error: (e as Error).message };
+    return { model: dir, layout: null, files: [], sites: null, tokenizer: 'not checked', error: (e as Error).message };
   }
-  const hasTokenizer = existsSync(join(dir, 'tokenizer.json'));
-  let folder: ModelFolder;
-  try {
-    folder = await loadModelFolder(dir, { tokenizer: hasTokenizer, strictSites: false, ...(variant ? { variant } : {}) });
-  } catch (e) {
-    return { model: dir, layout, files: [], sites: null, tokenizer: hasTokenizer ? 'not checked' : 'tokenizer.json is missing', error: (e as Error).message };
+  const files: FileSites[] = [];
+  const problems: string[] = [];
+  for (const f of layout.files.filter((x) => x.analysed)) {
+    try {
+      files.push((await analyseFile(root, f.file, f.role, layout)).found);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
   }
-  const s = folder.sites;
-  const unrecognised = folder.fileSites.reduce((a, f) => a + f.unrecognised.length, 0);
-  return {
-    model: dir,
-    layout,
-    files: folder.fileSites,
-    sites: { total: s.length, neurons: countNeurons(s), inputSide: countNeurons(s.filter((x) => x.side === 'input')), targetSide: countNeurons(s.filter((x) => x.side === 'target')) },
-    tokenizer: hasTokenizer ? 'tokenizer.json loads and its ids fit the model\'s vocabulary' : 'tokenizer.json is missing (sites and attribution by ids still work)',
-    ...(unrecognised ? { error: `${unrecognised} linear layer(s) have no recoverable module name; crispr sites, explain and run refuse the folder until they do (crispr sites --lenient skips them)` } : {}),
-  };
+  const unrecognised = files.reduce((a, f) => a + f.unrecognised.length, 0);
+  if (unrecognised) problems.push(`${unrecognised} linear layer(s) have no recoverable module name; crispr sites, explain and run refuse the folder until they do (crispr sites --lenient skips them)`);
+  const hasTokenizer = existsSync(join(root, 'tokenizer.json'));
+  let tokenizer = hasTokenizer ? 'not checked' : 'tokenizer.json is missing (sites and attribution by ids still work)';
+  let sites: InspectReport['sites'] = null;
+  if (!problems.length) {
+    try {
+      const s = (await loadModelFolder(root, { tokenizer: hasTokenizer, ...(variant ? { variant } : {}) })).sites;
+      sites = { total: s.length, neurons: countNeurons(s), inputSide: countNeurons(s.filter((x) => x.side === 'input')), targetSide: countNeurons(s.filter((x) => x.side === 'target')) };
+      if (hasTokenizer) tokenizer = "tokenizer.json loads and its ids fit the model's vocabulary";
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  return { model: dir, layout, files, sites, tokenizer, ...(problems.length ? { error: problems.join('\n') } : {}) };
 }
 
 export function formatInspect(r: InspectReport): string[] {

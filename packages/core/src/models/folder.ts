@@ -139,8 +139,9 @@ export async function siteView(model: Model): Promise<Model> {
     g.inputs = g.inputs.filter((i) => i.name !== 'position_ids');
   }
   // Unique node names (exporters and optimisers leave some empty or repeated): a site names its node.
+  // An unnamed node is called by its op and its index in the file, which is how a user finds it.
   const names = new NameAllocator();
-  for (const n of g.nodes) n.name = names.fresh(n.name || `crispr/unnamed/${n.opType}`);
+  g.nodes.forEach((n, i) => (n.name = names.fresh(n.name || `unnamed ${n.opType} #${i}`)));
   // The nodes added above were appended; topologicalSort moves them before their readers.
   const outputs = g.outputs.filter((o) => !/^present/.test(o.name));
   if (outputs.length) g.outputs = outputs;
