@@ -185,6 +185,10 @@ export function formatInspect(r: InspectReport): string[] {
     out.push('');
     out.push(`${f.file} (role ${f.role}${f.upcast ? `; ${f.upcast} half-precision tensors and casts widened to float32` : ''}): ${f.sites.length} sites, ${countNeurons(f.sites)} neurons`);
     for (const line of formatSitesTable(f.sites).slice(0, f.sites.length + 1)) out.push(`  ${line}`);
+    if (f.recovered.length) {
+      out.push(`  ${f.recovered.length} site name(s) recovered from the graph's structure and config.json (the nodes and weights carry no module names):`);
+      for (const r of f.recovered) out.push(`    ${r}`);
+    }
     if (f.notTaken.length) {
       out.push('  matrix products not taken as sites:');
       for (const line of groupNotTaken(f.notTaken)) out.push(`    ${line}`);

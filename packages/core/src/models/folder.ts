@@ -258,7 +258,8 @@ export async function analyseFile(root: string, file: string, role: FileRole, la
   checkDifferentiable(raw, root, file, layout);
   const { model, changed } = upcastHalf(raw);
   const view = await siteView(model);
-  const inspection = inspectSites(view, { role });
+  // config.json lets unnamed linear layers be named from the graph's structure.
+  const inspection = inspectSites(view, { role, config: readJsonObject(join(root, 'config.json')) });
   // siteView made node names unique, so a site's matmul name identifies its node.
   const byNode = new Map(inspection.sites.map((s) => [s.matmul, s]));
   for (const n of view.graph.nodes) {

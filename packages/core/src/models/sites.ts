@@ -25,6 +25,7 @@
  * rewriting the graph, and the pruned export must zero exactly the masked units.
  */
 import type { Graph, Model, Node, Tensor } from '../onnx/types.js';
+import { moduleTemplate, TEMPLATE_FAMILIES, type ExpectedLinear, type ModuleTemplate } from './module-templates.js';
 
 export type SiteKind =
   | 'attn_q'
@@ -75,6 +76,8 @@ export interface FindSitesOptions {
   kinds?: SiteKind[];
   /** The file's role in the layout: decides the stack prefix of names and the side. */
   role?: FileRole;
+  /** The folder's config.json: with a role, lets unnamed linear layers be named from the graph's structure. */
+  config?: Record<string, unknown>;
   /**
    * Unrecognised linear layers (weights that are initializers but whose names match no known
    * module pattern): true (default) throws an error listing them; false skips them.
@@ -332,6 +335,33 @@ export interface SiteInspection {
   notTaken: NotTaken[];
   /** Linear layers whose module name could not be recovered (node and weight names say nothing). */
   unrecognised: string[];
+  /** Sites whose names came from the graph's structure and the config (`node -> name`). */
+  recovered: string[];
+  /** Why structural recovery was not possible, when it was tried and failed. */
+  recoveryFailure?: string;
+}
+
+/**
+ * Matches unnamed linears (graph order) to the template's linears not already found by name
+ * (forward order). Null, with the reason, unless count, widths and shared inputs all agree.
+ */
+function matchTemplate(template: ModuleTemplate, found: Set<string>, unnamed: RawLinear[]): { names: string[]; expected: ExpectedLinear[] } | string {
+  const expected = template.linears.filter((e) => !found.has(e.name));
+  const what = `config.json (model_type ${template.family})`;
+  if (expected.length !== unnamed.length) return `${what} leaves ${expected.length} linear layer(s) unaccounted for, but ${unnamed.length} have no name`;
+  const byGroup = new Map<string, string>();
+  for (let i = 0; i < expected.length; i++) {
+    const e = expected[i]!;
+    const l = unnamed[i]!;
+    if (e.width !== l.width) return `in graph order, unnamed layer ${l.node.name} has width ${l.width} where ${what} expects ${e.name} of width ${e.width}`;
+    if (e.sharedInput) {
+      const input = l.node.inputs[0]!;
+      const seen = byGroup.get(e.sharedInput);
+      if (seen !== undefined && seen !== input) return `${e.name} should read the same tensor as the other linears of ${e.sharedInput}, but unnamed layer ${l.node.name} does not`;
+      byGroup.set(e.sharedInput, input);
+    }
+  }
+  return { names: expected.map((e) => e.name), expected };
 }
 
 /** Site discovery with its diagnostics; see findSites. Never throws for unrecognised names. */
@@ -355,8 +385,28 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
           named.map((x) => x.name),
         ));
   const derived = role === 'encoder' || !seq2seq ? null : targetDerived(g, role);
-  const sites: NeuronSite[] = [];
-  const unrecognised: string[] = [];
+  // The side is the token axis of the linear's input, read from the graph where it can be.
+  const sideOf = (l: RawLinear, c: Classified): 'input' | 'target' => {
+    if (role === 'encoder') return 'input';
+    if (!seq2seq) return 'target';
+    if (derived) return derived.has(l.node.inputs[0]!) ? 'target' : 'input';
+    return c.stack === 'encoder' || c.kind === 'cross_k' || c.kind === 'cross_v' ? 'input' : 'target';
+  };
+  const site = (l: RawLinear, name: string, c: Classified): NeuronSite => ({
+    name,
+    width: l.width,
+    layer: c.layer,
+    stack: role === 'encoder' ? 'encoder' : c.stack,
+    kind: c.kind,
+    side: sideOf(l, c),
+    matmul: l.node.name,
+    weight: l.weight,
+    weightUnitAxis: l.weightUnitAxis,
+    ...(l.bias ? { bias: l.bias } : {}),
+    output: l.output,
+  });
+  const byNode = new Map<Node, NeuronSite>();
+  const unnamed: { l: RawLinear; why: string }[] = [];
   const used = new Set<string>();
   for (const { l, name: first } of named) {
     if (heads.has(l.node) || HEAD_RE.test(first)) {
@@ -381,9 +431,7 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
       }
     }
     if (!c) {
-      const why = contradicts ? `its name says ${role === 'encoder' ? 'decoder' : 'encoder'} but the file is the ${role}` : 'no module name could be recovered from the node or weight name';
-      unrecognised.push(`${l.node.name || '(unnamed MatMul)'} (weight ${l.weight} [${l.width}])`);
-      notTaken.push({ node: l.node.name || `(unnamed ${l.node.opType})`, op: l.node.opType, why });
+      unnamed.push({ l, why: contradicts ? `its name says ${role === 'encoder' ? 'decoder' : 'encoder'} but the file is the ${role}` : 'no module name could be recovered from the node or weight name' });
       continue;
     }
     if (used.has(name)) {
@@ -393,27 +441,42 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
       name = `${name}_${i}`;
     }
     used.add(name);
-    // The side is the token axis of the linear's input, read from the graph where it can be.
-    let side: 'input' | 'target';
-    if (role === 'encoder') side = 'input';
-    else if (!seq2seq) side = 'target';
-    else if (derived) side = derived.has(l.node.inputs[0]!) ? 'target' : 'input';
-    else side = c.stack === 'encoder' || c.kind === 'cross_k' || c.kind === 'cross_v' ? 'input' : 'target';
-    sites.push({
-      name,
-      width: l.width,
-      layer: c.layer,
-      stack: role === 'encoder' ? 'encoder' : c.stack,
-      kind: c.kind,
-      side,
-      matmul: l.node.name,
-      weight: l.weight,
-      weightUnitAxis: l.weightUnitAxis,
-      ...(l.bias ? { bias: l.bias } : {}),
-      output: l.output,
-    });
+    byNode.set(l.node, site(l, name, c));
   }
-  return { sites: opts.kinds ? sites.filter((s) => opts.kinds!.includes(s.kind)) : sites, notTaken, unrecognised };
+
+  // Names from structure: only with a role (the file's stack is known) and a template for the config.
+  const recovered: string[] = [];
+  let recoveryFailure: string | undefined;
+  if (unnamed.length && role && opts.config) {
+    const template = moduleTemplate(opts.config, role);
+    if (!template) recoveryFailure = `no structural template for model_type '${String(opts.config.model_type)}' (known: ${TEMPLATE_FAMILIES.join(', ')})`;
+    else {
+      const match = matchTemplate(template, used, unnamed.map((u) => u.l));
+      if (typeof match === 'string') recoveryFailure = match;
+      else {
+        match.expected.forEach((e, i) => {
+          const l = unnamed[i]!.l;
+          byNode.set(l.node, site(l, e.name, { kind: e.kind, layer: e.layer, stack: e.stack }));
+          recovered.push(`${l.node.name} -> ${e.name}`);
+        });
+        unnamed.length = 0;
+      }
+    }
+  }
+  const unrecognised: string[] = [];
+  for (const { l, why } of unnamed) {
+    unrecognised.push(`${l.node.name || '(unnamed MatMul)'} (weight ${l.weight} [${l.width}])`);
+    notTaken.push({ node: l.node.name || `(unnamed ${l.node.opType})`, op: l.node.opType, why: recoveryFailure ? `${why}; structural recovery failed: ${recoveryFailure}` : why });
+  }
+  // Graph order, as the linears were found.
+  const sites = linears.map((l) => byNode.get(l.node)).filter((x): x is NeuronSite => !!x);
+  return {
+    sites: opts.kinds ? sites.filter((x) => opts.kinds!.includes(x.kind)) : sites,
+    notTaken,
+    unrecognised,
+    recovered,
+    ...(recoveryFailure ? { recoveryFailure } : {}),
+  };
 }
 
 /**

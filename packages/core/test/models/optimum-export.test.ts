@@ -7,7 +7,7 @@
  * variants, a quantised file, stripped node names) get the promised choice or error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, copyFileSync } from 'node:fs';
+import { existsSync, readFileSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoModelForSeq2SeqLM, Tensor as HfTensor, env } from '@huggingface/transformers';
@@ -336,14 +336,36 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     expect(res.skipped.join('\n')).toMatch(/onnx\/encoder_model_quantized\.onnx \(quantised \((DynamicQuantizeLinear|MatMulInteger) node/);
   });
 
-  it('stripped node names and exporter-named weights: the unrecoverable layers are named with their file', async () => {
+  it('stripped node names and exporter-named weights: names recovered from the structure, or the layers named in an error', async () => {
     const dir = join(tmp.dir, 'stripped');
     copyExportShell(dir);
     for (const part of ['encoder_model', 'decoder_model']) writeModel(stripNodeNames(readModel(src(`${part}.onnx`))), join(dir, `onnx/${part}.onnx`));
-    const cap = capture();
-    await expect(sitesCommand.run(['--model', dir], cap.io)).rejects.toThrow(/43 linear layer\(s\) whose module name could not be recovered[\s\S]*onnx\/encoder_model\.onnx: unnamed MatMul #\d+ \(weight onnx::MatMul_396 \[32\]\)[\s\S]*Pass --lenient/);
+    // Every name comes back, each on the weight PyTorch says implements it, on the same side.
+    const f = await loadModelFolder(dir);
+    expect(f.fileSites.map((x) => x.recovered.length)).toEqual([21, 22]);
+    const fromFile = new Map(f.fileSites.flatMap((x) => x.sites.map((s) => [s.name, { file: x.file, weight: s.weight }] as const)));
+    expect([...fromFile.keys()].sort()).toEqual([...moduleNames].sort());
+    for (const name of moduleNames) expect(fromFile.get(name)).toEqual({ file: linearMap[name]!.graph, weight: linearMap[name]!.weight_initializer });
+    const named = await loadModelFolder(T5_EXPORT, { tokenizer: false });
+    expect(f.sites.map((s) => `${s.name}:${s.side}:${s.kind}`).sort()).toEqual(named.sites.map((s) => `${s.name}:${s.side}:${s.kind}`).sort());
     const insp = capture();
-    expect(await inspectCommand.run(['--model', dir], insp.io)).toBe(1);
-    expect(insp.out.join('\n')).toMatch(/no module name could be recovered from the node or weight name/);
+    expect(await inspectCommand.run(['--model', dir], insp.io)).toBe(0);
+    expect(insp.out.join('\n')).toMatch(/21 site name\(s\) recovered from the graph's structure and config\.json[\s\S]*unnamed MatMul #\d+ -> encoder\.block\.0\.layer\.0\.SelfAttention\.q/);
+
+    // A config that does not describe the graph: nothing is guessed, the layers are listed.
+    const lying = join(tmp.dir, 'stripped-wrong-config');
+    copyExportShell(lying);
+    for (const part of ['encoder_model', 'decoder_model']) copyFileSync(join(dir, `onnx/${part}.onnx`), join(lying, `onnx/${part}.onnx`));
+    const config = JSON.parse(readFileSync(join(lying, 'config.json'), 'utf8'));
+    writeFileSync(join(lying, 'config.json'), JSON.stringify({ ...config, num_layers: 4 }));
+    const cap = capture();
+    await expect(sitesCommand.run(['--model', lying], cap.io)).rejects.toThrow(/21 linear layer\(s\) whose module name could not be recovered[\s\S]*onnx\/encoder_model\.onnx: unnamed MatMul #\d+ \(weight onnx::MatMul_396 \[32\]\)[\s\S]*Pass --lenient/);
+    const bad = capture();
+    expect(await inspectCommand.run(['--model', lying], bad.io)).toBe(1);
+    expect(bad.out.join('\n')).toMatch(/structural recovery failed: config\.json \(model_type t5\) leaves 28 linear layer\(s\) unaccounted for, but 21 have no name/);
+    writeFileSync(join(lying, 'config.json'), JSON.stringify({ ...config, model_type: 'my-t5' }));
+    const unknown = capture();
+    expect(await inspectCommand.run(['--model', lying], unknown.io)).toBe(1);
+    expect(unknown.out.join('\n')).toMatch(/no structural template for model_type 'my-t5' \(known: t5, mt5/);
   });
 });

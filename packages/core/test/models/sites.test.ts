@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findSites, classifySiteName, scopeName, SiteDetectionError, countNeurons } from '../../src/models/sites.js';
+import { findSites, inspectSites, classifySiteName, scopeName, SiteDetectionError, countNeurons } from '../../src/models/sites.js';
 import { t5LikeModel, gpt2LikeModel, llamaNoScopeModel, T5_DIMS, GPT2_DIMS } from './fixtures.js';
 
 describe('findSites', () => {
@@ -78,6 +78,40 @@ describe('findSites', () => {
     expect((err as Error).message).toMatch(/MatMul_mystery \(weight onnx::MatMul_77 \[4\]\)/);
     expect((err as SiteDetectionError).unrecognised).toHaveLength(1);
     expect(findSites(model, { strict: false })).toHaveLength(7);
+  });
+
+  it('names unnamed linear layers of a decoder-only file from the structure and config.json, and refuses a config that disagrees', () => {
+    // Strip the Hugging Face weight names: every weight becomes an exporter name.
+    const exporterNamed = () => {
+      const m = llamaNoScopeModel();
+      const rename = new Map([...m.graph.initializers.keys()].map((k, i) => [k, k.startsWith('lm_head') ? k : `onnx::MatMul_${100 + i}`] as const));
+      m.graph.initializers = new Map([...m.graph.initializers].map(([k, t]) => [rename.get(k)!, t] as const));
+      for (const n of m.graph.nodes) n.inputs = n.inputs.map((x) => rename.get(x) ?? x);
+      return { m, rename };
+    };
+    const { m: model } = exporterNamed();
+    const config = { model_type: 'llama', hidden_size: 4, num_attention_heads: 2, num_key_value_heads: 1, num_hidden_layers: 1, intermediate_size: 6 };
+    expect(() => findSites(model, { role: 'decoder-only' })).toThrow(SiteDetectionError);
+    const insp = inspectSites(model, { role: 'decoder-only', config });
+    expect(insp.unrecognised).toEqual([]);
+    expect(insp.sites.map((s) => [s.name, s.kind, s.width])).toEqual([
+      ['model.layers.0.self_attn.q_proj', 'attn_q', 4],
+      ['model.layers.0.self_attn.k_proj', 'attn_k', 2],
+      ['model.layers.0.self_attn.v_proj', 'attn_v', 2],
+      ['model.layers.0.self_attn.o_proj', 'attn_o', 4],
+      ['model.layers.0.mlp.gate_proj', 'ffn_gate', 6],
+      ['model.layers.0.mlp.up_proj', 'ffn_up', 6],
+      ['model.layers.0.mlp.down_proj', 'ffn_down', 4],
+    ]);
+    expect(insp.recovered).toHaveLength(7);
+    // Same count and widths, but gate and up no longer read one tensor: no guess.
+    const { m: bent, rename: rn } = exporterNamed();
+    const up = bent.graph.nodes.find((n) => n.inputs[1] === rn.get('model.layers.0.mlp.up_proj.weight'))!;
+    up.inputs[0] = 'x';
+    const failed = inspectSites(bent, { role: 'decoder-only', config });
+    expect(failed.sites).toEqual([]);
+    expect(failed.recoveryFailure).toMatch(/model\.layers\.0\.mlp\.up_proj should read the same tensor as the other linears of model\.layers\.0\.mlp/);
+    expect(inspectSites(model, { role: 'decoder-only', config: { ...config, intermediate_size: 8 } }).recoveryFailure).toMatch(/width 6 where config\.json \(model_type llama\) expects model\.layers\.0\.mlp\.gate_proj of width 8/);
   });
 
   it('filters by kind', () => {
