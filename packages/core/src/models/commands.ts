@@ -62,11 +62,11 @@ function pad(s: string, n: number, right = false): string {
 }
 
 /** The sites table: one row per site plus totals by kind and side. */
-export function formatSitesTable(sites: readonly NeuronSite[]): string[] {
-  const head = ['name', 'kind', 'layer', 'side', 'width'];
-  const rows = sites.map((s) => [s.name, s.kind, String(s.layer), s.side, String(s.width)]);
+export function formatSitesTable(sites: readonly NeuronSite[], node?: (s: NeuronSite) => string): string[] {
+  const head = ['name', 'kind', 'layer', 'side', 'width', ...(node ? ['node in the file'] : [])];
+  const rows = sites.map((s) => [s.name, s.kind, String(s.layer), s.side, String(s.width), ...(node ? [node(s)] : [])]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => pad(c, w[i]!, i >= 2 && i !== 3)).join('  ').trimEnd();
+  const line = (r: string[]) => r.map((c, i) => pad(c, w[i]!, i === 2 || i === 4)).join('  ').trimEnd();
   const out = [line(head), ...rows.map(line)];
   const byKind = new Map<string, { sites: number; neurons: number }>();
   for (const s of sites) {
@@ -184,7 +184,7 @@ export function formatInspect(r: InspectReport): string[] {
   for (const f of r.files) {
     out.push('');
     out.push(`${f.file} (role ${f.role}${f.upcast ? `; ${f.upcast} half-precision tensors and casts widened to float32` : ''}): ${f.sites.length} sites, ${countNeurons(f.sites)} neurons`);
-    for (const line of formatSitesTable(f.sites).slice(0, f.sites.length + 1)) out.push(`  ${line}`);
+    for (const line of formatSitesTable(f.sites, (s) => f.sourceNodes[s.name] ?? '').slice(0, f.sites.length + 1)) out.push(`  ${line}`);
     if (f.recovered.length) {
       out.push(`  ${f.recovered.length} site name(s) recovered from the graph's structure and config.json (the nodes and weights carry no module names):`);
       for (const r of f.recovered) out.push(`    ${r}`);

@@ -43,6 +43,8 @@ export interface FileSites extends SiteInspection {
   role: FileRole;
   /** Half-precision tensors widened to float32 on load (0 for a float32 file). */
   upcast: number;
+  /** Site name -> the node's name in the file (the analysis graph renames it to the site). */
+  sourceNodes: Record<string, string>;
 }
 
 export interface ModelFolder {
@@ -262,11 +264,14 @@ export async function analyseFile(root: string, file: string, role: FileRole, la
   const inspection = inspectSites(view, { role, config: readJsonObject(join(root, 'config.json')) });
   // siteView made node names unique, so a site's matmul name identifies its node.
   const byNode = new Map(inspection.sites.map((s) => [s.matmul, s]));
+  const sourceNodes: Record<string, string> = {};
   for (const n of view.graph.nodes) {
     const site = byNode.get(n.name);
-    if (site) n.name = site.matmul = `/${site.name}/${n.opType}`;
+    if (!site) continue;
+    sourceNodes[site.name] = n.name;
+    n.name = site.matmul = `/${site.name}/${n.opType}`;
   }
-  return { view, found: { file, role, upcast: changed, ...inspection } };
+  return { view, found: { file, role, upcast: changed, sourceNodes, ...inspection } };
 }
 
 function siteKey(s: NeuronSite): string {
