@@ -26,21 +26,10 @@
  */
 import type { Graph, Model, Node, Tensor } from '../onnx/types.js';
 import { moduleTemplate, TEMPLATE_FAMILIES, type ExpectedLinear, type ModuleTemplate } from './module-templates.js';
+import type { FileRole, SiteKind } from './site-kinds.js';
 
-export type SiteKind =
-  | 'attn_q'
-  | 'attn_k'
-  | 'attn_v'
-  | 'attn_o'
-  | 'attn_qkv'
-  | 'cross_q'
-  | 'cross_k'
-  | 'cross_v'
-  | 'cross_o'
-  | 'ffn_in'
-  | 'ffn_gate'
-  | 'ffn_up'
-  | 'ffn_down';
+export type { FileRole, SiteKind } from './site-kinds.js';
+
 
 export interface NeuronSite {
   /** HF-style dotted module name, e.g. encoder.block.0.layer.0.SelfAttention.q or model.layers.0.self_attn.q_proj */
@@ -65,12 +54,6 @@ export interface NeuronSite {
   output: string;
 }
 
-/**
- * What an ONNX file is in its folder's layout: the encoder of a seq2seq model, its decoder
- * (plain, merged or with past), or a decoder-only model. Undefined for the loader's merged
- * seq2seq graph, whose node names the loader has already made canonical.
- */
-export type FileRole = 'encoder' | 'decoder' | 'decoder-only';
 
 export interface FindSitesOptions {
   kinds?: SiteKind[];
