@@ -236,6 +236,6 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
     writeModel(p, join(out, file), ext ? { externalData: true, externalDataName: ext } : {});
     pruned.push(file);
   }
-  writeFileSync(join(out, 'crispr_pruned.json'), JSON.stringify({ source: src, k: chosen.length, neurons: chosen }, null, 2) + '\n');
+  writeFileSync(join(out, 'crispr_pruned.json'), JSON.stringify({ source: srcDir, k: chosen.length, neurons: chosen }, null, 2) + '\n');
   return { outDir: out, neurons: chosen, pruned, skipped, copied };
 }

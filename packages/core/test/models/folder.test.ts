@@ -9,6 +9,7 @@ import { pruneFolder } from '../../src/models/prune.js';
 import { pruningMasks } from '../../src/models/masks.js';
 import { ASSETS, HAVE_T5_TOKENIZER, NO_T5_TOKENIZER, maxAbsDiff, t5Folder, tempDir } from './helpers.js';
 import { rand } from './fixtures.js';
+import { quantiseLinears, toHalf } from './export-fixtures.js';
 
 /**
  * An Optimum-style decoder-only export: inputs input_ids, attention_mask, position_ids and
@@ -82,6 +83,28 @@ describe('model folder layouts', () => {
     expect(folder.kind).toBe('decoder-only');
     expect(folder.sites.map((s) => `${s.name}:${s.kind}:${s.width}`)).toEqual(['model.layers.0.self_attn.k_proj:attn_k:6', 'model.layers.0.mlp.up_proj:ffn_up:5']);
     await expect(loadModelFolder(dir)).rejects.toThrow(/tokenizer\.json is missing/);
+  });
+
+  it('decoder-only variants: model.onnx by default, --variant fp16 widened to float32, a quantised model.onnx refused', async () => {
+    const model = optimumStyleDecoder();
+    const dir = join(tmp.dir, 'decoder-variants');
+    writeModel(model, join(dir, 'onnx/model.onnx'));
+    writeModel(toHalf(model), join(dir, 'onnx/model_fp16.onnx'));
+    writeModel(quantiseLinears(model), join(dir, 'onnx/model_quantized.onnx'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', vocab_size: 10, pad_token_id: 0 }));
+    const layout = detectLayout(dir);
+    expect([layout.kind, layout.decoder, layout.variants]).toEqual(['decoder-only', 'onnx/model.onnx', ['fp32', 'fp16', 'quantized']]);
+    const half = await loadModelFolder(dir, { tokenizer: false, variant: 'fp16' });
+    expect(half.files).toEqual(['onnx/model_fp16.onnx']);
+    expect(half.graph.graph.outputs[0]!.dtype).toBe('float32');
+    expect(half.sites.map((s) => s.name)).toEqual(['model.layers.0.self_attn.k_proj', 'model.layers.0.mlp.up_proj']);
+    // Same logits as the fp32 graph up to the weights' half rounding.
+    const feeds = { input_ids: i64([1, 4], [3, 1, 4, 1]), attention_mask: i64([1, 4], [1, 1, 1, 1]) };
+    const full = await loadModelFolder(dir, { tokenizer: false });
+    const a = toNumbers((await runModel(half.graph, feeds)).logits!);
+    const b = toNumbers((await runModel(full.graph, feeds)).logits!);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-2);
+    await expect(loadModelFolder(dir, { tokenizer: false, variant: 'quantized' })).rejects.toThrow(/onnx\/model_quantized\.onnx: node '[^']+' is DynamicQuantizeLinear.*use the fp32 file onnx\/model\.onnx/);
   });
 });
 
