@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GgufValueType, readGguf, tensorData, type GgufMetadataEntry } from '../src/gguf/reader.js';
-import { floatToHalfBits, ggufValue, writeGguf, type GgufRawTensor } from '../src/gguf/writer.js';
+import { ggufValue, writeGguf, type GgufRawTensor } from '../src/gguf/writer.js';
+import { floatToHalfBits } from '../src/onnx/tensor.js';
 import { halfToFloat } from '../src/onnx/tensor.js';
 
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(__dirname, '../../../../shared/assets');

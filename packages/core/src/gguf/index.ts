@@ -34,7 +34,6 @@ export { importCommand } from './import-command.js';
 export {
   writeGguf,
   ggufValue,
-  floatToHalfBits,
   type GgufContent,
   type GgufTensorInput,
   type GgufFloatTensor,

@@ -12,6 +12,7 @@
  * `ggufValue` constructors build entries by hand.
  */
 import { writeFileSync } from 'node:fs';
+import { floatToHalfBits } from '../onnx/tensor.js';
 import {
   GGML_TYPE_F16,
   GGML_TYPE_F32,
@@ -93,35 +94,6 @@ export const ggufValue = {
   i32s: (values: readonly number[]): GgufMetadataEntry => ({ type: GgufValueType.ARRAY, value: { elementType: GgufValueType.INT32, values: [...values] } }),
 };
 
-/** float -> IEEE half bits, rounding to nearest even (overflow to infinity, NaN kept). */
-export function floatToHalfBits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0]!;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
-  // Unbiased exponent; half normals cover -14..15.
-  const e = exp - 127;
-  if (e > 15) return sign | 0x7c00;
-  if (e >= -14) {
-    // Normal half: 10 mantissa bits, round the dropped 13 to nearest even.
-    let h = ((e + 15) << 10) | (mant >>> 13);
-    const rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent (correct)
-    return sign | h;
-  }
-  if (e < -25) return sign; // below half the smallest subnormal: zero
-  // Subnormal half: value = m * 2^-24 with m < 1024.
-  mant |= 0x800000; // implicit leading one
-  // The value is mant * 2^(e-23); in units of 2^-24 that is mant * 2^(e+1), i.e. mant >> (-e-1).
-  const shift = -e - 1;
-  let h = mant >>> shift;
-  const rest = mant & ((1 << shift) - 1);
-  const halfway = 1 << (shift - 1);
-  if (rest > halfway || (rest === halfway && (h & 1))) h++;
-  return sign | h;
-}
 
 /** Growable little-endian byte buffer. */
 class ByteWriter {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, emptyModel, runModel, tensor, numel, halfToFloat, type Model, type Tensor } from '../../src/index.js';
-import { floatToHalfBits } from '../../src/autodiff/rules/math-common.js';
+import { floatToHalfBits } from '../../src/onnx/tensor.js';
 import { buildGradientGraph, registeredOps } from '../../src/autodiff/index.js';
 import { probeShapes } from '../../src/runtime/shape-probe.js';
 import { randn } from '../helpers/gradcheck.js';

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cloneModel } from '../../src/onnx/graph.js';
 import { GraphBuilder } from '../../src/onnx/builder.js';
-import { halfToFloat } from '../../src/onnx/tensor.js';
+import { floatToHalfBits, halfToFloat } from '../../src/onnx/tensor.js';
 import type { Attribute, Graph, Model, Tensor, ValueInfo } from '../../src/onnx/types.js';
 import { ASSETS } from './helpers.js';
 
@@ -23,32 +23,13 @@ export function copyExportShell(dir: string): void {
   }
 }
 
-/** float32 -> float16 bits, round to nearest even (what numpy's astype(float16) does). */
+/**
+ * float32 -> float16 bits as float16 converters write weights: values beyond half's range are
+ * clipped to the largest finite half (a mask value of -3.4e38 must stay finite, or -inf - -inf
+ * makes NaN), the rest rounded to nearest even.
+ */
 export function floatToHalf(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0]!;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  // Beyond half's range: clipped to the largest finite half, as float16 converters do (a mask
-  // value of -3.4e38 must stay finite, or -inf - -inf makes NaN).
-  if (e >= 0x1f) return sign | 0x7bff;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
+  return floatToHalfBits(Math.max(-65504, Math.min(65504, x)));
 }
 
 function halfTensor(t: Tensor): Tensor {

@@ -4,34 +4,8 @@
  */
 import type { GradContext } from '../rule.js';
 import type { DType, Tensor } from '../../onnx/types.js';
-import { tensor } from '../../onnx/tensor.js';
+import { floatToHalfBits, tensor } from '../../onnx/tensor.js';
 import { sumToShape } from '../emit.js';
-
-/** float32 -> IEEE half bit pattern (round to nearest even). */
-export function floatToHalfBits(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
-  return sign | h;
-}
 
 /** float32 -> bfloat16 bit pattern (round to nearest even). */
 export function floatToBfloat16Bits(v: number): number {
