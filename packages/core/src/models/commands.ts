@@ -141,29 +141,30 @@ export async function inspectFolder(dir: string, variant?: string): Promise<Insp
   } catch (e) {
     return { model: dir, layout: null, files: [], sites: null, tokenizer: 'not checked', error: (e as Error).message };
   }
-  const files: FileSites[] = [];
+  const hasTokenizer = existsSync(join(root, 'tokenizer.json'));
+  let tokenizer = hasTokenizer ? 'not checked' : 'tokenizer.json is missing (sites and attribution by ids still work)';
+  let files: FileSites[] = [];
+  let sites: InspectReport['sites'] = null;
   const problems: string[] = [];
-  for (const f of layout.files.filter((x) => x.analysed)) {
-    try {
-      files.push((await analyseFile(root, f.file, f.role, layout)).found);
-    } catch (e) {
-      problems.push((e as Error).message);
+  try {
+    const folder = await loadModelFolder(root, { tokenizer: hasTokenizer, strictSites: false, ...(variant ? { variant } : {}) });
+    files = folder.fileSites;
+    const s = folder.sites;
+    sites = { total: s.length, neurons: countNeurons(s), inputSide: countNeurons(s.filter((x) => x.side === 'input')), targetSide: countNeurons(s.filter((x) => x.side === 'target')) };
+    if (hasTokenizer) tokenizer = "tokenizer.json loads and its ids fit the model's vocabulary";
+  } catch (e) {
+    problems.push((e as Error).message);
+    // The folder does not load: read each file on its own, so the report still shows what was found where.
+    for (const f of layout.files.filter((x) => x.analysed)) {
+      try {
+        files.push((await analyseFile(root, f.file, f.role, layout)).found);
+      } catch (err) {
+        if ((err as Error).message !== (e as Error).message) problems.push((err as Error).message);
+      }
     }
   }
   const unrecognised = files.reduce((a, f) => a + f.unrecognised.length, 0);
   if (unrecognised) problems.push(`${unrecognised} linear layer(s) have no recoverable module name; crispr sites, explain and run refuse the folder until they do (crispr sites --lenient skips them)`);
-  const hasTokenizer = existsSync(join(root, 'tokenizer.json'));
-  let tokenizer = hasTokenizer ? 'not checked' : 'tokenizer.json is missing (sites and attribution by ids still work)';
-  let sites: InspectReport['sites'] = null;
-  if (!problems.length) {
-    try {
-      const s = (await loadModelFolder(root, { tokenizer: hasTokenizer, ...(variant ? { variant } : {}) })).sites;
-      sites = { total: s.length, neurons: countNeurons(s), inputSide: countNeurons(s.filter((x) => x.side === 'input')), targetSide: countNeurons(s.filter((x) => x.side === 'target')) };
-      if (hasTokenizer) tokenizer = "tokenizer.json loads and its ids fit the model's vocabulary";
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-  }
   return { model: dir, layout, files, sites, tokenizer, ...(problems.length ? { error: problems.join('\n') } : {}) };
 }
 
