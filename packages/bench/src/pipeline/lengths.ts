@@ -104,8 +104,13 @@ export function fitPrompts(
         return false; // e.g. an empty prompt for a decoder-only model
       }
     };
+    // Start from the share of the text the limit allows (tokens per character are nearly even),
+    // so the search runs on short texts over a narrow range.
+    const guess = Math.floor((p.length * limit.tokens) / l.tokens);
     let lo = 0;
     let hi = p.length;
+    if (fits(guess)) [lo, hi] = [guess, Math.min(p.length, Math.ceil(guess * 1.05) + 8)];
+    else hi = guess - 1;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
       if (fits(mid)) lo = mid;

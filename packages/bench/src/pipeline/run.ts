@@ -103,7 +103,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     contentHash(instrs.map((instr) => indices.map((i) => [promptOf(instr, i), task.candidates(task.items[i]!)])));
   const base = { model: cfg.modelHash, provider: cfg.provider };
 
-  const scoreItems = async (indices: number[], instr: Instruction, what: string, masks?: Record<string, Float32Array>): Promise<ScoredOptions[]> => {
+  /** Scores in chunks, counting progress on `tally` (shared by the instructions of one stage). */
+  const scoreItems = async (indices: number[], instr: Instruction, what: string, tally: { done: number; total: number }, masks?: Record<string, Float32Array>): Promise<ScoredOptions[]> => {
     const out: ScoredOptions[] = [];
     for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
       const part = indices.slice(off, off + SCORE_CHUNK);
@@ -118,7 +119,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
         }
         out.push({ item, instruction: instr.id, logprobs: lps[r]! });
       });
-      progress.step(Math.min(off + SCORE_CHUNK, indices.length), indices.length);
+      tally.done += part.length;
+      progress.step(tally.done, tally.total);
     }
     return out;
   };
@@ -128,7 +130,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   for (const [n, instr] of task.instructions.entries()) {
     progress.stage(`scoring the original model, instruction '${instr.id}' (${n + 1}/${task.instructions.length})`);
     const rows = await store.stage(`scores/original-${instrFile.get(instr.id)}.json`, { ...base, prompts: promptsHash([instr], all) }, async () => {
-      const scored = await scoreItems(all, instr, `scoring the original model`);
+      const scored = await scoreItems(all, instr, `scoring the original model`, { done: 0, total: all.length });
       return scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
     });
     original.set(instr.id, rows.map((r) => ({ item: task.items[r.index]!, instruction: instr.id, logprobs: r.logprobs })));
@@ -226,7 +228,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       const v = await store.stage(`ksearch/k${k}.json`, key, async () => {
         const masks = masksForTopK(ranking, k, widths);
         const rows: ScoredOptions[] = [];
-        for (const instr of task.instructions) rows.push(...(await scoreItems(cfg.split.dev, instr, `scoring the dev split with the top ${k} neurons pruned`, masks)));
+        const tally = { done: 0, total: cfg.split.dev.length * task.instructions.length };
+        for (const instr of task.instructions) rows.push(...(await scoreItems(cfg.split.dev, instr, `scoring the dev split with the top ${k} neurons pruned`, tally, masks)));
         return task.selection(rows);
       });
       progress.note(`k = ${k}: ${v.toFixed(4)}`);
@@ -274,8 +277,9 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       const rows = await store.stage(`sweep/${safeName(m.name)}-k${k}.json`, key, async () => {
         const masks = masksForTopK(m.ranking, k, widths);
         const out: { index: number; instruction: string; logprobs: number[] }[] = [];
+        const tally = { done: 0, total: cfg.split.test.length * task.instructions.length };
         for (const instr of task.instructions) {
-          const scored = await scoreItems(cfg.split.test, instr, `scoring the test split, ${m.name} top ${k} pruned`, masks);
+          const scored = await scoreItems(cfg.split.test, instr, `scoring the test split, ${m.name} top ${k} pruned`, tally, masks);
           out.push(...scored.map((s, r) => ({ index: cfg.split.test[r]!, instruction: instr.id, logprobs: s.logprobs })));
         }
         return out;
