@@ -41,11 +41,17 @@ export function progressReporter(io: CliIO, opts: ProgressOptions = {}): Progres
   let bar: cliProgress.SingleBar | null = null;
 
   const print = (line: string) => {
-    if (multi) multi.log(line + '\n');
-    else io.err(line);
+    if (multi) {
+      // Above the bar: log() buffers, update() redraws now and flushes it.
+      multi.log(line + '\n');
+      multi.update();
+    } else io.err(line);
   };
   const endBar = () => {
-    if (multi) multi.stop();
+    if (multi) {
+      multi.update();
+      multi.stop();
+    }
     multi = null;
     bar = null;
   };
@@ -76,6 +82,7 @@ export function progressReporter(io: CliIO, opts: ProgressOptions = {}): Progres
             cliProgress.Presets.shades_classic,
           );
           bar = multi.create(total, done, { rate: formatRate(rate) });
+          multi.update(); // draw now, not at the first tick
         } else {
           bar.setTotal(total);
           bar.update(done, { rate: formatRate(rate) });

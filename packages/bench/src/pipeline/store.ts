@@ -124,13 +124,13 @@ export class RunStore {
     }
     if (why !== 'no checkpoint yet') this.note(`recomputing ${name}: ${why}`);
     const data = await compute();
-    this.write(name, { format: FORMAT, stage: name, key, data } satisfies Checkpoint<T>);
+    this.write(name, { format: FORMAT, stage: name, key, data } satisfies Checkpoint<T>, false, data);
     return data;
   }
 
   /** Writes atomically (temp file + rename) so an interruption never leaves a half file; refuses non-finite numbers. */
-  private write(name: string, doc: unknown, pretty = false): void {
-    const bad = findNonFinite(doc);
+  private write(name: string, doc: unknown, pretty = false, payload: unknown = doc): void {
+    const bad = findNonFinite(payload);
     if (bad) throw new NonFiniteError(`refusing to write ${name}: ${bad} (a NaN or infinity reached a result; nothing was saved)`);
     const p = this.path(name);
     mkdirSync(dirname(p), { recursive: true });

@@ -13,6 +13,7 @@ const SLUG_MAX = 40;
 export function safeName(name: string): string {
   const slug = name
     .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '') // accents split off by NFKD: résumé -> resume
     .toLowerCase()
     .replace(/[^a-z0-9_-]+/g, '-')
     .replace(/-+/g, '-')
