@@ -67,6 +67,7 @@ describe('kill -9 at random moments, then resume', () => {
       if (lockLeft) expect(resumed.stderr).toMatch(/took over the lock of .* from pid \d+ .*: that process is no longer running/);
       expect(comparable(dir), `moment ${i} (${at} ms)`).toEqual(want);
       expect(readFileSync(join(dir, 'ranking.json'), 'utf8')).toBe(wantRanking);
+      expect(readdirSync(dir, { recursive: true }).filter((f) => /\.tmp-\d+$/.test(String(f)))).toEqual([]);
     }
     // The moments must actually cut runs between checkpoints, or the test proves little.
     expect(interruptedMidRun, `run ${duration} ms, work from ${workStarts} ms; ${log.join('; ')}`).toBeGreaterThanOrEqual(3);

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathInside } from '@crispr-bench/core';
 import { LOCK_FILE } from './lock.js';
 
@@ -83,6 +83,21 @@ export class RunStore {
 
   path(name: string): string {
     return pathInside(this.dir, name);
+  }
+
+  /**
+   * Removes the temporary files of writes that a killed process never renamed into place. Call
+   * it holding the folder's lock: then no live process is writing one.
+   */
+  removeTemporaries(): string[] {
+    const gone: string[] = [];
+    for (const e of readdirSync(this.dir, { recursive: true, withFileTypes: true })) {
+      if (e.isFile() && /\.tmp-\d+$/.test(e.name)) {
+        rmSync(join(e.parentPath, e.name), { force: true });
+        gone.push(e.name);
+      }
+    }
+    return gone;
   }
 
   /** Removes everything in the folder but its lock (`--fresh`). */

@@ -176,6 +176,7 @@ export const runCommand: CliCommand = {
     const lock = await lockRunFolder(out, { command: `crispr run ${argv.join(' ')}`, onNote: (line) => io.err(line) });
     try {
       if (v.fresh) new RunStore(out).clear();
+      else new RunStore(out).removeTemporaries();
       let modelDir: string;
       let description: string;
       if (modelSpec === 'default') {
