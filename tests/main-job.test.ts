@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { safeName } from '@crispr-bench/core';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 import { checkResults, type RunResults } from '@crispr-bench/bench/results';
 import { reportMain } from '@crispr-bench/report';
@@ -19,7 +20,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function quietIO() {
   const out: string[] = [];
-  return { io: { out: (l: string) => out.push(l), err: () => {} }, out };
+  const err: string[] = [];
+  return { io: { out: (l: string) => out.push(l), err: (l: string) => err.push(l) }, out, err };
 }
 
 const ARGS = ['--k', '0,4,8', '--bootstrap', '200', '--out', dir];
@@ -48,17 +50,25 @@ describe('crispr run on the embedded default', () => {
   });
 
   it('resumes from the run folder: finished stages are not recomputed', async () => {
-    const stage = join(dir, 'sweep', 'crispr-k8.json');
+    const stage = join(dir, 'sweep', `${safeName('crispr')}-k8.json`);
     const before = statSync(stage).mtimeMs;
-    rmSync(join(dir, 'sweep', 'random-k4.json')); // as if interrupted before this stage
+    const random4 = join(dir, 'sweep', `${safeName('random')}-k4.json`);
+    rmSync(random4); // as if interrupted before this stage
     expect(await runCommand.run(ARGS, quietIO().io)).toBe(0);
     expect(statSync(stage).mtimeMs).toBe(before);
-    expect(existsSync(join(dir, 'sweep', 'random-k4.json'))).toBe(true);
+    expect(existsSync(random4)).toBe(true);
     const again = checkResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
     expect(again.sweep.map((p) => p.metrics)).toEqual(results.sweep.map((p) => p.metrics));
-    // A different configuration does not reuse the stages.
-    expect(await runCommand.run([...ARGS.slice(0, -2), '--reduce', 'mean', '--out', dir], quietIO().io)).toBe(0);
-    expect(statSync(stage).mtimeMs).not.toBe(before);
+    // A different setting recomputes what reads it (attribution) and reuses what does not (scores).
+    const scores = join(dir, 'scores', `original-${safeName('none')}.json`);
+    const attribution = join(dir, 'attribution', `${safeName('none')}.json`);
+    const [s0, a0] = [statSync(scores).mtimeMs, statSync(attribution).mtimeMs];
+    const q = quietIO();
+    expect(await runCommand.run([...ARGS.slice(0, -2), '--reduce', 'mean', '--out', dir], q.io)).toBe(0);
+    expect(statSync(scores).mtimeMs).toBe(s0);
+    expect(statSync(attribution).mtimeMs).not.toBe(a0);
+    expect(q.err.some((l) => l.includes(`recomputing attribution/${safeName('none')}.json: reduce changed (max -> mean)`))).toBe(true);
+    expect(q.err.some((l) => l.includes(`reused scores/original-${safeName('none')}.json: same model sha256:`))).toBe(true);
   });
 
   it('chooses k on the dev split by golden-section search and evaluates it on test', async () => {

@@ -5,11 +5,25 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderReportFile } from './render.js';
 
+const USAGE = 'usage: crispr-report <run dir | results.json> [--out report.html]\n';
+
+/** Exit status: 0 written, 1 failed, 2 usage error (the same convention as `crispr`). */
 export function reportMain(argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help || positionals.length !== 1) {
-    process.stdout.write('usage: crispr-report <run dir | results.json> [--out report.html]\n');
-    return values.help ? 0 : 2;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    process.stderr.write(`crispr-report: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(USAGE);
+    return 2;
   }
   const target = resolve(positionals[0]!);
   if (!existsSync(target)) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `crispr` command line: dispatches to the subcommands that the packages contribute. */
-import { consoleIO, UserError, type CliCommand } from '@crispr-bench/core';
+import { consoleIO, exitCodeOf, UsageError, UserError, type CliCommand } from '@crispr-bench/core';
 import { commands } from './registry.js';
 
 function usage(cmds: CliCommand[]): string {
@@ -13,7 +13,9 @@ function usage(cmds: CliCommand[]): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    consoleIO.out(usage(commands));
+    // Asked for help: usage on stdout, 0. No command at all is a usage error: stderr, 2.
+    if (name) consoleIO.out(usage(commands));
+    else consoleIO.err(usage(commands));
     return name ? 0 : 2;
   }
   const cmd = commands.find((c) => c.name === name);
@@ -30,11 +32,13 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     // Errors from the libraries name the file, line, node or tensor at fault; the message is
     // what a user needs. The stack is for us: CRISPR_DEBUG=1 prints it.
+    // Exit status: 2 for a usage error (the command line is wrong), 1 for any other failure.
     const err = e instanceof Error ? e : new Error(String(e));
     consoleIO.err(`crispr ${name}: ${err.message}`);
+    if (e instanceof UsageError && !err.message.includes('usage:')) consoleIO.err(`(crispr ${name} --help lists the options)`);
     if (!(e instanceof UserError) && process.env.CRISPR_DEBUG) consoleIO.err(err.stack ?? '');
     else if (!(e instanceof UserError)) consoleIO.err('(set CRISPR_DEBUG=1 for the stack trace)');
-    return 1;
+    return exitCodeOf(e);
   }
 }
 

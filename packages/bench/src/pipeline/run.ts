@@ -3,14 +3,15 @@
  * ranking -> masks -> evaluation sweep -> results. Each stage checkpoints into the run folder.
  */
 import os from 'node:os';
-import type { AttributionExample, AttributionResult, NeuronSite } from '@crispr-bench/core';
+import { safeName, type AttributionExample, type AttributionResult, type McItem, type NeuronSite } from '@crispr-bench/core';
 import { acrossInstructions, bootstrap, bootstrapPaired } from '@crispr-bench/judges';
 import { attributionSamples } from '@crispr-bench/datasets';
 import { aggregate, type InstanceAttribution, type SiteVectors } from '../crispr/aggregate.js';
 import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK, type KSearchResult } from '../crispr/k-search.js';
 import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '../results/schema.js';
-import { RunStore } from './store.js';
+import { NonFiniteError, RunStore, contentHash } from './store.js';
+import { fitPrompts, type ContextLimit, type Truncate } from './lengths.js';
 import type { EvalTask, Instruction, ScoredOptions } from './tasks.js';
 
 /** What the pipeline needs from a model: scoring, tokenising for attribution, attribution. */
@@ -40,8 +41,12 @@ export interface PipelineConfig {
   bootstrap: number;
   seed: number;
   provider: string;
-  /** Anything else that identifies the run (model path, data path) for the config hash. */
-  identity: Record<string, unknown>;
+  /** Content hash of the model's files (fingerprint.ts): the model part of every stage key. */
+  modelHash: string;
+  /** The model's hard context length, or null (no hard limit, e.g. T5's relative positions). */
+  contextLimit: ContextLimit | null;
+  /** What to do with a prompt + candidate longer than contextLimit (default error). */
+  truncate?: Truncate;
 }
 
 /** Element-wise mean of per-site vectors (trial sums, or per-instruction scores). */
@@ -59,38 +64,75 @@ export function meanOfVectors(vs: Record<string, ArrayLike<number>>[]): Record<s
 }
 
 export interface Progress {
+  /** A new stage (or sub-stage: the instruction being attributed); resets the step counter. */
   stage(name: string): void;
+  /** `done` of `total` units of the current stage, for a bar or plain lines with rate and ETA. */
   step(done: number, total: number): void;
   note(line: string): void;
 }
 
 export const silentProgress: Progress = { stage: () => {}, step: () => {}, note: () => {} };
 
-async function scoreItems(model: ModelAccess, task: EvalTask, indices: number[], instr: Instruction, masks?: Record<string, Float32Array>): Promise<ScoredOptions[]> {
-  const batch = indices.map((i) => ({ prompt: task.prompt(task.items[i]!, instr), candidates: task.candidates(task.items[i]!) }));
-  const lps = await model.score(batch, masks);
-  return indices.map((i, r) => ({ item: task.items[i]!, instruction: instr.id, logprobs: lps[r]! }));
-}
+/** The pruned set of the top k (masks depend on the set, not on its order). */
+const neuronSetHash = (ranking: RankedNeuron[], k: number) => contentHash(ranking.slice(0, k).map((r) => `${r.site}#${r.unit}`).sort());
+
+const itemName = (item: McItem) => `${item.category}/${item.id}`;
+
+/** Prompts scored per call: small enough for progress every few seconds, a multiple of the scorer's batch. */
+const SCORE_CHUNK = 64;
 
 export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: PipelineConfig, progress: Progress = silentProgress): Promise<RunResults> {
-  const hashInput = { ...cfg, out: undefined, title: undefined, task: task.name, model: model.id, items: task.items.length };
-  const store = new RunStore(cfg.out, RunStore.hash(hashInput));
+  const store = new RunStore(cfg.out, (line) => progress.note(line));
   const timings: Record<string, number> = {};
   const t0 = Date.now();
   const all = [...new Set([...cfg.split.dev, ...cfg.split.test])].sort((a, b) => a - b);
   const indexOf = new Map(task.items.map((it, i) => [it, i]));
+  const instrFile = new Map(task.instructions.map((i) => [i.id, safeName(i.id)]));
+
+  // 0. Length guard, before any session exists: every prompt + candidate must fit the context.
+  progress.stage('checking prompt lengths');
+  const prompts = new Map<string, Map<number, string>>();
+  const lengthNotes: string[] = [];
+  for (const instr of task.instructions) {
+    prompts.set(instr.id, fitPrompts(model, task.items, all, instr.id, (it) => task.prompt(it, instr), (it) => task.candidates(it), cfg.contextLimit, cfg.truncate ?? 'error', lengthNotes));
+  }
+  for (const n of lengthNotes) progress.note(n);
+  const promptOf = (instr: Instruction, i: number) => prompts.get(instr.id)!.get(i)!;
+  /** What scoring reads: the rendered prompts and candidates (so data, instruction and template). */
+  const promptsHash = (instrs: readonly Instruction[], indices: readonly number[]) =>
+    contentHash(instrs.map((instr) => indices.map((i) => [promptOf(instr, i), task.candidates(task.items[i]!)])));
+  const base = { model: cfg.modelHash, provider: cfg.provider };
+
+  /** Scores in chunks, counting progress on `tally` (shared by the instructions of one stage). */
+  const scoreItems = async (indices: number[], instr: Instruction, what: string, tally: { done: number; total: number }, masks?: Record<string, Float32Array>): Promise<ScoredOptions[]> => {
+    const out: ScoredOptions[] = [];
+    for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
+      const part = indices.slice(off, off + SCORE_CHUNK);
+      const lps = await model.score(part.map((i) => ({ prompt: promptOf(instr, i), candidates: task.candidates(task.items[i]!) })), masks);
+      part.forEach((i, r) => {
+        const item = task.items[i]!;
+        const bad = lps[r]!.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) {
+          throw new NonFiniteError(
+            `${what}: log P(candidate ${bad} ${JSON.stringify(task.candidates(item)[bad])} | item ${itemName(item)}, instruction '${instr.id}') is ${lps[r]![bad]}; stopped before saving anything of this stage (check the model with crispr inspect)`,
+          );
+        }
+        out.push({ item, instruction: instr.id, logprobs: lps[r]! });
+      });
+      tally.done += part.length;
+      progress.step(tally.done, tally.total);
+    }
+    return out;
+  };
 
   // 1. Score the original model on every item under every instruction.
-  progress.stage('scoring the original model');
   const original = new Map<string, ScoredOptions[]>();
-  for (const instr of task.instructions) {
-    const name = `scores/original-${instr.id}.json`;
-    let rows = store.read<{ index: number; logprobs: number[] }[]>(name);
-    if (!rows) {
-      const scored = await scoreItems(model, task, all, instr);
-      rows = scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
-      store.write(name, rows);
-    }
+  for (const [n, instr] of task.instructions.entries()) {
+    progress.stage(`scoring the original model, instruction '${instr.id}' (${n + 1}/${task.instructions.length})`);
+    const rows = await store.stage(`scores/original-${instrFile.get(instr.id)}.json`, { ...base, prompts: promptsHash([instr], all) }, async () => {
+      const scored = await scoreItems(all, instr, `scoring the original model`, { done: 0, total: all.length });
+      return scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
+    });
     original.set(instr.id, rows.map((r) => ({ item: task.items[r.index]!, instruction: instr.id, logprobs: r.logprobs })));
   }
   timings.scoring = (Date.now() - t0) / 1000;
@@ -98,56 +140,72 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   // 2-6. Attribution, aggregated into B(n). One attribution run per instruction covers all its
   // trials, so that length buckets fill up; the checkpoint is each trial's weighted sum
   // sum_x a * B(n; i, x) (a few numbers per neuron), not the per-instance vectors.
-  progress.stage('attributing');
   const t1 = Date.now();
   const devSet = new Set(cfg.split.dev);
   const aggOpts = { lambda: cfg.attribution.lambda, skill: cfg.attribution.skill, confusionWeight: cfg.attribution.confusionWeight };
   const perInstruction: Record<string, Float64Array>[] = [];
   let attributionItems = 0;
   let planReported = false;
-  for (const instr of task.instructions) {
+  for (const [n, instr] of task.instructions.entries()) {
     const scored = original.get(instr.id)!.filter((s) => devSet.has(indexOf.get(s.item)!));
     const eligible = scored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
     if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
-    const name = `attribution/${instr.id}.json`;
-    let cached = store.read<{ trial: number; instances: number; sum: Record<string, number[]> }[]>(name);
-    if (!cached) {
-      // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
-      const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed });
-      const examples: AttributionExample[] = [];
-      const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null }[] = [];
-      for (const tr of trials) {
-        const picked = new Set(tr.items);
-        for (const e of eligible.filter((x) => picked.has(x.s.item))) {
-          const prompt = task.prompt(e.s.item, instr);
-          const cands = task.candidates(e.s.item);
-          const biased = examples.push(model.encode(prompt, cands[e.t!.biased]!)) - 1;
-          const gold = cfg.attribution.skill && e.t!.gold !== null ? examples.push(model.encode(prompt, cands[e.t!.gold]!)) - 1 : null;
-          slots.push({ trial: tr.trial, e, biased, gold });
-        }
+    // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
+    const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed });
+    const examples: AttributionExample[] = [];
+    const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null; candidates: [string, string | null] }[] = [];
+    for (const tr of trials) {
+      const picked = new Set(tr.items);
+      for (const e of eligible.filter((x) => picked.has(x.s.item))) {
+        const prompt = promptOf(instr, indexOf.get(e.s.item)!);
+        const cands = task.candidates(e.s.item);
+        const biased = examples.push(model.encode(prompt, cands[e.t!.biased]!)) - 1;
+        const gold = cfg.attribution.skill && e.t!.gold !== null ? examples.push(model.encode(prompt, cands[e.t!.gold]!)) - 1 : null;
+        slots.push({ trial: tr.trial, e, biased, gold, candidates: [cands[e.t!.biased]!, gold === null ? null : cands[e.t!.gold!]!] });
       }
-      const res = await model.attribute(examples, (d, n) => progress.step(d, n));
+    }
+    // What this stage reads: the token ids it attributes, the confusion weights from the scores,
+    // the trial structure (so the sample's seed and size), and the settings of the attribution
+    // and the aggregation.
+    const key = {
+      ...base,
+      examples: contentHash(slots.map((sl) => [sl.trial, itemName(sl.e.s.item), sl.e.t!.confusion, examples[sl.biased], sl.gold === null ? null : examples[sl.gold]])),
+      objective: cfg.attribution.objective,
+      reduce: cfg.attribution.reduce,
+      kinds: cfg.attribution.kinds,
+      lambda: String(cfg.attribution.lambda),
+      skill: String(cfg.attribution.skill),
+      confusionWeight: String(cfg.attribution.confusionWeight),
+    };
+    progress.stage(`attributing, instruction '${instr.id}' (${n + 1}/${task.instructions.length})`);
+    const cached = await store.stage(`attribution/${instrFile.get(instr.id)}.json`, key, async () => {
+      const res = await model.attribute(examples, (d, total) => progress.step(d, total));
+      checkAttribution(res, (row) => {
+        const sl = slots.find((x) => x.biased === row || x.gold === row)!;
+        return `item ${itemName(sl.e.s.item)}, instruction '${instr.id}', candidate ${JSON.stringify(sl.biased === row ? sl.candidates[0] : sl.candidates[1])}`;
+      });
       if (!planReported) {
         const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
         progress.note(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
         planReported = true;
       }
       const vec = (row: number): SiteVectors => Object.fromEntries(res.sites.map((s) => [s.name, s.values[row]!]));
-      cached = trials.map((tr) => {
+      return trials.map((tr) => {
         const insts: InstanceAttribution[] = slots
           .filter((sl) => sl.trial === tr.trial)
-          .map((sl) => ({ instruction: instr.id, trial: tr.trial, exampleId: `${sl.e.s.item.category}/${sl.e.s.item.id}`, confusion: sl.e.t!.confusion, biased: vec(sl.biased), gold: sl.gold === null ? null : vec(sl.gold) }));
+          .map((sl) => ({ instruction: instr.id, trial: tr.trial, exampleId: itemName(sl.e.s.item), confusion: sl.e.t!.confusion, biased: vec(sl.biased), gold: sl.gold === null ? null : vec(sl.gold) }));
         // One instruction and one trial: aggregate() returns exactly sum_x a * B(n; i, x).
         const sum = aggregate(insts, aggOpts);
+        checkSiteVectors(sum, `aggregating trial ${tr.trial} under instruction '${instr.id}'`);
         return { trial: tr.trial, instances: insts.length, sum: Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Array.from(v)])) };
       });
-      store.write(name, cached);
-    }
+    });
     attributionItems += cached.reduce((a, c) => a + c.instances, 0);
     perInstruction.push(meanOfVectors(cached.map((c) => c.sum)));
   }
   // B(n) = mean over instructions of (mean over trials of the trial sums).
   const scores = meanOfVectors(perInstruction);
+  checkSiteVectors(scores, 'averaging the bias scores over instructions');
   const ranking = rankNeurons(scores);
   const siteByName = new Map(model.sites.map((s) => [s.name, s]));
   store.writePlain('ranking.json', {
@@ -164,16 +222,16 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     const kMax = Math.min(cfg.kSearch.kMax, ranking.length);
     progress.stage(`choosing k on the dev split: golden-section search of ${task.selectionLabel} over [0, ${kMax}]`);
     const t = Date.now();
+    const devPrompts = promptsHash(task.instructions, cfg.split.dev);
     kSearch = await goldenSectionK(async (k) => {
-      const name = `ksearch/k${k}.json`;
-      let v = store.read<number>(name);
-      if (v === undefined) {
+      const key = { ...base, prompts: devPrompts, neurons: neuronSetHash(ranking, k) };
+      const v = await store.stage(`ksearch/k${k}.json`, key, async () => {
         const masks = masksForTopK(ranking, k, widths);
         const rows: ScoredOptions[] = [];
-        for (const instr of task.instructions) rows.push(...(await scoreItems(model, task, cfg.split.dev, instr, masks)));
-        v = task.selection(rows);
-        store.write(name, v);
-      }
+        const tally = { done: 0, total: cfg.split.dev.length * task.instructions.length };
+        for (const instr of task.instructions) rows.push(...(await scoreItems(cfg.split.dev, instr, `scoring the dev split with the top ${k} neurons pruned`, tally, masks)));
+        return task.selection(rows);
+      });
       progress.note(`k = ${k}: ${v.toFixed(4)}`);
       return v;
     }, kMax);
@@ -182,7 +240,6 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   }
 
   // 7b. Evaluation sweep on the test split: pruned top k, the random control, the original.
-  progress.stage('evaluating the sweep');
   const t2 = Date.now();
   const testSet = new Set(cfg.split.test);
   const origTest = task.instructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(indexOf.get(s.item)!)));
@@ -211,22 +268,23 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const methods: { name: string; ranking: RankedNeuron[] }[] = [{ name: 'crispr', ranking }];
   if (cfg.random) methods.push({ name: 'random', ranking: randomRanking(widths, cfg.seed + 17) });
   const evalKs = [...new Set([...cfg.ks, ...(kSearch ? [kSearch.best] : [])])].filter((k) => k > 0).sort((a, b) => a - b);
-  let done = 0;
+  const testPrompts = promptsHash(task.instructions, cfg.split.test);
+  let point = 0;
   for (const m of methods) {
     for (const k of evalKs) {
-      const name = `sweep/${m.name}-k${k}.json`;
-      let rows = store.read<{ index: number; instruction: string; logprobs: number[] }[]>(name);
-      if (!rows) {
+      progress.stage(`evaluating the sweep: ${m.name}, k = ${k} (${++point}/${methods.length * evalKs.length})`);
+      const key = { ...base, prompts: testPrompts, neurons: neuronSetHash(m.ranking, k) };
+      const rows = await store.stage(`sweep/${safeName(m.name)}-k${k}.json`, key, async () => {
         const masks = masksForTopK(m.ranking, k, widths);
-        rows = [];
+        const out: { index: number; instruction: string; logprobs: number[] }[] = [];
+        const tally = { done: 0, total: cfg.split.test.length * task.instructions.length };
         for (const instr of task.instructions) {
-          const scored = await scoreItems(model, task, cfg.split.test, instr, masks);
-          rows.push(...scored.map((s, r) => ({ index: cfg.split.test[r]!, instruction: instr.id, logprobs: s.logprobs })));
+          const scored = await scoreItems(cfg.split.test, instr, `scoring the test split, ${m.name} top ${k} pruned`, tally, masks);
+          out.push(...scored.map((s, r) => ({ index: cfg.split.test[r]!, instruction: instr.id, logprobs: s.logprobs })));
         }
-        store.write(name, rows);
-      }
+        return out;
+      });
       sweep.push(summarise(m.name, k, rows.map((r) => ({ item: task.items[r.index]!, instruction: r.instruction, logprobs: r.logprobs }))));
-      progress.step(++done, methods.length * evalKs.length);
     }
   }
   timings.sweep = (Date.now() - t2) / 1000;
@@ -257,9 +315,35 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     topNeurons: ranking.slice(0, 20).map((n) => ({ ...n, layer: siteByName.get(n.site)?.layer ?? -1, kind: siteByName.get(n.site)?.kind ?? '?' })),
     siteScores,
     timings,
-    notes: [],
+    notes: [...lengthNotes, ...store.log],
   };
   store.writePlain('results.json', results);
   return results;
+}
+
+/**
+ * The first NaN or infinity in an attribution result stops the stage, naming the example (via
+ * `describe(row)`), the site and the unit; nothing of the stage is saved.
+ */
+export function checkAttribution(res: AttributionResult, describe: (row: number) => string): void {
+  for (let row = 0; row < res.logprob.length; row++) {
+    if (!Number.isFinite(res.logprob[row]!)) throw new NonFiniteError(`attribution: log P(target) is ${res.logprob[row]} for ${describe(row)}; stopped before saving (check the model with crispr inspect)`);
+    if (!Number.isFinite(res.objective[row]!)) throw new NonFiniteError(`attribution: the objective is ${res.objective[row]} for ${describe(row)}; stopped before saving`);
+  }
+  for (const s of res.sites) {
+    for (let row = 0; row < s.values.length; row++) {
+      const v = s.values[row]!;
+      for (let u = 0; u < v.length; u++) {
+        if (!Number.isFinite(v[u]!)) throw new NonFiniteError(`attribution: site ${s.name} unit ${u} is ${v[u]} for ${describe(row)}; stopped before saving`);
+      }
+    }
+  }
+}
+
+/** The first non-finite score in per-site vectors stops the stage, naming the site and unit. */
+export function checkSiteVectors(vs: Record<string, ArrayLike<number>>, what: string): void {
+  for (const [site, v] of Object.entries(vs)) {
+    for (let u = 0; u < v.length; u++) if (!Number.isFinite(v[u]!)) throw new NonFiniteError(`${what}: site ${site} unit ${u} is ${v[u]}; stopped before saving`);
+  }
 }
 

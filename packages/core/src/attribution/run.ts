@@ -170,6 +170,8 @@ export class Attributor {
     if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
     const bytesPerExample = await this.footprints.get(fpKey)!;
     const limit = (this.opts.memoryLimitMiB ?? 2048) * 1024 * 1024;
+    // Refuse up front, with the numbers, what ORT would fail on with a raw allocation error.
+    if (bytesPerExample > limit) throw new Error(`attribution: one example of the longest bucket (${maxIn} input x ${maxT} target tokens) needs about ${Math.ceil(bytesPerExample / 2 ** 20)} MiB for its activations and gradients, more than the memory budget of ${this.opts.memoryLimitMiB ?? 2048} MiB (--memory-mib); shorten the prompts (--truncate) or raise the budget`);
     const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
 
     // Group by bucket so that each bucket's session compiles once.

@@ -1,7 +1,6 @@
 /** `crispr import gguf <file.gguf> --out <dir> [--force]`. */
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
+import { UsageError, UserError, consoleIO, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { GgufError } from './reader.js';
 import { importGguf } from './import.js';
 
@@ -22,25 +21,14 @@ export const importCommand: CliCommand = {
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const [sub, ...rest] = argv;
     if (sub !== 'gguf') {
-      throw new UserError(sub === undefined ? `missing format\n\n${USAGE}` : `unknown format '${sub}' (supported: gguf)\n\n${USAGE}`);
+      throw new UsageError(sub === undefined ? `missing format\n\n${USAGE}` : `unknown format '${sub}' (supported: gguf)\n\n${USAGE}`);
     }
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: rest,
-        options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } },
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (e) {
-      throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(rest, { out: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } }, USAGE, true);
     if (positionals.length !== 1) {
-      throw new UserError(`expected one GGUF file, got ${positionals.length}\n\n${USAGE}`);
+      throw new UsageError(`expected one GGUF file, got ${positionals.length}\n\n${USAGE}`);
     }
     const file = positionals[0]!;
-    if (!values.out) throw new UserError(`--out <dir> is required\n\n${USAGE}`);
+    if (!values.out) throw new UsageError(`--out <dir> is required\n\n${USAGE}`);
     if (!existsSync(file)) throw new UserError(`${file}: no such file`);
     let summary;
     try {

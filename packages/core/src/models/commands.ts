@@ -1,8 +1,7 @@
 /** `crispr sites`, `crispr inspect` and `crispr prune`. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError, consoleIO, type CliCommand, type CliIO } from '../types/cli.js';
+import { UsageError, UserError, consoleIO, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { analyseFile, loadModelFolder, type FileSites } from './folder.js';
 import { detectLayout, DEFAULT_VARIANT, type Layout } from './layout.js';
 import { countNeurons, SiteDetectionError, type NeuronSite, type NotTaken } from './sites.js';
@@ -49,13 +48,7 @@ options:
   --k <n>               number of neurons to prune (the first n of the ranking)
   --out <dir>           output folder (must not be the source)`;
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, usage: string) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true });
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${usage}`);
-  }
-}
+const parse = parseCommandLine;
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
@@ -89,7 +82,7 @@ export const sitesCommand: CliCommand = {
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const { values } = parse(argv, { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false }, lenient: { type: 'boolean', default: false } }, SITES_USAGE);
     const dir = values.model as string | undefined;
-    if (!dir) throw new UserError(`--model <dir> is required\n\n${SITES_USAGE}`);
+    if (!dir) throw new UsageError(`--model <dir> is required\n\n${SITES_USAGE}`);
     if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
     let folder;
     try {
@@ -207,7 +200,7 @@ export const inspectCommand: CliCommand = {
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const { values } = parse(argv, { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false } }, INSPECT_USAGE);
     const dir = values.model as string | undefined;
-    if (!dir) throw new UserError(`--model <dir> is required\n\n${INSPECT_USAGE}`);
+    if (!dir) throw new UsageError(`--model <dir> is required\n\n${INSPECT_USAGE}`);
     if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
     const report = await inspectFolder(dir, values.variant as string | undefined);
     if (values.json) io.out(JSON.stringify(report, null, 2));
@@ -226,9 +219,9 @@ export const pruneCommand: CliCommand = {
       { model: { type: 'string', short: 'm' }, neurons: { type: 'string' }, k: { type: 'string' }, out: { type: 'string', short: 'o' } },
       PRUNE_USAGE,
     );
-    for (const need of ['model', 'neurons', 'k', 'out'] as const) if (!values[need]) throw new UserError(`--${need} is required\n\n${PRUNE_USAGE}`);
+    for (const need of ['model', 'neurons', 'k', 'out'] as const) if (!values[need]) throw new UsageError(`--${need} is required\n\n${PRUNE_USAGE}`);
     const k = Number(values.k);
-    if (!/^\d+$/.test(String(values.k)) || !Number.isSafeInteger(k)) throw new UserError(`--k must be a non-negative integer, got '${values.k}'`);
+    if (!/^\d+$/.test(String(values.k)) || !Number.isSafeInteger(k)) throw new UsageError(`--k must be a non-negative integer, got '${values.k}'`);
     const model = values.model as string;
     const rankingPath = values.neurons as string;
     if (!existsSync(model)) throw new UserError(`${model}: no such folder`);

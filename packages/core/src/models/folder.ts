@@ -24,6 +24,7 @@ import { inlineConstantIfs } from '../onnx/inline-if.js';
 import { mergeGraphs } from '../onnx/merge.js';
 import { upcastHalf } from '../onnx/upcast.js';
 import { findSites, inspectSites, SiteDetectionError, type FileRole, type NeuronSite, type SiteInspection } from './sites.js';
+import { checkFiniteWeights } from './finite-weights.js';
 import { DEFAULT_VARIANT, checkDifferentiable, detectLayout, layoutError, readJsonObject, type Layout, type ModelKind } from './layout.js';
 
 export { detectLayout, listOnnxFiles, parseOnnxName, type Layout, type LayoutFile, type ModelKind } from './layout.js';
@@ -293,6 +294,7 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
     views.push(view);
     fileSites.push(found);
   }
+  checkFiniteWeights(root, analysed.map((f, i) => ({ file: f.file, model: views[i]! })));
   const unrecognised = fileSites.flatMap((f) => f.unrecognised.map((u) => `${f.file}: ${u}`));
   if (unrecognised.length && (opts.strictSites ?? true)) {
     throw new SiteDetectionError(

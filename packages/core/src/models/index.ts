@@ -4,3 +4,4 @@ export * from './folder.js';
 export * from './scoring.js';
 export * from './prune.js';
 export * from './commands.js';
+export * from './finite-weights.js';

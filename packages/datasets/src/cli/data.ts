@@ -1,7 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { consoleIO, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
+import type { ParseArgsConfig } from 'node:util';
+import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
 import { assetsDir } from '../assets.js';
 import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.js';
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
@@ -38,12 +38,8 @@ function parse(
   options: NonNullable<ParseArgsConfig['options']>,
   allowPositionals: boolean,
 ): { values: Record<string, string | undefined>; positionals: string[] } {
-  try {
-    const r = parseArgs({ args: argv, options, allowPositionals, strict: true });
-    return { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
-  }
+  const r = parseCommandLine(argv, options, USAGE, allowPositionals);
+  return { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
 }
 
 function countsTable(r: BbqLoadResult): string[] {
@@ -62,10 +58,10 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
   }, false);
   const category = values.category as string | undefined;
   const out = values.out as string | undefined;
-  if (!category) throw new UserError('expand: --category is required');
-  if (!out) throw new UserError('expand: --out is required');
+  if (!category) throw new UsageError('expand: --category is required');
+  if (!out) throw new UsageError('expand: --out is required');
   const mode = (values.mode as string | undefined) ?? 'sample';
-  if (mode !== 'sample' && mode !== 'exhaustive') throw new UserError(`--mode must be sample or exhaustive, got '${mode}'`);
+  if (mode !== 'sample' && mode !== 'exhaustive') throw new UsageError(`--mode must be sample or exhaustive, got '${mode}'`);
   const templates = (values.templates as string | undefined) ?? join(assetsDir(), 'bbq', 'templates');
   try {
     await stat(templates);
@@ -105,9 +101,9 @@ async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, {
     out: { type: 'string' }, categories: { type: 'string' }, 'base-url': { type: 'string' }, timeout: { type: 'string' },
   }, true);
-  if (positionals.length !== 1 || positionals[0] !== 'bbq') throw new UserError(`fetch: expected 'bbq' (crispr data fetch bbq --out <dir>)`);
+  if (positionals.length !== 1 || positionals[0] !== 'bbq') throw new UsageError(`fetch: expected 'bbq' (crispr data fetch bbq --out <dir>)`);
   const out = values.out as string | undefined;
-  if (!out) throw new UserError('fetch: --out <dir> is required');
+  if (!out) throw new UsageError('fetch: --out <dir> is required');
   const cats = (values.categories as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
   try {
     const got = await fetchBbq({
@@ -127,9 +123,9 @@ async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
 
 async function check(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(argv, { 'on-bad-line': { type: 'string' }, categories: { type: 'string' } }, true);
-  if (positionals.length !== 1) throw new UserError('check: expected one path (a BBQ JSONL file or a folder of them)');
+  if (positionals.length !== 1) throw new UsageError('check: expected one path (a BBQ JSONL file or a folder of them)');
   const onBad = (values['on-bad-line'] as string | undefined) ?? 'error';
-  if (onBad !== 'error' && onBad !== 'skip') throw new UserError(`--on-bad-line must be error or skip, got '${onBad}'`);
+  if (onBad !== 'error' && onBad !== 'skip') throw new UsageError(`--on-bad-line must be error or skip, got '${onBad}'`);
   const path = positionals[0]!;
   const cats = (values.categories as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
   let r: BbqLoadResult;
@@ -158,9 +154,10 @@ export const dataCommand: CliCommand = {
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const [sub, ...rest] = argv;
-    if (sub === undefined || sub === '--help' || sub === '-h') {
+    if (sub === undefined) throw new UsageError(`missing subcommand\n\n${USAGE}`);
+    if (sub === '--help' || sub === '-h') {
       io.out(USAGE);
-      return sub === undefined ? 2 : 0;
+      return 0;
     }
     if (rest.includes('--help') || rest.includes('-h')) {
       io.out(USAGE);
@@ -169,7 +166,7 @@ export const dataCommand: CliCommand = {
     if (sub === 'expand') return expand(rest, io);
     if (sub === 'fetch') return fetchCmd(rest, io);
     if (sub === 'check') return check(rest, io);
-    throw new UserError(`unknown data subcommand '${sub}' (expand, fetch, check)\n\n${USAGE}`);
+    throw new UsageError(`unknown data subcommand '${sub}' (expand, fetch, check)\n\n${USAGE}`);
   },
 };
 

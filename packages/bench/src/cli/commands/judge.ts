@@ -3,9 +3,8 @@
  * because it needs both the BBQ loader (datasets) and the metrics (judges), which may not
  * depend on each other.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { consoleIO, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
+import { readFile, stat } from 'node:fs/promises';
+import { consoleIO, jsonOutput, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
 import { loadBbqDir, loadBbqFile, type BbqLoadResult } from '@crispr-bench/datasets';
 import {
   BBQ_HEADLINE_KEYS,
@@ -33,7 +32,8 @@ category, with seeded bootstrap confidence intervals.
                         joined to the data by example_id and, when present, category
   --field <name>        the field holding the prediction: an option index (integer, 0-based)
                         or free text (matched to an option by the generation judge)
-  --json <file>         also write the metrics as JSON to <file>
+  --json <file|->       also write the metrics as JSON to <file>; - writes the JSON alone to
+                        stdout (the table and warnings go to stderr)
   --bootstrap <n>       bootstrap resamples for the intervals (default 1000; 0 = none)
   --seed <n>            bootstrap seed (default 0)
   --strict              fail when an item has no prediction or a prediction matches no item
@@ -153,35 +153,31 @@ export const judgeCommand: CliCommand = {
   summary: 'score a predictions file on BBQ (accuracy, bias scores, intervals)',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          data: { type: 'string' },
-          predictions: { type: 'string' },
-          field: { type: 'string' },
-          json: { type: 'string' },
-          bootstrap: { type: 'string' },
-          seed: { type: 'string' },
-          strict: { type: 'boolean', default: false },
-          by: { type: 'string' },
-          help: { type: 'boolean', short: 'h', default: false },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (e) {
-      throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
-    }
+    const { values } = parseCommandLine(
+      argv,
+      {
+        data: { type: 'string' },
+        predictions: { type: 'string' },
+        field: { type: 'string' },
+        json: { type: 'string' },
+        bootstrap: { type: 'string' },
+        seed: { type: 'string' },
+        strict: { type: 'boolean', default: false },
+        by: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      USAGE,
+    );
     if (values.help) {
       io.out(USAGE);
       return 0;
     }
     for (const req of ['data', 'predictions', 'field'] as const) {
-      if (!values[req]) throw new UserError(`--${req} is required\n\n${USAGE}`);
+      if (!values[req]) throw new UsageError(`--${req} is required\n\n${USAGE}`);
     }
     const dataPath = values.data!, predPath = values.predictions!, field = values.field!;
+    const json = jsonOutput(io, values.json);
+    io = json.io;
     const resamples = intOption(values.bootstrap, 'bootstrap', 1000, 0);
     const seed = intOption(values.seed, 'seed', 0, 0);
 
@@ -309,12 +305,7 @@ export const judgeCommand: CliCommand = {
         },
         bootstrap: resamples > 0 ? { resamples, seed, level: 0.95 } : null,
       };
-      try {
-        await writeFile(values.json, JSON.stringify(out, null, 2) + '\n');
-      } catch (e) {
-        throw new UserError(`--json: cannot write ${values.json}: ${(e as Error).message}`);
-      }
-      io.out(`\nwrote ${values.json}`);
+      json.write(out);
     }
     return 0;
   },

@@ -4,10 +4,9 @@
  * write results.json (render it with `pnpm report <out>`). Interrupted runs resume from the
  * stages already written in --out.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UserError, consoleIO, intOption, type CliCommand, type CliIO, type McItem } from '@crispr-bench/core';
+import { UsageError, UserError, choiceOption, consoleIO, intOption, jsonOutput, loadModelFolder, parseCommandLine, safeName, type CliCommand, type CliIO, type McItem } from '@crispr-bench/core';
 import {
   answerStrings,
   loadBbqDir,
@@ -20,8 +19,13 @@ import {
   splitDevTest,
 } from '@crispr-bench/datasets';
 import { makeDefaultModel } from '../../default-model/index.js';
-import { openFolder } from '../../pipeline/folder-access.js';
-import { runPipeline, type Progress } from '../../pipeline/run.js';
+import { folderAccess } from '../../pipeline/folder-access.js';
+import { hashFiles, modelFiles } from '../../pipeline/fingerprint.js';
+import { contextLimit } from '../../pipeline/lengths.js';
+import { lockRunFolder } from '../../pipeline/lock.js';
+import { runPipeline, type ModelAccess } from '../../pipeline/run.js';
+import { RunStore } from '../../pipeline/store.js';
+import { progressReporter } from '../progress.js';
 import { bbqTask, pronounTask, type EvalTask } from '../../pipeline/tasks.js';
 
 const USAGE = `usage: crispr run [options] --out <dir>
@@ -39,6 +43,9 @@ model and data:
   --instructions <spec>    paper (default for BBQ) | own | <file>
   --template <name|hbs>    prompt template: default (the paper's) | lettered | <handlebars>
   --dev-fraction <f>       share of items for attribution (dev); the rest is evaluated (default 0.5)
+  --truncate <t>           a prompt + answer longer than the model's context length (config.json
+                           max_position_embeddings / n_positions): error (default: refuse, naming
+                           the items) | left (cut the prompt's start) | right (cut its end)
 
 attribution (defaults follow the paper):
   --instances <n>          instances per trial (default 20)
@@ -63,31 +70,16 @@ execution:
   --batch <n>              largest attribution batch (default 8)
   --memory-mib <n>         memory budget of one attribution batch (default 2048)
   --provider <p>           cpu (default) | cuda | webgpu
-  --out <dir>              run folder (default runs/<model>-<data>)
-  --fresh                  discard the stages of an earlier run in --out`;
+  --out <dir>              run folder (default runs/<model>-<data>); locked while the run works
+  --fresh                  discard the stages of an earlier run in --out
+  --json <file|->          also write the results as JSON; - writes them alone to stdout
+                           (the table and logs go to stderr)
 
+An earlier run in --out is resumed: each stage's checkpoint is reused when everything it read is
+the same (model file bytes, the rendered prompts, so data, instruction and template, the
+settings, the upstream numbers), and recomputed otherwise; the run says which and why.
+Exit status: 0 done, 1 failed, 2 usage error.`;
 
-function progressPrinter(io: CliIO): Progress {
-  let last = 0;
-  let stage = '';
-  const t0 = Date.now();
-  const tty = process.stderr.isTTY;
-  return {
-    stage(name) {
-      stage = name;
-      io.err(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${name}`);
-    },
-    step(done, total) {
-      const now = Date.now();
-      if (done < total && now - last < 500) return;
-      last = now;
-      const line = `  ${stage}: ${done}/${total}`;
-      if (tty) process.stderr.write(`\r${line}${done === total ? '\n' : ''}`);
-      else if (done === total) io.err(line);
-    },
-    note: (line) => io.err(`  ${line}`),
-  };
-}
 
 async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Record<string, string | boolean | undefined>): Promise<EvalTask> {
   if (spec === 'pronoun') {
@@ -101,7 +93,6 @@ async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Recor
     items = (await loadMcJsonl(file)).items;
     description = `multiple choice from ${file}`;
   } else {
-    if (!existsSync(spec)) throw new UserError(`--data: ${spec} does not exist (use pronoun, a BBQ .jsonl file or folder, or mc:<file>)`);
     const cats = typeof v.categories === 'string' ? v.categories.split(',') : undefined;
     const res = spec.endsWith('.jsonl') ? await loadBbqFile(spec) : await loadBbqDir(spec, cats ? { categories: cats } : {});
     items = res.items;
@@ -125,83 +116,101 @@ export const runCommand: CliCommand = {
   summary: 'run CRISPR end to end (score, attribute, prune, evaluate) and write results.json',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    let v;
-    try {
-      v = parseArgs({
-        args: argv,
-        strict: true,
-        options: {
-          model: { type: 'string' },
-          variant: { type: 'string' },
-          data: { type: 'string' },
-          categories: { type: 'string' },
-          'max-items': { type: 'string' },
-          instructions: { type: 'string' },
-          template: { type: 'string' },
-          'dev-fraction': { type: 'string' },
-          instances: { type: 'string' },
-          trials: { type: 'string' },
-          objective: { type: 'string' },
-          reduce: { type: 'string' },
-          kinds: { type: 'string' },
-          lambda: { type: 'string' },
-          'no-skill': { type: 'boolean' },
-          'no-confusion': { type: 'boolean' },
-          k: { type: 'string' },
-          'k-search': { type: 'string' },
-          'no-random': { type: 'boolean' },
-          bootstrap: { type: 'string' },
-          seed: { type: 'string' },
-          batch: { type: 'string' },
-          'memory-mib': { type: 'string' },
-          provider: { type: 'string' },
-          out: { type: 'string' },
-          fresh: { type: 'boolean' },
-        },
-      }).values;
-    } catch (e) {
-      throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
-    }
-    const progress = progressPrinter(io);
+    const v = parseCommandLine(
+      argv,
+      {
+        model: { type: 'string' },
+        variant: { type: 'string' },
+        data: { type: 'string' },
+        categories: { type: 'string' },
+        'max-items': { type: 'string' },
+        instructions: { type: 'string' },
+        template: { type: 'string' },
+        'dev-fraction': { type: 'string' },
+        instances: { type: 'string' },
+        trials: { type: 'string' },
+        objective: { type: 'string' },
+        reduce: { type: 'string' },
+        kinds: { type: 'string' },
+        lambda: { type: 'string' },
+        'no-skill': { type: 'boolean' },
+        'no-confusion': { type: 'boolean' },
+        k: { type: 'string' },
+        'k-search': { type: 'string' },
+        'no-random': { type: 'boolean' },
+        bootstrap: { type: 'string' },
+        seed: { type: 'string' },
+        batch: { type: 'string' },
+        'memory-mib': { type: 'string' },
+        provider: { type: 'string' },
+        out: { type: 'string' },
+        fresh: { type: 'boolean' },
+        truncate: { type: 'string' },
+        json: { type: 'string' },
+      },
+      USAGE,
+    ).values;
+    const json = jsonOutput(io, v.json);
+    io = json.io;
+    const progress = progressReporter(io);
     const seed = intOption(v.seed, 'seed', 0);
-    const objective = v.objective ?? 'logprob';
-    if (!['logprob', 'prob'].includes(objective)) throw new UserError(`--objective must be logprob or prob, got '${objective}'`);
-    const reduce = v.reduce ?? 'max';
-    if (!['max', 'mean'].includes(reduce)) throw new UserError(`--reduce must be max or mean, got '${reduce}'`);
-    const provider = (v.provider ?? 'cpu') as 'cpu' | 'cuda' | 'webgpu';
-    if (!['cpu', 'cuda', 'webgpu'].includes(provider)) throw new UserError(`--provider must be cpu, cuda or webgpu, got '${provider}'`);
+    const objective = choiceOption(v.objective, ['logprob', 'prob'], '--objective', 'logprob');
+    const reduce = choiceOption(v.reduce, ['max', 'mean'], '--reduce', 'max');
+    const provider = choiceOption(v.provider, ['cpu', 'cuda', 'webgpu'], '--provider', 'cpu');
+    const truncate = choiceOption(v.truncate, ['error', 'left', 'right'], '--truncate', 'error');
     const ks = (v.k ?? '0,1,2,4,8,16,32').split(',').map((x) => intOption(x.trim(), 'k', 0));
     const lambda = v.lambda === undefined ? 1 : Number(v.lambda);
-    if (!Number.isFinite(lambda) || lambda < 0) throw new UserError(`--lambda must be a non-negative number, got '${v.lambda}'`);
+    if (!Number.isFinite(lambda) || lambda < 0) throw new UsageError(`--lambda must be a non-negative number, got '${v.lambda}'`);
     const devFraction = v['dev-fraction'] === undefined ? 0.5 : Number(v['dev-fraction']);
-    if (!(devFraction > 0 && devFraction < 1)) throw new UserError(`--dev-fraction must be in (0, 1), got '${v['dev-fraction']}'`);
+    if (!(devFraction > 0 && devFraction < 1)) throw new UsageError(`--dev-fraction must be in (0, 1), got '${v['dev-fraction']}'`);
     const kinds = v.kinds === undefined || v.kinds === 'all' ? 'all' : v.kinds === 'ffn' ? 'ffn' : v.kinds.split(',');
     const dataSpec = v.data ?? 'pronoun';
 
-    let modelDir: string;
-    let description: string;
     const modelSpec = v.model ?? 'default';
-    if (modelSpec === 'default') {
-      progress.stage('building the embedded default model');
-      // Deterministic and built in seconds, so it is simply rebuilt (no stale cache to trust).
-      const made = await makeDefaultModel(resolve('.crispr-cache/default-model'), { overwrite: true });
-      modelDir = made.dir;
-      description = made.description;
-    } else {
-      modelDir = resolve(modelSpec);
-      description = `model folder ${modelDir}`;
-    }
-    const out = resolve(v.out ?? join('runs', `${modelSpec === 'default' ? 'default' : modelDir.split('/').pop()}-${dataSpec.replace(/[^A-Za-z0-9]+/g, '_')}`));
-    if (v.fresh && existsSync(out)) rmSync(out, { recursive: true, force: true });
-
-    progress.stage(`loading ${modelDir}`);
-    const model = await openFolder(modelDir, {
-      attribution: { objective: objective as 'logprob' | 'prob', reduce: reduce as 'max' | 'mean', kinds, maxBatch: intOption(v.batch, 'batch', 8, 1), memoryLimitMiB: intOption(v['memory-mib'], 'memory-mib', 2048, 1), session: { provider } },
-      provider,
-      description,
-      ...(v.variant ? { variant: v.variant } : {}),
-    });
+    if (modelSpec !== 'default' && !existsSync(modelSpec)) throw new UserError(`--model: ${modelSpec} does not exist`);
+    if (dataSpec !== 'pronoun' && !dataSpec.startsWith('mc:') && !existsSync(dataSpec)) throw new UserError(`--data: ${dataSpec} does not exist (use pronoun, a BBQ .jsonl file or folder, or mc:<file>)`);
+    // Paths are published as the user typed them (results.json, the report), never resolved.
+    const outShown = v.out ?? join('runs', safeName(`${modelSpec === 'default' ? 'default' : modelSpec.split('/').filter(Boolean).pop()}-${dataSpec}`));
+    const out = resolve(outShown);
+    mkdirSync(out, { recursive: true });
+    const lock = await lockRunFolder(out, { command: `crispr run ${argv.join(' ')}`, onNote: (line) => io.err(line) });
     try {
+      if (v.fresh) new RunStore(out).clear();
+      else new RunStore(out).removeTemporaries();
+      let modelDir: string;
+      let description: string;
+      if (modelSpec === 'default') {
+        progress.stage('building the embedded default model');
+        // Deterministic and built in well under a second, so it is rebuilt inside the locked run
+        // folder (no shared cache that two runs could write at once); its bytes key the stages.
+        const made = await makeDefaultModel(join(out, 'default-model'), { overwrite: true });
+        modelDir = made.dir;
+        description = made.description;
+      } else {
+        modelDir = resolve(modelSpec);
+        description = `model folder ${modelSpec}`;
+      }
+      progress.stage(`loading ${modelSpec === 'default' ? 'the embedded default model' : modelSpec}`);
+      const folder = await loadModelFolder(modelDir, v.variant ? { variant: v.variant } : {});
+      const model = {
+        ...folderAccess(folder, {
+          attribution: { objective, reduce, kinds, maxBatch: intOption(v.batch, 'batch', 8, 1), memoryLimitMiB: intOption(v['memory-mib'], 'memory-mib', 2048, 1), session: { provider } },
+          provider,
+          description,
+        }),
+        id: modelSpec === 'default' ? 'default' : modelSpec,
+      };
+      const modelHash = await hashFiles(modelDir, modelFiles(modelDir, folder.files));
+      try {
+        return await runWith(model, modelSpec, modelHash, contextLimit(folder.config));
+      } finally {
+        await model.close?.();
+      }
+    } finally {
+      lock.release();
+    }
+
+    async function runWith(model: ModelAccess, modelSpec: string, modelHash: string, limit: ReturnType<typeof contextLimit>): Promise<number> {
       const task = await loadTask(dataSpec, model.kind, v);
       const maxItems = v['max-items'] === undefined ? undefined : intOption(v['max-items'], 'max-items', 0, 1);
       if (maxItems !== undefined && maxItems < task.items.length) {
@@ -215,7 +224,7 @@ export const runCommand: CliCommand = {
         model,
         task,
         {
-          title: `CRISPR on ${modelSpec === 'default' ? 'the embedded default model' : modelDir.split('/').pop()} — ${task.name}`,
+          title: `CRISPR on ${modelSpec === 'default' ? 'the embedded default model' : modelSpec.split('/').filter(Boolean).pop()} — ${task.name}`,
           out,
           split: { dev: split.dev.map((i) => index.get(i)!), test: split.test.map((i) => index.get(i)!) },
           attribution: {
@@ -235,7 +244,9 @@ export const runCommand: CliCommand = {
           bootstrap: intOption(v.bootstrap, 'bootstrap', 1000, 1),
           seed,
           provider,
-          identity: { model: modelDir, ...(v.variant ? { variant: v.variant } : {}), data: dataSpec, maxItems: maxItems ?? null, devFraction },
+          modelHash,
+          contextLimit: limit,
+          truncate,
         },
         progress,
       );
@@ -249,10 +260,9 @@ export const runCommand: CliCommand = {
       for (const p of results.sweep) io.out([p.method.padEnd(9), String(p.k).padStart(4), ...keys.map((k) => show(k, p).padStart(Math.max(10, k.length)))].join('  '));
       io.out('');
       io.out(`top neuron: ${results.topNeurons[0]?.site}[${results.topNeurons[0]?.unit}] (score ${results.topNeurons[0]?.score.toPrecision(4)})`);
-      io.out(`results: ${join(out, 'results.json')}   ranking: ${join(out, 'ranking.json')}`);
+      io.out(`results: ${join(outShown, 'results.json')}   ranking: ${join(outShown, 'ranking.json')}`);
+      json.write(results);
       return 0;
-    } finally {
-      await model.close?.();
     }
   },
 };
