@@ -152,16 +152,27 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
     // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
     const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed });
+    // Trials overlap (samples of the same eligible items): each (item, answer) is attributed once.
     const examples: AttributionExample[] = [];
-    const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null; candidates: [string, string | null] }[] = [];
+    const exampleOf = new Map<string, number>();
+    const describeRow: string[] = [];
+    const attribute = (item: McItem, answer: number): number => {
+      const key = `${indexOf.get(item)}:${answer}`;
+      let i = exampleOf.get(key);
+      if (i === undefined) {
+        const candidate = task.candidates(item)[answer]!;
+        exampleOf.set(key, (i = examples.push(model.encode(promptOf(instr, indexOf.get(item)!), candidate)) - 1));
+        describeRow[i] = `item ${itemName(item)}, instruction '${instr.id}', candidate ${JSON.stringify(candidate)}`;
+      }
+      return i;
+    };
+    const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null }[] = [];
     for (const tr of trials) {
       const picked = new Set(tr.items);
       for (const e of eligible.filter((x) => picked.has(x.s.item))) {
-        const prompt = promptOf(instr, indexOf.get(e.s.item)!);
-        const cands = task.candidates(e.s.item);
-        const biased = examples.push(model.encode(prompt, cands[e.t!.biased]!)) - 1;
-        const gold = cfg.attribution.skill && e.t!.gold !== null ? examples.push(model.encode(prompt, cands[e.t!.gold]!)) - 1 : null;
-        slots.push({ trial: tr.trial, e, biased, gold, candidates: [cands[e.t!.biased]!, gold === null ? null : cands[e.t!.gold!]!] });
+        const biased = attribute(e.s.item, e.t!.biased);
+        const gold = cfg.attribution.skill && e.t!.gold !== null ? attribute(e.s.item, e.t!.gold) : null;
+        slots.push({ trial: tr.trial, e, biased, gold });
       }
     }
     // What this stage reads: the token ids it attributes, the confusion weights from the scores,
@@ -180,10 +191,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     progress.stage(`attributing, instruction '${instr.id}' (${n + 1}/${task.instructions.length})`);
     const cached = await store.stage(`attribution/${instrFile.get(instr.id)}.json`, key, async () => {
       const res = await model.attribute(examples, (d, total) => progress.step(d, total));
-      checkAttribution(res, (row) => {
-        const sl = slots.find((x) => x.biased === row || x.gold === row)!;
-        return `item ${itemName(sl.e.s.item)}, instruction '${instr.id}', candidate ${JSON.stringify(sl.biased === row ? sl.candidates[0] : sl.candidates[1])}`;
-      });
+      checkAttribution(res, (row) => describeRow[row]!);
       if (!planReported) {
         const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
         progress.note(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
