@@ -78,7 +78,9 @@ export async function buildAttributionGraph(
   for (const s of sites) inputDims[masked.maskInputs.get(s.name)!] = [s.width];
   for (const inp of g.inputs) if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
 
-  const spec = await specialize(model, inputDims);
+  // Token inputs carry the batch on axis 0 (site masks do not): the shape probe runs small.
+  const maskNames = new Set(masked.maskInputs.values());
+  const spec = await specialize(model, inputDims, { batchInputs: Object.keys(inputDims).filter((n) => !maskNames.has(n)) });
   const hNames = sites.map((s) => masked.maskedOutputs.get(s.name)!);
   const grad = await buildGradientGraph(spec.model, { objective: total, wrt: hNames, shapes: spec.shapes });
   const out = grad.model;
