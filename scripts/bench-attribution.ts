@@ -15,6 +15,8 @@ import {
   Attributor,
   attributionModel,
   buildAttributionGraph,
+  bucketLength,
+  TARGET_MULTIPLE,
   createSession,
   importGguf,
   loadModelFolder,
@@ -110,7 +112,7 @@ async function measure(name: string, f: ModelFolder, batch: number, length: numb
   }
   await a.close();
   // FLOPs of the same bucket's graph.
-  const bucket = f.kind === 'seq2seq' ? { batch, inputLength: length, targetLength: Math.max(8, Math.ceil(target / 8) * 8) } : { batch, inputLength: length, targetLength: length };
+  const bucket = { batch, inputLength: length, targetLength: bucketLength(target, TARGET_MULTIPLE) };
   const g = await buildAttributionGraph(f.graph, f.kind, f.sites, bucket);
   const feeds: Record<string, ReturnType<typeof tensor>> = {};
   for (const inp of g.model.graph.inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);

@@ -4,11 +4,16 @@
  *
  * Inputs (all with the bucket's concrete shapes):
  *   seq2seq:      input_ids, attention_mask [B, P]; decoder_input_ids, labels, label_mask [B, T]
- *   decoder-only: input_ids, attention_mask, labels, label_mask [B, L]
+ *   decoder-only: input_ids, attention_mask, token_mask [B, L]; labels, label_mask,
+ *                 target_index [B, T]
  *   every site:   mask.<site> [width] (ones = the unmodified model)
- * `labels[b, t]` is the token predicted at position t and `label_mask[b, t]` is 1 where that
- * prediction is a target token. The objective of example b is
- *   log P(target_b) = sum_t label_mask[b, t] * log softmax(logits[b, t])[labels[b, t]]
+ * `labels[b, k]` is the k-th target token and `label_mask[b, k]` is 1 where it is a real one
+ * (target buckets are padded). seq2seq: decoder position k predicts labels[b, k]. Decoder-only:
+ * row `target_index[b, k]` of the flattened [B * L] positions predicts it, and only those rows go
+ * through the LM head (gathered before it), so the prompt positions never cost a vocabulary-wide
+ * matrix product, softmax or their gradients; `token_mask` marks the positions target-side sites
+ * reduce over. The objective of example b is
+ *   log P(target_b) = sum_k label_mask[b, k] * log softmax(logits[b, k])[labels[b, k]]
  * (or its exp). Examples in a batch never attend to each other, so the gradient of the batch
  * sum with respect to h gives every example's own gradient in one backward pass.
  */
@@ -56,11 +61,17 @@ export async function buildAttributionGraph(
 
   const { batch: B, inputLength: P, targetLength: T } = bucket;
   const L = kind === 'seq2seq' ? T : P;
-  b.input('labels', 'int64', [B, L]);
-  b.input('label_mask', 'float32', [B, L]);
+  b.input('labels', 'int64', [B, T]);
+  b.input('label_mask', 'float32', [B, T]);
+  let targetLogits = logits;
+  if (kind === 'decoder-only') {
+    b.input('token_mask', 'float32', [B, L]);
+    b.input('target_index', 'int64', [B, T]);
+    targetLogits = gatherBeforeHead(g, b, logits);
+  }
 
   // Objective: masked sum of the target tokens' log-probabilities.
-  const logp = b.op('LogSoftmax', [logits], { axis: -1 });
+  const logp = b.op('LogSoftmax', [targetLogits], { axis: -1 });
   const picked = squeeze(b, b.op('GatherElements', [logp, unsqueeze(b, 'labels', [2], opset)], { axis: 2 }), [2], opset);
   const tokenLogp = b.op('Mul', [picked, 'label_mask']);
   const logprob = b.op('ReduceSum', [tokenLogp, b.ints([1])], { keepdims: 0 }, { output: 'attr/logprob' });
@@ -73,8 +84,9 @@ export async function buildAttributionGraph(
     { name: total, dtype: 'float32', shape: [] },
   ];
 
-  const inputDims: Record<string, number[]> = { input_ids: [B, P], attention_mask: [B, P], labels: [B, L], label_mask: [B, L] };
+  const inputDims: Record<string, number[]> = { input_ids: [B, P], attention_mask: [B, P], labels: [B, T], label_mask: [B, T] };
   if (kind === 'seq2seq') inputDims.decoder_input_ids = [B, T];
+  else Object.assign(inputDims, { token_mask: [B, L], target_index: [B, T] });
   for (const s of sites) inputDims[masked.maskInputs.get(s.name)!] = [s.width];
   for (const inp of g.inputs) if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
 
@@ -88,7 +100,7 @@ export async function buildAttributionGraph(
   out.graph.outputs = out.graph.outputs.filter((o) => o.name === objective || o.name === logprob);
   const rb = new GraphBuilder(out.graph, 'attr/reduce/');
 
-  const targetMask = 'label_mask';
+  const targetMask = kind === 'seq2seq' ? 'label_mask' : 'token_mask';
   const inputMask = kind === 'seq2seq' ? rb.op('Cast', ['attention_mask'], { to: 1 }) : targetMask;
   const outputs = new Map<string, string>();
   sites.forEach((s, i) => {
@@ -127,4 +139,20 @@ export async function buildAttributionGraph(
   });
 
   return { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind };
+}
+
+/**
+ * Logits of the rows `target_index` [B, T] of the flattened [B * L] positions. When `logits`
+ * is a MatMul by a weight (the LM head), its input rows are gathered and the head applied to
+ * those alone; otherwise the logits rows are gathered.
+ */
+function gatherBeforeHead(g: Model['graph'], b: GraphBuilder, logits: string): string {
+  // [B, L, X] -> [B * L, X] (no batch in the constants: the shape probe runs at a smaller batch).
+  const head = g.nodes.find((n) => n.outputs[0] === logits);
+  const w = head?.opType === 'MatMul' ? g.initializers.get(head.inputs[1]!) : undefined;
+  if (head && w && w.dims.length === 2) {
+    const x = b.op('Reshape', [head.inputs[0]!, b.ints([-1, w.dims[0]!])]);
+    return b.op('MatMul', [b.op('Gather', [x, 'target_index'], { axis: 0 }), head.inputs[1]!]);
+  }
+  return b.op('Gather', [b.op('Flatten', [logits], { axis: 2 }), 'target_index'], { axis: 0 });
 }

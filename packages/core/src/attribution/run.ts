@@ -24,7 +24,7 @@ export interface RunOptions extends AttributionOptions {
   maxBatch?: number;
   /** Memory budget for one batch's activations and gradients, in MiB (default 2048). */
   memoryLimitMiB?: number;
-  /** Lengths are padded up to a multiple of this (default 16; coarser past 8x, see bucketLength) so that few buckets compile. */
+  /** Input lengths are padded up to a multiple of this (default 16; coarser past 8x, see bucketLength) so that few buckets compile. Targets: TARGET_MULTIPLE. */
   lengthMultiple?: number;
   /** Masks per site (default ones). Values of length `width`. */
   masks?: Record<string, Float32Array>;
@@ -45,16 +45,22 @@ export function selectSites(sites: NeuronSite[], kinds: AttributionOptions['kind
 }
 
 /**
- * The bucket length for n tokens: a multiple of m up to 8m, then coarser steps (2m up to 16m,
- * 4m up to 32m, ...), so long prompts of varied length share a few compiled graphs at a padding
- * cost of at most about an eighth.
+ * The bucket length for n tokens: a multiple of m up to 8m, then coarser steps of at most n/8
+ * (2m from 8m, 4m from 16m, ...), so long prompts of varied length share a few compiled graphs
+ * at a padding cost under an eighth.
  */
 export function bucketLength(n: number, m: number): number {
-  const step = m * 2 ** Math.max(0, Math.ceil(Math.log2(n / (8 * m))));
+  const step = m * 2 ** Math.max(0, Math.floor(Math.log2(n / (8 * m))));
   return Math.max(m, Math.ceil(n / step) * step);
 }
 
-/** The bucket lengths one example needs. */
+/**
+ * Target buckets are multiples of this: answers are a few tokens, and every padded target
+ * position costs a vocabulary-wide LM head row, softmax and gradient.
+ */
+export const TARGET_MULTIPLE = 4;
+
+/** The bucket lengths one example needs: input (encoder, or prompt + target) and target tokens. */
 export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionExample): { input: number; target: number } {
   if (ex.targetIds.length === 0) throw new Error('attribution: an example has an empty target');
   if (kind === 'seq2seq') {
@@ -62,35 +68,38 @@ export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionEx
     return { input: ex.promptIds.length, target: ex.targetIds.length };
   }
   if (ex.promptIds.length === 0) throw new Error('attribution: a decoder-only example needs at least one prompt token (e.g. BOS)');
-  const n = ex.promptIds.length + ex.targetIds.length;
-  return { input: n, target: n };
+  return { input: ex.promptIds.length + ex.targetIds.length, target: ex.targetIds.length };
 }
 
 /** Builds the feeds of one batch; rows past `examples.length` are fillers with no target. */
 export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[]): Record<string, Tensor> {
   const { batch: B, inputLength: P, targetLength: T } = bucket;
-  const L = model.kind === 'seq2seq' ? T : P;
   const ids = new BigInt64Array(B * P);
   const attn = new BigInt64Array(B * P);
-  const labels = new BigInt64Array(B * L);
-  const labelMask = new Float32Array(B * L);
+  const labels = new BigInt64Array(B * T);
+  const labelMask = new Float32Array(B * T);
   const dec = new BigInt64Array(B * T);
+  const tokenMask = new Float32Array(B * P);
+  const targetIndex = new BigInt64Array(B * T);
   for (let r = 0; r < B; r++) {
     const ex = examples[r];
+    for (let k = 0; k < T; k++) targetIndex[r * T + k] = BigInt(r * P); // fillers read a valid row
     if (!ex) {
       attn[r * P] = 1n; // a filler row attends to one token so no softmax row is empty
       continue;
     }
+    ex.targetIds.forEach((t, k) => {
+      labels[r * T + k] = BigInt(t);
+      labelMask[r * T + k] = 1;
+    });
     if (model.kind === 'seq2seq') {
       ex.promptIds.forEach((t, i) => {
         ids[r * P + i] = BigInt(t);
         attn[r * P + i] = 1n;
       });
       const start = BigInt(model.decoderStartTokenId ?? 0);
-      ex.targetIds.forEach((t, i) => {
-        dec[r * T + i] = i === 0 ? start : BigInt(ex.targetIds[i - 1]!);
-        labels[r * L + i] = BigInt(t);
-        labelMask[r * L + i] = 1;
+      ex.targetIds.forEach((_, k) => {
+        dec[r * T + k] = k === 0 ? start : BigInt(ex.targetIds[k - 1]!);
       });
     } else {
       const seq = [...ex.promptIds, ...ex.targetIds];
@@ -100,19 +109,24 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
       });
       // Position t predicts seq[t + 1]; the target tokens are predicted from the last prompt
       // position through the second-to-last target position.
-      for (let t = ex.promptIds.length - 1; t < seq.length - 1; t++) {
-        labels[r * L + t] = BigInt(seq[t + 1]!);
-        labelMask[r * L + t] = 1;
-      }
+      const first = ex.promptIds.length - 1;
+      ex.targetIds.forEach((_, k) => {
+        targetIndex[r * T + k] = BigInt(r * P + first + k);
+        tokenMask[r * P + first + k] = 1;
+      });
     }
   }
   const feeds: Record<string, Tensor> = {
     input_ids: { dtype: 'int64', dims: [B, P], data: ids },
     attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
-    labels: { dtype: 'int64', dims: [B, L], data: labels },
-    label_mask: { dtype: 'float32', dims: [B, L], data: labelMask },
+    labels: { dtype: 'int64', dims: [B, T], data: labels },
+    label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
   };
   if (model.kind === 'seq2seq') feeds.decoder_input_ids = { dtype: 'int64', dims: [B, T], data: dec };
+  else {
+    feeds.token_mask = { dtype: 'float32', dims: [B, P], data: tokenMask };
+    feeds.target_index = { dtype: 'int64', dims: [B, T], data: targetIndex };
+  }
   return feeds;
 }
 
@@ -165,7 +179,7 @@ export class Attributor {
     const mult = this.opts.lengthMultiple ?? 16;
     const lens = examples.map((e) => exampleLengths(this.model.kind, e));
     const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
-    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, mult)));
+    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
     const fpKey = `${maxIn}x${maxT}`;
     if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
     const bytesPerExample = await this.footprints.get(fpKey)!;
@@ -175,7 +189,7 @@ export class Attributor {
     // Group by bucket so that each bucket's session compiles once.
     const groups = new Map<string, number[]>();
     lens.forEach((l, i) => {
-      const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, mult)}`;
+      const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, TARGET_MULTIPLE)}`;
       (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
     });
     const sites = this.sites();
@@ -186,7 +200,7 @@ export class Attributor {
     let done = 0;
     for (const [key, idx] of groups) {
       const [inputLength, t] = key.split('x').map(Number) as [number, number];
-      const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength: this.model.kind === 'seq2seq' ? t : inputLength };
+      const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength: t };
       buckets.push(bucket);
       const { graph, session } = await this.session(bucket);
       const maskFeeds: Record<string, Tensor> = {};

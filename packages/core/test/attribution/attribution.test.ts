@@ -5,7 +5,7 @@
  * objective is exp(logprob) times the logprob attribution.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { loadModelFolder, Attributor, attributionExample, attributionModel, type ModelFolder, type AttributionExample } from '../../src/index.js';
+import { loadModelFolder, Attributor, attributionExample, attributionModel, bucketLength, TARGET_MULTIPLE, type ModelFolder, type AttributionExample } from '../../src/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('attr');
@@ -163,5 +163,17 @@ describe.skipIf(!HAVE_STORIES)(`attribution batch planning (${NO_STORIES})`, () 
     expect(r2.plan.batchSize).toBe(2);
     expect(r2.plan.buckets.every((b) => b.batch === 2)).toBe(true);
     for (let e = 0; e < exs.length; e++) expect(r2.logprob[e]).toBeCloseTo(r1.logprob[e]!, 4);
+  });
+});
+
+describe('length buckets', () => {
+  it('pad inputs by less than an eighth past 8 multiples, and targets to a multiple of 4', () => {
+    expect([1, 16, 17, 32, 128, 129, 131, 144, 145].map((n) => bucketLength(n, 16))).toEqual([16, 16, 32, 32, 128, 144, 144, 144, 160]);
+    for (let n = 1; n <= 2048; n++) {
+      const b = bucketLength(n, 16);
+      expect(b).toBeGreaterThanOrEqual(n);
+      if (n > 128) expect((b - n) / n, String(n)).toBeLessThan(1 / 8);
+    }
+    expect([1, 3, 4, 5].map((n) => bucketLength(n, TARGET_MULTIPLE))).toEqual([4, 4, 4, 8]);
   });
 });
