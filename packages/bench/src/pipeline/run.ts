@@ -114,15 +114,21 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     if (!cached) {
       // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
       const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed });
+      // Trials overlap (samples of the same eligible items): each (item, answer) is attributed once.
       const examples: AttributionExample[] = [];
+      const exampleOf = new Map<string, number>();
+      const attribute = (item: (typeof eligible)[number]['s']['item'], answer: number): number => {
+        const key = `${indexOf.get(item)}:${answer}`;
+        let i = exampleOf.get(key);
+        if (i === undefined) exampleOf.set(key, (i = examples.push(model.encode(task.prompt(item, instr), task.candidates(item)[answer]!)) - 1));
+        return i;
+      };
       const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null }[] = [];
       for (const tr of trials) {
         const picked = new Set(tr.items);
         for (const e of eligible.filter((x) => picked.has(x.s.item))) {
-          const prompt = task.prompt(e.s.item, instr);
-          const cands = task.candidates(e.s.item);
-          const biased = examples.push(model.encode(prompt, cands[e.t!.biased]!)) - 1;
-          const gold = cfg.attribution.skill && e.t!.gold !== null ? examples.push(model.encode(prompt, cands[e.t!.gold]!)) - 1 : null;
+          const biased = attribute(e.s.item, e.t!.biased);
+          const gold = cfg.attribution.skill && e.t!.gold !== null ? attribute(e.s.item, e.t!.gold) : null;
           slots.push({ trial: tr.trial, e, biased, gold });
         }
       }

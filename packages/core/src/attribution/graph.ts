@@ -24,6 +24,7 @@ import { buildGradientGraph } from '../autodiff/engine.js';
 import { reduceOp, unsqueeze, squeeze } from '../autodiff/emit.js';
 import { defaultOpset } from '../onnx/types.js';
 import { addSiteMasks } from '../models/masks.js';
+import { gatherTargetLogits } from '../models/head.js';
 import type { NeuronSite } from '../models/sites.js';
 import type { AttributionBucket, AttributionObjective, TokenReduction } from './types.js';
 
@@ -67,7 +68,7 @@ export async function buildAttributionGraph(
   if (kind === 'decoder-only') {
     b.input('token_mask', 'float32', [B, L]);
     b.input('target_index', 'int64', [B, T]);
-    targetLogits = gatherBeforeHead(g, b, logits);
+    targetLogits = gatherTargetLogits(g, b, logits, 'target_index');
   }
 
   // Objective: masked sum of the target tokens' log-probabilities.
@@ -141,18 +142,3 @@ export async function buildAttributionGraph(
   return { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind };
 }
 
-/**
- * Logits of the rows `target_index` [B, T] of the flattened [B * L] positions. When `logits`
- * is a MatMul by a weight (the LM head), its input rows are gathered and the head applied to
- * those alone; otherwise the logits rows are gathered.
- */
-function gatherBeforeHead(g: Model['graph'], b: GraphBuilder, logits: string): string {
-  // [B, L, X] -> [B * L, X] (no batch in the constants: the shape probe runs at a smaller batch).
-  const head = g.nodes.find((n) => n.outputs[0] === logits);
-  const w = head?.opType === 'MatMul' ? g.initializers.get(head.inputs[1]!) : undefined;
-  if (head && w && w.dims.length === 2) {
-    const x = b.op('Reshape', [head.inputs[0]!, b.ints([-1, w.dims[0]!])]);
-    return b.op('MatMul', [b.op('Gather', [x, 'target_index'], { axis: 0 }), head.inputs[1]!]);
-  }
-  return b.op('Gather', [b.op('Flatten', [logits], { axis: 2 }), 'target_index'], { axis: 0 });
-}

@@ -186,12 +186,20 @@ export class Attributor {
     const limit = (this.opts.memoryLimitMiB ?? 2048) * 1024 * 1024;
     const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
 
-    // Group by bucket so that each bucket's session compiles once.
-    const groups = new Map<string, number[]>();
+    // Group by bucket so that each bucket's session compiles once. Decoder-only targets are only
+    // the rows gathered for the LM head (the input length covers them), so a group takes its
+    // longest target rather than splitting into more graphs; seq2seq targets are the decoder.
+    const byInput = this.model.kind === 'decoder-only';
+    const keyed = new Map<string, number[]>();
     lens.forEach((l, i) => {
-      const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, TARGET_MULTIPLE)}`;
-      (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
+      const key = `${bucketLength(l.input, mult)}${byInput ? '' : `x${bucketLength(l.target, TARGET_MULTIPLE)}`}`;
+      (keyed.get(key) ?? keyed.set(key, []).get(key)!).push(i);
     });
+    const groups = new Map<string, number[]>();
+    for (const [key, idx] of keyed) {
+      const t = byInput ? bucketLength(Math.max(...idx.map((i) => lens[i]!.target)), TARGET_MULTIPLE) : Number(key.split('x')[1]);
+      groups.set(`${key.split('x')[0]}x${t}`, idx);
+    }
     const sites = this.sites();
     const objective = new Array<number>(examples.length);
     const logprob = new Array<number>(examples.length);

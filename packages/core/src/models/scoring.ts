@@ -3,8 +3,8 @@
  * candidate continuations, under any site-mask set.
  *
  * One graph serves every mask set: the folder's analysis graph with site masks (addSiteMasks),
- * plus LogSoftmax and a gather of each position's next-token log-probability, so only a
- * [batch, length] array leaves onnxruntime. Rows are sorted by length and right-padded per batch;
+ * plus the candidate positions' rows through the LM head, LogSoftmax and a gather of each
+ * target token's log-probability, so only one number per candidate token leaves onnxruntime. Rows are sorted by length and right-padded per batch;
  * padding never changes a row's result (pads sit after every real token and are masked as keys).
  *
  * Tokenisation (documented contract):
@@ -27,6 +27,7 @@ import { tensor } from '../onnx/tensor.js';
 import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
+import { gatherTargetLogits } from './head.js';
 import type { ModelFolder, Seq2seqParts } from './folder.js';
 import type { ModelSession } from '../runtime/session.js';
 
@@ -135,21 +136,28 @@ interface FolderGraphs {
 
 const graphs = new WeakMap<ModelFolder, FolderGraphs>();
 
-/** Adds input `target_ids` [batch, length] and output `token_logprobs[b, t] = log softmax(logits[b, t])[target_ids[b, t]]`. */
+/**
+ * Adds inputs `target_index` and `target_ids` [n] and output `token_logprobs[i] =
+ * log softmax(logits row target_index[i])[target_ids[i]]`, where rows are the flattened
+ * [batch * length] positions: only the positions that predict a candidate token reach the LM
+ * head and the softmax (gatherTargetLogits), never prompt or padding positions.
+ */
 function appendTokenLogprobs(model: Model, where: string): Model {
   const g = model.graph;
   const logits = g.outputs.find((o) => o.name === 'logits');
   if (!logits) throw new Error(`${where}: the model graph has no 'logits' output`);
   const b = new GraphBuilder(g, 'score/');
-  b.input('target_ids', 'int64', ['batch', 'length']);
+  b.input('target_index', 'int64', ['n']);
+  b.input('target_ids', 'int64', ['n']);
+  const rows = gatherTargetLogits(g, b, 'logits', 'target_index');
   // Half-precision models: normalise in float32 so that scores are comparable across models.
-  const l32 = logits.dtype === 'float32' ? 'logits' : b.op('Cast', ['logits'], { to: 1 });
+  const l32 = logits.dtype === 'float32' ? rows : b.op('Cast', [rows], { to: 1 });
   const logp = b.op('LogSoftmax', [l32], { axis: -1 });
   const opset13 = defaultOpset(model) >= 13;
-  const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([2])]) : b.op('Unsqueeze', ['target_ids'], { axes: [2] });
-  const picked = b.op('GatherElements', [logp, idx], { axis: 2 });
-  const out = opset13 ? b.op('Squeeze', [picked, b.ints([2])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [2] }, { output: 'token_logprobs' });
-  g.outputs = [{ name: out, dtype: 'float32', shape: ['batch', 'length'] }];
+  const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([1])]) : b.op('Unsqueeze', ['target_ids'], { axes: [1] });
+  const picked = b.op('GatherElements', [logp, idx], { axis: 1 });
+  const out = opset13 ? b.op('Squeeze', [picked, b.ints([1])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [1] }, { output: 'token_logprobs' });
+  g.outputs = [{ name: out, dtype: 'float32', shape: ['n'] }];
   return model;
 }
 
@@ -210,11 +218,14 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
   const sessOpts: SessionOptions = { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}) };
   const cache = cacheFor(sessOpts);
   const results: CandidateScore[][] = batch.map((it) => new Array<CandidateScore>(it.candidates.length));
-  const record = (r: ScoringRow, lp: Float32Array, b: number, L: number) => {
-    const tokenLogprobs = r.target.map((_, k) => lp[b * L + r.firstPosition + k]!);
-    let sum = 0;
-    for (const x of tokenLogprobs) sum += x;
-    results[r.item]![r.candidate] = { logprob: sum, tokens: r.target.length, tokenLogprobs };
+  const record = (chunk: ScoringRow[], lp: Float32Array) => {
+    let at = 0;
+    for (const r of chunk) {
+      const tokenLogprobs = Array.from(lp.subarray(at, (at += r.target.length)));
+      let sum = 0;
+      for (const x of tokenLogprobs) sum += x;
+      results[r.item]![r.candidate] = { logprob: sum, tokens: r.target.length, tokenLogprobs };
+    }
   };
   if (folder.kind === 'seq2seq' && folder.parts && opts.shareEncoder !== false) {
     const sg = splitGraphs(folder, folder.parts);
@@ -238,20 +249,30 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
       feeds.input_ids = enc.ids;
       feeds.attention_mask = enc.mask;
       feeds.decoder_input_ids = dec.ids;
-      feeds.target_ids = padRows(chunk.map((r) => r.target), 0).ids;
     } else {
       const seq = padRows(chunk.map((r) => r.inputIds), folder.padTokenId);
       L = seq.width;
       feeds.input_ids = seq.ids;
       feeds.attention_mask = seq.mask;
-      // Position t predicts token t + 1.
-      feeds.target_ids = padRows(chunk.map((r) => r.inputIds.slice(1)), 0, L).ids;
     }
+    Object.assign(feeds, targetFeeds(chunk, L));
     const out = await session.run(feeds, ['token_logprobs']);
-    const lp = out.token_logprobs!.data as Float32Array;
-    chunk.forEach((r, b) => record(r, lp, b, L));
+    record(chunk, out.token_logprobs!.data as Float32Array);
   }
   return results;
+}
+
+/** `target_index` (row b's position firstPosition + k, flattened as b * L + ...) and `target_ids`, row after row. */
+function targetFeeds(chunk: ScoringRow[], L: number): { target_index: Tensor; target_ids: Tensor } {
+  const index: number[] = [];
+  const ids: number[] = [];
+  chunk.forEach((r, b) => {
+    r.target.forEach((t, k) => {
+      index.push(b * L + r.firstPosition + k);
+      ids.push(t);
+    });
+  });
+  return { target_index: int64([index.length], index), target_ids: int64([ids.length], ids) };
 }
 
 /** Right-padded [rows, width] int64 ids and their 0/1 mask. */
@@ -280,7 +301,7 @@ async function scoreSplit(
   batchSize: number,
   enc: ModelSession,
   dec: ModelSession,
-  record: (r: ScoringRow, lp: Float32Array, b: number, L: number) => void,
+  record: (chunk: ScoringRow[], lp: Float32Array) => void,
 ): Promise<void> {
   const encMasks = pick(masks, parts.encoderSites.map((s) => `mask.${s.name}`));
   const decMasks = pick(masks, parts.decoderSites.map((s) => `mask.${s.name}`));
@@ -318,13 +339,12 @@ async function scoreSplit(
           decoder_input_ids: decIds.ids,
           encoder_hidden_states: { dtype: encOut.dtype, dims: [B, P, D], data: hidden },
           encoder_attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
-          target_ids: padRows(sub.map((r) => r.target), 0, L).ids,
+          ...targetFeeds(sub, L),
           ...decMasks,
         },
         ['token_logprobs'],
       );
-      const lp = out.token_logprobs!.data as Float32Array;
-      sub.forEach((r, b) => record(r, lp, b, L));
+      record(sub, out.token_logprobs!.data as Float32Array);
     }
   }
 }
