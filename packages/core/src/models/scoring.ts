@@ -28,6 +28,7 @@ import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
 import { gatherTargetLogits } from './head.js';
+import { cacheGraph, emptyPast, pastFor, prefixModel, type CacheGraph } from './cache.js';
 import type { ModelFolder, Seq2seqParts } from './folder.js';
 import type { ModelSession } from '../runtime/session.js';
 
@@ -132,6 +133,8 @@ interface FolderGraphs {
   merged?: ScoringGraph;
   encoder?: ScoringGraph;
   decoder?: ScoringGraph;
+  prompt?: ScoringGraph;
+  continuation?: ScoringGraph;
 }
 
 const graphs = new WeakMap<ModelFolder, FolderGraphs>();
@@ -189,6 +192,15 @@ function splitGraphs(folder: ModelFolder, parts: Seq2seqParts): { encoder: Scori
   return { encoder: fg.encoder, decoder: fg.decoder };
 }
 
+/** Decoder-only with a cache graph: the prompt pass (present keys/values) and the candidate pass. */
+function cachedGraphs(folder: ModelFolder, c: CacheGraph): { prompt: ScoringGraph; continuation: ScoringGraph } {
+  const fg = folderGraphs(folder);
+  // Masks first: the prompt pass drops the LM head and the last layer's later sites with it.
+  fg.prompt ??= scoringGraph(prefixModel({ ...c, model: addSiteMasks(c.model, folder.sites).model }));
+  fg.continuation ??= scoringGraph(appendTokenLogprobs(addSiteMasks(c.model, folder.sites).model, folder.dir));
+  return { prompt: fg.prompt, continuation: fg.continuation };
+}
+
 const caches = new Map<string, SessionCache>();
 
 function cacheFor(opts: SessionOptions): SessionCache {
@@ -233,6 +245,14 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
     const enc = await cache.get(sg.encoder.hash, 'dynamic', () => sg.encoder.model);
     const dec = await cache.get(sg.decoder.hash, 'dynamic', () => sg.decoder.model);
     await scoreSplit(folder, folder.parts, rows, masks, batchSize, enc, dec, record);
+    return results;
+  }
+  const cached = folder.kind === 'decoder-only' ? cacheGraph(folder) : undefined;
+  if (cached) {
+    const cg = cachedGraphs(folder, cached);
+    const prompt = await cache.get(cg.prompt.hash, 'dynamic', () => cg.prompt.model);
+    const cont = await cache.get(cg.continuation.hash, 'dynamic', () => cg.continuation.model);
+    await scoreCached(folder, cached, rows, masks, batchSize, prompt, cont, record);
     return results;
   }
   const sg = mergedGraph(folder);
@@ -305,13 +325,7 @@ async function scoreSplit(
 ): Promise<void> {
   const encMasks = pick(masks, parts.encoderSites.map((s) => `mask.${s.name}`));
   const decMasks = pick(masks, parts.decoderSites.map((s) => `mask.${s.name}`));
-  const byItem = new Map<number, ScoringRow[]>();
-  for (const r of rows) {
-    let l = byItem.get(r.item);
-    if (!l) byItem.set(r.item, (l = []));
-    l.push(r);
-  }
-  const items = [...byItem.keys()].sort((a, b) => byItem.get(b)![0]!.inputIds.length - byItem.get(a)![0]!.inputIds.length || a - b);
+  const { byItem, items } = groupByItem(rows, (r) => r.inputIds.length);
   for (let start = 0; start < items.length; start += batchSize) {
     const chunk = items.slice(start, start + batchSize);
     const prompts = padRows(chunk.map((i) => byItem.get(i)![0]!.inputIds), folder.padTokenId);
@@ -341,6 +355,83 @@ async function scoreSplit(
           encoder_attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
           ...targetFeeds(sub, L),
           ...decMasks,
+        },
+        ['token_logprobs'],
+      );
+      record(sub, out.token_logprobs!.data as Float32Array);
+    }
+  }
+}
+
+/** Rows grouped by item, items longest prompt first. */
+function groupByItem(rows: ScoringRow[], promptLength: (r: ScoringRow) => number): { byItem: Map<number, ScoringRow[]>; items: number[] } {
+  const byItem = new Map<number, ScoringRow[]>();
+  for (const r of rows) {
+    let l = byItem.get(r.item);
+    if (!l) byItem.set(r.item, (l = []));
+    l.push(r);
+  }
+  const items = [...byItem.keys()].sort((a, b) => promptLength(byItem.get(b)![0]!) - promptLength(byItem.get(a)![0]!) || a - b);
+  return { byItem, items };
+}
+
+/**
+ * Decoder-only with a cache graph: prompts in chunks of `batchSize` run once (all but their last
+ * token, right-padded, masked); each candidate row then runs only [last prompt token] +
+ * candidate[:-1] on top of its prompt's keys and values, and those positions are scored.
+ */
+async function scoreCached(
+  folder: ModelFolder,
+  c: CacheGraph,
+  rows: ScoringRow[],
+  masks: Record<string, Tensor>,
+  batchSize: number,
+  promptSession: ModelSession,
+  contSession: ModelSession,
+  record: (chunk: ScoringRow[], lp: Float32Array) => void,
+): Promise<void> {
+  const { byItem, items } = groupByItem(rows, (r) => r.firstPosition);
+  const presentNames = c.layers.flatMap((l) => [l.presentKey, l.presentValue]);
+  for (let start = 0; start < items.length; start += batchSize) {
+    const chunk = items.slice(start, start + batchSize);
+    const prefixes = chunk.map((i) => {
+      const r = byItem.get(i)![0]!;
+      return r.inputIds.slice(0, r.firstPosition);
+    });
+    const Pp = Math.max(...prefixes.map((p) => p.length));
+    let present: Record<string, Tensor>;
+    let prefixMask: BigInt64Array;
+    if (Pp > 0) {
+      const pre = padRows(prefixes, folder.padTokenId);
+      prefixMask = pre.mask.data as BigInt64Array;
+      present = await promptSession.run({ input_ids: pre.ids, attention_mask: pre.mask, ...emptyPast(c, chunk.length), ...masks }, presentNames);
+    } else {
+      prefixMask = new BigInt64Array(0);
+      present = {};
+      for (const l of c.layers) for (const n of [l.presentKey, l.presentValue]) present[n] = { dtype: 'float32', dims: [chunk.length, c.heads, 0, c.headDim], data: new Float32Array(0) };
+    }
+    const slot = new Map(chunk.map((item, k) => [item, k]));
+    const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
+    for (let s = 0; s < chunkRows.length; s += batchSize) {
+      const sub = chunkRows.slice(s, s + batchSize);
+      // The window: the positions that predict the candidate's tokens.
+      const windows = sub.map((r) => r.inputIds.slice(r.firstPosition, r.firstPosition + r.target.length));
+      const win = padRows(windows, folder.padTokenId);
+      const W = win.width;
+      const winMask = win.mask.data as BigInt64Array;
+      const attn = new BigInt64Array(sub.length * (Pp + W));
+      sub.forEach((r, b) => {
+        const k = slot.get(r.item)!;
+        attn.set(prefixMask.subarray(k * Pp, (k + 1) * Pp), b * (Pp + W));
+        attn.set(winMask.subarray(b * W, (b + 1) * W), b * (Pp + W) + Pp);
+      });
+      const out = await contSession.run(
+        {
+          input_ids: win.ids,
+          attention_mask: { dtype: 'int64', dims: [sub.length, Pp + W], data: attn },
+          ...pastFor(c, present, sub.map((r) => slot.get(r.item)!)),
+          ...targetFeeds(sub.map((r) => ({ ...r, firstPosition: 0 })), W),
+          ...masks,
         },
         ['token_logprobs'],
       );
