@@ -12,7 +12,13 @@
  * row `target_index[b, k]` of the flattened [B * L] positions predicts it, and only those rows go
  * through the LM head (gathered before it), so the prompt positions never cost a vocabulary-wide
  * matrix product, softmax or their gradients; `token_mask` marks the positions target-side sites
- * reduce over. The objective of example b is
+ * reduce over. Decoder-only with a cache graph (`opts.cache`): the graph is the target window
+ * alone on top of a prompt's cached keys and values: input_ids [B, T] (the last prompt token and
+ * the target but its last token), attention_mask [B, P + T], past_key_values.* [B, heads, P,
+ * head_dim] with P = inputLength, labels, label_mask [B, T]; every window position predicts one
+ * target token, and sites reduce over the window. The cache is an input, not differentiated:
+ * by causality no window activation reaches the prompt's keys and values, so the gradients at
+ * the window equal the full-sequence graph's, at a few positions' cost and memory. The objective of example b is
  *   log P(target_b) = sum_k label_mask[b, k] * log softmax(logits[b, k])[labels[b, k]]
  * (or its exp). Examples in a batch never attend to each other, so the gradient of the batch
  * sum with respect to h gives every example's own gradient in one backward pass.
@@ -25,6 +31,7 @@ import { reduceOp, unsqueeze, squeeze } from '../autodiff/emit.js';
 import { defaultOpset } from '../onnx/types.js';
 import { addSiteMasks } from '../models/masks.js';
 import { gatherTargetLogits } from '../models/head.js';
+import type { CacheGraph } from '../models/cache.js';
 import type { NeuronSite } from '../models/sites.js';
 import type { AttributionBucket, AttributionObjective, TokenReduction } from './types.js';
 
@@ -48,8 +55,9 @@ export async function buildAttributionGraph(
   kind: 'seq2seq' | 'decoder-only',
   sites: NeuronSite[],
   bucket: AttributionBucket,
-  opts: { objective?: AttributionObjective; reduce?: TokenReduction } = {},
+  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph } = {},
 ): Promise<AttributionGraph> {
+  const cache = kind === 'decoder-only' ? opts.cache : undefined;
   const objectiveKind = opts.objective ?? 'logprob';
   const reduce = opts.reduce ?? 'max';
   const masked = addSiteMasks(base, sites);
@@ -61,11 +69,11 @@ export async function buildAttributionGraph(
   const b = new GraphBuilder(g, 'attr/');
 
   const { batch: B, inputLength: P, targetLength: T } = bucket;
-  const L = kind === 'seq2seq' ? T : P;
+  const L = kind === 'seq2seq' || cache ? T : P;
   b.input('labels', 'int64', [B, T]);
   b.input('label_mask', 'float32', [B, T]);
   let targetLogits = logits;
-  if (kind === 'decoder-only') {
+  if (kind === 'decoder-only' && !cache) {
     b.input('token_mask', 'float32', [B, L]);
     b.input('target_index', 'int64', [B, T]);
     targetLogits = gatherTargetLogits(g, b, logits, 'target_index');
@@ -87,7 +95,10 @@ export async function buildAttributionGraph(
 
   const inputDims: Record<string, number[]> = { input_ids: [B, P], attention_mask: [B, P], labels: [B, T], label_mask: [B, T] };
   if (kind === 'seq2seq') inputDims.decoder_input_ids = [B, T];
-  else Object.assign(inputDims, { token_mask: [B, L], target_index: [B, T] });
+  else if (cache) {
+    Object.assign(inputDims, { input_ids: [B, T], attention_mask: [B, P + T] });
+    for (const l of cache.layers) inputDims[l.key] = inputDims[l.value] = [B, cache.heads, P, cache.headDim];
+  } else Object.assign(inputDims, { token_mask: [B, L], target_index: [B, T] });
   for (const s of sites) inputDims[masked.maskInputs.get(s.name)!] = [s.width];
   for (const inp of g.inputs) if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
 
@@ -101,7 +112,7 @@ export async function buildAttributionGraph(
   out.graph.outputs = out.graph.outputs.filter((o) => o.name === objective || o.name === logprob);
   const rb = new GraphBuilder(out.graph, 'attr/reduce/');
 
-  const targetMask = kind === 'seq2seq' ? 'label_mask' : 'token_mask';
+  const targetMask = kind === 'seq2seq' || cache ? 'label_mask' : 'token_mask';
   const inputMask = kind === 'seq2seq' ? rb.op('Cast', ['attention_mask'], { to: 1 }) : targetMask;
   const outputs = new Map<string, string>();
   sites.forEach((s, i) => {

@@ -7,6 +7,8 @@ import { tensor } from '../onnx/tensor.js';
 import { SessionCache, type ModelSession, type SessionOptions } from '../runtime/session.js';
 import { probeShapes } from '../runtime/shape-probe.js';
 import type { NeuronSite } from '../models/sites.js';
+import { addSiteMasks } from '../models/masks.js';
+import { emptyPast, prefixModel, type CacheGraph } from '../models/cache.js';
 import { buildAttributionGraph, type AttributionGraph } from './graph.js';
 import type { AttributionBucket, AttributionExample, AttributionOptions, AttributionResult, SiteAttribution } from './types.js';
 
@@ -17,6 +19,11 @@ export interface AttributionModel {
   decoderStartTokenId?: number;
   /** A stable identity for session caching (e.g. the folder path). */
   id: string;
+  /**
+   * Decoder-only: the folder's cache graph. Attribution then runs each prompt once, forward only,
+   * and differentiates only the target window on its keys and values (see graph.ts).
+   */
+  cache?: CacheGraph;
 }
 
 export interface RunOptions extends AttributionOptions {
@@ -60,14 +67,18 @@ export function bucketLength(n: number, m: number): number {
  */
 export const TARGET_MULTIPLE = 4;
 
-/** The bucket lengths one example needs: input (encoder, or prompt + target) and target tokens. */
-export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionExample): { input: number; target: number } {
+/**
+ * The bucket lengths one example needs: input (encoder; prompt + target; or, with a cache graph,
+ * the cached prompt tokens: all but the last) and target tokens.
+ */
+export function exampleLengths(model: Pick<AttributionModel, 'kind' | 'cache'>, ex: AttributionExample): { input: number; target: number } {
   if (ex.targetIds.length === 0) throw new Error('attribution: an example has an empty target');
-  if (kind === 'seq2seq') {
+  if (model.kind === 'seq2seq') {
     if (ex.promptIds.length === 0) throw new Error('attribution: an example has an empty prompt');
     return { input: ex.promptIds.length, target: ex.targetIds.length };
   }
   if (ex.promptIds.length === 0) throw new Error('attribution: a decoder-only example needs at least one prompt token (e.g. BOS)');
+  if (model.cache) return { input: ex.promptIds.length - 1, target: ex.targetIds.length };
   return { input: ex.promptIds.length + ex.targetIds.length, target: ex.targetIds.length };
 }
 
@@ -131,21 +142,72 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
 }
 
 /**
+ * Feeds of one batch of a cached window graph, given the batch's prompt pass (`present`, rows
+ * aligned with the batch, prompt length = bucket.inputLength, right-padded as `promptMask`).
+ */
+export function buildCachedFeeds(c: CacheGraph, bucket: AttributionBucket, examples: AttributionExample[], present: Record<string, Tensor>, promptMask: BigInt64Array): Record<string, Tensor> {
+  const { batch: B, inputLength: P, targetLength: T } = bucket;
+  const ids = new BigInt64Array(B * T);
+  const attn = new BigInt64Array(B * (P + T));
+  const labels = new BigInt64Array(B * T);
+  const labelMask = new Float32Array(B * T);
+  for (let r = 0; r < B; r++) {
+    const ex = examples[r];
+    attn.set(promptMask.subarray(r * P, (r + 1) * P), r * (P + T));
+    if (!ex) {
+      attn[r * (P + T) + P] = 1n; // a filler row attends to one token so no softmax row is empty
+      continue;
+    }
+    // Window position k holds the token that predicts target k: the last prompt token, then the target.
+    ex.targetIds.forEach((t, k) => {
+      ids[r * T + k] = BigInt(k === 0 ? ex.promptIds[ex.promptIds.length - 1]! : ex.targetIds[k - 1]!);
+      attn[r * (P + T) + P + k] = 1n;
+      labels[r * T + k] = BigInt(t);
+      labelMask[r * T + k] = 1;
+    });
+  }
+  const feeds: Record<string, Tensor> = {
+    input_ids: { dtype: 'int64', dims: [B, T], data: ids },
+    attention_mask: { dtype: 'int64', dims: [B, P + T], data: attn },
+    labels: { dtype: 'int64', dims: [B, T], data: labels },
+    label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
+  };
+  for (const l of c.layers) {
+    feeds[l.key] = present[l.presentKey]!;
+    feeds[l.value] = present[l.presentValue]!;
+  }
+  return feeds;
+}
+
+/**
  * Bytes per example of one attribution run, measured rather than guessed: the float activations
  * of one forward pass at batch 1 and the largest lengths (from an ORT shape probe), times three
  * (activations kept for the backward pass, their gradients, and temporaries).
  */
 export async function measureBytesPerExample(model: AttributionModel, inputLength: number, targetLength: number): Promise<number> {
+  const c = model.kind === 'decoder-only' ? model.cache : undefined;
   const dims: Record<string, number[]> = { input_ids: [1, inputLength], attention_mask: [1, inputLength] };
   if (model.kind === 'seq2seq') dims.decoder_input_ids = [1, targetLength];
-  const shapes = await probeShapes(model.graph, {}, dims);
+  let cached = 0;
+  if (c) {
+    // The window on a cached prompt, plus the cached keys and values it reads. (The prompt pass
+    // is forward only and runs PROMPT_CHUNK prompts at a time, outside this budget.)
+    Object.assign(dims, { input_ids: [1, targetLength], attention_mask: [1, inputLength + targetLength] });
+    for (const l of c.layers) dims[l.key] = dims[l.value] = [1, c.heads, inputLength, c.headDim];
+    cached = 2 * c.layers.length * c.heads * inputLength * c.headDim * 4;
+  }
+  const graph = c ? c.model : model.graph;
+  const shapes = await probeShapes(graph, {}, dims);
   let bytes = 0;
   for (const [name, m] of shapes) {
-    if (model.graph.graph.initializers.has(name)) continue;
+    if (graph.graph.initializers.has(name) || dims[name]) continue;
     if (m.dtype === 'float32') bytes += 4 * m.dims.reduce((a, d) => a * d, 1);
   }
-  return bytes * 3;
+  return bytes * 3 + cached;
 }
+
+/** Prompts per forward-only prompt pass (cache graphs): small, so its activations stay small. */
+export const PROMPT_CHUNK = 2;
 
 export class Attributor {
   private cache: SessionCache;
@@ -167,7 +229,8 @@ export class Attributor {
     const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}`;
     let gp = this.graphs.get(key);
     if (!gp) {
-      gp = buildAttributionGraph(this.model.graph, this.model.kind, this.sites(), bucket, this.opts);
+      const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
+      gp = buildAttributionGraph(c ? c.model : this.model.graph, this.model.kind, this.sites(), bucket, { ...this.opts, ...(c ? { cache: c } : {}) });
       this.graphs.set(key, gp);
     }
     const graph = await gp;
@@ -175,9 +238,44 @@ export class Attributor {
     return { graph, session };
   }
 
+  /** Cache graphs: the prompt pass (present keys/values of the selected sites' masked model). */
+  private promptSession(c: CacheGraph): Promise<ModelSession> {
+    return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}`, () => prefixModel({ ...c, model: addSiteMasks(c.model, this.sites()).model }));
+  }
+
+  /** Keys and values of the batch's prompts (all but their last token), right-padded to bucket.inputLength. */
+  private async promptPass(c: CacheGraph, bucket: AttributionBucket, rows: AttributionExample[], maskFeeds: Record<string, Tensor>): Promise<{ present: Record<string, Tensor>; mask: BigInt64Array }> {
+    const { batch: B, inputLength: P } = bucket;
+    const mask = new BigInt64Array(B * P);
+    const present: Record<string, Tensor> = {};
+    const parts: Record<string, Float32Array> = {};
+    for (const l of c.layers) for (const n of [l.presentKey, l.presentValue]) parts[n] = new Float32Array(B * c.heads * P * c.headDim);
+    const session = P > 0 ? await this.promptSession(c) : undefined;
+    for (let r0 = 0; r0 < B; r0 += PROMPT_CHUNK) {
+      const n = Math.min(PROMPT_CHUNK, B - r0);
+      const ids = new BigInt64Array(n * P);
+      const m = new BigInt64Array(n * P);
+      for (let r = 0; r < n; r++) {
+        const ex = rows[r0 + r];
+        if (!ex) continue;
+        ex.promptIds.slice(0, -1).forEach((t, i) => {
+          ids[r * P + i] = BigInt(t);
+          m[r * P + i] = 1n;
+        });
+      }
+      mask.set(m, r0 * P);
+      if (!session) continue;
+      const out = await session.run({ input_ids: { dtype: 'int64', dims: [n, P], data: ids }, attention_mask: { dtype: 'int64', dims: [n, P], data: m }, ...emptyPast(c, n), ...maskFeeds }, Object.keys(parts));
+      for (const [name, t] of Object.entries(out)) parts[name]!.set(t.data as Float32Array, r0 * c.heads * P * c.headDim);
+    }
+    for (const [name, data] of Object.entries(parts)) present[name] = { dtype: 'float32', dims: [B, c.heads, P, c.headDim], data };
+    return { present, mask };
+  }
+
   async run(examples: AttributionExample[], onProgress = this.opts.onProgress): Promise<AttributionResult> {
     const mult = this.opts.lengthMultiple ?? 16;
-    const lens = examples.map((e) => exampleLengths(this.model.kind, e));
+    const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
+    const lens = examples.map((e) => exampleLengths(this.model, e));
     const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
     const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
     const fpKey = `${maxIn}x${maxT}`;
@@ -189,7 +287,7 @@ export class Attributor {
     // Group by bucket so that each bucket's session compiles once. Decoder-only targets are only
     // the rows gathered for the LM head (the input length covers them), so a group takes its
     // longest target rather than splitting into more graphs; seq2seq targets are the decoder.
-    const byInput = this.model.kind === 'decoder-only';
+    const byInput = this.model.kind === 'decoder-only' && !c;
     const keyed = new Map<string, number[]>();
     lens.forEach((l, i) => {
       const key = `${bucketLength(l.input, mult)}${byInput ? '' : `x${bucketLength(l.target, TARGET_MULTIPLE)}`}`;
@@ -219,7 +317,12 @@ export class Attributor {
       }
       for (let off = 0; off < idx.length; off += batchSize) {
         const rows = idx.slice(off, off + batchSize);
-        const feeds = { ...buildFeeds(this.model, bucket, rows.map((i) => examples[i]!)), ...maskFeeds };
+        const batch = rows.map((i) => examples[i]!);
+        let feeds: Record<string, Tensor>;
+        if (c) {
+          const pass = await this.promptPass(c, bucket, batch, maskFeeds);
+          feeds = { ...buildCachedFeeds(c, bucket, batch, pass.present, pass.mask), ...maskFeeds };
+        } else feeds = { ...buildFeeds(this.model, bucket, batch), ...maskFeeds };
         const res = await session.run(feeds);
         const obj = res[graph.objectiveOutput]!.data as Float32Array;
         const lp = res[graph.logprobOutput]!.data as Float32Array;

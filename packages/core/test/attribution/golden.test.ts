@@ -1,14 +1,15 @@
 /**
  * Attribution results stay what they were before the speed work of issue #10: every site's
  * values, the objective and log P of fixed examples on the test fixtures (T5_TINY and
- * stories260K), one at a time and all four in one padded batch, against golden.json within 1e-5
+ * stories260K, with its cache graph and without), one at a time and all four in one padded batch, against golden.json within 1e-5
  * (relative to each site's largest value when that exceeds 1). golden.json holds the one-at-a-time
  * results of the code before that work (commit 6972c12), written with GOLDEN_WRITE=1.
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModelFolder, Attributor, attributionExample, attributionModel, type ModelFolder } from '../../src/index.js';
+import { CACHE_GRAPH_FILE } from '../../src/models/cache.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('attr-golden');
@@ -68,7 +69,17 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`attribution equals the recorded results on 
 describe.skipIf(!HAVE_STORIES)(`attribution equals the recorded results on stories260K (${NO_STORIES})`, () => {
   it('one example per batch and all in one batch', async () => {
     const f = await loadModelFolder(storiesFolder(tmp.dir));
+    // The import has a cache graph: attribution differentiates the target window on cached keys/values.
+    expect(attributionModel(f).cache).toBeDefined();
     await check('stories', f, 1, true);
     await check('stories', f, 8);
+    // And the full-sequence graph, for folders without one.
+    const plainDir = join(tmp.dir, 'stories-no-cache');
+    cpSync(f.dir, plainDir, { recursive: true });
+    rmSync(join(plainDir, CACHE_GRAPH_FILE));
+    const plain = await loadModelFolder(plainDir);
+    expect(attributionModel(plain).cache).toBeUndefined();
+    await check('stories', plain, 1);
+    await check('stories', plain, 8);
   });
 });
