@@ -206,8 +206,14 @@ export async function measureBytesPerExample(model: AttributionModel, inputLengt
   return bytes * 3 + cached;
 }
 
-/** Prompts per forward-only prompt pass (cache graphs): small, so its activations stay small. */
-export const PROMPT_CHUNK = 2;
+/** Prompts per forward-only prompt pass (cache graphs): few, so its activations stay small. */
+export const PROMPT_CHUNK = 4;
+
+function presentOf(c: CacheGraph, parts: Record<string, Float32Array>, B: number, P: number): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [name, data] of Object.entries(parts)) out[name] = { dtype: 'float32', dims: [B, c.heads, P, c.headDim], data };
+  return out;
+}
 
 export class Attributor {
   private cache: SessionCache;
@@ -243,40 +249,63 @@ export class Attributor {
     return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}`, () => prefixModel({ ...c, model: addSiteMasks(c.model, this.sites()).model }));
   }
 
-  /** Keys and values of the batch's prompts (all but their last token), right-padded to bucket.inputLength. */
+  /**
+   * Keys and values of the batch's prompts (all but their last token), right-padded to
+   * bucket.inputLength. Identical prompts (an item's biased and gold answers) run once; the pass
+   * runs at the longest prompt's length, PROMPT_CHUNK prompts at a time.
+   */
   private async promptPass(c: CacheGraph, bucket: AttributionBucket, rows: AttributionExample[], maskFeeds: Record<string, Tensor>): Promise<{ present: Record<string, Tensor>; mask: BigInt64Array }> {
     const { batch: B, inputLength: P } = bucket;
     const mask = new BigInt64Array(B * P);
-    const present: Record<string, Tensor> = {};
     const parts: Record<string, Float32Array> = {};
     for (const l of c.layers) for (const n of [l.presentKey, l.presentValue]) parts[n] = new Float32Array(B * c.heads * P * c.headDim);
-    const session = P > 0 ? await this.promptSession(c) : undefined;
-    for (let r0 = 0; r0 < B; r0 += PROMPT_CHUNK) {
-      const n = Math.min(PROMPT_CHUNK, B - r0);
-      const ids = new BigInt64Array(n * P);
-      const m = new BigInt64Array(n * P);
-      for (let r = 0; r < n; r++) {
-        const ex = rows[r0 + r];
-        if (!ex) continue;
-        ex.promptIds.slice(0, -1).forEach((t, i) => {
-          ids[r * P + i] = BigInt(t);
-          m[r * P + i] = 1n;
+    const unique = new Map<string, number[]>();
+    rows.forEach((ex, r) => {
+      const prefix = ex.promptIds.slice(0, -1);
+      prefix.forEach((_, i) => (mask[r * P + i] = 1n));
+      if (!prefix.length) return;
+      const key = prefix.join(',');
+      (unique.get(key) ?? unique.set(key, []).get(key)!).push(r);
+    });
+    const prompts = [...unique.entries()];
+    if (!prompts.length) return { present: presentOf(c, parts, B, P), mask };
+    const session = await this.promptSession(c);
+    for (let p0 = 0; p0 < prompts.length; p0 += PROMPT_CHUNK) {
+      const chunk = prompts.slice(p0, p0 + PROMPT_CHUNK);
+      const n = chunk.length;
+      const len = Math.max(...chunk.map(([k]) => k.split(',').length));
+      const ids = new BigInt64Array(n * len);
+      const m = new BigInt64Array(n * len);
+      chunk.forEach(([, [r]], j) => {
+        rows[r!]!.promptIds.slice(0, -1).forEach((t, i) => {
+          ids[j * len + i] = BigInt(t);
+          m[j * len + i] = 1n;
+        });
+      });
+      const out = await session.run({ input_ids: { dtype: 'int64', dims: [n, len], data: ids }, attention_mask: { dtype: 'int64', dims: [n, len], data: m }, ...emptyPast(c, n), ...maskFeeds }, Object.keys(parts));
+      for (const [name, t] of Object.entries(out)) {
+        const src = t.data as Float32Array; // [n, heads, len, head_dim] -> rows' [heads, P, head_dim]
+        chunk.forEach(([, rs], j) => {
+          for (const r of rs) {
+            for (let h = 0; h < c.heads; h++) {
+              const from = (j * c.heads + h) * len * c.headDim;
+              parts[name]!.set(src.subarray(from, from + len * c.headDim), (r * c.heads + h) * P * c.headDim);
+            }
+          }
         });
       }
-      mask.set(m, r0 * P);
-      if (!session) continue;
-      const out = await session.run({ input_ids: { dtype: 'int64', dims: [n, P], data: ids }, attention_mask: { dtype: 'int64', dims: [n, P], data: m }, ...emptyPast(c, n), ...maskFeeds }, Object.keys(parts));
-      for (const [name, t] of Object.entries(out)) parts[name]!.set(t.data as Float32Array, r0 * c.heads * P * c.headDim);
     }
-    for (const [name, data] of Object.entries(parts)) present[name] = { dtype: 'float32', dims: [B, c.heads, P, c.headDim], data };
-    return { present, mask };
+    return { present: presentOf(c, parts, B, P), mask };
   }
 
   async run(examples: AttributionExample[], onProgress = this.opts.onProgress): Promise<AttributionResult> {
     const mult = this.opts.lengthMultiple ?? 16;
     const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
     const lens = examples.map((e) => exampleLengths(this.model, e));
-    const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
+    // A cached prompt only widens the window's attention, which costs little: power-of-two
+    // buckets and one target bucket for the run keep the compiled graphs to a handful.
+    const inputBucket = (n: number) => (c ? Math.max(mult, 2 ** Math.ceil(Math.log2(Math.max(1, n)))) : bucketLength(n, mult));
+    const maxIn = Math.max(...lens.map((l) => inputBucket(l.input)));
     const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
     const fpKey = `${maxIn}x${maxT}`;
     if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
@@ -290,7 +319,7 @@ export class Attributor {
     const byInput = this.model.kind === 'decoder-only' && !c;
     const keyed = new Map<string, number[]>();
     lens.forEach((l, i) => {
-      const key = `${bucketLength(l.input, mult)}${byInput ? '' : `x${bucketLength(l.target, TARGET_MULTIPLE)}`}`;
+      const key = `${inputBucket(l.input)}${byInput ? '' : `x${c ? maxT : bucketLength(l.target, TARGET_MULTIPLE)}`}`;
       (keyed.get(key) ?? keyed.set(key, []).get(key)!).push(i);
     });
     const groups = new Map<string, number[]>();

@@ -133,6 +133,24 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
     }
   });
 
+  it('one prompt with two answers in a batch (its cached prompt pass shared) equals each alone', async () => {
+    const exs = [example(f, 'The pilot was tired, so', ' he'), example(f, 'The pilot was tired, so', ' she went home'), example(f, 'Once upon a time', ' there')];
+    const together = new Attributor(asModel(f), { maxBatch: 4 });
+    const alone = new Attributor(asModel(f), { maxBatch: 1 });
+    const r4 = await together.run(exs);
+    const r1 = await alone.run(exs);
+    await together.close();
+    await alone.close();
+    expect(r4.plan.batchSize).toBe(3);
+    for (let e = 0; e < exs.length; e++) {
+      expect(r4.logprob[e]).toBeCloseTo(r1.logprob[e]!, 5);
+      for (const s of r4.sites) {
+        const other = r1.sites.find((x) => x.name === s.name)!.values[e]!;
+        s.values[e]!.forEach((v, u) => expect(Math.abs(v - other[u]!), `${s.name}[${u}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(other[u]!))));
+      }
+    }
+  });
+
   it('objective equals the scorer log-probability', async () => {
     const ex = example(f, 'The pilot was tired, so', ' he');
     const a = new Attributor(asModel(f));
