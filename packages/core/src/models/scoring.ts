@@ -76,8 +76,24 @@ export interface ScoringRow {
   firstPosition: number;
 }
 
+/**
+ * Tokenisation memo per folder: a run encodes the same prompts and candidates again for every
+ * sweep point and for attribution, and the JavaScript tokenizer costs about as much as scoring a
+ * small model. Bounded: cleared when it reaches ENCODE_MEMO entries.
+ */
+const ENCODE_MEMO = 50_000;
+const encoded = new WeakMap<ModelFolder, Map<string, readonly number[]>>();
+
 function encodeText(folder: ModelFolder, text: string, special: boolean): number[] {
-  return folder.tokenizer.encode(text, { add_special_tokens: special });
+  let memo = encoded.get(folder);
+  if (!memo) encoded.set(folder, (memo = new Map()));
+  const key = `${special ? 1 : 0}${text}`;
+  let ids = memo.get(key);
+  if (!ids) {
+    if (memo.size >= ENCODE_MEMO) memo.clear();
+    memo.set(key, (ids = folder.tokenizer.encode(text, { add_special_tokens: special })));
+  }
+  return [...ids];
 }
 
 function checkIds(ids: number[], what: string, vocab: number | undefined): void {
