@@ -5,7 +5,8 @@
  * and a Flan-T5-small-shaped model with random weights, at batch 1 and 8 and input lengths 32
  * and 128; next to the GFLOP/s of one large MatMul in ORT on the same machine (the ceiling).
  * Writes the "## Attribution" section of BENCHMARKS.md. Run: pnpm bench:attribution
- * Options: --quick (fewer repetitions), --models stories,t5 (default both).
+ * Options: --quick (fewer repetitions), --models stories,t5 (default both). Decoder-only models
+ * run the full-sequence graph here, not the cache graph (see bench:compare for the pipeline path).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,7 +98,9 @@ function examplesFor(f: ModelFolder, batch: number, length: number, target: numb
 }
 
 async function measure(name: string, f: ModelFolder, batch: number, length: number, target: number): Promise<Row> {
-  const model = attributionModel(f);
+  // The full-sequence graph, whose MatMul FLOPs are well defined (crispr run uses a folder's cache
+  // graph when it has one: see bench:compare for that path).
+  const { cache: _cache, ...model } = attributionModel(f);
   const exs = examplesFor(f, batch, length, target);
   // Exact buckets (multiple 1 would round 32 -> 32; use the lengths as they are).
   const a = new Attributor(model, { maxBatch: batch, lengthMultiple: 8, memoryLimitMiB: 16384 });
