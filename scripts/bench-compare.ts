@@ -24,7 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createRng, importGguf, loadModelFolder, makeT5Folder, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/index.js';
+import { attributionModel, createRng, importGguf, loadModelFolder, makeT5Folder, measureBytesPerExample, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/index.js';
 import { folderAccess } from '../packages/bench/src/pipeline/folder-access.js';
 import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
 
@@ -180,6 +180,18 @@ async function main(): Promise<void> {
       makeT5Folder(dirs['flan-t5-small'], FLAN_T5_SMALL_SHAPE, { assetsDir: ASSETS, mergedDecoder: false });
       configs.push({ torch: 'flan-t5-small', label: 'Flan-T5-small shape', batch: 8, prompt: 128 });
     }
+    // Attribution's measured footprint per example at 512 tokens on stories260K (the batch planner's figure).
+    const footprint: string[] = [];
+    if (dirs.stories260K) {
+      const f = await loadModelFolder(dirs.stories260K);
+      const m = attributionModel(f);
+      // 508 prompt + 4 target tokens: the cache graph's bucket holds the 507 cached tokens in 512 slots.
+      const cached = await measureBytesPerExample(m, 512, 4);
+      const { cache: _cache, ...plain } = m;
+      const full = await measureBytesPerExample(plain, 512, 4);
+      footprint.push(`- Attribution memory per example at 512 tokens (508 prompt + 4 target) on stories260K, as the batch planner measures it (3 x the float intermediates of one example's graph at its 512-token bucket, plus the cached keys/values): cache graph ${(cached / 2 ** 20).toFixed(1)} MiB, full-sequence graph ${(full / 2 ** 20).toFixed(1)} MiB`);
+      console.log(footprint[0]);
+    }
     const lines: string[] = [];
     const load0 = loadavg()[0]!;
     for (const c of configs) {
@@ -211,6 +223,7 @@ async function main(): Promise<void> {
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...lines,
       '',
+      ...footprint,
       ...(torch ? [`- PyTorch ${torch} (Debian python3-torch, libopenblas0-openmp)`] : ['- PyTorch not installed: ours only']),
       ...provenance('pnpm bench:compare', `1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`),
     ].join('\n');
