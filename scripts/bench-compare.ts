@@ -15,7 +15,9 @@
  * Every configuration runs `--rounds` times, PyTorch then ours, each in a fresh process (so the
  * first-batch time includes graph building and session creation, and the peak RSS is that
  * configuration's own); the figures are medians over rounds of each process's median examples/s.
- * PyTorch rows appear when /usr/bin/python3 can import torch (Debian python3-torch).
+ * PyTorch rows appear when /usr/bin/python3 can import torch (Debian python3-torch). `--threads 1`
+ * runs both sides single-threaded (a comparison less sensitive to other load on the machine:
+ * OpenMP's spinning threads lose most when the cores are shared) into its own section.
  * Writes the "## Ours vs PyTorch" section of BENCHMARKS.md. Run: pnpm bench:compare
  */
 import { spawnSync } from 'node:child_process';
@@ -62,6 +64,8 @@ const { values: args } = parseArgs({
     'no-small': { type: 'boolean' },
     'no-torch': { type: 'boolean' },
     'no-write': { type: 'boolean' },
+    /** Threads for both sides (torch_attr --threads, ORT intra-op threads); default 2, the issue's setting. */
+    threads: { type: 'string', default: '2' },
   },
 });
 
@@ -85,10 +89,11 @@ function makeItems(kind: 'seq2seq' | 'decoder-only', vocab: number, B: number, P
 }
 
 /** One configuration of ours in this process: the pipeline's own ModelAccess. */
-async function worker(spec: { dir: string; batch: number; prompt: number; repeats: number; minRepeatS: number }): Promise<WorkerResult> {
+async function worker(spec: { dir: string; batch: number; prompt: number; repeats: number; minRepeatS: number; threads: number }): Promise<WorkerResult> {
   const folder = await loadModelFolder(spec.dir);
-  // The CLI's defaults (crispr run: --batch 8, --memory-mib 2048).
-  const model = folderAccess(folder, { attribution: { maxBatch: 8, memoryLimitMiB: 2048 } });
+  // The CLI's defaults (crispr run: --batch 8, --memory-mib 2048); ORT's default is one thread per core.
+  const threads = !spec.threads || spec.threads === 2 ? {} : { intraOpThreads: spec.threads };
+  const model = folderAccess(folder, { attribution: { maxBatch: 8, memoryLimitMiB: 2048, session: threads }, ...threads });
   const vocab = Number(folder.config.vocab_size);
   const batches = [0, 1, 2, 3].map((s) => makeItems(folder.kind, vocab, spec.batch, spec.prompt, 1000 + s));
   const step = async (items: ReturnType<typeof makeItems>) => {
@@ -123,7 +128,7 @@ async function worker(spec: { dir: string; batch: number; prompt: number; repeat
 }
 
 function runOurs(dir: string, c: Config): WorkerResult {
-  const spec = JSON.stringify({ dir, batch: c.batch, prompt: c.prompt, repeats: Number(args.repeats), minRepeatS: Number(args['min-repeat-s']) });
+  const spec = JSON.stringify({ dir, batch: c.batch, prompt: c.prompt, repeats: Number(args.repeats), minRepeatS: Number(args['min-repeat-s']), threads: Number(args.threads) });
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', spec], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.status !== 0 || !line) throw new Error(`worker for ${c.label} B${c.batch} P${c.prompt} failed:\n${r.stderr}`);
@@ -140,7 +145,7 @@ function runTorch(c: Config, tmp: string): number {
   const out = join(tmp, 'torch.json');
   const r = spawnSync(
     PYTHON,
-    [TORCH_SCRIPT, '--models', c.torch, '--batch', String(c.batch), '--prompt-len', String(c.prompt), '--modes', 'reuse', '--param-grads', 'off', '--repeats', args.repeats!, '--min-repeat-s', args['min-repeat-s']!, '--threads', '2', '--out', out],
+    [TORCH_SCRIPT, '--models', c.torch, '--batch', String(c.batch), '--prompt-len', String(c.prompt), '--modes', 'reuse', '--param-grads', 'off', '--repeats', args.repeats!, '--min-repeat-s', args['min-repeat-s']!, '--threads', args.threads!, '--out', out],
     { encoding: 'utf8', env: { ...process.env, CRISPR_ASSETS: ASSETS } },
   );
   if (r.status !== 0) throw new Error(`torch_attr.py failed for ${c.torch} B${c.batch} P${c.prompt}:\n${r.stderr}`);
@@ -213,7 +218,7 @@ async function main(): Promise<void> {
       'The issue #10 workload, per example: score 3 answer options, take the most likely wrong one,',
       "attribute its log-prob to every linear-layer neuron, then the gold option's. Options of 4 tokens",
       "(T5, with `</s>`) or 3 (Llama), random token ids. PyTorch: `torch_attr.py --modes reuse --param-grads off`",
-      "(2 threads, OpenBLAS-OpenMP); ours: the pipeline's ModelAccess (`folderAccess` with `crispr run`'s defaults),",
+      `(${args.threads} thread${args.threads === '1' ? '' : 's'}, OpenBLAS-OpenMP); ours: the pipeline's ModelAccess (\`folderAccess\` with \`crispr run\`'s defaults${args.threads === '2' ? ', ORT threads: one per core' : `, ${args.threads} ORT intra-op thread(s)`}),`,
       'scoring then attribution. Each configuration runs PyTorch then ours in fresh processes,',
       `${rounds} rounds interleaved; examples/s is the median over rounds of each process's median over`,
       `${args.repeats} repeats of at least ${args['min-repeat-s']} s. "first batch" is ours' first call in a fresh process`,
@@ -227,7 +232,8 @@ async function main(): Promise<void> {
       ...(torch ? [`- PyTorch ${torch} (Debian python3-torch, libopenblas0-openmp)`] : ['- PyTorch not installed: ours only']),
       ...provenance('pnpm bench:compare', `1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`),
     ].join('\n');
-    if (!args['no-write']) console.log(`updated ${updateBenchmarkSection('## Ours vs PyTorch', body)}`);
+    const heading = args.threads === '2' ? '## Ours vs PyTorch' : `## Ours vs PyTorch, ${args.threads} thread${args.threads === '1' ? '' : 's'} each`;
+    if (!args['no-write']) console.log(`updated ${updateBenchmarkSection(heading, body)}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
