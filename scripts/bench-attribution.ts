@@ -5,7 +5,8 @@
  * and a Flan-T5-small-shaped model with random weights, at batch 1 and 8 and input lengths 32
  * and 128; next to the GFLOP/s of one large MatMul in ORT on the same machine (the ceiling).
  * Writes the "## Attribution" section of BENCHMARKS.md. Run: pnpm bench:attribution
- * Options: --quick (fewer repetitions), --models stories,t5 (default both).
+ * Options: --quick (fewer repetitions), --models stories,t5 (default both). Decoder-only models
+ * run the full-sequence graph here, not the cache graph (see bench:compare for the pipeline path).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ import {
   Attributor,
   attributionModel,
   buildAttributionGraph,
+  bucketLength,
+  TARGET_MULTIPLE,
   createSession,
   importGguf,
   loadModelFolder,
@@ -95,7 +98,9 @@ function examplesFor(f: ModelFolder, batch: number, length: number, target: numb
 }
 
 async function measure(name: string, f: ModelFolder, batch: number, length: number, target: number): Promise<Row> {
-  const model = attributionModel(f);
+  // The full-sequence graph, whose MatMul FLOPs are well defined (crispr run uses a folder's cache
+  // graph when it has one: see bench:compare for that path).
+  const { cache: _cache, ...model } = attributionModel(f);
   const exs = examplesFor(f, batch, length, target);
   // Exact buckets (multiple 1 would round 32 -> 32; use the lengths as they are).
   const a = new Attributor(model, { maxBatch: batch, lengthMultiple: 8, memoryLimitMiB: 16384 });
@@ -110,7 +115,7 @@ async function measure(name: string, f: ModelFolder, batch: number, length: numb
   }
   await a.close();
   // FLOPs of the same bucket's graph.
-  const bucket = f.kind === 'seq2seq' ? { batch, inputLength: length, targetLength: Math.max(8, Math.ceil(target / 8) * 8) } : { batch, inputLength: length, targetLength: length };
+  const bucket = { batch, inputLength: length, targetLength: bucketLength(target, TARGET_MULTIPLE) };
   const g = await buildAttributionGraph(f.graph, f.kind, f.sites, bucket);
   const feeds: Record<string, ReturnType<typeof tensor>> = {};
   for (const inp of g.model.graph.inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);

@@ -72,7 +72,7 @@ describe.skipIf(!existsSync(STORIES))(`import gguf: stories260K (needs ${STORIES
   });
 
   it('writes the folder with a Hugging Face LlamaConfig', () => {
-    for (const f of ['onnx/model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
+    for (const f of ['onnx/model.onnx', 'onnx/decoder_with_past_model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
       expect(existsSync(join(folder, f)), f).toBe(true);
     }
     expect(summary.tensorCount).toBe(48);
@@ -184,6 +184,48 @@ describe.skipIf(!existsSync(STORIES))(`import gguf: stories260K (needs ${STORIES
 
     expect(worst).toBeLessThan(1e-4);
     expect(worst).toBeGreaterThan(0); // float32 vs float64: equal bits would mean we compared a thing with itself
+  });
+
+  it('decoder_with_past_model.onnx: a cached, right-padded prefix then the rest gives model.onnx logits', async () => {
+    const past = await createSession(new Uint8Array(readFileSync(join(folder, 'onnx/decoder_with_past_model.onnx'))), { intraOpThreads: 1 });
+    try {
+      // Two rows: prefixes of 5 and 3 real tokens (the second right-padded to 5), then 4 new tokens each.
+      const seqs = [
+        [1, 403, 407, 261, 378, 302, 285, 322, 400],
+        [1, 67, 300, 411, 75, 94, 500],
+      ];
+      const prefixLen = [5, 3];
+      const P = 5;
+      const W = 4;
+      const full = await Promise.all(seqs.map((s) => ortLogits(session, [s], [s.map(() => 1)])));
+      const L = 5;
+      const H = 4;
+      const hd = 8;
+      const empty = (): Record<string, { dtype: 'float32'; dims: number[]; data: Float32Array }> => {
+        const o: Record<string, { dtype: 'float32'; dims: number[]; data: Float32Array }> = {};
+        for (let l = 0; l < L; l++) for (const k of ['key', 'value']) o[`past_key_values.${l}.${k}`] = { dtype: 'float32', dims: [2, H, 0, hd], data: new Float32Array(0) };
+        return o;
+      };
+      const prefIds = seqs.map((s, b) => [...s.slice(0, prefixLen[b]), ...Array(P - prefixLen[b]!).fill(0)]);
+      const prefMask = prefixLen.map((n) => [...Array(n).fill(1), ...Array(P - n).fill(0)]);
+      const pre = await past.run({ input_ids: i64([2, P], prefIds.flat()), attention_mask: i64([2, P], prefMask.flat()), ...empty() });
+      const cache: Record<string, (typeof pre)[string]> = {};
+      for (let l = 0; l < L; l++) for (const k of ['key', 'value']) cache[`past_key_values.${l}.${k}`] = pre[`present.${l}.${k}`]!;
+      expect(cache['past_key_values.0.key']!.dims).toEqual([2, H, P, hd]);
+      const newIds = seqs.map((s, b) => s.slice(prefixLen[b], prefixLen[b]! + W));
+      const mask = prefMask.map((m) => [...m, ...Array(W).fill(1)]);
+      const out = await past.run({ input_ids: i64([2, W], newIds.flat()), attention_mask: i64([2, P + W], mask.flat()), ...cache });
+      const Vn = out.logits!.dims[2]!;
+      const got = toNumbers(out.logits!);
+      for (let b = 0; b < 2; b++) {
+        for (let t = 0; t < W; t++) {
+          const want = full[b]![0]![prefixLen[b]! + t]!;
+          expect(maxAbsDiff(got.slice((b * W + t) * Vn, (b * W + t + 1) * Vn), want), `row ${b} token ${t}`).toBeLessThan(1e-4);
+        }
+      }
+    } finally {
+      await past.release();
+    }
   });
 
   it('ORT greedy decoding from BOS reproduces the golden text token for token', async () => {

@@ -6,6 +6,8 @@ export interface FolderAccessOptions {
   attribution: Pick<RunOptions, 'objective' | 'reduce' | 'kinds' | 'maxBatch' | 'memoryLimitMiB' | 'session'>;
   scoreBatch?: number;
   provider?: 'cpu' | 'cuda' | 'webgpu';
+  /** Threads inside one op for scoring (attribution: attribution.session.intraOpThreads); default ORT's. */
+  intraOpThreads?: number;
   description?: string;
   /** transformers.js variant of the folder's ONNX files (default fp32). */
   variant?: string;
@@ -19,7 +21,12 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
     description: opts.description ?? `${folder.kind} model at ${folder.dir}`,
     sites: folder.sites,
     async score(batch, masks) {
-      const res = await scoreOptions(folder, batch, { ...(masks ? { masks } : {}), batchSize: opts.scoreBatch ?? 16, ...(opts.provider ? { provider: opts.provider } : {}) });
+      const res = await scoreOptions(folder, batch, {
+        ...(masks ? { masks } : {}),
+        batchSize: opts.scoreBatch ?? 16,
+        ...(opts.provider ? { provider: opts.provider } : {}),
+        ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}),
+      });
       return res.map((cands) => cands.map((c) => c.logprob));
     },
     encode: (prompt, candidate) => attributionExample(folder, prompt, candidate),

@@ -21,9 +21,9 @@ export interface ModelAccess {
   description: string;
   sites: NeuronSite[];
   /** log P(candidate | prompt) for every candidate of every prompt, under optional masks. */
-  score(batch: { prompt: string; candidates: string[] }[], masks?: Record<string, Float32Array>): Promise<number[][]>;
-  /** Token ids of prompt and candidate exactly as score() sees them. */
-  encode(prompt: string, candidate: string): AttributionExample;
+  score(batch: { prompt: string | number[]; candidates: (string | number[])[] }[], masks?: Record<string, Float32Array>): Promise<number[][]>;
+  /** Token ids of prompt and candidate exactly as score() sees them (token-id arrays as given). */
+  encode(prompt: string | number[], candidate: string | number[]): AttributionExample;
   attribute(examples: AttributionExample[], onProgress?: (done: number, total: number) => void): Promise<AttributionResult>;
   close?(): Promise<void>;
 }

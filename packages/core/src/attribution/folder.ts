@@ -2,6 +2,7 @@
 import type { ModelFolder } from '../models/folder.js';
 import { encodeScoringRows } from '../models/scoring.js';
 import type { AttributionModel } from './run.js';
+import { cacheGraph } from '../models/cache.js';
 import type { AttributionExample } from './types.js';
 
 export function attributionModel(folder: ModelFolder): AttributionModel {
@@ -10,6 +11,7 @@ export function attributionModel(folder: ModelFolder): AttributionModel {
     graph: folder.graph,
     sites: folder.sites,
     id: folder.dir,
+    ...(cacheGraph(folder) ? { cache: cacheGraph(folder)! } : {}),
     ...(folder.decoderStartTokenId !== undefined ? { decoderStartTokenId: folder.decoderStartTokenId } : {}),
   };
 }

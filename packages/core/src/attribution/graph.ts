@@ -4,11 +4,22 @@
  *
  * Inputs (all with the bucket's concrete shapes):
  *   seq2seq:      input_ids, attention_mask [B, P]; decoder_input_ids, labels, label_mask [B, T]
- *   decoder-only: input_ids, attention_mask, labels, label_mask [B, L]
+ *   decoder-only: input_ids, attention_mask, token_mask [B, L]; labels, label_mask,
+ *                 target_index [B, T]
  *   every site:   mask.<site> [width] (ones = the unmodified model)
- * `labels[b, t]` is the token predicted at position t and `label_mask[b, t]` is 1 where that
- * prediction is a target token. The objective of example b is
- *   log P(target_b) = sum_t label_mask[b, t] * log softmax(logits[b, t])[labels[b, t]]
+ * `labels[b, k]` is the k-th target token and `label_mask[b, k]` is 1 where it is a real one
+ * (target buckets are padded). seq2seq: decoder position k predicts labels[b, k]. Decoder-only:
+ * row `target_index[b, k]` of the flattened [B * L] positions predicts it, and only those rows go
+ * through the LM head (gathered before it), so the prompt positions never cost a vocabulary-wide
+ * matrix product, softmax or their gradients; `token_mask` marks the positions target-side sites
+ * reduce over. Decoder-only with a cache graph (`opts.cache`): the graph is the target window
+ * alone on top of a prompt's cached keys and values: input_ids [B, T] (the last prompt token and
+ * the target but its last token), attention_mask [B, P + T], past_key_values.* [B, heads, P,
+ * head_dim] with P = inputLength, labels, label_mask [B, T]; every window position predicts one
+ * target token, and sites reduce over the window. The cache is an input, not differentiated:
+ * by causality no window activation reaches the prompt's keys and values, so the gradients at
+ * the window equal the full-sequence graph's, at a few positions' cost and memory. The objective of example b is
+ *   log P(target_b) = sum_k label_mask[b, k] * log softmax(logits[b, k])[labels[b, k]]
  * (or its exp). Examples in a batch never attend to each other, so the gradient of the batch
  * sum with respect to h gives every example's own gradient in one backward pass.
  */
@@ -19,6 +30,8 @@ import { buildGradientGraph } from '../autodiff/engine.js';
 import { reduceOp, unsqueeze, squeeze } from '../autodiff/emit.js';
 import { defaultOpset } from '../onnx/types.js';
 import { addSiteMasks } from '../models/masks.js';
+import { gatherTargetLogits } from '../models/head.js';
+import type { CacheGraph } from '../models/cache.js';
 import type { NeuronSite } from '../models/sites.js';
 import type { AttributionBucket, AttributionObjective, TokenReduction } from './types.js';
 
@@ -42,8 +55,9 @@ export async function buildAttributionGraph(
   kind: 'seq2seq' | 'decoder-only',
   sites: NeuronSite[],
   bucket: AttributionBucket,
-  opts: { objective?: AttributionObjective; reduce?: TokenReduction } = {},
+  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph } = {},
 ): Promise<AttributionGraph> {
+  const cache = kind === 'decoder-only' ? opts.cache : undefined;
   const objectiveKind = opts.objective ?? 'logprob';
   const reduce = opts.reduce ?? 'max';
   const masked = addSiteMasks(base, sites);
@@ -55,12 +69,18 @@ export async function buildAttributionGraph(
   const b = new GraphBuilder(g, 'attr/');
 
   const { batch: B, inputLength: P, targetLength: T } = bucket;
-  const L = kind === 'seq2seq' ? T : P;
-  b.input('labels', 'int64', [B, L]);
-  b.input('label_mask', 'float32', [B, L]);
+  const L = kind === 'seq2seq' || cache ? T : P;
+  b.input('labels', 'int64', [B, T]);
+  b.input('label_mask', 'float32', [B, T]);
+  let targetLogits = logits;
+  if (kind === 'decoder-only' && !cache) {
+    b.input('token_mask', 'float32', [B, L]);
+    b.input('target_index', 'int64', [B, T]);
+    targetLogits = gatherTargetLogits(g, b, logits, 'target_index');
+  }
 
   // Objective: masked sum of the target tokens' log-probabilities.
-  const logp = b.op('LogSoftmax', [logits], { axis: -1 });
+  const logp = b.op('LogSoftmax', [targetLogits], { axis: -1 });
   const picked = squeeze(b, b.op('GatherElements', [logp, unsqueeze(b, 'labels', [2], opset)], { axis: 2 }), [2], opset);
   const tokenLogp = b.op('Mul', [picked, 'label_mask']);
   const logprob = b.op('ReduceSum', [tokenLogp, b.ints([1])], { keepdims: 0 }, { output: 'attr/logprob' });
@@ -73,12 +93,18 @@ export async function buildAttributionGraph(
     { name: total, dtype: 'float32', shape: [] },
   ];
 
-  const inputDims: Record<string, number[]> = { input_ids: [B, P], attention_mask: [B, P], labels: [B, L], label_mask: [B, L] };
+  const inputDims: Record<string, number[]> = { input_ids: [B, P], attention_mask: [B, P], labels: [B, T], label_mask: [B, T] };
   if (kind === 'seq2seq') inputDims.decoder_input_ids = [B, T];
+  else if (cache) {
+    Object.assign(inputDims, { input_ids: [B, T], attention_mask: [B, P + T] });
+    for (const l of cache.layers) inputDims[l.key] = inputDims[l.value] = [B, cache.heads, P, cache.headDim];
+  } else Object.assign(inputDims, { token_mask: [B, L], target_index: [B, T] });
   for (const s of sites) inputDims[masked.maskInputs.get(s.name)!] = [s.width];
   for (const inp of g.inputs) if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
 
-  const spec = await specialize(model, inputDims);
+  // Token inputs carry the batch on axis 0 (site masks do not): the shape probe runs small.
+  const maskNames = new Set(masked.maskInputs.values());
+  const spec = await specialize(model, inputDims, { batchInputs: Object.keys(inputDims).filter((n) => !maskNames.has(n)) });
   const hNames = sites.map((s) => masked.maskedOutputs.get(s.name)!);
   const grad = await buildGradientGraph(spec.model, { objective: total, wrt: hNames, shapes: spec.shapes });
   const out = grad.model;
@@ -86,7 +112,7 @@ export async function buildAttributionGraph(
   out.graph.outputs = out.graph.outputs.filter((o) => o.name === objective || o.name === logprob);
   const rb = new GraphBuilder(out.graph, 'attr/reduce/');
 
-  const targetMask = 'label_mask';
+  const targetMask = kind === 'seq2seq' || cache ? 'label_mask' : 'token_mask';
   const inputMask = kind === 'seq2seq' ? rb.op('Cast', ['attention_mask'], { to: 1 }) : targetMask;
   const outputs = new Map<string, string>();
   sites.forEach((s, i) => {
@@ -126,3 +152,4 @@ export async function buildAttributionGraph(
 
   return { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind };
 }
+

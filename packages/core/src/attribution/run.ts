@@ -7,6 +7,8 @@ import { tensor } from '../onnx/tensor.js';
 import { SessionCache, type ModelSession, type SessionOptions } from '../runtime/session.js';
 import { probeShapes } from '../runtime/shape-probe.js';
 import type { NeuronSite } from '../models/sites.js';
+import { addSiteMasks } from '../models/masks.js';
+import { emptyPast, prefixModel, type CacheGraph } from '../models/cache.js';
 import { buildAttributionGraph, type AttributionGraph } from './graph.js';
 import type { AttributionBucket, AttributionExample, AttributionOptions, AttributionResult, SiteAttribution } from './types.js';
 
@@ -17,6 +19,11 @@ export interface AttributionModel {
   decoderStartTokenId?: number;
   /** A stable identity for session caching (e.g. the folder path). */
   id: string;
+  /**
+   * Decoder-only: the folder's cache graph. Attribution then runs each prompt once, forward only,
+   * and differentiates only the target window on its keys and values (see graph.ts).
+   */
+  cache?: CacheGraph;
 }
 
 export interface RunOptions extends AttributionOptions {
@@ -24,7 +31,7 @@ export interface RunOptions extends AttributionOptions {
   maxBatch?: number;
   /** Memory budget for one batch's activations and gradients, in MiB (default 2048). */
   memoryLimitMiB?: number;
-  /** Lengths are padded up to a multiple of this (default 16; coarser past 8x, see bucketLength) so that few buckets compile. */
+  /** Input lengths are padded up to a multiple of this (default 16; coarser past 8x, see bucketLength) so that few buckets compile. Targets: TARGET_MULTIPLE. */
   lengthMultiple?: number;
   /** Masks per site (default ones). Values of length `width`. */
   masks?: Record<string, Float32Array>;
@@ -45,52 +52,65 @@ export function selectSites(sites: NeuronSite[], kinds: AttributionOptions['kind
 }
 
 /**
- * The bucket length for n tokens: a multiple of m up to 8m, then coarser steps (2m up to 16m,
- * 4m up to 32m, ...), so long prompts of varied length share a few compiled graphs at a padding
- * cost of at most about an eighth.
+ * The bucket length for n tokens: a multiple of m up to 8m, then coarser steps of at most n/8
+ * (2m from 8m, 4m from 16m, ...), so long prompts of varied length share a few compiled graphs
+ * at a padding cost under an eighth.
  */
 export function bucketLength(n: number, m: number): number {
-  const step = m * 2 ** Math.max(0, Math.ceil(Math.log2(n / (8 * m))));
+  const step = m * 2 ** Math.max(0, Math.floor(Math.log2(n / (8 * m))));
   return Math.max(m, Math.ceil(n / step) * step);
 }
 
-/** The bucket lengths one example needs. */
-export function exampleLengths(kind: AttributionModel['kind'], ex: AttributionExample): { input: number; target: number } {
+/**
+ * Target buckets are multiples of this: answers are a few tokens, and every padded target
+ * position costs a vocabulary-wide LM head row, softmax and gradient.
+ */
+export const TARGET_MULTIPLE = 4;
+
+/**
+ * The bucket lengths one example needs: input (encoder; prompt + target; or, with a cache graph,
+ * the cached prompt tokens: all but the last) and target tokens.
+ */
+export function exampleLengths(model: Pick<AttributionModel, 'kind' | 'cache'>, ex: AttributionExample): { input: number; target: number } {
   if (ex.targetIds.length === 0) throw new Error('attribution: an example has an empty target');
-  if (kind === 'seq2seq') {
+  if (model.kind === 'seq2seq') {
     if (ex.promptIds.length === 0) throw new Error('attribution: an example has an empty prompt');
     return { input: ex.promptIds.length, target: ex.targetIds.length };
   }
   if (ex.promptIds.length === 0) throw new Error('attribution: a decoder-only example needs at least one prompt token (e.g. BOS)');
-  const n = ex.promptIds.length + ex.targetIds.length;
-  return { input: n, target: n };
+  if (model.cache) return { input: ex.promptIds.length - 1, target: ex.targetIds.length };
+  return { input: ex.promptIds.length + ex.targetIds.length, target: ex.targetIds.length };
 }
 
 /** Builds the feeds of one batch; rows past `examples.length` are fillers with no target. */
 export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[]): Record<string, Tensor> {
   const { batch: B, inputLength: P, targetLength: T } = bucket;
-  const L = model.kind === 'seq2seq' ? T : P;
   const ids = new BigInt64Array(B * P);
   const attn = new BigInt64Array(B * P);
-  const labels = new BigInt64Array(B * L);
-  const labelMask = new Float32Array(B * L);
+  const labels = new BigInt64Array(B * T);
+  const labelMask = new Float32Array(B * T);
   const dec = new BigInt64Array(B * T);
+  const tokenMask = new Float32Array(B * P);
+  const targetIndex = new BigInt64Array(B * T);
   for (let r = 0; r < B; r++) {
     const ex = examples[r];
+    for (let k = 0; k < T; k++) targetIndex[r * T + k] = BigInt(r * P); // fillers read a valid row
     if (!ex) {
       attn[r * P] = 1n; // a filler row attends to one token so no softmax row is empty
       continue;
     }
+    ex.targetIds.forEach((t, k) => {
+      labels[r * T + k] = BigInt(t);
+      labelMask[r * T + k] = 1;
+    });
     if (model.kind === 'seq2seq') {
       ex.promptIds.forEach((t, i) => {
         ids[r * P + i] = BigInt(t);
         attn[r * P + i] = 1n;
       });
       const start = BigInt(model.decoderStartTokenId ?? 0);
-      ex.targetIds.forEach((t, i) => {
-        dec[r * T + i] = i === 0 ? start : BigInt(ex.targetIds[i - 1]!);
-        labels[r * L + i] = BigInt(t);
-        labelMask[r * L + i] = 1;
+      ex.targetIds.forEach((_, k) => {
+        dec[r * T + k] = k === 0 ? start : BigInt(ex.targetIds[k - 1]!);
       });
     } else {
       const seq = [...ex.promptIds, ...ex.targetIds];
@@ -100,19 +120,62 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
       });
       // Position t predicts seq[t + 1]; the target tokens are predicted from the last prompt
       // position through the second-to-last target position.
-      for (let t = ex.promptIds.length - 1; t < seq.length - 1; t++) {
-        labels[r * L + t] = BigInt(seq[t + 1]!);
-        labelMask[r * L + t] = 1;
-      }
+      const first = ex.promptIds.length - 1;
+      ex.targetIds.forEach((_, k) => {
+        targetIndex[r * T + k] = BigInt(r * P + first + k);
+        tokenMask[r * P + first + k] = 1;
+      });
     }
   }
   const feeds: Record<string, Tensor> = {
     input_ids: { dtype: 'int64', dims: [B, P], data: ids },
     attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
-    labels: { dtype: 'int64', dims: [B, L], data: labels },
-    label_mask: { dtype: 'float32', dims: [B, L], data: labelMask },
+    labels: { dtype: 'int64', dims: [B, T], data: labels },
+    label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
   };
   if (model.kind === 'seq2seq') feeds.decoder_input_ids = { dtype: 'int64', dims: [B, T], data: dec };
+  else {
+    feeds.token_mask = { dtype: 'float32', dims: [B, P], data: tokenMask };
+    feeds.target_index = { dtype: 'int64', dims: [B, T], data: targetIndex };
+  }
+  return feeds;
+}
+
+/**
+ * Feeds of one batch of a cached window graph, given the batch's prompt pass (`present`, rows
+ * aligned with the batch, prompt length = bucket.inputLength, right-padded as `promptMask`).
+ */
+export function buildCachedFeeds(c: CacheGraph, bucket: AttributionBucket, examples: AttributionExample[], present: Record<string, Tensor>, promptMask: BigInt64Array): Record<string, Tensor> {
+  const { batch: B, inputLength: P, targetLength: T } = bucket;
+  const ids = new BigInt64Array(B * T);
+  const attn = new BigInt64Array(B * (P + T));
+  const labels = new BigInt64Array(B * T);
+  const labelMask = new Float32Array(B * T);
+  for (let r = 0; r < B; r++) {
+    const ex = examples[r];
+    attn.set(promptMask.subarray(r * P, (r + 1) * P), r * (P + T));
+    if (!ex) {
+      attn[r * (P + T) + P] = 1n; // a filler row attends to one token so no softmax row is empty
+      continue;
+    }
+    // Window position k holds the token that predicts target k: the last prompt token, then the target.
+    ex.targetIds.forEach((t, k) => {
+      ids[r * T + k] = BigInt(k === 0 ? ex.promptIds[ex.promptIds.length - 1]! : ex.targetIds[k - 1]!);
+      attn[r * (P + T) + P + k] = 1n;
+      labels[r * T + k] = BigInt(t);
+      labelMask[r * T + k] = 1;
+    });
+  }
+  const feeds: Record<string, Tensor> = {
+    input_ids: { dtype: 'int64', dims: [B, T], data: ids },
+    attention_mask: { dtype: 'int64', dims: [B, P + T], data: attn },
+    labels: { dtype: 'int64', dims: [B, T], data: labels },
+    label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
+  };
+  for (const l of c.layers) {
+    feeds[l.key] = present[l.presentKey]!;
+    feeds[l.value] = present[l.presentValue]!;
+  }
   return feeds;
 }
 
@@ -122,15 +185,34 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
  * (activations kept for the backward pass, their gradients, and temporaries).
  */
 export async function measureBytesPerExample(model: AttributionModel, inputLength: number, targetLength: number): Promise<number> {
+  const c = model.kind === 'decoder-only' ? model.cache : undefined;
   const dims: Record<string, number[]> = { input_ids: [1, inputLength], attention_mask: [1, inputLength] };
   if (model.kind === 'seq2seq') dims.decoder_input_ids = [1, targetLength];
-  const shapes = await probeShapes(model.graph, {}, dims);
+  let cached = 0;
+  if (c) {
+    // The window on a cached prompt, plus the cached keys and values it reads. (The prompt pass
+    // is forward only and runs PROMPT_CHUNK prompts at a time, outside this budget.)
+    Object.assign(dims, { input_ids: [1, targetLength], attention_mask: [1, inputLength + targetLength] });
+    for (const l of c.layers) dims[l.key] = dims[l.value] = [1, c.heads, inputLength, c.headDim];
+    cached = 2 * c.layers.length * c.heads * inputLength * c.headDim * 4;
+  }
+  const graph = c ? c.model : model.graph;
+  const shapes = await probeShapes(graph, {}, dims);
   let bytes = 0;
   for (const [name, m] of shapes) {
-    if (model.graph.graph.initializers.has(name)) continue;
+    if (graph.graph.initializers.has(name) || dims[name]) continue;
     if (m.dtype === 'float32') bytes += 4 * m.dims.reduce((a, d) => a * d, 1);
   }
-  return bytes * 3;
+  return bytes * 3 + cached;
+}
+
+/** Prompts per forward-only prompt pass (cache graphs): few, so its activations stay small. */
+export const PROMPT_CHUNK = 4;
+
+function presentOf(c: CacheGraph, parts: Record<string, Float32Array>, B: number, P: number): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [name, data] of Object.entries(parts)) out[name] = { dtype: 'float32', dims: [B, c.heads, P, c.headDim], data };
+  return out;
 }
 
 export class Attributor {
@@ -153,7 +235,8 @@ export class Attributor {
     const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}`;
     let gp = this.graphs.get(key);
     if (!gp) {
-      gp = buildAttributionGraph(this.model.graph, this.model.kind, this.sites(), bucket, this.opts);
+      const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
+      gp = buildAttributionGraph(c ? c.model : this.model.graph, this.model.kind, this.sites(), bucket, { ...this.opts, ...(c ? { cache: c } : {}) });
       this.graphs.set(key, gp);
     }
     const graph = await gp;
@@ -161,11 +244,69 @@ export class Attributor {
     return { graph, session };
   }
 
+  /** Cache graphs: the prompt pass (present keys/values of the selected sites' masked model). */
+  private promptSession(c: CacheGraph): Promise<ModelSession> {
+    return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}`, () => prefixModel({ ...c, model: addSiteMasks(c.model, this.sites()).model }));
+  }
+
+  /**
+   * Keys and values of the batch's prompts (all but their last token), right-padded to
+   * bucket.inputLength. Identical prompts (an item's biased and gold answers) run once; the pass
+   * runs at the longest prompt's length, PROMPT_CHUNK prompts at a time.
+   */
+  private async promptPass(c: CacheGraph, bucket: AttributionBucket, rows: AttributionExample[], maskFeeds: Record<string, Tensor>): Promise<{ present: Record<string, Tensor>; mask: BigInt64Array }> {
+    const { batch: B, inputLength: P } = bucket;
+    const mask = new BigInt64Array(B * P);
+    const parts: Record<string, Float32Array> = {};
+    for (const l of c.layers) for (const n of [l.presentKey, l.presentValue]) parts[n] = new Float32Array(B * c.heads * P * c.headDim);
+    const unique = new Map<string, number[]>();
+    rows.forEach((ex, r) => {
+      const prefix = ex.promptIds.slice(0, -1);
+      prefix.forEach((_, i) => (mask[r * P + i] = 1n));
+      if (!prefix.length) return;
+      const key = prefix.join(',');
+      (unique.get(key) ?? unique.set(key, []).get(key)!).push(r);
+    });
+    const prompts = [...unique.entries()];
+    if (!prompts.length) return { present: presentOf(c, parts, B, P), mask };
+    const session = await this.promptSession(c);
+    for (let p0 = 0; p0 < prompts.length; p0 += PROMPT_CHUNK) {
+      const chunk = prompts.slice(p0, p0 + PROMPT_CHUNK);
+      const n = chunk.length;
+      const len = Math.max(...chunk.map(([k]) => k.split(',').length));
+      const ids = new BigInt64Array(n * len);
+      const m = new BigInt64Array(n * len);
+      chunk.forEach(([, [r]], j) => {
+        rows[r!]!.promptIds.slice(0, -1).forEach((t, i) => {
+          ids[j * len + i] = BigInt(t);
+          m[j * len + i] = 1n;
+        });
+      });
+      const out = await session.run({ input_ids: { dtype: 'int64', dims: [n, len], data: ids }, attention_mask: { dtype: 'int64', dims: [n, len], data: m }, ...emptyPast(c, n), ...maskFeeds }, Object.keys(parts));
+      for (const [name, t] of Object.entries(out)) {
+        const src = t.data as Float32Array; // [n, heads, len, head_dim] -> rows' [heads, P, head_dim]
+        chunk.forEach(([, rs], j) => {
+          for (const r of rs) {
+            for (let h = 0; h < c.heads; h++) {
+              const from = (j * c.heads + h) * len * c.headDim;
+              parts[name]!.set(src.subarray(from, from + len * c.headDim), (r * c.heads + h) * P * c.headDim);
+            }
+          }
+        });
+      }
+    }
+    return { present: presentOf(c, parts, B, P), mask };
+  }
+
   async run(examples: AttributionExample[], onProgress = this.opts.onProgress): Promise<AttributionResult> {
     const mult = this.opts.lengthMultiple ?? 16;
-    const lens = examples.map((e) => exampleLengths(this.model.kind, e));
-    const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
-    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, mult)));
+    const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
+    const lens = examples.map((e) => exampleLengths(this.model, e));
+    // A cached prompt only widens the window's attention, which costs little: power-of-two
+    // buckets and one target bucket for the run keep the compiled graphs to a handful.
+    const inputBucket = (n: number) => (c ? Math.max(mult, 2 ** Math.ceil(Math.log2(Math.max(1, n)))) : bucketLength(n, mult));
+    const maxIn = Math.max(...lens.map((l) => inputBucket(l.input)));
+    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
     const fpKey = `${maxIn}x${maxT}`;
     if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
     const bytesPerExample = await this.footprints.get(fpKey)!;
@@ -174,12 +315,20 @@ export class Attributor {
     if (bytesPerExample > limit) throw new Error(`attribution: one example of the longest bucket (${maxIn} input x ${maxT} target tokens) needs about ${Math.ceil(bytesPerExample / 2 ** 20)} MiB for its activations and gradients, more than the memory budget of ${this.opts.memoryLimitMiB ?? 2048} MiB (--memory-mib); shorten the prompts (--truncate) or raise the budget`);
     const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
 
-    // Group by bucket so that each bucket's session compiles once.
-    const groups = new Map<string, number[]>();
+    // Group by bucket so that each bucket's session compiles once. Decoder-only targets are only
+    // the rows gathered for the LM head (the input length covers them), so a group takes its
+    // longest target rather than splitting into more graphs; seq2seq targets are the decoder.
+    const byInput = this.model.kind === 'decoder-only' && !c;
+    const keyed = new Map<string, number[]>();
     lens.forEach((l, i) => {
-      const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, mult)}`;
-      (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
+      const key = `${inputBucket(l.input)}${byInput ? '' : `x${c ? maxT : bucketLength(l.target, TARGET_MULTIPLE)}`}`;
+      (keyed.get(key) ?? keyed.set(key, []).get(key)!).push(i);
     });
+    const groups = new Map<string, number[]>();
+    for (const [key, idx] of keyed) {
+      const t = byInput ? bucketLength(Math.max(...idx.map((i) => lens[i]!.target)), TARGET_MULTIPLE) : Number(key.split('x')[1]);
+      groups.set(`${key.split('x')[0]}x${t}`, idx);
+    }
     const sites = this.sites();
     const objective = new Array<number>(examples.length);
     const logprob = new Array<number>(examples.length);
@@ -188,7 +337,7 @@ export class Attributor {
     let done = 0;
     for (const [key, idx] of groups) {
       const [inputLength, t] = key.split('x').map(Number) as [number, number];
-      const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength: this.model.kind === 'seq2seq' ? t : inputLength };
+      const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength: t };
       buckets.push(bucket);
       const { graph, session } = await this.session(bucket);
       const maskFeeds: Record<string, Tensor> = {};
@@ -199,7 +348,12 @@ export class Attributor {
       }
       for (let off = 0; off < idx.length; off += batchSize) {
         const rows = idx.slice(off, off + batchSize);
-        const feeds = { ...buildFeeds(this.model, bucket, rows.map((i) => examples[i]!)), ...maskFeeds };
+        const batch = rows.map((i) => examples[i]!);
+        let feeds: Record<string, Tensor>;
+        if (c) {
+          const pass = await this.promptPass(c, bucket, batch, maskFeeds);
+          feeds = { ...buildCachedFeeds(c, bucket, batch, pass.present, pass.mask), ...maskFeeds };
+        } else feeds = { ...buildFeeds(this.model, bucket, batch), ...maskFeeds };
         const res = await session.run(feeds);
         const obj = res[graph.objectiveOutput]!.data as Float32Array;
         const lp = res[graph.logprobOutput]!.data as Float32Array;

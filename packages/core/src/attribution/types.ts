@@ -23,7 +23,7 @@ export interface AttributionBucket {
   batch: number;
   /** Encoder length (seq2seq) or total prompt+target length (decoder-only). */
   inputLength: number;
-  /** Decoder length (seq2seq); equal to inputLength for decoder-only graphs. */
+  /** Target tokens (seq2seq: the decoder length; decoder-only: the predictions scored). */
   targetLength: number;
 }
 

@@ -1,7 +1,9 @@
 /**
  * `importGguf`: a Llama-family GGUF file to a standard model folder that our tools and
  * @huggingface/transformers read: onnx/model.onnx, config.json, generation_config.json,
- * tokenizer.json, tokenizer_config.json.
+ * tokenizer.json, tokenizer_config.json; plus onnx/decoder_with_past_model.onnx (Optimum's name),
+ * the same model with a key/value cache, with which scoring and attribution compute a prompt once
+ * for all its candidates.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +33,7 @@ export interface ImportGgufSummary {
   files: string[];
 }
 
-export const IMPORTED_FILES = ['onnx/model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'];
+export const IMPORTED_FILES = ['onnx/model.onnx', 'onnx/decoder_with_past_model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'];
 
 function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
@@ -46,6 +48,7 @@ export function importGguf(file: string | GgufFile, outDir: string, opts: Import
   }
   // Build everything before writing anything, so a bad file leaves no half-written folder.
   const { model, config } = buildLlamaOnnx(gguf);
+  const withPast = buildLlamaOnnx(gguf, { past: true }).model;
   const vocab = spmVocabFromGguf(gguf);
   if (vocab.tokens.length !== config.vocab_size) {
     throw new Error(`${gguf.source}: the vocabulary has ${vocab.tokens.length} tokens but token_embd.weight has ${config.vocab_size} rows`);
@@ -61,6 +64,7 @@ export function importGguf(file: string | GgufFile, outDir: string, opts: Import
 
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
   writeModel(model, modelPath);
+  writeModel(withPast, join(outDir, 'onnx', 'decoder_with_past_model.onnx'));
   writeJson(join(outDir, 'config.json'), config);
   writeJson(join(outDir, 'generation_config.json'), generation);
   writeJson(join(outDir, 'tokenizer.json'), tok.tokenizer);

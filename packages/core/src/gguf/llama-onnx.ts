@@ -156,7 +156,17 @@ export interface LlamaOnnxResult {
  * Build the ONNX model. Every GGUF tensor must be consumed: an unknown tensor is an error
  * rather than silently dropped weights.
  */
-export function buildLlamaOnnx(file: GgufFile): LlamaOnnxResult {
+export interface LlamaOnnxOptions {
+  /**
+   * Build the Optimum `decoder_with_past_model` form: inputs `past_key_values.<l>.key|value`
+   * [batch, kv_heads, past, head_dim] and `attention_mask` over past + new tokens, outputs
+   * `present.<l>.key|value` (past and new keys/values, keys after rotary). Node and value names
+   * are those of the plain graph, so the same neuron sites apply.
+   */
+  past?: boolean;
+}
+
+export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): LlamaOnnxResult {
   const cfg = llamaConfigFromGguf(file);
   const D = cfg.hidden_size;
   const H = cfg.num_attention_heads;
@@ -205,8 +215,10 @@ export function buildLlamaOnnx(file: GgufFile): LlamaOnnxResult {
     return op('Mul', [w, normed], `${scope}/Mul`);
   };
 
+  const past = opts.past === true;
   const inputIds = b.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const mask = b.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
+  const mask = b.input('attention_mask', 'int64', ['batch_size', past ? 'total_sequence_length' : 'sequence_length']);
+  const pastKv = (l: number, kind: 'key' | 'value') => b.input(`past_key_values.${l}.${kind}`, 'float32', ['batch_size', KV, 'past_sequence_length', hd]);
 
   // Embeddings.
   const embW = b.initializer('model.embed_tokens.weight', f32([V, D], data('token_embd.weight', [V, D])));
@@ -215,7 +227,13 @@ export function buildLlamaOnnx(file: GgufFile): LlamaOnnxResult {
   // Positions from the mask: cumsum - 1, floored at 0 (padding positions get 0).
   const cum = op('CumSum', [mask, b.scalar(1, 'int64', '/model/pos/axis')], '/model/pos/CumSum');
   const cumF = op('Cast', [cum], '/model/pos/Cast', { to: 1 });
-  const posF = op('Relu', [op('Sub', [cumF, b.scalar(1, 'float32', '/model/pos/one')], '/model/pos/Sub')], '/model/pos/Relu');
+  let posF = op('Relu', [op('Sub', [cumF, b.scalar(1, 'float32', '/model/pos/one')], '/model/pos/Sub')], '/model/pos/Relu');
+  // With a past, the new tokens' positions are the mask's last sequence_length columns.
+  const seqLen = op('Gather', [op('Shape', [inputIds], '/model/mask/Shape'), b.scalar(1, 'int64', '/model/mask/one')], '/model/mask/Gather', { axis: 0 });
+  if (past) {
+    const seqLen1 = op('Unsqueeze', [seqLen, b.ints([0], '/model/pos/axis0')], '/model/pos/Unsqueeze_len');
+    posF = op('Slice', [posF, op('Neg', [seqLen1], '/model/pos/Neg'), b.ints([2 ** 62], '/model/pos/end'), b.ints([1], '/model/pos/axis1')], '/model/pos/Slice');
+  }
   // Rotary tables [batch, seq, 1, hd], rotate-half form: angles repeated for both halves.
   const invFreq = Array.from({ length: hd / 2 }, (_, j) => Math.pow(cfg.rope_theta, (-2 * j) / hd));
   const invFreqName = b.constant(f32([hd / 2], invFreq), '/model/rotary_emb/inv_freq');
@@ -225,11 +243,17 @@ export function buildLlamaOnnx(file: GgufFile): LlamaOnnxResult {
   const cos = op('Unsqueeze', [op('Cos', [emb], '/model/rotary_emb/Cos'), headAxis], '/model/rotary_emb/Unsqueeze_cos');
   const sin = op('Unsqueeze', [op('Sin', [emb], '/model/rotary_emb/Sin'), headAxis], '/model/rotary_emb/Unsqueeze_sin');
 
-  // Additive attention bias [batch, 1, 1, seq, seq]: 0 where key j <= query i and j is not padding.
-  const seqLen = op('Gather', [op('Shape', [inputIds], '/model/mask/Shape'), b.scalar(1, 'int64', '/model/mask/one')], '/model/mask/Gather', { axis: 0 });
+  // Additive attention bias [batch, 1, 1, seq, total]: 0 where key j <= past + query i and j is
+  // not padding (without a past, total = seq and the offset is 0).
   const range = op('Range', [b.scalar(0, 'int64', '/model/mask/zero'), seqLen, b.scalar(1, 'int64', '/model/mask/step')], '/model/mask/Range');
-  const rowIdx = op('Unsqueeze', [range, b.ints([1], '/model/mask/axis1')], '/model/mask/Unsqueeze_row');
-  const colIdx = op('Unsqueeze', [range, b.ints([0], '/model/mask/axis0')], '/model/mask/Unsqueeze_col');
+  let rowIdx = op('Unsqueeze', [range, b.ints([1], '/model/mask/axis1')], '/model/mask/Unsqueeze_row');
+  let keyRange = range;
+  if (past) {
+    const total = op('Gather', [op('Shape', [mask], '/model/mask/Shape_total'), b.scalar(1, 'int64', '/model/mask/one_total')], '/model/mask/Gather_total', { axis: 0 });
+    keyRange = op('Range', [b.scalar(0, 'int64', '/model/mask/zero_total'), total, b.scalar(1, 'int64', '/model/mask/step_total')], '/model/mask/Range_total');
+    rowIdx = op('Add', [rowIdx, op('Sub', [total, seqLen], '/model/mask/Sub_past')], '/model/mask/Add_past');
+  }
+  const colIdx = op('Unsqueeze', [keyRange, b.ints([0], '/model/mask/axis0')], '/model/mask/Unsqueeze_col');
   const causal = op('LessOrEqual', [colIdx, rowIdx], '/model/mask/LessOrEqual');
   const keyOk = op('Unsqueeze', [op('Cast', [mask], '/model/mask/Cast', { to: 9 }), b.ints([1, 2, 3], '/model/mask/axes123')], '/model/mask/Unsqueeze_key');
   const allowed = op('And', [causal, keyOk], '/model/mask/And');
@@ -258,10 +282,20 @@ export function buildLlamaOnnx(file: GgufFile): LlamaOnnxResult {
     // k: [B,S,KV*hd] -> [B,S,KV,hd] -> rope -> [B,KV,hd,S] -> [B,KV,1,hd,S]
     const k4 = op('Reshape', [k, b.ints([0, 0, KV, hd], `${a}/k_shape`)], `${a}/Reshape_k`);
     const kr = ropeApply(k4, `${a}/rotary_k`);
-    const kT = op('Unsqueeze', [op('Transpose', [kr], `${a}/Transpose_k`, { perm: [0, 2, 3, 1] }), b.ints([2], `${a}/k_group_axis`)], `${a}/Unsqueeze_k`);
-    // v: [B,S,KV*hd] -> [B,KV,S,hd] -> [B,KV,1,S,hd]
+    let kT: string;
+    let v5: string;
     const v4 = op('Reshape', [v, b.ints([0, 0, KV, hd], `${a}/v_shape`)], `${a}/Reshape_v`);
-    const v5 = op('Unsqueeze', [op('Transpose', [v4], `${a}/Transpose_v`, { perm: [0, 2, 1, 3] }), b.ints([2], `${a}/v_group_axis`)], `${a}/Unsqueeze_v`);
+    if (past) {
+      // [B,KV,past+S,hd] = past ++ new, as Optimum's present outputs.
+      const keys = b.op('Concat', [pastKv(l, 'key'), op('Transpose', [kr], `${a}/Transpose_k_cache`, { perm: [0, 2, 1, 3] })], { axis: 2 }, { name: `${a}/Concat_k`, output: `present.${l}.key` });
+      const values = b.op('Concat', [pastKv(l, 'value'), op('Transpose', [v4], `${a}/Transpose_v`, { perm: [0, 2, 1, 3] })], { axis: 2 }, { name: `${a}/Concat_v`, output: `present.${l}.value` });
+      kT = op('Unsqueeze', [op('Transpose', [keys], `${a}/Transpose_k`, { perm: [0, 1, 3, 2] }), b.ints([2], `${a}/k_group_axis`)], `${a}/Unsqueeze_k`);
+      v5 = op('Unsqueeze', [values, b.ints([2], `${a}/v_group_axis`)], `${a}/Unsqueeze_v`);
+    } else {
+      // k: [B,S,KV,hd] -> [B,KV,hd,S] -> [B,KV,1,hd,S]; v: [B,S,KV,hd] -> [B,KV,S,hd] -> [B,KV,1,S,hd]
+      kT = op('Unsqueeze', [op('Transpose', [kr], `${a}/Transpose_k`, { perm: [0, 2, 3, 1] }), b.ints([2], `${a}/k_group_axis`)], `${a}/Unsqueeze_k`);
+      v5 = op('Unsqueeze', [op('Transpose', [v4], `${a}/Transpose_v`, { perm: [0, 2, 1, 3] }), b.ints([2], `${a}/v_group_axis`)], `${a}/Unsqueeze_v`);
+    }
     // Scores [B,KV,G,S,S]; query head h = g_kv * G + g reads kv head g_kv (grouped-query attention).
     const scores = op('Mul', [op('MatMul', [q5, kT], `${a}/MatMul_scores`), b.scalar(1 / Math.sqrt(hd), 'float32', `${a}/scale`)], `${a}/Mul_scale`);
     const probs = op('Softmax', [op('Add', [scores, bias], `${a}/Add_mask`)], `${a}/Softmax`, { axis: -1 });
@@ -285,6 +319,11 @@ export function buildLlamaOnnx(file: GgufFile): LlamaOnnxResult {
   const lm = b.initializer('lm_head.weight', f32([D, V], transpose2d(headW, V, D)));
   b.op('MatMul', [final, lm], {}, { name: '/lm_head/MatMul', output: 'logits' });
   b.output('logits', 'float32', ['batch_size', 'sequence_length', V]);
+  if (past) {
+    for (let l = 0; l < cfg.num_hidden_layers; l++) {
+      for (const kind of ['key', 'value']) b.output(`present.${l}.${kind}`, 'float32', ['batch_size', KV, 'total_sequence_length', hd]);
+    }
+  }
 
   const unused = file.tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
   if (unused.length) {

@@ -3,8 +3,8 @@
  * candidate continuations, under any site-mask set.
  *
  * One graph serves every mask set: the folder's analysis graph with site masks (addSiteMasks),
- * plus LogSoftmax and a gather of each position's next-token log-probability, so only a
- * [batch, length] array leaves onnxruntime. Rows are sorted by length and right-padded per batch;
+ * plus the candidate positions' rows through the LM head, LogSoftmax and a gather of each
+ * target token's log-probability, so only one number per candidate token leaves onnxruntime. Rows are sorted by length and right-padded per batch;
  * padding never changes a row's result (pads sit after every real token and are masked as keys).
  *
  * Tokenisation (documented contract):
@@ -27,6 +27,8 @@ import { tensor } from '../onnx/tensor.js';
 import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
+import { gatherTargetLogits } from './head.js';
+import { cacheGraph, emptyPast, pastFor, prefixModel, type CacheGraph } from './cache.js';
 import type { ModelFolder, Seq2seqParts } from './folder.js';
 import type { ModelSession } from '../runtime/session.js';
 
@@ -74,8 +76,24 @@ export interface ScoringRow {
   firstPosition: number;
 }
 
+/**
+ * Tokenisation memo per folder: a run encodes the same prompts and candidates again for every
+ * sweep point and for attribution, and the JavaScript tokenizer costs about as much as scoring a
+ * small model. Bounded: cleared when it reaches ENCODE_MEMO entries.
+ */
+const ENCODE_MEMO = 50_000;
+const encoded = new WeakMap<ModelFolder, Map<string, readonly number[]>>();
+
 function encodeText(folder: ModelFolder, text: string, special: boolean): number[] {
-  return folder.tokenizer.encode(text, { add_special_tokens: special });
+  let memo = encoded.get(folder);
+  if (!memo) encoded.set(folder, (memo = new Map()));
+  const key = `${special ? 1 : 0}${text}`;
+  let ids = memo.get(key);
+  if (!ids) {
+    if (memo.size >= ENCODE_MEMO) memo.clear();
+    memo.set(key, (ids = folder.tokenizer.encode(text, { add_special_tokens: special })));
+  }
+  return [...ids];
 }
 
 function checkIds(ids: number[], what: string, vocab: number | undefined): void {
@@ -131,25 +149,34 @@ interface FolderGraphs {
   merged?: ScoringGraph;
   encoder?: ScoringGraph;
   decoder?: ScoringGraph;
+  prompt?: ScoringGraph;
+  continuation?: ScoringGraph;
 }
 
 const graphs = new WeakMap<ModelFolder, FolderGraphs>();
 
-/** Adds input `target_ids` [batch, length] and output `token_logprobs[b, t] = log softmax(logits[b, t])[target_ids[b, t]]`. */
+/**
+ * Adds inputs `target_index` and `target_ids` [n] and output `token_logprobs[i] =
+ * log softmax(logits row target_index[i])[target_ids[i]]`, where rows are the flattened
+ * [batch * length] positions: only the positions that predict a candidate token reach the LM
+ * head and the softmax (gatherTargetLogits), never prompt or padding positions.
+ */
 function appendTokenLogprobs(model: Model, where: string): Model {
   const g = model.graph;
   const logits = g.outputs.find((o) => o.name === 'logits');
   if (!logits) throw new Error(`${where}: the model graph has no 'logits' output`);
   const b = new GraphBuilder(g, 'score/');
-  b.input('target_ids', 'int64', ['batch', 'length']);
+  b.input('target_index', 'int64', ['n']);
+  b.input('target_ids', 'int64', ['n']);
+  const rows = gatherTargetLogits(g, b, 'logits', 'target_index');
   // Half-precision models: normalise in float32 so that scores are comparable across models.
-  const l32 = logits.dtype === 'float32' ? 'logits' : b.op('Cast', ['logits'], { to: 1 });
+  const l32 = logits.dtype === 'float32' ? rows : b.op('Cast', [rows], { to: 1 });
   const logp = b.op('LogSoftmax', [l32], { axis: -1 });
   const opset13 = defaultOpset(model) >= 13;
-  const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([2])]) : b.op('Unsqueeze', ['target_ids'], { axes: [2] });
-  const picked = b.op('GatherElements', [logp, idx], { axis: 2 });
-  const out = opset13 ? b.op('Squeeze', [picked, b.ints([2])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [2] }, { output: 'token_logprobs' });
-  g.outputs = [{ name: out, dtype: 'float32', shape: ['batch', 'length'] }];
+  const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([1])]) : b.op('Unsqueeze', ['target_ids'], { axes: [1] });
+  const picked = b.op('GatherElements', [logp, idx], { axis: 1 });
+  const out = opset13 ? b.op('Squeeze', [picked, b.ints([1])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [1] }, { output: 'token_logprobs' });
+  g.outputs = [{ name: out, dtype: 'float32', shape: ['n'] }];
   return model;
 }
 
@@ -181,6 +208,15 @@ function splitGraphs(folder: ModelFolder, parts: Seq2seqParts): { encoder: Scori
   return { encoder: fg.encoder, decoder: fg.decoder };
 }
 
+/** Decoder-only with a cache graph: the prompt pass (present keys/values) and the candidate pass. */
+function cachedGraphs(folder: ModelFolder, c: CacheGraph): { prompt: ScoringGraph; continuation: ScoringGraph } {
+  const fg = folderGraphs(folder);
+  // Masks first: the prompt pass drops the LM head and the last layer's later sites with it.
+  fg.prompt ??= scoringGraph(prefixModel({ ...c, model: addSiteMasks(c.model, folder.sites).model }));
+  fg.continuation ??= scoringGraph(appendTokenLogprobs(addSiteMasks(c.model, folder.sites).model, folder.dir));
+  return { prompt: fg.prompt, continuation: fg.continuation };
+}
+
 const caches = new Map<string, SessionCache>();
 
 function cacheFor(opts: SessionOptions): SessionCache {
@@ -210,11 +246,14 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
   const sessOpts: SessionOptions = { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}) };
   const cache = cacheFor(sessOpts);
   const results: CandidateScore[][] = batch.map((it) => new Array<CandidateScore>(it.candidates.length));
-  const record = (r: ScoringRow, lp: Float32Array, b: number, L: number) => {
-    const tokenLogprobs = r.target.map((_, k) => lp[b * L + r.firstPosition + k]!);
-    let sum = 0;
-    for (const x of tokenLogprobs) sum += x;
-    results[r.item]![r.candidate] = { logprob: sum, tokens: r.target.length, tokenLogprobs };
+  const record = (chunk: ScoringRow[], lp: Float32Array) => {
+    let at = 0;
+    for (const r of chunk) {
+      const tokenLogprobs = Array.from(lp.subarray(at, (at += r.target.length)));
+      let sum = 0;
+      for (const x of tokenLogprobs) sum += x;
+      results[r.item]![r.candidate] = { logprob: sum, tokens: r.target.length, tokenLogprobs };
+    }
   };
   if (folder.kind === 'seq2seq' && folder.parts && opts.shareEncoder !== false) {
     const sg = splitGraphs(folder, folder.parts);
@@ -222,6 +261,14 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
     const enc = await cache.get(sg.encoder.hash, 'dynamic', () => sg.encoder.model);
     const dec = await cache.get(sg.decoder.hash, 'dynamic', () => sg.decoder.model);
     await scoreSplit(folder, folder.parts, rows, masks, batchSize, enc, dec, record);
+    return results;
+  }
+  const cached = folder.kind === 'decoder-only' ? cacheGraph(folder) : undefined;
+  if (cached) {
+    const cg = cachedGraphs(folder, cached);
+    const prompt = await cache.get(cg.prompt.hash, 'dynamic', () => cg.prompt.model);
+    const cont = await cache.get(cg.continuation.hash, 'dynamic', () => cg.continuation.model);
+    await scoreCached(folder, cached, rows, masks, batchSize, prompt, cont, record);
     return results;
   }
   const sg = mergedGraph(folder);
@@ -238,20 +285,30 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
       feeds.input_ids = enc.ids;
       feeds.attention_mask = enc.mask;
       feeds.decoder_input_ids = dec.ids;
-      feeds.target_ids = padRows(chunk.map((r) => r.target), 0).ids;
     } else {
       const seq = padRows(chunk.map((r) => r.inputIds), folder.padTokenId);
       L = seq.width;
       feeds.input_ids = seq.ids;
       feeds.attention_mask = seq.mask;
-      // Position t predicts token t + 1.
-      feeds.target_ids = padRows(chunk.map((r) => r.inputIds.slice(1)), 0, L).ids;
     }
+    Object.assign(feeds, targetFeeds(chunk, L));
     const out = await session.run(feeds, ['token_logprobs']);
-    const lp = out.token_logprobs!.data as Float32Array;
-    chunk.forEach((r, b) => record(r, lp, b, L));
+    record(chunk, out.token_logprobs!.data as Float32Array);
   }
   return results;
+}
+
+/** `target_index` (row b's position firstPosition + k, flattened as b * L + ...) and `target_ids`, row after row. */
+function targetFeeds(chunk: ScoringRow[], L: number): { target_index: Tensor; target_ids: Tensor } {
+  const index: number[] = [];
+  const ids: number[] = [];
+  chunk.forEach((r, b) => {
+    r.target.forEach((t, k) => {
+      index.push(b * L + r.firstPosition + k);
+      ids.push(t);
+    });
+  });
+  return { target_index: int64([index.length], index), target_ids: int64([ids.length], ids) };
 }
 
 /** Right-padded [rows, width] int64 ids and their 0/1 mask. */
@@ -280,17 +337,11 @@ async function scoreSplit(
   batchSize: number,
   enc: ModelSession,
   dec: ModelSession,
-  record: (r: ScoringRow, lp: Float32Array, b: number, L: number) => void,
+  record: (chunk: ScoringRow[], lp: Float32Array) => void,
 ): Promise<void> {
   const encMasks = pick(masks, parts.encoderSites.map((s) => `mask.${s.name}`));
   const decMasks = pick(masks, parts.decoderSites.map((s) => `mask.${s.name}`));
-  const byItem = new Map<number, ScoringRow[]>();
-  for (const r of rows) {
-    let l = byItem.get(r.item);
-    if (!l) byItem.set(r.item, (l = []));
-    l.push(r);
-  }
-  const items = [...byItem.keys()].sort((a, b) => byItem.get(b)![0]!.inputIds.length - byItem.get(a)![0]!.inputIds.length || a - b);
+  const { byItem, items } = groupByItem(rows, (r) => r.inputIds.length);
   for (let start = 0; start < items.length; start += batchSize) {
     const chunk = items.slice(start, start + batchSize);
     const prompts = padRows(chunk.map((i) => byItem.get(i)![0]!.inputIds), folder.padTokenId);
@@ -318,13 +369,89 @@ async function scoreSplit(
           decoder_input_ids: decIds.ids,
           encoder_hidden_states: { dtype: encOut.dtype, dims: [B, P, D], data: hidden },
           encoder_attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
-          target_ids: padRows(sub.map((r) => r.target), 0, L).ids,
+          ...targetFeeds(sub, L),
           ...decMasks,
         },
         ['token_logprobs'],
       );
-      const lp = out.token_logprobs!.data as Float32Array;
-      sub.forEach((r, b) => record(r, lp, b, L));
+      record(sub, out.token_logprobs!.data as Float32Array);
+    }
+  }
+}
+
+/** Rows grouped by item, items longest prompt first. */
+function groupByItem(rows: ScoringRow[], promptLength: (r: ScoringRow) => number): { byItem: Map<number, ScoringRow[]>; items: number[] } {
+  const byItem = new Map<number, ScoringRow[]>();
+  for (const r of rows) {
+    let l = byItem.get(r.item);
+    if (!l) byItem.set(r.item, (l = []));
+    l.push(r);
+  }
+  const items = [...byItem.keys()].sort((a, b) => promptLength(byItem.get(b)![0]!) - promptLength(byItem.get(a)![0]!) || a - b);
+  return { byItem, items };
+}
+
+/**
+ * Decoder-only with a cache graph: prompts in chunks of `batchSize` run once (all but their last
+ * token, right-padded, masked); each candidate row then runs only [last prompt token] +
+ * candidate[:-1] on top of its prompt's keys and values, and those positions are scored.
+ */
+async function scoreCached(
+  folder: ModelFolder,
+  c: CacheGraph,
+  rows: ScoringRow[],
+  masks: Record<string, Tensor>,
+  batchSize: number,
+  promptSession: ModelSession,
+  contSession: ModelSession,
+  record: (chunk: ScoringRow[], lp: Float32Array) => void,
+): Promise<void> {
+  const { byItem, items } = groupByItem(rows, (r) => r.firstPosition);
+  const presentNames = c.layers.flatMap((l) => [l.presentKey, l.presentValue]);
+  for (let start = 0; start < items.length; start += batchSize) {
+    const chunk = items.slice(start, start + batchSize);
+    const prefixes = chunk.map((i) => {
+      const r = byItem.get(i)![0]!;
+      return r.inputIds.slice(0, r.firstPosition);
+    });
+    const Pp = Math.max(...prefixes.map((p) => p.length));
+    let present: Record<string, Tensor>;
+    let prefixMask: BigInt64Array;
+    if (Pp > 0) {
+      const pre = padRows(prefixes, folder.padTokenId);
+      prefixMask = pre.mask.data as BigInt64Array;
+      present = await promptSession.run({ input_ids: pre.ids, attention_mask: pre.mask, ...emptyPast(c, chunk.length), ...masks }, presentNames);
+    } else {
+      prefixMask = new BigInt64Array(0);
+      present = {};
+      for (const l of c.layers) for (const n of [l.presentKey, l.presentValue]) present[n] = { dtype: 'float32', dims: [chunk.length, c.heads, 0, c.headDim], data: new Float32Array(0) };
+    }
+    const slot = new Map(chunk.map((item, k) => [item, k]));
+    const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
+    for (let s = 0; s < chunkRows.length; s += batchSize) {
+      const sub = chunkRows.slice(s, s + batchSize);
+      // The window: the positions that predict the candidate's tokens.
+      const windows = sub.map((r) => r.inputIds.slice(r.firstPosition, r.firstPosition + r.target.length));
+      const win = padRows(windows, folder.padTokenId);
+      const W = win.width;
+      const winMask = win.mask.data as BigInt64Array;
+      const attn = new BigInt64Array(sub.length * (Pp + W));
+      sub.forEach((r, b) => {
+        const k = slot.get(r.item)!;
+        attn.set(prefixMask.subarray(k * Pp, (k + 1) * Pp), b * (Pp + W));
+        attn.set(winMask.subarray(b * W, (b + 1) * W), b * (Pp + W) + Pp);
+      });
+      const out = await contSession.run(
+        {
+          input_ids: win.ids,
+          attention_mask: { dtype: 'int64', dims: [sub.length, Pp + W], data: attn },
+          ...pastFor(c, present, sub.map((r) => slot.get(r.item)!)),
+          ...targetFeeds(sub.map((r) => ({ ...r, firstPosition: 0 })), W),
+          ...masks,
+        },
+        ['token_logprobs'],
+      );
+      record(sub, out.token_logprobs!.data as Float32Array);
     }
   }
 }

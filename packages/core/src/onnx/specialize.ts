@@ -30,6 +30,14 @@ export interface SpecializeOptions {
   allowDynamic?: boolean;
   /** Session options of the probe runs (CPU by default). */
   session?: SessionOptions;
+  /**
+   * Inputs whose axis 0 is the batch. The probe then runs at batch 1 and 2 instead of the full
+   * batch (a probe keeps every intermediate alive and copies it out, gigabytes at batch 8 for
+   * Flan-T5-small), and each value's dims at the full batch are extrapolated: a dim that differs
+   * between the two runs is affine in the batch (B, B * heads, ...). Leave unset when no input
+   * has a batch axis or the batch is already 1 or 2.
+   */
+  batchInputs?: string[];
 }
 
 export interface SpecializeResult {
@@ -62,8 +70,8 @@ export async function specialize(model: Model, inputDims: Record<string, number[
   let leftovers: ShapeLeftover[] = [];
   for (let round = 0; ; round++) {
     if (round >= MAX_ROUNDS) throw new Error(`specialize: graph '${g.name}' still changes after ${MAX_ROUNDS} rounds of folding and If inlining`);
-    const feeds = dummyFeeds(m.graph, dims, opts.feeds ?? {});
-    probe = await probeShapes(m, feeds, dims, opts.session ?? {});
+    // Later rounds probe folded graphs whose constants hold the full batch: probe those as they are.
+    probe = await probeAt(m, dims, round === 0 ? opts : { ...opts, batchInputs: [] });
     const facts = probe;
     const folded = foldConstants(m, { shapeOf: (n) => facts.get(n)?.dims, ...(opts.maxElements ? { maxElements: opts.maxElements } : {}) });
     leftovers = folded.leftovers;
@@ -108,6 +116,31 @@ export async function specialize(model: Model, inputDims: Record<string, number[
     }
   }
   return { model: m, shapes, leftovers };
+}
+
+/** One probe at the given dims, or two small-batch probes extrapolated to them (see batchInputs). */
+async function probeAt(m: Model, dims: Record<string, number[]>, opts: SpecializeOptions): Promise<ShapeMap> {
+  const batched = (opts.batchInputs ?? []).filter((n) => dims[n]?.length);
+  const B = batched.length ? dims[batched[0]!]![0]! : 0;
+  if (!batched.length || B <= 2 || opts.feeds || batched.some((n) => dims[n]![0] !== B)) {
+    return probeShapes(m, dummyFeeds(m.graph, dims, opts.feeds ?? {}), dims, opts.session ?? {});
+  }
+  const at = async (b: number) => {
+    const d = { ...dims };
+    for (const n of batched) d[n] = [b, ...dims[n]!.slice(1)];
+    // The inputs are declared at the full batch; the probe copy declares them at b.
+    const g = { ...m.graph, inputs: m.graph.inputs.map((i) => (batched.includes(i.name) ? { ...i, shape: d[i.name]! } : i)) };
+    return probeShapes({ ...m, graph: g }, dummyFeeds(g, d, {}), d, opts.session ?? {});
+  };
+  const p1 = await at(1);
+  const p2 = await at(2);
+  const out: ShapeMap = new Map();
+  for (const [name, v1] of p1) {
+    const v2 = p2.get(name);
+    if (!v2 || v2.dims.length !== v1.dims.length) throw new Error(`specialize: '${name}' has rank ${v1.dims.length} at batch 1 and ${v2?.dims.length ?? 'none'} at batch 2; pass no batchInputs for this graph`);
+    out.set(name, { dtype: v1.dtype, dims: v1.dims.map((d1, i) => d1 + (v2.dims[i]! - d1) * (B - 1)) });
+  }
+  return out;
 }
 
 function concreteInputDims(g: Graph, inputDims: Record<string, number[]>): Record<string, number[]> {

@@ -5,7 +5,7 @@
  * objective is exp(logprob) times the logprob attribution.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { loadModelFolder, Attributor, attributionExample, attributionModel, type ModelFolder, type AttributionExample } from '../../src/index.js';
+import { loadModelFolder, Attributor, attributionExample, attributionModel, bucketLength, TARGET_MULTIPLE, type ModelFolder, type AttributionExample } from '../../src/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('attr');
@@ -133,6 +133,24 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
     }
   });
 
+  it('one prompt with two answers in a batch (its cached prompt pass shared) equals each alone', async () => {
+    const exs = [example(f, 'The pilot was tired, so', ' he'), example(f, 'The pilot was tired, so', ' she went home'), example(f, 'Once upon a time', ' there')];
+    const together = new Attributor(asModel(f), { maxBatch: 4 });
+    const alone = new Attributor(asModel(f), { maxBatch: 1 });
+    const r4 = await together.run(exs);
+    const r1 = await alone.run(exs);
+    await together.close();
+    await alone.close();
+    expect(r4.plan.batchSize).toBe(3);
+    for (let e = 0; e < exs.length; e++) {
+      expect(r4.logprob[e]).toBeCloseTo(r1.logprob[e]!, 5);
+      for (const s of r4.sites) {
+        const other = r1.sites.find((x) => x.name === s.name)!.values[e]!;
+        s.values[e]!.forEach((v, u) => expect(Math.abs(v - other[u]!), `${s.name}[${u}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(other[u]!))));
+      }
+    }
+  });
+
   it('objective equals the scorer log-probability', async () => {
     const ex = example(f, 'The pilot was tired, so', ' he');
     const a = new Attributor(asModel(f));
@@ -163,5 +181,17 @@ describe.skipIf(!HAVE_STORIES)(`attribution batch planning (${NO_STORIES})`, () 
     expect(r2.plan.batchSize).toBe(2);
     expect(r2.plan.buckets.every((b) => b.batch === 2)).toBe(true);
     for (let e = 0; e < exs.length; e++) expect(r2.logprob[e]).toBeCloseTo(r1.logprob[e]!, 4);
+  });
+});
+
+describe('length buckets', () => {
+  it('pad inputs by less than an eighth past 8 multiples, and targets to a multiple of 4', () => {
+    expect([1, 16, 17, 32, 128, 129, 131, 144, 145].map((n) => bucketLength(n, 16))).toEqual([16, 16, 32, 32, 128, 144, 144, 144, 160]);
+    for (let n = 1; n <= 2048; n++) {
+      const b = bucketLength(n, 16);
+      expect(b).toBeGreaterThanOrEqual(n);
+      if (n > 128) expect((b - n) / n, String(n)).toBeLessThan(1 / 8);
+    }
+    expect([1, 3, 4, 5].map((n) => bucketLength(n, TARGET_MULTIPLE))).toEqual([4, 4, 4, 8]);
   });
 });

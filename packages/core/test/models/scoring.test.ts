@@ -7,6 +7,9 @@ import { AutoModelForCausalLM, AutoModelForSeq2SeqLM, Tensor as HfTensor, env } 
 import { loadModelFolder, type ModelFolder } from '../../src/models/folder.js';
 import { encodeScoringRows, releaseScoringSessions, scoreOptions, type CandidateScore, type ScoreItem } from '../../src/models/scoring.js';
 import { onesMasks, pruningMasks } from '../../src/models/masks.js';
+import { CACHE_GRAPH_FILE, cacheGraph } from '../../src/models/cache.js';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadReferenceModel, logSoftmax, referenceLogits } from '../helpers/llama-reference-f64.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, STORIES_GGUF, logSoftmaxRow, maxAbsDiff, storiesFolder, t5Folder, tempDir } from './helpers.js';
 
@@ -115,6 +118,24 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
     const pruned = await scoreOptions(folder, STORY_ITEMS, { masks });
     expect(maxAbsDiff(flatTokenLogprobs(pruned), flatTokenLogprobs(base))).toBeGreaterThan(1e-3);
     await expect(scoreOptions(folder, STORY_ITEMS, { masks: { 'model.layers.9.mlp.up_proj': new Float32Array(172) } })).rejects.toThrow(/unknown site 'model\.layers\.9\.mlp\.up_proj'/);
+  });
+
+  it('with the cache graph (prompt once, candidates on its keys/values) equals the full-sequence graph, masked or not', async () => {
+    const plainDir = join(tmp.dir, 'no-cache');
+    cpSync(folder.dir, plainDir, { recursive: true });
+    rmSync(join(plainDir, CACHE_GRAPH_FILE));
+    const plain = await loadModelFolder(plainDir);
+    expect(cacheGraph(folder)).toBeDefined();
+    expect(cacheGraph(plain)).toBeUndefined();
+    const masks = pruningMasks(folder.sites, [
+      { site: 'model.layers.1.self_attn.k_proj', unit: 5 },
+      { site: 'model.layers.4.mlp.gate_proj', unit: 9 },
+    ]);
+    for (const opts of [{}, { masks }, { masks, batchSize: 2 }]) {
+      const a = await scoreOptions(folder, STORY_ITEMS, opts);
+      const b = await scoreOptions(plain, STORY_ITEMS, opts);
+      expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
+    }
   });
 
   it('rejects empty candidates and out-of-vocabulary ids with the item named', async () => {

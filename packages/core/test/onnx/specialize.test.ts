@@ -150,6 +150,17 @@ describe('specialize', () => {
     }
   });
 
+  it('with batchInputs, probes at batch 1 and 2 and extrapolates every shape to the full batch', async () => {
+    const m = gpt2Attention();
+    const dims = [8, 5, H];
+    const full = await specialize(m, { hidden_states: dims });
+    const small = await specialize(m, { hidden_states: dims }, { batchInputs: ['hidden_states'] });
+    expect(ops(small.model)).toEqual(ops(full.model));
+    expect([...small.shapes.entries()].sort()).toEqual([...full.shapes.entries()].sort());
+    const feeds = { hidden_states: f32(dims, randoms(8 * 5 * H, 11)) };
+    await expectSameOutputs(m, small.model, feeds, ['attn_output']);
+  });
+
   it('inlines an If whose condition folds from shapes, then probes the branch', async () => {
     // Decoders special-case seq == 1; specialising decides the branch.
     const m = emptyModel(17, 'if_on_shape');

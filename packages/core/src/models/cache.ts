@@ -1,0 +1,108 @@
+/**
+ * Decoder-only models with a key/value cache graph (`onnx/decoder_with_past_model.onnx`, which
+ * `crispr import gguf` writes and Optimum exports): a prompt is run once, its keys and values are
+ * kept, and each candidate (scoring) or target window (attribution) runs on top of them. A
+ * candidate of a few tokens then costs a few positions instead of the whole prompt again.
+ *
+ * Contract of the cache graph: inputs `input_ids` [batch, new], `attention_mask` [batch, past +
+ * new] (1 = real token; positions are cumsum(mask) - 1, so a right-padded past is fine) and
+ * `past_key_values.<l>.key|value` [batch, heads, past, head_dim]; outputs `logits` and
+ * `present.<l>.key|value` (past followed by the new tokens). Its neuron sites are the folder's
+ * (same node and value names as the analysis graph). Folders without such a graph use the
+ * full-sequence graph (scoring.ts, attribution/run.ts).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Model, Tensor } from '../onnx/types.js';
+import { readModel } from '../onnx/io.js';
+import { removeDeadNodes } from '../onnx/graph.js';
+import type { ModelFolder } from './folder.js';
+
+export const CACHE_GRAPH_FILE = 'onnx/decoder_with_past_model.onnx';
+
+export interface CacheLayer {
+  key: string;
+  value: string;
+  presentKey: string;
+  presentValue: string;
+}
+
+export interface CacheGraph {
+  /** The cache graph as read (inputs input_ids, attention_mask, past_key_values.*). */
+  model: Model;
+  layers: CacheLayer[];
+  heads: number;
+  headDim: number;
+}
+
+const loaded = new WeakMap<ModelFolder, CacheGraph | null>();
+
+/** The folder's cache graph, or undefined when it has none this module can drive. */
+export function cacheGraph(folder: ModelFolder): CacheGraph | undefined {
+  if (loaded.has(folder)) return loaded.get(folder) ?? undefined;
+  let found: CacheGraph | null = null;
+  const path = join(folder.dir, CACHE_GRAPH_FILE);
+  if (folder.kind === 'decoder-only' && existsSync(path)) found = describe(readModel(path), folder);
+  loaded.set(folder, found);
+  return found ?? undefined;
+}
+
+function describe(model: Model, folder: ModelFolder): CacheGraph | null {
+  const g = model.graph;
+  const names = new Set(g.inputs.map((i) => i.name));
+  const outs = new Set(g.outputs.map((o) => o.name));
+  if (!names.has('input_ids') || !names.has('attention_mask') || !outs.has('logits')) return null;
+  const layers: CacheLayer[] = [];
+  for (let l = 0; names.has(`past_key_values.${l}.key`); l++) {
+    const layer = { key: `past_key_values.${l}.key`, value: `past_key_values.${l}.value`, presentKey: `present.${l}.key`, presentValue: `present.${l}.value` };
+    if (!names.has(layer.value) || !outs.has(layer.presentKey) || !outs.has(layer.presentValue)) return null;
+    layers.push(layer);
+  }
+  // Anything else to feed (position_ids, use_cache_branch) is not driven here.
+  if (!layers.length || g.inputs.length !== 2 + 2 * layers.length) return null;
+  const shape = g.inputs.find((i) => i.name === layers[0]!.key)!.shape;
+  const heads = shape?.[1];
+  const headDim = shape?.[3];
+  if (typeof heads !== 'number' || typeof headDim !== 'number') return null;
+  const produced = new Set(g.nodes.flatMap((n) => n.outputs));
+  if (!folder.sites.every((s) => produced.has(s.output) && g.initializers.has(s.weight))) return null;
+  return { model, layers, heads, headDim };
+}
+
+/** The cache graph with only the present outputs (a prompt pass: no LM head). */
+export function prefixModel(c: CacheGraph): Model {
+  const g = { ...c.model.graph, outputs: c.model.graph.outputs.filter((o) => o.name.startsWith('present.')) };
+  return { ...c.model, graph: removeDeadNodes(g, { removeUnusedInputs: false }) };
+}
+
+/** Empty past tensors for a batch (no cached tokens). */
+export function emptyPast(c: CacheGraph, batch: number): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const l of c.layers) {
+    for (const n of [l.key, l.value]) out[n] = { dtype: 'float32', dims: [batch, c.heads, 0, c.headDim], data: new Float32Array(0) };
+  }
+  return out;
+}
+
+/**
+ * Past feeds for rows that each continue one cached prompt: row r reads row `rows[r]` of the
+ * present tensors of a prompt pass (`present` [prompts, heads, P, head_dim] per layer).
+ */
+export function pastFor(c: CacheGraph, present: Record<string, Tensor>, rows: number[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const l of c.layers) {
+    for (const [name, from] of [
+      [l.key, l.presentKey],
+      [l.value, l.presentValue],
+    ] as const) {
+      const t = present[from]!;
+      const [, H, P, D] = t.dims as [number, number, number, number];
+      const size = H * P * D;
+      const src = t.data as Float32Array;
+      const data = new Float32Array(rows.length * size);
+      rows.forEach((p, r) => data.set(src.subarray(p * size, (p + 1) * size), r * size));
+      out[name] = { dtype: 'float32', dims: [rows.length, H, P, D], data };
+    }
+  }
+  return out;
+}

@@ -1,0 +1,91 @@
+/**
+ * Useful GFLOP/s of a `crispr run`'s first scoring stage on BBQ with a decoder-only model:
+ * the FLOPs a forward pass must do to score every candidate once (each prompt once, then each
+ * candidate's tokens: linear layers, attention over the keys so far, the LM head at the candidate
+ * positions), over the stage's time from the run's results.json, next to one large MatMul's
+ * GFLOP/s in onnxruntime on this machine (the ceiling bench:attribution reports).
+ *
+ *   pnpm tsx scripts/bbq-scoring-flops.ts <run dir> --model <folder> --data <BBQ folder> --categories Religion
+ *     [--instructions paper|own] [--max-items n]
+ * The items and prompts are rebuilt as crispr run builds them (same datasets functions, same seed
+ * 0 sample for --max-items); numbers only, nothing is written.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { answerStrings, loadBbqDir, renderPrompt, resolveInstructions, splitDevTest } from '../packages/datasets/src/index.js';
+import { createSession, emptyModel, GraphBuilder, loadModelFolder, encodeScoringRows, tensor } from '../packages/core/src/index.js';
+import { median } from './lib/benchmarks-md.js';
+
+const { values: v, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { model: { type: 'string' }, data: { type: 'string' }, categories: { type: 'string' }, instructions: { type: 'string', default: 'paper' }, 'max-items': { type: 'string' } },
+});
+
+async function ceiling(n = 2048): Promise<number> {
+  const m = emptyModel(17, 'matmul');
+  const b = new GraphBuilder(m.graph);
+  b.input('a', 'float32', [n, n]);
+  b.op('MatMul', ['a', 'a'], {}, { output: 'y' });
+  b.output('y', 'float32', [n, n]);
+  const s = await createSession(m);
+  const a = tensor('float32', [n, n], Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000));
+  await s.run({ a });
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    await s.run({ a });
+    times.push(performance.now() - t);
+  }
+  await s.release();
+  return (2 * n ** 3) / (median(times) / 1000) / 1e9;
+}
+
+async function main(): Promise<void> {
+  const runDir = positionals[0];
+  if (!runDir || !v.model || !v.data) throw new Error('usage: bbq-scoring-flops.ts <run dir> --model <folder> --data <BBQ folder> [--categories a,b] [--instructions paper] [--max-items n]');
+  const seconds = (JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as { timings: { scoring: number } }).timings.scoring;
+  const folder = await loadModelFolder(v.model);
+  if (folder.kind !== 'decoder-only') throw new Error('this count covers decoder-only models');
+  const cfg = folder.config as { hidden_size: number; num_attention_heads: number; num_hidden_layers: number; head_dim?: number; vocab_size: number };
+  let items = (await loadBbqDir(v.data, v.categories ? { categories: v.categories.split(',') } : {})).items;
+  if (v['max-items'] !== undefined && Number(v['max-items']) < items.length) {
+    const keep = new Set(splitDevTest(items, { devFraction: Number(v['max-items']) / items.length, seed: 0 }).dev);
+    items = items.filter((i) => keep.has(i));
+  }
+  const instr = await resolveInstructions(v.instructions!);
+  const scoreItems = instr.instructions.flatMap((text) => items.map((it) => ({ prompt: renderPrompt('default', text, it), candidates: answerStrings('default', it).map((a) => ` ${a}`) })));
+  // MACs per token of the linear layers (every site: its width x its input width, from the weight).
+  let linear = 0;
+  for (const s of folder.sites) {
+    const w = folder.graph.graph.initializers.get(s.weight)!;
+    linear += w.dims[0]! * w.dims[1]!;
+  }
+  const attnPerKey = 2 * cfg.num_attention_heads * (cfg.head_dim ?? cfg.hidden_size / cfg.num_attention_heads) * cfg.num_hidden_layers; // QK and PV
+  const head = cfg.hidden_size * cfg.vocab_size;
+  let macs = 0;
+  let promptTokens = 0;
+  let candTokens = 0;
+  const rows = encodeScoringRows(folder, scoreItems);
+  const seen = new Set<number>();
+  for (const r of rows) {
+    const P = r.firstPosition; // cached prompt tokens (all but the last)
+    if (!seen.has(r.item)) {
+      seen.add(r.item);
+      promptTokens += P;
+      macs += P * linear + attnPerKey * ((P * (P + 1)) / 2);
+    }
+    const n = r.target.length; // window: last prompt token + target[:-1]
+    candTokens += n;
+    for (let k = 0; k < n; k++) macs += linear + attnPerKey * (P + k + 1) + head;
+  }
+  const gflop = (2 * macs) / 1e9;
+  const peak = await ceiling();
+  console.log(`${scoreItems.length} prompts (${promptTokens} tokens, once each), ${rows.length} candidates (${candTokens} window tokens)`);
+  console.log(`useful work ${gflop.toFixed(1)} GFLOP in ${seconds.toFixed(1)} s of scoring: ${(gflop / seconds).toFixed(2)} GFLOP/s; one 2048^3 MatMul: ${peak.toFixed(1)} GFLOP/s (${((100 * gflop) / seconds / peak).toFixed(1)}% of it)`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
