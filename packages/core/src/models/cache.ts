@@ -16,8 +16,11 @@ import { join } from 'node:path';
 import type { Model, Tensor } from '../onnx/types.js';
 import { readModel } from '../onnx/io.js';
 import { removeDeadNodes } from '../onnx/graph.js';
+import { upcastHalf } from '../onnx/upcast.js';
+import { firstQuantisedNode } from './layout.js';
 import type { ModelFolder } from './folder.js';
 
+/** The fp32 cache graph's path in a folder (other variants carry their suffix). */
 export const CACHE_GRAPH_FILE = 'onnx/decoder_with_past_model.onnx';
 
 export interface CacheLayer {
@@ -41,8 +44,14 @@ const loaded = new WeakMap<ModelFolder, CacheGraph | null>();
 export function cacheGraph(folder: ModelFolder): CacheGraph | undefined {
   if (loaded.has(folder)) return loaded.get(folder) ?? undefined;
   let found: CacheGraph | null = null;
-  const path = join(folder.dir, CACHE_GRAPH_FILE);
-  if (folder.kind === 'decoder-only' && existsSync(path)) found = describe(readModel(path), folder);
+  // The layout's with-past file of the folder's variant (fp16 widened as the analysis graph is; a
+  // quantised one is not driven), so candidates are scored with the analysis graph's weights.
+  const file = folder.layout.files.find((f) => f.base === 'decoder_with_past_model')?.file;
+  const path = file ? join(folder.dir, file) : '';
+  if (folder.kind === 'decoder-only' && path && existsSync(path)) {
+    const raw = readModel(path);
+    if (!firstQuantisedNode(raw.graph)) found = describe(upcastHalf(raw).model, folder);
+  }
   loaded.set(folder, found);
   return found ?? undefined;
 }
