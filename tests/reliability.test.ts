@@ -57,21 +57,27 @@ function oneInstruction(dir: string, name = 'one'): string {
 const SMALL = ['--k', '0,2', '--bootstrap', '20', '--instances', '4', '--trials', '1'];
 
 /** A copy of the default model with one initializer changed in place. */
+function onnxFiles(dir: string): string[] {
+  return readdirSync(join(dir, 'onnx')).filter((f) => f.endsWith('.onnx')).map((f) => join(dir, 'onnx', f));
+}
+
+/** Applies `change` to the first float32 initializer it accepts, in place; returns its name. */
+function changeWeights(file: string, change: (name: string, data: Float32Array) => boolean): string {
+  const m = readModel(file);
+  for (const [n, t] of m.graph.initializers) {
+    if (t.dtype === 'float32' && change(n, t.data as Float32Array)) {
+      writeModel(m, file);
+      return n;
+    }
+  }
+  throw new Error(`${file}: no initializer matched`);
+}
+
 async function modelWith(name: string, change?: (name: string, data: Float32Array) => boolean): Promise<{ dir: string; initializer: string }> {
   const dir = (await makeDefaultModel(join(tmp, name))).dir;
   let initializer = '';
-  if (change) {
-    const file = join(dir, 'onnx', 'model.onnx');
-    const m = readModel(file);
-    for (const [n, t] of m.graph.initializers) {
-      if (t.dtype === 'float32' && change(n, t.data as Float32Array)) {
-        initializer = n;
-        break;
-      }
-    }
-    if (!initializer) throw new Error('no initializer matched');
-    writeModel(m, file);
-  }
+  // Every graph of the folder holds the weights (model.onnx and its cache twin): change them alike.
+  if (change) for (const file of onnxFiles(dir)) initializer = changeWeights(file, change);
   return { dir, initializer };
 }
 
@@ -125,12 +131,7 @@ describe('checkpoints are keyed by content, not by path', () => {
     const args = ['--model', dir, ...SMALL];
     expect(await runCommand.run([...args, '--out', out], capture())).toBe(0);
     const first = readResults(out);
-    const file = join(dir, 'onnx', 'model.onnx');
-    const m = readModel(file);
-    const t = [...m.graph.initializers.entries()].find(([n]) => /layers\.1\.mlp\.down_proj/.test(n))![1];
-    const d = t.data as Float32Array;
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! * 0.5;
-    writeModel(m, file);
+    for (const file of onnxFiles(dir)) changeWeights(file, (n, d) => /layers\.1\.mlp\.down_proj/.test(n) && (d.forEach((x, i) => (d[i] = x * 0.5)), true));
     const io = capture();
     expect(await runCommand.run([...args, '--out', out], io)).toBe(0);
     expect(io.errLines.some((l) => /recomputing scores\/original-none-[0-9a-f]{8}\.json: model changed \(sha256:\w+ -> sha256:\w+\)/.test(l))).toBe(true);

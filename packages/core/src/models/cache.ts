@@ -75,6 +75,15 @@ function describe(model: Model, folder: ModelFolder): CacheGraph | null {
   if (typeof heads !== 'number' || typeof headDim !== 'number') return null;
   const produced = new Set(g.nodes.flatMap((n) => n.outputs));
   if (!folder.sites.every((s) => produced.has(s.output) && g.initializers.has(s.weight))) return null;
+  // Both graphs carry the weights; a folder edited in one file only would score candidates with
+  // other weights than the ones attributed, so that is refused rather than silently mixed.
+  for (const s of folder.sites) {
+    const a = g.initializers.get(s.weight)!.data;
+    const b = folder.graph.graph.initializers.get(s.weight)?.data;
+    if (!b || a.length !== b.length || !(a as Float32Array).every((x, i) => x === (b as Float32Array)[i])) {
+      throw new Error(`${folder.dir}: the cache graph's weight '${s.weight}' (site ${s.name}) differs from the model graph's (${folder.files.join(', ')}); the files were changed separately: re-export the folder or remove the cache graph`);
+    }
+  }
   return { model, layers, heads, headDim };
 }
 

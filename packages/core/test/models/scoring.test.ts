@@ -10,6 +10,7 @@ import { onesMasks, pruningMasks } from '../../src/models/masks.js';
 import { CACHE_GRAPH_FILE, cacheGraph } from '../../src/models/cache.js';
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { readModel, writeModel } from '../../src/onnx/io.js';
 import { loadReferenceModel, logSoftmax, referenceLogits } from '../helpers/llama-reference-f64.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, STORIES_GGUF, logSoftmaxRow, maxAbsDiff, storiesFolder, t5Folder, tempDir } from './helpers.js';
 
@@ -136,6 +137,15 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
       const b = await scoreOptions(plain, STORY_ITEMS, opts);
       expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
     }
+    // A folder whose model.onnx was edited but not its cache twin is refused, not mixed.
+    const editedDir = join(tmp.dir, 'edited');
+    cpSync(folder.dir, editedDir, { recursive: true });
+    const m = readModel(join(editedDir, 'onnx/model.onnx'));
+    const w = m.graph.initializers.get(folder.sites[3]!.weight)!;
+    (w.data as Float32Array)[0]! += 0.5;
+    writeModel(m, join(editedDir, 'onnx/model.onnx'));
+    const edited = await loadModelFolder(editedDir);
+    expect(() => cacheGraph(edited)).toThrow(new RegExp(`the cache graph's weight '${folder.sites[3]!.weight.replace(/\./g, '\\.')}' \\(site ${folder.sites[3]!.name.replace(/\./g, '\\.')}\\) differs from the model graph's`));
   });
 
   it('rejects empty candidates and out-of-vocabulary ids with the item named', async () => {
