@@ -230,7 +230,7 @@ async function main(): Promise<void> {
       '',
       ...footprint,
       ...(torch ? [`- PyTorch ${torch} (Debian python3-torch, libopenblas0-openmp)`] : ['- PyTorch not installed: ours only']),
-      ...provenance('pnpm bench:compare', `1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`),
+      ...provenance(['pnpm bench:compare', ...process.argv.slice(2)].join(' '), `1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`),
     ].join('\n');
     const heading = args.threads === '2' ? '## Ours vs PyTorch' : `## Ours vs PyTorch, ${args.threads} thread${args.threads === '1' ? '' : 's'} each`;
     if (!args['no-write']) console.log(`updated ${updateBenchmarkSection(heading, body)}`);
