@@ -9,3 +9,4 @@ export * from './models/tiny/index.js';
 export * from './attribution/index.js';
 export * from './models/tiny/llama-folder.js';
 export * from './util/random.js';
+export * from './train/index.js';
