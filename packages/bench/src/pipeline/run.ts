@@ -79,11 +79,12 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const t0 = Date.now();
   const all = [...new Set([...cfg.split.dev, ...cfg.split.test])].sort((a, b) => a - b);
   const indexOf = new Map(task.items.map((it, i) => [it, i]));
+  const evalInstructions = task.evalInstructions ?? task.instructions;
 
   // 1. Score the original model on every item under every instruction.
   progress.stage('scoring the original model');
   const original = new Map<string, ScoredOptions[]>();
-  for (const instr of task.instructions) {
+  for (const instr of [...new Map([...task.instructions, ...evalInstructions].map((i) => [i.id, i])).values()]) {
     const name = `scores/original-${instr.id}.json`;
     let rows = store.read<{ index: number; logprobs: number[] }[]>(name);
     if (!rows) {
@@ -185,7 +186,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   progress.stage('evaluating the sweep');
   const t2 = Date.now();
   const testSet = new Set(cfg.split.test);
-  const origTest = task.instructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(indexOf.get(s.item)!)));
+  const origTest = evalInstructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(indexOf.get(s.item)!)));
   const sweep: SweepPoint[] = [];
   const metricOf = (rows: ScoredOptions[]) => (idx: ArrayLike<number> | undefined) => task.metrics(rows, idx);
   const keys = task.metricInfo.map((m) => m.key);
@@ -194,10 +195,10 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     const block = (iv: Record<string, { estimate: number | null; lo: number | null; hi: number | null }>): MetricBlock =>
       Object.fromEntries(keys.map((key) => [key, { value: iv[key]!.estimate, lo: iv[key]!.lo, hi: iv[key]!.hi }]));
     const point: SweepPoint = { method, k, metrics: block(ci) };
-    if (task.instructions.length > 1) {
+    if (evalInstructions.length > 1) {
       // The paper's inter-instruction spread: the metric under each instruction, then mean and sd.
       const per: Record<string, Record<string, number | null>> = {};
-      for (const instr of task.instructions) per[instr.id] = task.metrics(rows.filter((r) => r.instruction === instr.id));
+      for (const instr of evalInstructions) per[instr.id] = task.metrics(rows.filter((r) => r.instruction === instr.id));
       const across = acrossInstructions(per, keys);
       point.acrossInstructions = Object.fromEntries(keys.map((key) => [key, { mean: across[key]!.mean, sd: across[key]!.sd, min: across[key]!.min, max: across[key]!.max }]));
     }
@@ -219,7 +220,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       if (!rows) {
         const masks = masksForTopK(m.ranking, k, widths);
         rows = [];
-        for (const instr of task.instructions) {
+        for (const instr of evalInstructions) {
           const scored = await scoreItems(model, task, cfg.split.test, instr, masks);
           rows.push(...scored.map((s, r) => ({ index: cfg.split.test[r]!, instruction: instr.id, logprobs: s.logprobs })));
         }
@@ -250,7 +251,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, provider: cfg.provider },
     model: { id: model.id, kind: model.kind, sites: model.sites.length, neurons: model.sites.reduce((a, s) => a + s.width, 0), description: model.description },
     dataset: { name: task.name, items: task.items.length, attributionItems, evalItems: cfg.split.test.length, description: task.description },
-    config: { ...cfg.attribution, ks: cfg.ks, ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}), random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id) },
+    config: { ...cfg.attribution, ks: cfg.ks, ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}), random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id), ...(task.evalInstructions ? { evalInstructions: evalInstructions.map((i) => i.id) } : {}) },
     ...(kSearch ? { kSearch: { objective: task.selectionLabel, best: kSearch.best, bestValue: kSearch.bestValue, evaluated: kSearch.evaluated } } : {}),
     metricInfo: task.metricInfo,
     sweep,

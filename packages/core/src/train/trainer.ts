@@ -41,6 +41,9 @@ export interface TrainerOptions {
   /** Token id that pads inputs and targets, and starts the decoder. */
   padTokenId: number;
   decoderStartTokenId: number;
+  /** Pad every batch to at least these lengths (e.g. to fit the evaluation prompts in the same session). */
+  minInputLength?: number;
+  minTargetLength?: number;
   /** Weights exempt from weight decay (default: those of rank 1, the norm scales). */
   noDecay?: (name: string, dims: readonly number[]) => boolean;
   session?: SessionOptions;
@@ -128,8 +131,8 @@ export class Trainer {
     if (!(opts.peakLr > 0)) throw new Error(`trainer: peakLr must be positive, got ${opts.peakLr}`);
     const bucket: TrainBucket = {
       batch: opts.batchSize,
-      inputLength: Math.max(...examples.map((e) => e.inputIds.length)),
-      targetLength: Math.max(...examples.map((e) => e.target.length)),
+      inputLength: Math.max(opts.minInputLength ?? 1, ...examples.map((e) => e.inputIds.length)),
+      targetLength: Math.max(opts.minTargetLength ?? 1, ...examples.map((e) => e.target.length)),
     };
     const graph = await buildTrainingGraph(model, bucket, params);
     const session = await createSession(graph.model, opts.session ?? {});

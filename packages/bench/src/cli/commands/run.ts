@@ -23,6 +23,7 @@ import { makeDefaultModel } from '../../default-model/index.js';
 import { openFolder } from '../../pipeline/folder-access.js';
 import { runPipeline, type Progress } from '../../pipeline/run.js';
 import { bbqTask, pronounTask, type EvalTask } from '../../pipeline/tasks.js';
+import { ORGANISM_MODEL_DIR, organismTask } from '../../organism/task.js';
 
 const USAGE = `usage: crispr run [options] --out <dir>
 
@@ -31,9 +32,14 @@ With no --model and --data it runs on the embedded default: a small Llama-style 
 project generates (no download) and the pronoun bias set.
 
 model and data:
-  --model <dir|default>    model folder (see crispr inspect), default: the embedded default model
+  --model <dir|default|organism>
+                           model folder (see crispr inspect), default: the embedded default model;
+                           organism: the trained BBQ model organism (crispr organism train)
   --variant <name>         transformers.js variant of the ONNX files (fp16, ...; default fp32)
   --data <spec>            pronoun (default) | <BBQ .jsonl file or folder> | mc:<generic MC .jsonl>
+                           | organism (the organism's held-out BBQ templates and retention task;
+                           attribution under its training instructions, evaluation under its
+                           held-out ones; --instructions and --template do not apply)
   --categories <a,b>       BBQ categories to keep (folder input)
   --max-items <n>          use at most n items (seeded sample)
   --instructions <spec>    paper (default for BBQ) | own | <file>
@@ -93,6 +99,10 @@ async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Recor
   if (spec === 'pronoun') {
     const src = pronounSource();
     return pronounTask(pronounItems(), `pronoun bias set: occupation frames tagged with ${src.citation} (${src.year}), plus gender-explicit controls`);
+  }
+  if (spec === 'organism') {
+    if (v.instructions !== undefined || v.template !== undefined) throw new UserError('--data organism has its own instruction sets and prompt template; drop --instructions / --template');
+    return organismTask();
   }
   let items: McItem[];
   let description: string;
@@ -187,6 +197,9 @@ export const runCommand: CliCommand = {
       const made = await makeDefaultModel(resolve('.crispr-cache/default-model'), { overwrite: true });
       modelDir = made.dir;
       description = made.description;
+    } else if (modelSpec === 'organism') {
+      modelDir = ORGANISM_MODEL_DIR;
+      description = 'the BBQ model organism: a small T5 trained by crispr-bench with a planted bias (see its README.md)';
     } else {
       modelDir = resolve(modelSpec);
       description = `model folder ${modelDir}`;
