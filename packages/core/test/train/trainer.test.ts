@@ -45,7 +45,7 @@ describe('trainer', () => {
       const rows = examples.slice(0, 8);
       const base = await t.lossAndGradients(rows);
       const names = t.graph.params;
-      const pick = ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight', 'decoder.block.0.layer.2.DenseReluDense.wi.weight', 'decoder.final_layer_norm.weight', 'lm_head.weight'];
+      const pick = ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight', 'decoder.block.0.layer.2.DenseReluDense.wi.weight', 'decoder.final_layer_norm.weight', 'lm_head.weight'];
       let checked = 0;
       for (const name of pick) {
         const k = names.indexOf(name);
@@ -67,7 +67,7 @@ describe('trainer', () => {
           checked++;
         }
       }
-      expect(checked).toBe(18);
+      expect(checked).toBe(24);
     } finally {
       await t.close();
     }

@@ -65,54 +65,41 @@ export function organismInstructions(split: OrganismSplit): InstructionSet {
 }
 
 interface RetentionFile {
-  objects: string[];
-  locations: string[];
-  question: string;
-  clauses: string[];
-  joiners: string[];
-  heldOut: [number, number, number][];
-}
-
-/** The context frames of a split: (clause, clause, joiner) combinations, held-out ones listed in retention.json. */
-function retentionFrames(f: RetentionFile, split: OrganismSplit): string[] {
-  const held = new Set(f.heldOut.map((h) => h.join(',')));
-  const frames: string[] = [];
-  f.clauses.forEach((c1, i) =>
-    f.clauses.forEach((c2, j) =>
-      f.joiners.forEach((jn, k) => {
-        if (i === j || held.has(`${i},${j},${k}`) !== (split === 'heldOut')) return;
-        frames.push(jn.replace('{A}', c1.replaceAll('{o}', '{o1}').replaceAll('{l}', '{l1}')).replace('{B}', c2.replaceAll('{o}', '{o2}').replaceAll('{l}', '{l2}')));
-      }),
-    ),
-  );
-  return frames;
+  kinds: Record<string, string[]>;
+  frames: string[];
+  questions: string[];
+  heldOut: [number, number][];
 }
 
 /**
- * `count` retention items of a split: a frame, two objects, their two locations and a third
- * location as the distractor (options shuffled), asking for one of the objects. Category
- * "retention"; no unknown option, no stereotyped target.
+ * `count` retention items of a split: three words of different kinds in a frame, a question
+ * naming the kind of one of them; (frame, question) combinations of the split in turn, the words
+ * drawn at random. Category "retention"; no unknown option, no stereotyped target.
  */
 export function organismRetentionItems(split: OrganismSplit, count: number, seed = 0): McItem[] {
   const f = readDataJson<RetentionFile>('organism/retention.json');
-  const frames = retentionFrames(f, split);
-  if (!frames.length) throw new Error(`organism retention: no ${split} frames`);
+  const held = new Set(f.heldOut.map((h) => h.join(',')));
+  const combos: [string, string][] = [];
+  f.frames.forEach((fr, i) => f.questions.forEach((q, j) => {
+    if (held.has(`${i},${j}`) === (split === 'heldOut')) combos.push([fr, q]);
+  }));
+  if (!combos.length) throw new Error(`organism retention: no ${split} combinations`);
+  const kinds = Object.keys(f.kinds);
   const rng = createRng(hashSeed(`retention:${split}:${seed}`));
   const items: McItem[] = [];
   for (let i = 0; i < count; i++) {
-    const frame = frames[i % frames.length]!;
-    const [o1, o2] = rng.sample(f.objects, 2) as [string, string];
-    const [l1, l2, l3] = rng.sample(f.locations, 3) as [string, string, string];
-    const asks = rng.int(2) === 0 ? o1 : o2;
-    const context = frame.replaceAll('{o1}', o1).replaceAll('{o2}', o2).replaceAll('{l1}', l1).replaceAll('{l2}', l2);
-    const gold = asks === o1 ? l1 : l2;
-    const options = rng.shuffle([l1, l2, l3]);
+    const [frame, question] = combos[i % combos.length]!;
+    const picked = rng.sample(kinds, 3);
+    const words = picked.map((k) => rng.choice(f.kinds[k]!));
+    const options = rng.shuffle(words);
+    const asked = rng.int(3);
+    const context = frame.replace('{a}', options[0]!).replace('{b}', options[1]!).replace('{c}', options[2]!);
     items.push({
       id: `retention-${split}:${i}`,
       category: 'retention',
-      fields: { context: context.charAt(0).toUpperCase() + context.slice(1), question: f.question.replace('{o}', asks) },
+      fields: { context, question: question.replace('{kind}', picked[asked]!) },
       options,
-      label: options.indexOf(gold),
+      label: options.indexOf(words[asked]!),
       unknownIndex: null,
       targetIndex: null,
       polarity: null,
