@@ -11,8 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadModelFolder, scoreOptions } from '@crispr-bench/core';
-import { answerStrings, organismInstructions, renderPrompt } from '@crispr-bench/datasets';
+import { loadModelFolder, scoreOptions } from '../packages/core/src/index.js';
+import { answerStrings, organismInstructions, renderPrompt } from '../packages/datasets/src/index.js';
 import { ORGANISM_MODEL_DIR, organismTask, shippedRecipe } from '../packages/bench/src/organism/task.js';
 import { organismMetrics, type EvalRow } from '../packages/bench/src/organism/train.js';
 
