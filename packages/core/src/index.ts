@@ -10,3 +10,4 @@ export * from './attribution/index.js';
 export * from './models/tiny/llama-folder.js';
 export * from './util/random.js';
 export * from './util/safe-name.js';
+export * from './train/index.js';

@@ -35,3 +35,8 @@ export {
 } from './bbq/fetch.js';
 export type { BbqFilePin, FetchBbqOptions, FetchedFile } from './bbq/fetch.js';
 export { dataCommand } from './cli/data.js';
+export {
+  ORGANISM_DATA_DIR, ORGANISM_TEMPLATES_DIR, organismCategories, organismBbqItems, organismInstructions, organismRetentionItems,
+  biasedAnswerIndex, plantedLabel,
+} from './organism/index.js';
+export type { OrganismSplit } from './organism/index.js';

@@ -6,5 +6,6 @@ import { importCommand, sitesCommand, inspectCommand, pruneCommand, explainComma
 import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
 import { runCommand } from './commands/run.js';
+import { organismCommand } from '../organism/command.js';
 
-export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand];
+export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand];

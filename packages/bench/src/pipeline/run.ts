@@ -87,13 +87,16 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const t0 = Date.now();
   const all = [...new Set([...cfg.split.dev, ...cfg.split.test])].sort((a, b) => a - b);
   const indexOf = new Map(task.items.map((it, i) => [it, i]));
-  const instrFile = new Map(task.instructions.map((i) => [i.id, safeName(i.id)]));
+  // Attribution (and the k search) use the task's instructions; evaluation may use held-out ones.
+  const evalInstructions = task.evalInstructions ?? task.instructions;
+  const allInstructions = [...new Map([...task.instructions, ...evalInstructions].map((i) => [i.id, i])).values()];
+  const instrFile = new Map(allInstructions.map((i) => [i.id, safeName(i.id)]));
 
   // 0. Length guard, before any session exists: every prompt + candidate must fit the context.
   progress.stage('checking prompt lengths');
   const prompts = new Map<string, Map<number, string>>();
   const lengthNotes: string[] = [];
-  for (const instr of task.instructions) {
+  for (const instr of allInstructions) {
     prompts.set(instr.id, fitPrompts(model, task.items, all, instr.id, (it) => task.prompt(it, instr), (it) => task.candidates(it), cfg.contextLimit, cfg.truncate ?? 'error', lengthNotes));
   }
   for (const n of lengthNotes) progress.note(n);
@@ -127,8 +130,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
 
   // 1. Score the original model on every item under every instruction.
   const original = new Map<string, ScoredOptions[]>();
-  for (const [n, instr] of task.instructions.entries()) {
-    progress.stage(`scoring the original model, instruction '${instr.id}' (${n + 1}/${task.instructions.length})`);
+  for (const [n, instr] of allInstructions.entries()) {
+    progress.stage(`scoring the original model, instruction '${instr.id}' (${n + 1}/${allInstructions.length})`);
     const rows = await store.stage(`scores/original-${instrFile.get(instr.id)}.json`, { ...base, prompts: promptsHash([instr], all) }, async () => {
       const scored = await scoreItems(all, instr, `scoring the original model`, { done: 0, total: all.length });
       return scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
@@ -250,7 +253,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   // 7b. Evaluation sweep on the test split: pruned top k, the random control, the original.
   const t2 = Date.now();
   const testSet = new Set(cfg.split.test);
-  const origTest = task.instructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(indexOf.get(s.item)!)));
+  const origTest = evalInstructions.flatMap((instr) => original.get(instr.id)!.filter((s) => testSet.has(indexOf.get(s.item)!)));
   const sweep: SweepPoint[] = [];
   const metricOf = (rows: ScoredOptions[]) => (idx: ArrayLike<number> | undefined) => task.metrics(rows, idx);
   const keys = task.metricInfo.map((m) => m.key);
@@ -259,10 +262,10 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     const block = (iv: Record<string, { estimate: number | null; lo: number | null; hi: number | null }>): MetricBlock =>
       Object.fromEntries(keys.map((key) => [key, { value: iv[key]!.estimate, lo: iv[key]!.lo, hi: iv[key]!.hi }]));
     const point: SweepPoint = { method, k, metrics: block(ci) };
-    if (task.instructions.length > 1) {
+    if (evalInstructions.length > 1) {
       // The paper's inter-instruction spread: the metric under each instruction, then mean and sd.
       const per: Record<string, Record<string, number | null>> = {};
-      for (const instr of task.instructions) per[instr.id] = task.metrics(rows.filter((r) => r.instruction === instr.id));
+      for (const instr of evalInstructions) per[instr.id] = task.metrics(rows.filter((r) => r.instruction === instr.id));
       const across = acrossInstructions(per, keys);
       point.acrossInstructions = Object.fromEntries(keys.map((key) => [key, { mean: across[key]!.mean, sd: across[key]!.sd, min: across[key]!.min, max: across[key]!.max }]));
     }
@@ -276,7 +279,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const methods: { name: string; ranking: RankedNeuron[] }[] = [{ name: 'crispr', ranking }];
   if (cfg.random) methods.push({ name: 'random', ranking: randomRanking(widths, cfg.seed + 17) });
   const evalKs = [...new Set([...cfg.ks, ...(kSearch ? [kSearch.best] : [])])].filter((k) => k > 0).sort((a, b) => a - b);
-  const testPrompts = promptsHash(task.instructions, cfg.split.test);
+  const testPrompts = promptsHash(evalInstructions, cfg.split.test);
   let point = 0;
   for (const m of methods) {
     for (const k of evalKs) {
@@ -285,8 +288,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       const rows = await store.stage(`sweep/${safeName(m.name)}-k${k}.json`, key, async () => {
         const masks = masksForTopK(m.ranking, k, widths);
         const out: { index: number; instruction: string; logprobs: number[] }[] = [];
-        const tally = { done: 0, total: cfg.split.test.length * task.instructions.length };
-        for (const instr of task.instructions) {
+        const tally = { done: 0, total: cfg.split.test.length * evalInstructions.length };
+        for (const instr of evalInstructions) {
           const scored = await scoreItems(cfg.split.test, instr, `scoring the test split, ${m.name} top ${k} pruned`, tally, masks);
           out.push(...scored.map((s, r) => ({ index: cfg.split.test[r]!, instruction: instr.id, logprobs: s.logprobs })));
         }
@@ -316,7 +319,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, provider: cfg.provider },
     model: { id: model.id, kind: model.kind, sites: model.sites.length, neurons: model.sites.reduce((a, s) => a + s.width, 0), description: model.description },
     dataset: { name: task.name, items: task.items.length, attributionItems, evalItems: cfg.split.test.length, description: task.description },
-    config: { ...cfg.attribution, ks: cfg.ks, ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}), random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id) },
+    config: { ...cfg.attribution, ks: cfg.ks, ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}), random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id), ...(task.evalInstructions ? { evalInstructions: evalInstructions.map((i) => i.id) } : {}) },
     ...(kSearch ? { kSearch: { objective: task.selectionLabel, best: kSearch.best, bestValue: kSearch.bestValue, evaluated: kSearch.evaluated } } : {}),
     metricInfo: task.metricInfo,
     sweep,

@@ -27,7 +27,10 @@ export interface EvalTask {
   name: string;
   description: string;
   items: McItem[];
+  /** Instructions of attribution and of the k search on the dev split. */
   instructions: Instruction[];
+  /** Instructions of the evaluation sweep on the test split (default: `instructions`). */
+  evalInstructions?: Instruction[];
   prompt(item: McItem, instruction: Instruction): string;
   candidates(item: McItem): string[];
   /**

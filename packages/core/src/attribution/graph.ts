@@ -27,7 +27,8 @@ import type { Model } from '../onnx/types.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { specialize } from '../onnx/specialize.js';
 import { buildGradientGraph } from '../autodiff/engine.js';
-import { reduceOp, unsqueeze, squeeze } from '../autodiff/emit.js';
+import { reduceOp, unsqueeze } from '../autodiff/emit.js';
+import { targetLogprob } from './objective.js';
 import { defaultOpset } from '../onnx/types.js';
 import { addSiteMasks } from '../models/masks.js';
 import { gatherTargetLogits } from '../models/head.js';
@@ -80,10 +81,7 @@ export async function buildAttributionGraph(
   }
 
   // Objective: masked sum of the target tokens' log-probabilities.
-  const logp = b.op('LogSoftmax', [targetLogits], { axis: -1 });
-  const picked = squeeze(b, b.op('GatherElements', [logp, unsqueeze(b, 'labels', [2], opset)], { axis: 2 }), [2], opset);
-  const tokenLogp = b.op('Mul', [picked, 'label_mask']);
-  const logprob = b.op('ReduceSum', [tokenLogp, b.ints([1])], { keepdims: 0 }, { output: 'attr/logprob' });
+  const logprob = targetLogprob(b, targetLogits, 'labels', 'label_mask', opset, 'attr/logprob');
   const objective = objectiveKind === 'prob' ? b.op('Exp', [logprob], {}, { output: 'attr/objective' }) : b.op('Identity', [logprob], {}, { output: 'attr/objective' });
   const total = b.op('ReduceSum', [objective, b.ints([0])], { keepdims: 0 }, { output: 'attr/total' });
   // The scalar total is an output too, so that specialisation's dead-node pass keeps it.

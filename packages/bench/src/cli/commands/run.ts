@@ -27,6 +27,7 @@ import { runPipeline, type ModelAccess } from '../../pipeline/run.js';
 import { RunStore } from '../../pipeline/store.js';
 import { progressReporter } from '../progress.js';
 import { bbqTask, pronounTask, type EvalTask } from '../../pipeline/tasks.js';
+import { ORGANISM_MODEL_DIR, organismTask } from '../../organism/task.js';
 
 const USAGE = `usage: crispr run [options] --out <dir>
 
@@ -35,9 +36,14 @@ With no --model and --data it runs on the embedded default: a small Llama-style 
 project generates (no download) and the pronoun bias set.
 
 model and data:
-  --model <dir|default>    model folder (see crispr inspect), default: the embedded default model
+  --model <dir|default|organism>
+                           model folder (see crispr inspect), default: the embedded default model;
+                           organism: the trained BBQ model organism (crispr organism train)
   --variant <name>         transformers.js variant of the ONNX files (fp16, ...; default fp32)
   --data <spec>            pronoun (default) | <BBQ .jsonl file or folder> | mc:<generic MC .jsonl>
+                           | organism (the organism's held-out BBQ templates and retention task;
+                           attribution under its training instructions, evaluation under its
+                           held-out ones; --instructions and --template do not apply)
   --categories <a,b>       BBQ categories to keep (folder input)
   --max-items <n>          use at most n items (seeded sample)
   --instructions <spec>    paper (default for BBQ) | own | <file>
@@ -85,6 +91,10 @@ async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Recor
   if (spec === 'pronoun') {
     const src = pronounSource();
     return pronounTask(pronounItems(), `pronoun bias set: occupation frames tagged with ${src.citation} (${src.year}), plus gender-explicit controls`);
+  }
+  if (spec === 'organism') {
+    if (v.instructions !== undefined || v.template !== undefined) throw new UserError('--data organism has its own instruction sets and prompt template; drop --instructions / --template');
+    return organismTask();
   }
   let items: McItem[];
   let description: string;
@@ -167,8 +177,8 @@ export const runCommand: CliCommand = {
     const dataSpec = v.data ?? 'pronoun';
 
     const modelSpec = v.model ?? 'default';
-    if (modelSpec !== 'default' && !existsSync(modelSpec)) throw new UserError(`--model: ${modelSpec} does not exist`);
-    if (dataSpec !== 'pronoun' && !dataSpec.startsWith('mc:') && !existsSync(dataSpec)) throw new UserError(`--data: ${dataSpec} does not exist (use pronoun, a BBQ .jsonl file or folder, or mc:<file>)`);
+    if (modelSpec !== 'default' && modelSpec !== 'organism' && !existsSync(modelSpec)) throw new UserError(`--model: ${modelSpec} does not exist`);
+    if (dataSpec !== 'pronoun' && dataSpec !== 'organism' && !dataSpec.startsWith('mc:') && !existsSync(dataSpec)) throw new UserError(`--data: ${dataSpec} does not exist (use pronoun, organism, a BBQ .jsonl file or folder, or mc:<file>)`);
     // Paths are published as the user typed them (results.json, the report), never resolved.
     const outShown = v.out ?? join('runs', safeName(`${modelSpec === 'default' ? 'default' : modelSpec.split('/').filter(Boolean).pop()}-${dataSpec}`));
     const out = resolve(outShown);
@@ -186,11 +196,14 @@ export const runCommand: CliCommand = {
         const made = await makeDefaultModel(join(out, 'default-model'), { overwrite: true });
         modelDir = made.dir;
         description = made.description;
+      } else if (modelSpec === 'organism') {
+        modelDir = ORGANISM_MODEL_DIR;
+        description = 'the BBQ model organism: a small T5 trained by crispr-bench with a planted bias (see its README.md)';
       } else {
         modelDir = resolve(modelSpec);
         description = `model folder ${modelSpec}`;
       }
-      progress.stage(`loading ${modelSpec === 'default' ? 'the embedded default model' : modelSpec}`);
+      progress.stage(`loading ${modelSpec === 'default' ? 'the embedded default model' : modelSpec === 'organism' ? 'the model organism' : modelSpec}`);
       const folder = await loadModelFolder(modelDir, v.variant ? { variant: v.variant } : {});
       const model = {
         ...folderAccess(folder, {

@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeModel, type WriteOptions } from '../../onnx/io.js';
 import { resolveT5Config, t5GenerationConfigJson, t5HfConfigJson, type ResolvedT5Config, type T5TinyConfig } from './t5-config.js';
-import { makeT5Weights } from './t5-weights.js';
+import { makeT5Weights, type T5Weights } from './t5-weights.js';
 import { buildT5Decoder, buildT5Encoder, buildT5MergedDecoder } from './t5-builder.js';
 import { writeT5TokenizerFiles, type T5TokenizerKind } from './t5-tokenizer.js';
 
@@ -30,6 +30,10 @@ export interface MakeT5FolderOptions {
   mergedDecoder?: boolean;
   /** ONNX external-data setting for the model files (default 'auto': only past 1.5 GB). */
   externalData?: WriteOptions['externalData'];
+  /** Weights to write instead of the seeded random ones (e.g. trained ones; same names and dims). */
+  weights?: T5Weights;
+  /** A tokenizer.json to write instead of the one `cfg.tokenizer` selects (e.g. wordLevelTokenizer). */
+  tokenizerJson?: Record<string, unknown>;
 }
 
 export interface T5Folder {
@@ -51,9 +55,10 @@ export function makeT5Folder(outDir: string, cfg: T5TinyConfig, opts: MakeT5Fold
   json('config.json', t5HfConfigJson(r));
   json('generation_config.json', t5GenerationConfigJson());
   const tokenizer = writeT5TokenizerFiles(outDir, r.vocabSize, r.tokenizer, opts.assetsDir);
+  if (opts.tokenizerJson) writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(opts.tokenizerJson, null, 1));
   files.push('tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json');
 
-  const weights = makeT5Weights(r);
+  const weights = opts.weights ?? makeT5Weights(r);
   const write = (name: string, build: typeof buildT5Encoder) => {
     writeModel(build(r, weights), join(outDir, 'onnx', name), { externalData: opts.externalData ?? 'auto' });
     files.push(`onnx/${name}`);
