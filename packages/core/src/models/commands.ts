@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError, UserError, consoleIO, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { analyseFile, loadModelFolder, type FileSites } from './folder.js';
-import { detectLayout, DEFAULT_VARIANT, type Layout } from './layout.js';
+import { detectLayout, DEFAULT_VARIANT, readJsonObject, type Layout } from './layout.js';
 import { countNeurons, SiteDetectionError, type NeuronSite, type NotTaken } from './sites.js';
 import { pruneFolder, readRanking } from './prune.js';
 
@@ -148,9 +148,10 @@ export async function inspectFolder(dir: string, variant?: string): Promise<Insp
   } catch (e) {
     problems.push((e as Error).message);
     // The folder does not load: read each file on its own, so the report still shows what was found where.
+    const config = readJsonObject(join(root, 'config.json'));
     for (const f of layout.files.filter((x) => x.analysed)) {
       try {
-        files.push((await analyseFile(root, f.file, f.role, layout)).found);
+        files.push((await analyseFile(root, f.file, f.role, layout, config)).found);
       } catch (err) {
         if ((err as Error).message !== (e as Error).message) problems.push((err as Error).message);
       }

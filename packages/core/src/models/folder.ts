@@ -256,13 +256,13 @@ function checkTokenizerFitsModel(dir: string, config: Record<string, unknown>, m
  * cleans it (siteView) and finds its sites by its role, then renames each site's linear node to
  * the site's module name.
  */
-export async function analyseFile(root: string, file: string, role: FileRole, layout: Layout): Promise<{ view: Model; found: FileSites }> {
+export async function analyseFile(root: string, file: string, role: FileRole, layout: Layout, config: Record<string, unknown>): Promise<{ view: Model; found: FileSites }> {
   const raw = readModel(join(root, file));
   checkDifferentiable(raw, root, file, layout);
   const { model, changed } = upcastHalf(raw);
   const view = await siteView(model);
   // config.json lets unnamed linear layers be named from the graph's structure.
-  const inspection = inspectSites(view, { role, config: readJsonObject(join(root, 'config.json')) });
+  const inspection = inspectSites(view, { role, config });
   // siteView made node names unique, so a site's matmul name identifies its node.
   const byNode = new Map(inspection.sites.map((s) => [s.matmul, s]));
   const sourceNodes: Record<string, string> = {};
@@ -290,18 +290,15 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
   const views: Model[] = [];
   const fileSites: FileSites[] = [];
   for (const f of analysed) {
-    const { view, found } = await analyseFile(root, f.file, f.role, layout);
+    const { view, found } = await analyseFile(root, f.file, f.role, layout, config);
     views.push(view);
     fileSites.push(found);
   }
   checkFiniteWeights(root, analysed.map((f, i) => ({ file: f.file, model: views[i]! })));
   const unrecognised = fileSites.flatMap((f) => f.unrecognised.map((u) => `${f.file}: ${u}`));
   if (unrecognised.length && (opts.strictSites ?? true)) {
-    throw new SiteDetectionError(
-      `${root}: ${unrecognised.length} linear layer(s) whose module name could not be recovered from their node or weight names (an optimiser may have renamed them), so their kind and layer are unknown:\n  ` +
-        unrecognised.slice(0, 20).join('\n  ') +
-        (unrecognised.length > 20 ? `\n  ... and ${unrecognised.length - 20} more` : '') +
-        '\nPass strict: false to skip them.',
+    throw SiteDetectionError.listing(
+      `${root}: ${unrecognised.length} linear layer(s) whose module name could not be recovered from their node or weight names (an optimiser may have renamed them), so their kind and layer are unknown`,
       unrecognised,
     );
   }

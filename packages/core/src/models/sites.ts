@@ -81,6 +81,17 @@ export class SiteDetectionError extends Error {
     super(message);
     this.name = 'SiteDetectionError';
   }
+
+  /** The headline, then the unrecognised layers (the first 20) and how to skip them. */
+  static listing(headline: string, unrecognised: string[]): SiteDetectionError {
+    return new SiteDetectionError(
+      `${headline}:\n  ` +
+        unrecognised.slice(0, 20).join('\n  ') +
+        (unrecognised.length > 20 ? `\n  ... and ${unrecognised.length - 20} more` : '') +
+        '\nPass strict: false to skip them.',
+      unrecognised,
+    );
+  }
 }
 
 /** Per-value consumer lists of a graph's nodes. */
@@ -469,11 +480,8 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
 export function findSites(model: Model, opts: FindSitesOptions = {}): NeuronSite[] {
   const { sites, unrecognised } = inspectSites(model, opts);
   if (unrecognised.length && opts.strict !== false) {
-    throw new SiteDetectionError(
-      `${unrecognised.length} linear layer(s) have names that match no known module pattern (T5, Llama, GPT-2, BART/BERT-style), so their module name, kind and layer could not be recovered:\n  ` +
-        unrecognised.slice(0, 20).join('\n  ') +
-        (unrecognised.length > 20 ? `\n  ... and ${unrecognised.length - 20} more` : '') +
-        '\nPass strict: false to skip them.',
+    throw SiteDetectionError.listing(
+      `${unrecognised.length} linear layer(s) have names that match no known module pattern (T5, Llama, GPT-2, BART/BERT-style), so their module name, kind and layer could not be recovered`,
       unrecognised,
     );
   }
