@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '@crispr-bench/core';
-import { checkResults } from '@crispr-bench/bench/results';
+import { checkResults } from '@crispr-bench/results';
 import { reportMain } from '@crispr-bench/report';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { safeName } from '@crispr-bench/core';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
-import { checkResults, type RunResults } from '@crispr-bench/bench/results';
+import { checkResults, type RunResults } from '@crispr-bench/results';
 import { reportMain } from '@crispr-bench/report';
 import { chromiumAvailable, launchChromium } from './browser/chromium.js';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModelFolder, pruneCommand, releaseScoringSessions } from '@crispr-bench/core';
-import { checkResults } from '@crispr-bench/bench/results';
+import { checkResults } from '@crispr-bench/results';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(__dirname, '../../shared/assets');

@@ -21,7 +21,7 @@ import {
   type CliIO,
 } from '@crispr-bench/core';
 import { makeDefaultModel } from '@crispr-bench/bench';
-import { checkResults, type RunResults } from '@crispr-bench/bench/results';
+import { checkResults, type RunResults } from '@crispr-bench/results';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 import { lockRunFolder } from '../packages/bench/src/pipeline/lock.js';
 import { contextLimit } from '../packages/bench/src/pipeline/lengths.js';

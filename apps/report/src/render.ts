@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import { checkResults, type RunResults, type MetricValue } from '@crispr-bench/bench/results';
+import { checkResults, type RunResults, type MetricValue } from '@crispr-bench/results';
 import { barChart, lineChart, type Series } from './charts.js';
 
 const TEMPLATE = fileURLToPath(new URL('./templates/report.hbs', import.meta.url));

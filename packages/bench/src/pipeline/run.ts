@@ -9,7 +9,7 @@ import { attributionSamples } from '@crispr-bench/datasets';
 import { aggregate, type InstanceAttribution, type SiteVectors } from '../crispr/aggregate.js';
 import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK, type KSearchResult } from '../crispr/k-search.js';
-import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '../results/schema.js';
+import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '@crispr-bench/results';
 import { NonFiniteError, RunStore, contentHash } from './store.js';
 import { fitPrompts, type ContextLimit, type Truncate } from './lengths.js';
 import type { EvalTask, Instruction, ScoredOptions } from './tasks.js';
