@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import { dirname, join, relative, resolve } from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { loadModelFolder, pathInside, runtimeVersion, UserError, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
+import { loadModelFolder, pathInside, runtimeVersion, UserError, type AttributionResult, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
 import { splitDevTest } from '@crispr-bench/datasets';
 import { argmax, averagePrior, bootstrap, bootstrapPaired, drawDomainWords, normaliseProbs, softmax } from '@crispr-bench/judges';
 import { SWEEP_SCHEMA, type CellRow, type Manifest, type MethodName, type PredictionRow, type RankingFile, type SweepMetricValue } from '@crispr-bench/results';
@@ -79,6 +79,8 @@ interface ModelCtx {
   limit: ContextLimit | null;
   scorer: ModelAccess;
   attributors: Map<string, ModelAccess>;
+  /** Attribution runs shared by the variants that differ only in the aggregation. */
+  attributions: Map<string, Promise<AttributionResult>>;
   widths: Record<string, number>;
   data: Map<string, DataCtx>;
   description: string;
@@ -232,7 +234,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const folder = await loadModelFolder(dir, spec.variant ? { variant: spec.variant } : {});
     const hash = await hashFiles(dir, modelFiles(dir, folder.files));
     const scorer = folderAccess(folder, { attribution: { session: { provider: cfg.provider } }, provider: cfg.provider, description });
-    const ctx: ModelCtx = { label, folder, hash, limit: contextLimit(folder.config), scorer, attributors: new Map(), widths: Object.fromEntries(folder.sites.map((s) => [s.name, s.width])), data: new Map(), description };
+    const ctx: ModelCtx = { label, folder, hash, limit: contextLimit(folder.config), scorer, attributors: new Map(), attributions: new Map(), widths: Object.fromEntries(folder.sites.map((s) => [s.name, s.width])), data: new Map(), description };
     models.set(label, ctx);
     if (!manifest.models.some((m) => m.label === label)) {
       manifest.models.push({ label, kind: folder.kind, sites: folder.sites.length, neurons: folder.sites.reduce((a, s) => a + s.width, 0), description });
@@ -344,6 +346,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
         stageName: (hash) => `stages/attribution/${hash}.json`,
         progress,
         onPlan: (line) => log(`${m.label} on ${on}: ${line}`),
+        shared: m.attributions,
       });
       perInstruction.push(trials.map((t) => t.sum));
     }
