@@ -7,5 +7,7 @@ import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
 import { runCommand } from './commands/run.js';
 import { organismCommand } from '../organism/command.js';
+import { reportCommand } from '@crispr-bench/report';
+import { gateCommand } from './commands/gate.js';
 
-export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand];
+export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand, reportCommand, gateCommand];
