@@ -19,7 +19,7 @@ export function niceStep(span: number, count = 5): number {
   const raw = span / Math.max(1, count - 1);
   if (!(raw > 0) || !Number.isFinite(raw)) return 1;
   const p = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / p;
+  const f = raw / p - 1e-9; // 0.02 / 4 is 0.005000000000000001: still a step of 5
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
 }
 
