@@ -34,6 +34,9 @@ describe('report over sweeps and runs', () => {
     expect(age.map((r) => r.k)).toEqual([4, 16, 23, 64]);
     expect(age.find((r) => r.chosen)!.k).toBe(23);
     expect(age.find((r) => r.k === 23)!.k_auto).toBe(true);
+    // Random pruning, the control, stands at CRISPR's chosen k where it was evaluated there (16 on bbq-religion).
+    const random = rows.filter((r) => r.run === 'sweep-a' && r.model === 'tiny-llama' && r.dataset === 'bbq-religion' && r.method === 'random');
+    expect(random.find((r) => r.chosen)!.k).toBe(16);
     // Retention accuracy sits beside the bias dataset's metrics, the same value the retention cell holds.
     const cells = readFileSync(join(sweep, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const ret = cells.find((c) => c.model === 'tiny-llama' && c.method === 'crispr' && c.variant === 'default' && c.rankedOn === 'bbq-age' && c.k === 23 && c.dataset === 'mc-retention' && c.instruction === '*');
