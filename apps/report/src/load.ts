@@ -157,5 +157,7 @@ export function loadInputs(paths: string[], outDir: string): ReportInput {
       else throw new Error(`${p}: neither a sweep results folder (manifest.json) nor a run folder (results.json)`);
     } else addRun(input, abs, out);
   }
+  // Two inputs in folders of the same name are told apart by their paths.
+  for (const r of input.runs) if (input.runs.filter((x) => x.label === r.label).length > 1) r.label = r.path;
   return input;
 }

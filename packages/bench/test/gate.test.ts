@@ -132,6 +132,17 @@ describe('crispr gate', () => {
     expect(r.bootstrap.resamples).toBe(1000);
   });
 
+  it('says which listed metrics it cannot recompute (and so does not gate)', () => {
+    const dir = folder('extra-metric');
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    m.datasets[1].metricInfo.push({ key: 'heldout_loss', label: 'loss on held-out text', better: 'lower' });
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+    // The baseline's metric definitions are the reference.
+    const r = compareFolders(dir, baseline, DEFAULT_RULES);
+    expect(r.notes).toContain('mc-retention: heldout_loss cannot be recomputed from per-item predictions and are not gated');
+    expect(r.rows.some((x) => x.metric === 'heldout_loss')).toBe(false);
+  });
+
   it('a bias score is worse by its growth in distance from 0', () => {
     expect(worsening('zero', 0.1, -0.3)).toBeCloseTo(0.2);
     expect(worsening('zero', -0.3, 0.1)).toBeCloseTo(-0.2);

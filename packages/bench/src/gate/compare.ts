@@ -170,6 +170,9 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
     for (const m of ds.metricInfo) if (computable.has(m.key)) metrics.set(m.key, m.better);
     for (const key of Object.keys(rules.metrics)) if (computable.has(key) && !metrics.has(key)) metrics.set(key, defaultBetter(key));
     for (const [key, rule] of Object.entries(rules.metrics)) if (rule.better && metrics.has(key)) metrics.set(key, rule.better);
+    const skipped = ds.metricInfo.filter((m) => !computable.has(m.key)).map((m) => m.key);
+    const note = `${bc.dataset}: ${skipped.join(', ')} cannot be recomputed from per-item predictions and are not gated`;
+    if (skipped.length && !notes.includes(note)) notes.push(note);
     const keys = [...metrics.keys()];
     const statA = metricStat(ds.kind, a), statB = metricStat(ds.kind, b);
     // Bootstrap the transformed metrics so that B - A is exactly the wrong-way move.
