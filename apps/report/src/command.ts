@@ -21,6 +21,14 @@ options:
   --out <file.html>   where to write (default: <input>/report.html for one input, ./report.html for several)
 `;
 
+/**
+ * A text cell that a spreadsheet would read as a formula (=, +, -, @ first) gets a leading
+ * apostrophe: labels come from data and models, and a CSV opened in a spreadsheet must not run them.
+ */
+export function csvText(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+}
+
 export interface WrittenReport { html: string; markdown: string; csv: string }
 
 /** Renders `inputs` and writes the three files; returns their paths. */
@@ -34,7 +42,7 @@ export function writeReport(inputs: string[], out: string): WrittenReport {
   writeFileSync(html, rendered.html);
   writeFileSync(markdown, rendered.markdown);
   const header = rendered.rows.length ? Object.keys(rendered.rows[0]!) : [];
-  writeFileSync(csv, stringify(rendered.rows, { header: true, columns: header, cast: { boolean: (b) => String(b) } }));
+  writeFileSync(csv, stringify(rendered.rows, { header: true, columns: header, cast: { boolean: (b) => String(b), string: csvText } }));
   return { html, markdown, csv };
 }
 

@@ -135,6 +135,14 @@ describe('report over sweeps and runs', () => {
     expect(csv[0]!.startsWith('run,model,dataset,role,method,variant,ranked_on,k,k_auto,chosen,n,accuracy,')).toBe(true);
     expect(csv.length - 1).toBe(renderAll(loadInputs([sweep, run], root)).rows.length);
     expect(readFileSync(join(root, 'cli', 'report.md'), 'utf8')).toContain('### bbq-age');
+    // A label that a spreadsheet would run as a formula stays text.
+    const evil = join(root, 'evil-run');
+    mkdirSync(evil);
+    writeFileSync(join(evil, 'results.json'), JSON.stringify({ ...fixture(), model: { ...fixture().model, id: '=HYPERLINK("http://x")' } }));
+    expect(await reportCommand.run([evil], io())).toBe(0);
+    const evilCsv = readFileSync(join(evil, 'leaderboard.csv'), 'utf8');
+    expect(evilCsv).toContain(`"'=HYPERLINK(""http://x"")"`);
+    expect(evilCsv).not.toMatch(/(^|,)"?=HYPERLINK/m);
     // One input: the report goes into that folder by default.
     expect(await reportCommand.run([run], io())).toBe(0);
     expect(existsSync(join(run, 'report.html'))).toBe(true);
