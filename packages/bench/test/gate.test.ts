@@ -80,6 +80,9 @@ describe('crispr gate', () => {
     const table = io.text();
     expect(table).toContain('**FAIL**: ');
     expect(table).toMatch(/\| \*\*FAIL\*\* \| m1 \| bbq-age \| crispr @bbq-age \| 16 \| pooled \| bias\\_ambig \|/);
+    // Gating every instruction's cell too: whatever fails is still that method, k and dataset.
+    const every = compareFolders(baseline, worse, DEFAULT_RULES);
+    expect(new Set(every.failed.map((f) => JSON.stringify([f.model, f.method, f.variant, f.k, f.dataset])))).toEqual(new Set([JSON.stringify(['m1', 'crispr', 'default', '16', 'bbq-age'])]));
     // The other cells of the same run are compared and pass.
     expect(r.rows.filter((x) => x.status === 'pass' && x.k === '8').length).toBeGreaterThan(0);
   });
