@@ -76,7 +76,9 @@ function addSweep(input: ReportInput, dir: string, outDir: string): void {
   }
   const rdir = join(dir, 'rankings');
   if (existsSync(rdir)) {
-    for (const f of readdirSync(rdir).filter((x) => x.endsWith('.json')).sort()) {
+    // Rankings may sit in subfolders (rankings/<model>/<dataset>/<method>.json).
+    const files = (readdirSync(rdir, { recursive: true }) as string[]).filter((x) => x.endsWith('.json')).sort();
+    for (const f of files) {
       const r = parseWith(rankingFile, readJson(join(rdir, f)), join(rdir, f));
       input.rankings.push({ run, model: r.model, rankedOn: r.rankedOn, variant: r.variant, neurons: r.neurons });
     }

@@ -62,10 +62,31 @@ function merit(defs: MetricDef[], m: Record<string, MetricValue>): number {
 }
 
 function meanSd(values: number[]): { mean: number | null; sd: number | null; count: number } {
-  if (!values.length) return { mean: null, sd: null, count: 0 };
+  // A spread across instructions needs two of them.
+  if (values.length < 2) return { mean: null, sd: null, count: values.length };
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const sd = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : null;
   return { mean, sd, count: values.length };
+}
+
+/**
+ * The cell that stands for all instructions of a (run, model, method, ranking, k, dataset): the
+ * pooled '*' cell, or the only cell when the sweep evaluated a single instruction (a sweep writes
+ * no pooled cell then).
+ */
+export function summaryCells(input: ReportInput): ViewCell[] {
+  const byKey = new Map<string, ViewCell[]>();
+  for (const c of input.cells) {
+    const key = JSON.stringify([groupKey(c), c.k, c.kAuto]);
+    (byKey.get(key) ?? byKey.set(key, []).get(key)!).push(c);
+  }
+  const out: ViewCell[] = [];
+  for (const cells of byKey.values()) {
+    const pooled = cells.find((c) => c.instruction === '*');
+    if (pooled) out.push(pooled);
+    else if (cells.length === 1) out.push(cells[0]!);
+  }
+  return out;
 }
 
 export function datasetMetrics(input: ReportInput, dataset: string): MetricDef[] {
@@ -73,7 +94,7 @@ export function datasetMetrics(input: ReportInput, dataset: string): MetricDef[]
 }
 
 export function leaderboard(input: ReportInput): LeaderGroup[] {
-  const pooled = input.cells.filter((c) => c.instruction === '*');
+  const pooled = summaryCells(input);
   const perInstruction = new Map<string, ViewCell[]>();
   for (const c of input.cells) {
     if (c.instruction === '*') continue;
@@ -137,7 +158,7 @@ export function leaderboard(input: ReportInput): LeaderGroup[] {
 
 /** Retention datasets present anywhere (leaderboard columns). */
 export function retentionSets(input: ReportInput): string[] {
-  return [...new Set(input.cells.filter((c) => c.role === 'retention' && c.instruction === '*').map((c) => c.dataset))];
+  return [...new Set(summaryCells(input).filter((c) => c.role === 'retention').map((c) => c.dataset))];
 }
 
 /** Metric columns of the leaderboard: every non-retention dataset's metrics, in first-seen order. */
@@ -219,7 +240,7 @@ export interface TransferMatrix { run: number; model: string; sources: string[];
 /** CRISPR (default variant) ranked on dataset A, evaluated on dataset B: the change of B's headline metric against the original. */
 export function transferMatrices(input: ReportInput, groups: LeaderGroup[]): TransferMatrix[] {
   const out: TransferMatrix[] = [];
-  const pooled = input.cells.filter((c) => c.instruction === '*');
+  const pooled = summaryCells(input);
   const keys = new Set(pooled.map((c) => JSON.stringify([c.run, c.model])));
   for (const key of keys) {
     const [run, model] = JSON.parse(key) as [number, string];
@@ -282,7 +303,15 @@ export function heatmaps(input: ReportInput, groups: LeaderGroup[]): Heatmap[] {
   return out;
 }
 
-export interface NeuronMap { run: number; model: string; rankedOn: string; variant: string; k: number; layers: number[]; kinds: string[]; counts: number[][] }
+export interface NeuronMap { run: number; model: string; rankedOn: string; variant: string; k: number; layers: string[]; kinds: string[]; counts: number[][] }
+
+/** The row of a neuron in the map: its layer, with the stack for encoder-decoder models (their layer numbers repeat). */
+function layerRow(n: { site: string; layer: number }): { label: string; order: number } {
+  const stack = n.site.split('.')[0];
+  if (stack === 'encoder') return { label: `encoder ${n.layer}`, order: n.layer };
+  if (stack === 'decoder') return { label: `decoder ${n.layer}`, order: 1e6 + n.layer };
+  return { label: String(n.layer), order: n.layer };
+}
 
 /** Where a ranking's top-k neurons are: counts by layer and module kind (k = its chosen k). */
 export function neuronMaps(input: ReportInput, groups: LeaderGroup[]): NeuronMap[] {
@@ -291,9 +320,11 @@ export function neuronMaps(input: ReportInput, groups: LeaderGroup[]): NeuronMap
       ?? groups.find((x) => x.lead.run === r.run && x.lead.model === r.model && x.lead.method === 'crispr' && x.lead.variant === r.variant && x.lead.rankedOn === r.rankedOn);
     const k = Math.min(r.neurons.length, g && g.lead.k > 0 ? g.lead.k : r.neurons.length);
     const top = r.neurons.slice(0, k);
-    const layers = [...new Set(top.map((n) => n.layer))].sort((a, b) => a - b);
+    const rows = new Map<string, number>();
+    for (const n of top) rows.set(layerRow(n).label, layerRow(n).order);
+    const layers = [...rows.entries()].sort((a, b) => a[1] - b[1]).map(([label]) => label);
     const kinds = [...new Set(top.map((n) => n.kind))].sort();
-    const counts = layers.map((l) => kinds.map((kd) => top.filter((n) => n.layer === l && n.kind === kd).length));
+    const counts = layers.map((l) => kinds.map((kd) => top.filter((n) => layerRow(n).label === l && n.kind === kd).length));
     return { run: r.run, model: r.model, rankedOn: r.rankedOn, variant: r.variant, k, layers, kinds, counts };
   });
 }

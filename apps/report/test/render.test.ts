@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, mkdtempSync, writeFileSync, mkdirSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, UserError, type CliIO } from '@crispr-bench/core';
@@ -150,6 +150,31 @@ describe('report over sweeps and runs', () => {
     await expect(reportCommand.run([run, '--out', join(root, 'x.txt')], io())).rejects.toThrow(UsageError);
     await expect(reportCommand.run([run, '--bogus'], io())).rejects.toThrow(UsageError);
     await expect(reportCommand.run([join(root, 'nope')], io())).rejects.toThrow(UserError);
+  });
+
+  it('reads the shapes a real sweep writes: one instruction and no pooled cell, rankings in subfolders, encoder and decoder layers', () => {
+    const dir = join(root, 'single');
+    writeSweepFixture(dir, {
+      models: ['t5'], instructions: [{ id: 'none', use: 'attribution' }], resamples: 5,
+      datasets: [{ label: 'bbq-age', kind: 'bbq', role: 'bias', items: 8 }],
+      groups: [{ method: 'original', variant: '', rankedOn: null, ks: [0] }, { method: 'crispr', variant: 'default', rankedOn: 'bbq-age', ks: [2, 4] }],
+    });
+    const cells = readFileSync(join(dir, 'cells.jsonl'), 'utf8').trim().split('\n').filter((l) => JSON.parse(l).instruction !== '*');
+    writeFileSync(join(dir, 'cells.jsonl'), cells.join('\n') + '\n');
+    const rfile = readdirSync(join(dir, 'rankings'))[0]!;
+    const ranking = JSON.parse(readFileSync(join(dir, 'rankings', rfile), 'utf8'));
+    ranking.neurons = ranking.neurons.map((n: { site: string }, i: number) => ({ ...n, site: `${i % 2 ? 'decoder' : 'encoder'}.block.${n.site}` }));
+    mkdirSync(join(dir, 'rankings', 't5', 'bbq-age'), { recursive: true });
+    writeFileSync(join(dir, 'rankings', 't5', 'bbq-age', 'crispr-default.json'), JSON.stringify(ranking));
+    rmSync(join(dir, 'rankings', rfile));
+    const { html, rows } = renderAll(loadInputs([dir], root));
+    // The single instruction's cells stand in for the pooled ones: a leaderboard row per method, every k behind it.
+    expect(rows.filter((r) => r.chosen).map((r) => r.method).sort()).toEqual(['crispr', 'original']);
+    expect(rows.length).toBe(3);
+    // With one instruction there is no spread to show.
+    expect(rows.every((r) => r.accuracy_instr_mean === null)).toBe(true);
+    expect(html).toMatch(/<th scope="row">encoder \d<\/th>/);
+    expect(html).toMatch(/<th scope="row">decoder \d<\/th>/);
   });
 
   it('rejects results of another schema version and malformed cells, naming the file', () => {

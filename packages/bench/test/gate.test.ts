@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, type CliIO } from '@crispr-bench/core';
 import { gateCommand } from '../src/cli/commands/gate.js';
-import { compareFolders, parseRules, DEFAULT_RULES, worsening } from '../src/gate/index.js';
+import { compareFolders, parseRules, DEFAULT_RULES, worsening, metricStat } from '../src/gate/index.js';
+import type { PredictionRow } from '@crispr-bench/results';
 import { writeSweepFixture, type FixtureOptions } from '../../../tests/fixtures/sweep-fixture.js';
 import { crispr } from '../../../tests/cli-process.js';
 
@@ -58,6 +59,14 @@ describe('crispr gate', () => {
     expect(r.cellsCompared).toBe(32);
     expect(r.failed).toEqual([]);
     for (const row of r.rows) if (row.status !== 'n/a') expect(row.worse).toBe(0);
+    // The values recomputed from the predictions are the ones the cells recorded.
+    expect(r.notes).toEqual([]);
+    // A cell whose recorded value disagrees with its predictions is pointed out.
+    const tampered = folder('tampered');
+    const lines = readFileSync(join(tampered, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    lines[0].metrics.accuracy.value = 0.123;
+    writeFileSync(join(tampered, 'cells.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    expect(compareFolders(baseline, tampered, DEFAULT_RULES).notes.join('\n')).toMatch(/1 metric value\(s\) recomputed from the predictions differ from cells\.jsonl .*m1\/original\/0\/bbq-age\/paper-1 accuracy: recorded 0\.123/);
   });
 
   it('an injected bias increase (a quarter of answers turned biased) fails on exactly that cell', async () => {
@@ -144,6 +153,22 @@ describe('crispr gate', () => {
     const r = compareFolders(dir, baseline, DEFAULT_RULES);
     expect(r.notes).toContain('mc-retention: heldout_loss cannot be recomputed from per-item predictions and are not gated');
     expect(r.rows.some((x) => x.metric === 'heldout_loss')).toBe(false);
+  });
+
+  it('retention items folded into a BBQ task count for retention_accuracy only', () => {
+    const row = (id: string, category: string, label: number, pred: number, bbq: boolean): PredictionRow => ({
+      id, category, instruction: 'i', options: 3, label, unknownIndex: bbq ? 2 : null, targetIndex: bbq ? 0 : null,
+      polarity: bbq ? 'neg' : null, condition: bbq ? 'disambig' : null, scores: [0, 0, 0], pred,
+    });
+    const rows = [row('1', 'Age', 0, 0, true), row('2', 'Age', 1, 0, true), row('r1', 'retention', 1, 1, false), row('r2', 'retention', 2, 2, false), row('r3', 'retention', 0, 1, false)];
+    const v = metricStat('bbq', rows)(undefined);
+    expect(v.accuracy).toBe(0.5);
+    expect(v.n).toBe(2);
+    expect(v.retention_accuracy).toBeCloseTo(2 / 3, 12);
+    // A resample of positions keeps the split: the first BBQ item twice, the missed retention item once.
+    const r = metricStat('bbq', rows)([0, 0, 4]);
+    expect(r.accuracy).toBe(1);
+    expect(r.retention_accuracy).toBe(0);
   });
 
   it('a bias score is worse by its growth in distance from 0', () => {

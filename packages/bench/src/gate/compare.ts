@@ -7,7 +7,7 @@
  */
 import type { McItem } from '@crispr-bench/core';
 import {
-  BBQ_HEADLINE_KEYS, PRONOUN_HEADLINE_KEYS, bbqMetrics, bootstrapPaired, pronounMetrics,
+  BBQ_HEADLINE_KEYS, PRONOUN_HEADLINE_KEYS, bbqMetrics, bootstrapPaired, checkScoredItem, pronounMetrics,
   type MultiStatistic, type PronounScored, type ScoredItem,
 } from '@crispr-bench/judges';
 import type { CellRow, Manifest, PredictionRow } from '@crispr-bench/results';
@@ -29,6 +29,8 @@ export interface GateRow {
   /** The k compared ('23' or, for a k chosen by search in each run, 'auto 23→25'). */
   k: string;
   instruction: string;
+  /** The cell stands for all instructions: the pooled '*' cell, or the only one when a single instruction was evaluated. */
+  summary: boolean;
   n: number;
   metric: string;
   better: Better;
@@ -53,7 +55,7 @@ export interface GateResult {
 
 /** The metrics the gate can recompute from prediction rows, per dataset kind. */
 export const GATE_METRICS: Record<DatasetKind, readonly string[]> = {
-  bbq: BBQ_HEADLINE_KEYS,
+  bbq: [...BBQ_HEADLINE_KEYS, 'retention_accuracy'],
   pronoun: PRONOUN_HEADLINE_KEYS,
   mc: ['accuracy'],
 };
@@ -75,8 +77,24 @@ export function metricStat(kind: DatasetKind, rows: readonly PredictionRow[]): (
     return (idx) => ({ ...pronounMetrics(scored, idx) });
   }
   const scored: ScoredItem[] = rows.map((r, i) => ({ item: items[i]!, pred: r.pred }));
-  return (idx) => ({ ...bbqMetrics(scored, idx) });
+  if (kind === 'mc') return (idx) => ({ ...bbqMetrics(scored, idx) });
+  // A BBQ task may carry retention items in the same rows (the model organism: category
+  // 'retention'): they count for retention_accuracy only, as the sweep computed them.
+  const retention = rows.map((r) => r.category === RETENTION_CATEGORY);
+  if (!retention.some(Boolean)) return (idx) => ({ ...bbqMetrics(scored, idx) });
+  // Resampled calls skip the judges' item checks; run them once here.
+  for (const s of scored) checkScoredItem(s);
+  return (idx) => {
+    const all = idx ? Array.from(idx) : scored.map((_, i) => i);
+    const bbq = all.filter((i) => !retention[i]);
+    const ret = all.filter((i) => retention[i]);
+    const correct = ret.filter((i) => rows[i]!.pred !== null && rows[i]!.pred === rows[i]!.label).length;
+    return { ...bbqMetrics(scored, bbq), retention_accuracy: ret.length ? correct / ret.length : null };
+  };
 }
+
+/** The category of retention items folded into a BBQ task's rows (packages/bench/src/organism/task.ts). */
+export const RETENTION_CATEGORY = 'retention';
 
 /** The move in the wrong direction from a to b. */
 export function worsening(better: Better, a: number, b: number): number {
@@ -91,9 +109,12 @@ function rowsOf(folder: GateFolder, c: CellRow): PredictionRow[] {
   return c.instruction === '*' ? all : all.filter((r) => r.instruction === c.instruction);
 }
 
+/** Config keys that name or place a run rather than define the experiment. */
+const NOT_EXPERIMENT = ['title', 'out'];
+
 /** Top-level config keys whose values differ (JSON equality), ignoring `ignore`. */
 function configDiff(a: Record<string, unknown>, b: Record<string, unknown>, ignore: string[]): string[] {
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !ignore.includes(k));
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !ignore.includes(k) && !NOT_EXPERIMENT.includes(k));
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
@@ -153,12 +174,20 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
   if (onlyBase.length) notes.push(`${onlyBase.length} cell(s) only in the baseline (not gated), e.g. ${onlyBase[0]!.id}`);
   if (onlyCand.length) notes.push(`${onlyCand.length} cell(s) only in the candidate (not gated), e.g. ${onlyCand[0]!.id}`);
 
+  // Which baseline cells stand for all instructions of their (model, method, ranking, k, dataset).
+  const groupOf = (c: CellRow) => JSON.stringify([c.model, c.method, c.variant, c.rankedOn, c.kAuto ? 'auto' : c.k, c.dataset]);
+  const groupCells = new Map<string, CellRow[]>();
+  for (const c of base.cells) (groupCells.get(groupOf(c)) ?? groupCells.set(groupOf(c), []).get(groupOf(c))!).push(c);
+  const isSummary = (c: CellRow) => c.instruction === '*' || (groupCells.get(groupOf(c))!.length === 1);
+
   const rows: GateRow[] = [];
+  const mismatched: string[] = [];
   let compared = 0;
   for (const bc of base.cells) {
     const cc = candByKey.get(cellKey(bc));
     if (!cc) continue;
-    if (rules.instructions === 'pooled' && bc.instruction !== '*') continue;
+    const summary = isSummary(bc);
+    if (rules.instructions === 'pooled' && !summary) continue;
     const ds = kinds.get(bc.dataset);
     if (!ds) throw new IncomparableError(`the baseline's cell ${bc.id} names dataset '${bc.dataset}', which its manifest does not list`);
     const [a, b] = pairRows(`cell ${bc.id}`, rowsOf(base, bc), rowsOf(cand, cc));
@@ -187,6 +216,14 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
     };
     const iv = bootstrapPaired(a.length, harm(statA), harm(statB), keys, rules.bootstrap);
     const va = statA(undefined), vb = statB(undefined);
+    // The recomputed values should be the ones each folder recorded; a difference means the gate reads the rows otherwise than the sweep did.
+    for (const [c, v] of [[bc, va], [cc, vb]] as const) {
+      for (const key of keys) {
+        const rec = c.metrics[key]?.value;
+        const x = v[key] ?? null;
+        if (rec !== undefined && ((rec === null) !== (x === null) || (rec !== null && x !== null && Math.abs(rec - x) > 1e-9))) mismatched.push(`${c.id} ${key}: recorded ${rec}, recomputed ${x}`);
+      }
+    }
     for (const [key, better] of metrics) {
       const rule = rules.metrics[key];
       const threshold = rule?.threshold ?? rules.threshold;
@@ -213,7 +250,7 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
       rows.push({
         model: bc.model, dataset: bc.dataset, role: bc.role, method: bc.method, variant: bc.variant, rankedOn: bc.rankedOn,
         k: bc.kAuto ? (bc.k === cc.k ? `auto ${bc.k}` : `auto ${bc.k}→${cc.k}`) : String(bc.k),
-        instruction: bc.instruction, n: a.length, metric: key, better, baseline: x, candidate: y,
+        instruction: bc.instruction, summary, n: a.length, metric: key, better, baseline: x, candidate: y,
         worse: i.estimate, lo: i.lo, hi: i.hi, threshold, status, why,
       });
     }
@@ -224,5 +261,6 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
         `(baseline ${base.cells.length} cells, candidate ${cand.cells.length})`,
     );
   }
+  if (mismatched.length) notes.push(`${mismatched.length} metric value(s) recomputed from the predictions differ from cells.jsonl (the gate uses the recomputed ones), e.g. ${mismatched[0]}`);
   return { rows, failed: rows.filter((r) => r.status === 'fail'), cellsCompared: compared, notes };
 }

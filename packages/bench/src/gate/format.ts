@@ -30,7 +30,7 @@ export function gateMarkdown(result: GateResult, show: 'all' | 'pooled' | 'faile
   for (const n of result.notes) lines.push(`- ${md(n)}`);
   if (result.notes.length) lines.push('');
   if (result.failed.length) lines.push('### Failed', '', gateTable(result.failed), '');
-  const shown = show === 'failed' ? [] : result.rows.filter((r) => r.status !== 'fail' && (show === 'all' || r.instruction === '*'));
-  if (shown.length) lines.push(`### Passed${show === 'pooled' ? ' (pooled cells; --show all lists every instruction)' : ''}`, '', gateTable(shown), '');
+  const shown = show === 'failed' ? [] : result.rows.filter((r) => r.status !== 'fail' && (show === 'all' || r.summary));
+  if (shown.length) lines.push(`### Passed${show === 'pooled' ? ' (the cells for all instructions; --show all lists each instruction)' : ''}`, '', gateTable(shown), '');
   return lines.join('\n');
 }

@@ -28,9 +28,9 @@ export const gateRulesSchema = z.object({
     seed: z.number().int().default(0),
     level: z.number().gt(0).lt(1).default(0.95),
   }).strict().default({ resamples: 1000, seed: 0, level: 0.95 }),
-  /** Which cells to gate: every instruction's cell, or only the pooled ('*') cells. */
+  /** Which cells to gate: every instruction's cell, or only those standing for all instructions (pooled '*', or a single instruction). */
   instructions: z.enum(['all', 'pooled']).default('all'),
-  /** Top-level config keys allowed to differ (e.g. the model path when the candidate is a new export). */
+  /** Top-level config keys allowed to differ (e.g. the model path when the candidate is a new export); title and out always may. */
   ignoreConfig: z.array(z.string()).default([]),
 }).strict();
 export type GateRules = z.infer<typeof gateRulesSchema>;
