@@ -17,7 +17,7 @@ export function normaliseAnswer(text: string): string {
   let prev: string;
   do {
     prev = s;
-    s = s.replace(/^["'`(\[]+/, '').replace(/["'`)\]]+$/, '').trim();
+    s = s.replace(/^["'`([]+/, '').replace(/["'`)\]]+$/, '').trim();
     s = s.replace(/[.,;:!?…]+$/, '').trim();
   } while (s !== prev);
   s = s.replace(/^(?:a|an|the) /, '');

@@ -36,7 +36,7 @@ export interface EvalContext {
 }
 
 /** Thrown for inputs that violate the op's contract (bad axis, index out of range, ...). */
-class EvalError extends Error {}
+class FoldError extends Error {}
 
 type Scalar = number | bigint | string;
 
@@ -116,7 +116,7 @@ export function broadcastDims(node: string, ...shapes: (readonly number[])[]): n
       const o = out[off + i]!;
       if (d === o || d === 1) return;
       if (o === 1) out[off + i] = d;
-      else throw new EvalError(`${node}: shapes [${shapes.map((x) => `[${x}]`).join(', ')}] do not broadcast`);
+      else throw new FoldError(`${node}: shapes [${shapes.map((x) => `[${x}]`).join(', ')}] do not broadcast`);
     });
   }
   return out;
@@ -151,7 +151,7 @@ function elementwise(where: string, ins: Tensor[], outDtype: DType, f: (...v: Sc
 
 function normAxis(where: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new EvalError(`${where}: axis ${axis} is out of range for rank ${rank}`);
+  if (a < 0 || a >= rank) throw new FoldError(`${where}: axis ${axis} is out of range for rank ${rank}`);
   return a;
 }
 
@@ -168,23 +168,23 @@ function attrInts(n: Node, name: string): number[] | undefined {
 /** The int64 divisor semantics ORT uses: truncation toward zero. */
 function divTrunc(a: Scalar, b: Scalar, where: string): Scalar {
   if (typeof a === 'bigint') {
-    if (b === 0n) throw new EvalError(`${where}: integer division by zero`);
+    if (b === 0n) throw new FoldError(`${where}: integer division by zero`);
     return a / (b as bigint);
   }
-  if (b === 0) throw new EvalError(`${where}: integer division by zero`);
+  if (b === 0) throw new FoldError(`${where}: integer division by zero`);
   return Math.trunc((a as number) / (b as number));
 }
 
 function modInt(a: Scalar, b: Scalar, fmod: boolean, where: string): Scalar {
   if (typeof a === 'bigint') {
     const bb = b as bigint;
-    if (bb === 0n) throw new EvalError(`${where}: integer modulo by zero`);
+    if (bb === 0n) throw new FoldError(`${where}: integer modulo by zero`);
     const r = a % bb;
     return !fmod && r !== 0n && r < 0n !== bb < 0n ? r + bb : r;
   }
   const an = a as number;
   const bn = b as number;
-  if (bn === 0) throw new EvalError(`${where}: integer modulo by zero`);
+  if (bn === 0) throw new FoldError(`${where}: integer modulo by zero`);
   const r = an % bn;
   return !fmod && r !== 0 && r < 0 !== bn < 0 ? r + bn : r;
 }
@@ -205,7 +205,7 @@ export function evaluateNode(node: Node, inputs: (Tensor | undefined)[], ctx: Ev
     if (out.some((t) => numel(t.dims) > limit)) return null;
     return out;
   } catch (e) {
-    if (e instanceof EvalError) throw new Error(e.message);
+    if (e instanceof FoldError) throw new Error(e.message);
     throw e;
   }
 }
@@ -246,10 +246,10 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       const neg = dims.indexOf(-1);
       if (neg >= 0) {
         const known = dims.reduce((a, d, i) => (i === neg ? a : a * d), 1);
-        if (known === 0 || numel(x!.dims) % known !== 0) throw new EvalError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
+        if (known === 0 || numel(x!.dims) % known !== 0) throw new FoldError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
         dims[neg] = numel(x!.dims) / known;
       }
-      if (numel(dims) !== numel(x!.dims)) throw new EvalError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
+      if (numel(dims) !== numel(x!.dims)) throw new FoldError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
       return [{ ...x!, dims }];
     }
     case 'Flatten': {
@@ -259,7 +259,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
     }
     case 'Unsqueeze': {
       const axes = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
-      if (!axes) throw new EvalError(`${where}: Unsqueeze needs axes`);
+      if (!axes) throw new FoldError(`${where}: Unsqueeze needs axes`);
       const rank = x!.dims.length + axes.length;
       const norm = axes.map((a) => normAxis(where, a, rank)).sort((a, b) => a - b);
       const dims = [...x!.dims];
@@ -270,7 +270,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       const axesIn = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
       const rank = x!.dims.length;
       const axes = axesIn ? axesIn.map((a) => normAxis(where, a, rank)) : x!.dims.flatMap((d, i) => (d === 1 ? [i] : []));
-      for (const a of axes) if (x!.dims[a] !== 1) throw new EvalError(`${where}: cannot squeeze axis ${a} of size ${x!.dims[a]}`);
+      for (const a of axes) if (x!.dims[a] !== 1) throw new FoldError(`${where}: cannot squeeze axis ${a} of size ${x!.dims[a]}`);
       return [{ ...x!, dims: x!.dims.filter((_, i) => !axes.includes(i)) }];
     }
     case 'Gather': {
@@ -287,7 +287,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       for (let o = 0; o < outer; o++) {
         for (let j = 0; j < ni; j++) {
           let g = int(ind, j);
-          if (g < -d || g >= d) throw new EvalError(`${where}: index ${g} is out of range for axis ${axis} of size ${d}`);
+          if (g < -d || g >= d) throw new FoldError(`${where}: index ${g} is out of range for axis ${axis} of size ${d}`);
           if (g < 0) g += d;
           for (let i = 0; i < inner; i++) idx[k++] = (o * d + g) * inner + i;
         }
@@ -300,7 +300,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       const axis = normAxis(where, attrInt(node, 'axis', 0), rank);
       for (const p of parts) {
         if (p.dims.length !== rank || p.dims.some((d, i) => i !== axis && d !== parts[0]!.dims[i])) {
-          throw new EvalError(`${where}: cannot concatenate [${parts[0]!.dims}] and [${p.dims}] on axis ${axis}`);
+          throw new FoldError(`${where}: cannot concatenate [${parts[0]!.dims}] and [${p.dims}] on axis ${axis}`);
         }
       }
       const dims = [...parts[0]!.dims];
@@ -357,7 +357,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       const upper = attrInt(node, 'upper', 1) === 1;
       const k = inputs[1] ? int(inputs[1], 0) : 0;
       const r = x!.dims.length;
-      if (r < 2) throw new EvalError(`${where}: Trilu needs rank >= 2, got [${x!.dims}]`);
+      if (r < 2) throw new FoldError(`${where}: Trilu needs rank >= 2, got [${x!.dims}]`);
       const data = allocate(x!.dtype, numel(x!.dims));
       forEachIndex(x!.dims, (ix, flat) => {
         const i = ix[r - 2]!;
@@ -381,7 +381,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       return evalRange(inputs, limit, where);
     case 'Where': {
       const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
-      if (a.dtype !== b.dtype) throw new EvalError(`${where}: Where branches have dtypes ${a.dtype} and ${b.dtype}`);
+      if (a.dtype !== b.dtype) throw new FoldError(`${where}: Where branches have dtypes ${a.dtype} and ${b.dtype}`);
       if (c.dtype !== 'bool') return null;
       const dims = broadcastDims(where, c.dims, a.dims, b.dims);
       const mc = broadcastIndex(dims, c.dims);
@@ -478,6 +478,7 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
           v.reduce((acc, c) => {
             if (typeof c === 'number' && Number.isNaN(c)) return c;
             if (typeof acc === 'number' && Number.isNaN(acc)) return acc;
+            // biome-ignore lint/complexity/useMathMinMax: values may be bigint or string, which Math.max does not take
             return pickMax ? (c > acc ? c : acc) : c < acc ? c : acc;
           }),
         ),
@@ -503,7 +504,7 @@ function concatData(a: Tensor, b: Tensor): TensorArray {
 
 function evalConstant(node: Node, where: string): Tensor[] | null {
   const a = Object.entries(node.attributes)[0];
-  if (!a) throw new EvalError(`${where}: Constant has no value attribute`);
+  if (!a) throw new FoldError(`${where}: Constant has no value attribute`);
   const [name, v] = a;
   if (name === 'value' && v.type === 'tensor') return [v.value];
   if (name === 'value_float' && v.type === 'float') return [tensor('float32', [], [v.value])];
@@ -540,7 +541,7 @@ function evalSlice(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext,
     const ax = normAxis(where, axRaw, r);
     const d = x.dims[ax]!;
     const st = steps[k]!;
-    if (st === 0) throw new EvalError(`${where}: slice step is 0`);
+    if (st === 0) throw new FoldError(`${where}: slice step is 0`);
     // int64 sentinels (INT64_MAX) arrive as huge doubles; clamping makes them exact again.
     let s = starts[k]!;
     let e = ends[k]!;
@@ -578,7 +579,7 @@ function evalSplit(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext,
     const chunk = Math.ceil(d / numOutputs);
     sizes = Array.from({ length: numOutputs }, (_, i) => Math.max(0, Math.min(chunk, d - i * chunk)));
   }
-  if (sizes.reduce((a, b) => a + b, 0) !== d) throw new EvalError(`${where}: split sizes [${sizes}] do not sum to ${d}`);
+  if (sizes.reduce((a, b) => a + b, 0) !== d) throw new FoldError(`${where}: split sizes [${sizes}] do not sum to ${d}`);
   const out: Tensor[] = [];
   let off = 0;
   for (const size of sizes) {
@@ -599,7 +600,7 @@ function evalRange(inputs: (Tensor | undefined)[], limit: number, where: string)
     const start = get(s, 0) as bigint;
     const lim = get(l, 0) as bigint;
     const delta = get(dl, 0) as bigint;
-    if (delta === 0n) throw new EvalError(`${where}: Range delta is 0`);
+    if (delta === 0n) throw new FoldError(`${where}: Range delta is 0`);
     const diff = lim - start;
     // ceil(diff / delta) with BigInt (which truncates toward zero).
     let n = diff / delta;
@@ -613,7 +614,7 @@ function evalRange(inputs: (Tensor | undefined)[], limit: number, where: string)
   const start = Number(get(s, 0));
   const lim = Number(get(l, 0));
   const delta = Number(get(dl, 0));
-  if (delta === 0) throw new EvalError(`${where}: Range delta is 0`);
+  if (delta === 0) throw new FoldError(`${where}: Range delta is 0`);
   const f32 = dt === 'float32';
   const diff = f32 ? Math.fround(lim - start) : lim - start;
   const count = Math.max(0, Math.ceil(diff / delta));
@@ -686,7 +687,10 @@ function evalReduce(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext
     if (cur === undefined) acc[k] = v;
     else if (op === 'ReduceSum') acc[k] = typeof v === 'bigint' ? (cur as bigint) + v : (cur as number) + v;
     else if (op === 'ReduceProd') acc[k] = typeof v === 'bigint' ? (cur as bigint) * v : (cur as number) * v;
+    // Ternaries, not Math.max/min: the values may be bigint.
+    // biome-ignore lint/complexity/useMathMinMax: bigint values
     else if (op === 'ReduceMax') acc[k] = v > cur ? v : cur;
+    // biome-ignore lint/complexity/useMathMinMax: bigint values
     else acc[k] = v < cur ? v : cur;
   });
   if (acc.some((v) => v === undefined)) {

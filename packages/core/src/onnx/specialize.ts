@@ -150,7 +150,7 @@ function concreteInputDims(g: Graph, inputDims: Record<string, number[]>): Recor
     const given = inputDims[inp.name];
     const declared = inp.shape;
     if (!given) {
-      if (declared && declared.every((d): d is number => typeof d === 'number')) out[inp.name] = declared;
+      if (declared?.every((d): d is number => typeof d === 'number')) out[inp.name] = declared;
       else throw new Error(`specialize: input '${inp.name}' has shape [${declared ?? '?'}]; pass its concrete dims in inputDims`);
       continue;
     }

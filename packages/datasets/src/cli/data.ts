@@ -69,7 +69,7 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
     throw new UserError(`templates folder not found: ${templates} (pass --templates <dir> with the official BBQ template CSVs)`);
   }
   const warnings: string[] = [];
-  let recs;
+  let recs: ReturnType<typeof expandTemplateSet>;
   try {
     const set = await readTemplateSet(templates, category);
     recs = expandTemplateSet(set, {

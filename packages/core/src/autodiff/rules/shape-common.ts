@@ -95,7 +95,7 @@ export function cast(ctx: GradContext, x: string, to: DType): string {
 export function slice(ctx: GradContext, x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
   const { b } = ctx;
   if (ctx.opset < 10) {
-    if (steps && steps.some((s) => s !== 1)) fail(ctx, `Slice steps need opset 10 or later`);
+    if (steps?.some((s) => s !== 1)) fail(ctx, `Slice steps need opset 10 or later`);
     return b.op('Slice', [x], { starts, ends, axes });
   }
   const ins = [x, b.ints(starts, 'starts'), b.ints(ends, 'ends'), b.ints(axes, 'axes')];
