@@ -13,7 +13,7 @@
 import type { DType, Graph, Model, Node, Tensor, TensorArray } from './types.js';
 import { defaultOpset } from './types.js';
 import { allocate, numel, tensor } from './tensor.js';
-import { dtypeFromCode } from './io.js';
+import { dtypeFromCode } from './dtype.js';
 import { NameAllocator, allNodeNames, allValueNames, cloneModel, constantInitializers, describeNode, removeDeadNodes, subgraphsOf, topologicalSort } from './graph.js';
 
 /** Ops the evaluator can fold (default ONNX domain). */

@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './tensor.js';
+export * from './dtype.js';
 export * from './io.js';
 export * from './builder.js';
 export * from './graph.js';

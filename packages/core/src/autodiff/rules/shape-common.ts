@@ -6,7 +6,7 @@
 import type { GradContext } from '../rule.js';
 import type { DType, Tensor } from '../../onnx/types.js';
 import { numel, tensor, toNumbers } from '../../onnx/tensor.js';
-import { dtypeCode } from '../../onnx/io.js';
+import { dtypeCode } from '../../onnx/dtype.js';
 import { reshape } from '../emit.js';
 import { attr } from '../../onnx/builder.js';
 
