@@ -9,7 +9,8 @@ import { nodeReads, topologicalSort } from '../onnx/graph.js';
 import { isFloat, tensor } from '../onnx/tensor.js';
 import { floatTensor } from './rules/math-common.js';
 import { defaultOpset, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types.js';
-import { probeShapes, type ShapeMap, type ValueMeta } from '../runtime/shape-probe.js';
+import { probeShapes } from '../runtime/shape-probe.js';
+import type { ShapeMap, ValueMeta } from '../onnx/types.js';
 import { getRule, NON_DIFFERENTIABLE_OPS, type GradContext } from './rule.js';
 import './rules/index.js';
 

@@ -6,7 +6,7 @@
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { Node, Tensor } from '../onnx/types.js';
-import type { ValueMeta } from '../runtime/shape-probe.js';
+import type { ValueMeta } from '../onnx/types.js';
 
 export interface GradContext {
   node: Node;
