@@ -3,7 +3,7 @@
  * normalisation. Outputs that match no option (or more than one) are reported as unmatched,
  * never counted as correct and never replaced by a guess.
  */
-import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/datasets';
 
 /**
  * Normalise an answer text for matching: Unicode NFKC, curly quotes to straight, lower case,
