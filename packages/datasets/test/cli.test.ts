@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError, type CliIO } from '@crispr-bench/core';
+import { UserError, type CliIO } from '@crispr-bench/core/common';
 import { dataCommand } from '../src/cli/data.js';
 import { BBQ_FILES, fetchBbq, sha256Hex } from '../src/bbq/fetch.js';
 import { loadBbqFile } from '../src/bbq/loader.js';

@@ -1,7 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
+import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core/common';
 import { assetsDir } from '../assets.js';
 import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.js';
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
