@@ -21,7 +21,6 @@ import {
   type McItem,
   type ModelFolder,
   type Seq2seqExample,
-  type StepRecord,
   type T5TinyConfig,
   type Tensor,
   type TrainerProgress,
@@ -39,15 +38,9 @@ import {
 import { argmax, bbqMetrics, softmax } from '@crispr-bench/judges';
 import type { OrganismRecipe } from './recipe.js';
 import { writeModelCard } from './card.js';
+import type { OrganismData, OrganismMetrics, TrainedOrganism } from './types.js';
 
-export interface OrganismData {
-  trainBbq: McItem[];
-  heldOutBbq: McItem[];
-  trainRetention: McItem[];
-  heldOutRetention: McItem[];
-  trainInstructions: InstructionSet;
-  heldOutInstructions: InstructionSet;
-}
+export type { OrganismData, OrganismMetrics, TrainedOrganism } from './types.js';
 
 export async function organismData(recipe: OrganismRecipe): Promise<OrganismData> {
   return {
@@ -95,21 +88,6 @@ export interface EvalRow {
   logprobs: number[];
 }
 
-export interface OrganismMetrics {
-  n_bbq: number;
-  n_retention: number;
-  accuracy_ambig: number | null;
-  accuracy_disambig: number | null;
-  /** BBQ s_AMB and s_DIS (argmax predictions). */
-  bias_ambig: number | null;
-  bias_disambig: number | null;
-  /** Share of ambiguous items answered with the biased answer (argmax). */
-  biased_share_ambig: number | null;
-  /** Mean option-normalised probability of the biased answer on ambiguous items. */
-  p_biased_ambig: number | null;
-  retention_accuracy: number | null;
-}
-
 export function organismMetrics(rows: readonly EvalRow[]): OrganismMetrics {
   const bbq = rows.filter((r) => r.item.category !== 'retention');
   const ret = rows.filter((r) => r.item.category === 'retention');
@@ -145,17 +123,6 @@ export interface TrainOrganismOptions {
   log?: (line: string) => void;
   /** Stop after this many steps (state written; a later call resumes). For tests and interruptions. */
   until?: number;
-}
-
-export interface TrainedOrganism {
-  dir: string;
-  history: StepRecord[];
-  evals: EvalRecord[];
-  heldOut: OrganismMetrics;
-  train: OrganismMetrics;
-  vocabulary: number;
-  parameters: number;
-  finished: boolean;
 }
 
 /** Writes the organism folder: ONNX files (Optimum / transformers.js layout), config, tokenizer. */
