@@ -3,14 +3,14 @@
  * of x; the gradient scatter-adds dy to those flat positions (repeats accumulate). The flat
  * position is the base offset of s without the axis term plus idx[s] * stride(axis).
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import { toNumbers, tensor } from '../../onnx/tensor.js';
 import {
   allDistinct, asInt64, attrInt, dimsOf, fail, noGrads, normAxis, prod, scatterAddRows, strides,
 } from './shape-common.js';
 
-registerRule('GatherElements', (ctx) => {
+export const gatherElementsRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -51,4 +51,4 @@ registerRule('GatherElements', (ctx) => {
   const acc = scatterAddRows(ctx, rows, reshape(b, dy, [N, 1]), n, N, 1, dtype, distinct);
   out[0] = reshape(b, acc, xDims);
   return out;
-});
+};

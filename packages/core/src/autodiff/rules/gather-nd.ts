@@ -3,14 +3,14 @@
  * Viewing data as n = B*R rows of Q (B batch, R = product of the k indexed dims), the tuple picks
  * row b*R + sum_j i_j * stride_j; the gradient scatter-adds the rows of dy there.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import { toNumbers, tensor } from '../../onnx/tensor.js';
 import {
   allDistinct, asInt64, attrInt, dimsOf, fail, noGrads, prod, scatterAddRows, strides,
 } from './shape-common.js';
 
-registerRule('GatherND', (ctx) => {
+export const gatherNDRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -60,4 +60,4 @@ registerRule('GatherND', (ctx) => {
   const acc = scatterAddRows(ctx, rows, reshape(b, dy, [tuples, Q]), B * R, tuples, Q, dtype, distinct);
   out[0] = reshape(b, acc, dDims);
   return out;
-});
+};

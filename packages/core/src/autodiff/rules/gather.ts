@@ -4,14 +4,14 @@
  * gradient; repeated indices (an embedding lookup of a repeated token) accumulate. Negative
  * indices count from the end. The indices may be a run-time tensor (token ids).
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import { toNumbers, tensor } from '../../onnx/tensor.js';
 import {
   allDistinct, asInt64, attrInt, dimsOf, fail, noGrads, normAxis, prod, scatterAddRows, transpose,
 } from './shape-common.js';
 
-registerRule('Gather', (ctx) => {
+export const gatherRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -45,4 +45,4 @@ registerRule('Gather', (ctx) => {
   const acc = scatterAddRows(ctx, rows, upd, A, N, P * Q, dtype, distinct); // [A, P*Q]
   out[0] = reshape(b, transpose(ctx, reshape(b, acc, [A, P, Q]), [1, 0, 2]), dDims);
   return out;
-});
+};

@@ -1,10 +1,10 @@
 /** ReduceMean: dy / count broadcast back over the reduced axes. */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import { reduceShape } from './reduce-common.js';
 import { noGrads, scalar } from './shape-common.js';
 
-registerRule('ReduceMean', (ctx) => {
+export const reduceMeanRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -13,4 +13,4 @@ registerRule('ReduceMean', (ctx) => {
   const scaled = b.op('Mul', [reshape(b, dy, r.keep), scalar(ctx, 1 / r.count, ctx.meta(r.y).dtype, 'inv_count')]);
   out[0] = b.op('Expand', [scaled, b.ints(r.xDims, 'shape')]);
   return out;
-});
+};

@@ -6,7 +6,7 @@
  * ends, axes or steps are only known at run time, the same Slice is applied to the flat element
  * index of the input and dy is scattered to those positions.
  */
-import { registerRule, type GradContext } from '../rule.js';
+import type { GradContext, GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import {
   attrInts, constInts, dimsOf, fail, iota, noGrads, normAxis, optInput, padZeros, prod, scatterAddRows, zeros,
@@ -70,7 +70,7 @@ export function sliceIndices(dim: number, start: number, end: number, step: numb
   return out;
 }
 
-registerRule('Slice', (ctx) => {
+export const sliceRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -114,4 +114,4 @@ registerRule('Slice', (ctx) => {
   });
   out[0] = padZeros(ctx, g, pads);
   return out;
-});
+};
