@@ -16,16 +16,6 @@ import { allocate, numel, tensor } from './tensor.js';
 import { dtypeFromCode } from './dtype.js';
 import { NameAllocator, allNodeNames, allValueNames, cloneModel, constantInitializers, describeNode, removeDeadNodes, subgraphsOf, topologicalSort } from './graph.js';
 
-/** Ops the evaluator can fold (default ONNX domain). */
-export const FOLDABLE_OPS: ReadonlySet<string> = new Set([
-  'Constant', 'Identity', 'Shape', 'Size',
-  'Gather', 'Concat', 'Unsqueeze', 'Squeeze', 'Reshape', 'Flatten', 'Slice', 'Expand', 'Transpose', 'Tile', 'Split', 'Trilu',
-  'ConstantOfShape', 'Range', 'Cast', 'Where',
-  'Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil',
-  'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Not', 'Min', 'Max',
-  'ReduceSum', 'ReduceProd', 'ReduceMax', 'ReduceMin',
-]);
-
 export interface EvalContext {
   /** Default-domain opset (attribute-vs-input forms changed across versions). */
   opset: number;
@@ -210,165 +200,150 @@ export function evaluateNode(node: Node, inputs: (Tensor | undefined)[], ctx: Ev
   }
 }
 
-function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, where: string): Tensor[] | null {
-  const op = node.opType;
-  const limit = ctx.maxElements ?? 1 << 20;
-  const x = inputs[0];
+/** What an op's evaluator reads. */
+interface OpArgs {
+  node: Node;
+  inputs: (Tensor | undefined)[];
+  ctx: EvalContext;
+  /** The node, described for error messages. */
+  where: string;
+  /** Largest output in elements (ctx.maxElements, default 1,048,576). */
+  limit: number;
+  /** Input 0 (present for every op but Shape, Size, Constant and Range). */
+  x: Tensor;
+}
 
-  // Ops that need only the input's dims.
-  if (op === 'Shape' || op === 'Size') {
-    const dims = x?.dims ?? ctx.inputShapes?.[0];
-    if (!dims) return null;
-    if (op === 'Size') return [tensor('int64', [], [numel(dims)])];
-    const r = dims.length;
-    let start = attrInt(node, 'start', 0);
-    let end = attrInt(node, 'end', r);
-    if (start < 0) start += r;
-    if (end < 0) end += r;
-    start = Math.min(Math.max(start, 0), r);
-    end = Math.min(Math.max(end, 0), r);
-    const sel = dims.slice(start, Math.max(start, end));
-    return [tensor('int64', [sel.length], sel)];
-  }
-  if (op === 'Constant') return evalConstant(node, where);
+/** Numeric ops also get their present inputs and input 0's dtype class. */
+interface NumericArgs extends OpArgs {
+  present: Tensor[];
+  dt: DType;
+  isInt: boolean;
+  isFloatDt: boolean;
+}
 
-  // Every other op needs all of its present inputs.
-  for (let i = 0; i < node.inputs.length; i++) if (node.inputs[i] && !inputs[i]) return null;
-  if (!x && op !== 'Range') return null;
+/**
+ * One entry per foldable op. 'dims' ops read only input 0's dims (it may be a
+ * non-constant whose shape is known), 'none' ops have no inputs, the rest need every present input
+ * as a constant. Numeric ops run only on computable dtypes (Equal also on strings).
+ */
+type OpEntry =
+  | { kind: 'dims' | 'none'; evaluate: (a: Omit<OpArgs, 'x'>) => Tensor[] | null }
+  | { kind: 'all'; evaluate: (a: OpArgs) => Tensor[] | null }
+  | { kind: 'numeric'; evaluate: (a: NumericArgs) => Tensor[] | null };
 
-  switch (op) {
-    case 'Identity':
-      return [x!];
-    case 'Reshape': {
+/** Reads only input 0's dims, or no input at all. */
+const dimsOnly = (kind: 'dims' | 'none', evaluate: (a: Omit<OpArgs, 'x'>) => Tensor[] | null): OpEntry => ({ kind, evaluate });
+const op = (evaluate: (a: OpArgs) => Tensor[] | null): OpEntry => ({ kind: 'all', evaluate });
+const numeric = (evaluate: (a: NumericArgs) => Tensor[] | null): OpEntry => ({ kind: 'numeric', evaluate });
+/** An elementwise op on input 0's dtype. */
+const arith = (f: (a: NumericArgs) => (...v: Scalar[]) => Scalar | boolean): OpEntry => numeric((a) => [elementwise(a.where, a.present, a.dt, f(a))]);
+/** An elementwise op with a bool result. */
+const predicate = (f: (...v: Scalar[]) => boolean): OpEntry => numeric((a) => [elementwise(a.where, a.present, 'bool', f)]);
+/** A float-only unary op (correctly rounded in JavaScript); other dtypes are left to ORT. */
+const floatUnary = (f: (v: number) => number): OpEntry => numeric((a) => (a.isFloatDt ? [elementwise(a.where, a.present, a.dt, (v) => f(v as number))] : null));
+/** An op undefined on bool. */
+const notBool = (e: (a: NumericArgs) => Tensor[] | null): OpEntry => numeric((a) => (a.dt === 'bool' ? null : e(a)));
+
+/** Variadic Min/Max; NaN propagates as in ORT's (std::min/max on Eigen arrays propagate the NaN operand). */
+function extremum(pickMax: boolean): OpEntry {
+  return arith(() => (...v) =>
+    v.reduce((acc, c) => {
+      if (typeof c === 'number' && Number.isNaN(c)) return c;
+      if (typeof acc === 'number' && Number.isNaN(acc)) return acc;
+      // biome-ignore lint/complexity/useMathMinMax: values may be bigint or string, which Math.max does not take
+      return pickMax ? (c > acc ? c : acc) : c < acc ? c : acc;
+    }),
+  );
+}
+
+const reduce: OpEntry = op((a) => evalReduce(a.node, a.inputs, a.ctx, a.where));
+
+const OPS: Record<string, OpEntry> = {
+  Shape: dimsOnly('dims', ({ node, inputs, ctx }) => {
+      const dims = inputs[0]?.dims ?? ctx.inputShapes?.[0];
+      if (!dims) return null;
+      const r = dims.length;
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+      const start = clamp(attrInt(node, 'start', 0));
+      const end = clamp(attrInt(node, 'end', r));
+      const sel = dims.slice(start, Math.max(start, end));
+      return [tensor('int64', [sel.length], sel)];
+    },),
+  Size: dimsOnly('dims', ({ inputs, ctx }) => {
+      const dims = inputs[0]?.dims ?? ctx.inputShapes?.[0];
+      return dims ? [tensor('int64', [], [numel(dims)])] : null;
+    },),
+  Constant: dimsOnly('none', ({ node, where }) => evalConstant(node, where)),
+  Identity: op(({ x }) => [x]),
+  Reshape: op(({ node, inputs, where, x }) => {
       const shape = ints(inputs[1]!);
       const allowzero = attrInt(node, 'allowzero', 0) === 1;
-      const dims = shape.map((d, i) => (d === 0 && !allowzero ? x!.dims[i]! : d));
+      const dims = shape.map((d, i) => (d === 0 && !allowzero ? x.dims[i]! : d));
       const neg = dims.indexOf(-1);
       if (neg >= 0) {
         const known = dims.reduce((a, d, i) => (i === neg ? a : a * d), 1);
-        if (known === 0 || numel(x!.dims) % known !== 0) throw new FoldError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
-        dims[neg] = numel(x!.dims) / known;
+        if (known === 0 || numel(x.dims) % known !== 0) throw new FoldError(`${where}: cannot reshape [${x.dims}] to [${shape}]`);
+        dims[neg] = numel(x.dims) / known;
       }
-      if (numel(dims) !== numel(x!.dims)) throw new FoldError(`${where}: cannot reshape [${x!.dims}] to [${shape}]`);
-      return [{ ...x!, dims }];
-    }
-    case 'Flatten': {
+      if (numel(dims) !== numel(x.dims)) throw new FoldError(`${where}: cannot reshape [${x.dims}] to [${shape}]`);
+      return [{ ...x, dims }];
+    },),
+  Flatten: op(({ node, x }) => {
       const axis = attrInt(node, 'axis', 1);
-      const a = axis < 0 ? axis + x!.dims.length : axis;
-      return [{ ...x!, dims: [numel(x!.dims.slice(0, a)), numel(x!.dims.slice(a))] }];
-    }
-    case 'Unsqueeze': {
-      const axes = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
+      const a = axis < 0 ? axis + x.dims.length : axis;
+      return [{ ...x, dims: [numel(x.dims.slice(0, a)), numel(x.dims.slice(a))] }];
+    },),
+  Unsqueeze: op(({ node, inputs, ctx, where, x }) => {
+      const axes = axesOf(node, inputs, ctx);
       if (!axes) throw new FoldError(`${where}: Unsqueeze needs axes`);
-      const rank = x!.dims.length + axes.length;
+      const rank = x.dims.length + axes.length;
       const norm = axes.map((a) => normAxis(where, a, rank)).sort((a, b) => a - b);
-      const dims = [...x!.dims];
+      const dims = [...x.dims];
       for (const a of norm) dims.splice(a, 0, 1);
-      return [{ ...x!, dims }];
-    }
-    case 'Squeeze': {
-      const axesIn = ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
-      const rank = x!.dims.length;
-      const axes = axesIn ? axesIn.map((a) => normAxis(where, a, rank)) : x!.dims.flatMap((d, i) => (d === 1 ? [i] : []));
-      for (const a of axes) if (x!.dims[a] !== 1) throw new FoldError(`${where}: cannot squeeze axis ${a} of size ${x!.dims[a]}`);
-      return [{ ...x!, dims: x!.dims.filter((_, i) => !axes.includes(i)) }];
-    }
-    case 'Gather': {
-      const ind = inputs[1]!;
-      const axis = normAxis(where, attrInt(node, 'axis', 0), x!.dims.length);
-      const d = x!.dims[axis]!;
-      const outer = numel(x!.dims.slice(0, axis));
-      const inner = numel(x!.dims.slice(axis + 1));
-      const ni = numel(ind.dims);
-      const dims = [...x!.dims.slice(0, axis), ...ind.dims, ...x!.dims.slice(axis + 1)];
-      if (numel(dims) > limit) return null;
-      const idx = new Int32Array(numel(dims));
-      let k = 0;
-      for (let o = 0; o < outer; o++) {
-        for (let j = 0; j < ni; j++) {
-          let g = int(ind, j);
-          if (g < -d || g >= d) throw new FoldError(`${where}: index ${g} is out of range for axis ${axis} of size ${d}`);
-          if (g < 0) g += d;
-          for (let i = 0; i < inner; i++) idx[k++] = (o * d + g) * inner + i;
-        }
-      }
-      return [pick(x!, dims, idx)];
-    }
-    case 'Concat': {
-      const parts = inputs.filter((t): t is Tensor => !!t);
-      const rank = parts[0]!.dims.length;
-      const axis = normAxis(where, attrInt(node, 'axis', 0), rank);
-      for (const p of parts) {
-        if (p.dims.length !== rank || p.dims.some((d, i) => i !== axis && d !== parts[0]!.dims[i])) {
-          throw new FoldError(`${where}: cannot concatenate [${parts[0]!.dims}] and [${p.dims}] on axis ${axis}`);
-        }
-      }
-      const dims = [...parts[0]!.dims];
-      dims[axis] = parts.reduce((a, p) => a + p.dims[axis]!, 0);
-      const n = numel(dims);
-      if (n > limit) return null;
-      const data = allocate(parts[0]!.dtype, n);
-      const outer = numel(dims.slice(0, axis));
-      let k = 0;
-      for (let o = 0; o < outer; o++) {
-        for (const p of parts) {
-          const chunk = numel(p.dims.slice(axis));
-          for (let i = 0; i < chunk; i++) (data as Scalar[])[k++] = get(p, o * chunk + i);
-        }
-      }
-      return [{ dtype: parts[0]!.dtype, dims, data }];
-    }
-    case 'Slice':
-      return [evalSlice(node, inputs, ctx, where)];
-    case 'Expand': {
-      const dims = broadcastDims(where, x!.dims, ints(inputs[1]!));
-      if (numel(dims) > limit) return null;
-      return [pick(x!, dims, broadcastIndex(dims, x!.dims))];
-    }
-    case 'Transpose': {
-      const r = x!.dims.length;
+      return [{ ...x, dims }];
+    },),
+  Squeeze: op(({ node, inputs, ctx, where, x }) => {
+      const axesIn = axesOf(node, inputs, ctx);
+      const rank = x.dims.length;
+      const axes = axesIn ? axesIn.map((a) => normAxis(where, a, rank)) : x.dims.flatMap((d, i) => (d === 1 ? [i] : []));
+      for (const a of axes) if (x.dims[a] !== 1) throw new FoldError(`${where}: cannot squeeze axis ${a} of size ${x.dims[a]}`);
+      return [{ ...x, dims: x.dims.filter((_, i) => !axes.includes(i)) }];
+    },),
+  Gather: op((a) => evalGather(a)),
+  Concat: op((a) => evalConcat(a)),
+  Slice: op(({ node, inputs, ctx, where }) => [evalSlice(node, inputs, ctx, where)]),
+  Expand: op(({ inputs, where, limit, x }) => {
+      const dims = broadcastDims(where, x.dims, ints(inputs[1]!));
+      return numel(dims) > limit ? null : [pick(x, dims, broadcastIndex(dims, x.dims))];
+    },),
+  Transpose: op(({ node, x }) => {
+      const r = x.dims.length;
       const perm = attrInts(node, 'perm') ?? [...Array(r).keys()].reverse();
-      const dims = perm.map((p) => x!.dims[p]!);
-      const st = strides(x!.dims);
-      const idx = new Int32Array(numel(dims));
-      forEachIndex(dims, (ix, flat) => {
-        let k = 0;
-        for (let a = 0; a < r; a++) k += ix[a]! * st[perm[a]!]!;
-        idx[flat] = k;
-      });
-      return [pick(x!, dims, idx)];
-    }
-    case 'Tile': {
+      const st = strides(x.dims);
+      return [gatherBy(x, perm.map((p) => x.dims[p]!), (ix) => ix.reduce((k, v, a) => k + v * st[perm[a]!]!, 0))];
+    },),
+  Tile: op(({ inputs, limit, x }) => {
       const reps = ints(inputs[1]!);
-      const dims = x!.dims.map((d, i) => d * reps[i]!);
+      const dims = x.dims.map((d, i) => d * reps[i]!);
       if (numel(dims) > limit) return null;
-      const st = strides(x!.dims);
-      const idx = new Int32Array(numel(dims));
-      forEachIndex(dims, (ix, flat) => {
-        let k = 0;
-        for (let a = 0; a < dims.length; a++) k += (ix[a]! % x!.dims[a]!) * st[a]!;
-        idx[flat] = k;
-      });
-      return [pick(x!, dims, idx)];
-    }
-    case 'Split':
-      return evalSplit(node, inputs, ctx, where);
-    case 'Trilu': {
+      const st = strides(x.dims);
+      return [gatherBy(x, dims, (ix) => ix.reduce((k, v, a) => k + (v % x.dims[a]!) * st[a]!, 0))];
+    },),
+  Split: op(({ node, inputs, ctx, where }) => evalSplit(node, inputs, ctx, where)),
+  Trilu: op(({ node, inputs, where, x }) => {
       const upper = attrInt(node, 'upper', 1) === 1;
       const k = inputs[1] ? int(inputs[1], 0) : 0;
-      const r = x!.dims.length;
-      if (r < 2) throw new FoldError(`${where}: Trilu needs rank >= 2, got [${x!.dims}]`);
-      const data = allocate(x!.dtype, numel(x!.dims));
-      forEachIndex(x!.dims, (ix, flat) => {
-        const i = ix[r - 2]!;
-        const j = ix[r - 1]!;
-        const keep = upper ? j - i >= k : j - i <= k;
-        if (keep) (data as Scalar[])[flat] = get(x!, flat);
+      const r = x.dims.length;
+      if (r < 2) throw new FoldError(`${where}: Trilu needs rank >= 2, got [${x.dims}]`);
+      const data = allocate(x.dtype, numel(x.dims));
+      forEachIndex(x.dims, (ix, flat) => {
+        const d = ix[r - 1]! - ix[r - 2]!;
+        if (upper ? d >= k : d <= k) (data as Scalar[])[flat] = get(x, flat);
       });
-      return [{ dtype: x!.dtype, dims: [...x!.dims], data }];
-    }
-    case 'ConstantOfShape': {
-      const dims = ints(x!);
+      return [{ dtype: x.dtype, dims: [...x.dims], data }];
+    },),
+  ConstantOfShape: op(({ node, limit, x }) => {
+      const dims = ints(x);
       if (numel(dims) > limit) return null;
       const a = node.attributes.value;
       const v = a && a.type === 'tensor' ? a.value : tensor('float32', [1], [0]);
@@ -376,121 +351,146 @@ function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, wh
       if (Array.isArray(data)) data.fill((v.data as string[])[0]!);
       else (data as unknown as { fill(x: unknown): void }).fill((v.data as ArrayLike<unknown>)[0]);
       return [{ dtype: v.dtype, dims, data }];
-    }
-    case 'Range':
-      return evalRange(inputs, limit, where);
-    case 'Where': {
-      const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
-      if (a.dtype !== b.dtype) throw new FoldError(`${where}: Where branches have dtypes ${a.dtype} and ${b.dtype}`);
-      if (c.dtype !== 'bool') return null;
-      const dims = broadcastDims(where, c.dims, a.dims, b.dims);
-      const mc = broadcastIndex(dims, c.dims);
-      const ma = broadcastIndex(dims, a.dims);
-      const mb = broadcastIndex(dims, b.dims);
-      const idx = new Int32Array(numel(dims));
-      // Pick from a virtual concatenation of a and b.
-      const na = numel(a.dims);
-      for (let i = 0; i < idx.length; i++) idx[i] = get(c, mc[i]!) ? ma[i]! : na + mb[i]!;
-      const both: Tensor = { dtype: a.dtype, dims: [na + numel(b.dims)], data: concatData(a, b) };
-      return [pick(both, dims, idx)];
-    }
-    case 'Cast': {
-      const to = dtypeFromCode(attrInt(node, 'to', 0), where);
-      return castTensor(x!, to);
-    }
-  }
+    },),
+  Range: op(({ inputs, limit, where }) => evalRange(inputs, limit, where)),
+  Where: op(({ inputs, where }) => evalWhere(inputs as [Tensor, Tensor, Tensor], where)),
+  Cast: op(({ node, where, x }) => castTensor(x, dtypeFromCode(attrInt(node, 'to', 0), where))),
 
+  Add: arith(() => (a, b) => (typeof a === 'bigint' ? a + (b as bigint) : (a as number) + (b as number))),
+  Sub: arith(() => (a, b) => (typeof a === 'bigint' ? a - (b as bigint) : (a as number) - (b as number))),
+  // int32 products wrap as in ORT (Math.imul); a plain double product would lose the low bits.
+  Mul: arith(({ dt }) => (a, b) => (typeof a === 'bigint' ? a * (b as bigint) : dt === 'int32' ? Math.imul(a as number, b as number) : (a as number) * (b as number))),
+  Div: notBool((a) => [elementwise(a.where, a.present, a.dt, (p, q) => (a.isInt ? divTrunc(p, q, a.where) : (p as number) / (q as number)))]),
+  Mod: numeric(({ node, present, dt, isInt, isFloatDt, where }) => {
+    const fmod = attrInt(node, 'fmod', 0) === 1;
+    if (!isInt) return fmod && isFloatDt ? [elementwise(where, present, dt, (a, b) => (a as number) % (b as number))] : null;
+    return [elementwise(where, present, dt, (a, b) => modInt(a, b, fmod, where))];
+  }),
+  // Only integer powers with integer exponents: float pow is not correctly rounded anywhere.
+  Pow: numeric(({ inputs, present, dt, isInt, where }) => {
+    if (!isInt || !INTS.has(inputs[1]!.dtype)) return null;
+    if (ints(inputs[1]!).some((e) => e < 0)) return null;
+    return [elementwise(where, present, dt, (a, b) => (typeof a === 'bigint' ? a ** BigInt(b as number | bigint) : (a as number) ** Number(b)))];
+  }),
+  Neg: notBool((a) => [elementwise(a.where, a.present, a.dt, (v) => (typeof v === 'bigint' ? -v : -(v as number)))]),
+  Abs: notBool((a) => [elementwise(a.where, a.present, a.dt, (v) => (typeof v === 'bigint' ? (v < 0n ? -v : v) : Math.abs(v as number)))]),
+  Sqrt: floatUnary(Math.sqrt),
+  Reciprocal: floatUnary((v) => 1 / v),
+  Floor: floatUnary(Math.floor),
+  Ceil: floatUnary(Math.ceil),
+  Equal: predicate((a, b) => a === b),
+  Less: predicate((a, b) => a < b),
+  LessOrEqual: predicate((a, b) => a <= b),
+  Greater: predicate((a, b) => a > b),
+  GreaterOrEqual: predicate((a, b) => a >= b),
+  And: predicate((a, b) => !!a && !!b),
+  Or: predicate((a, b) => !!a || !!b),
+  Xor: predicate((a, b) => !!a !== !!b),
+  Not: predicate((a) => !a),
+  Min: extremum(false),
+  Max: extremum(true),
+  ReduceSum: reduce,
+  ReduceProd: reduce,
+  ReduceMax: reduce,
+  ReduceMin: reduce,
+};
+
+/** Ops the evaluator can fold (default ONNX domain). */
+export const FOLDABLE_OPS: ReadonlySet<string> = new Set(Object.keys(OPS));
+
+function evalOp(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext, where: string): Tensor[] | null {
+  const entry = OPS[node.opType]!;
+  const limit = ctx.maxElements ?? 1 << 20;
+  if (entry.kind === 'dims' || entry.kind === 'none') return entry.evaluate({ node, inputs, ctx, where, limit });
+  // Every other op needs all of its present inputs.
+  for (let i = 0; i < node.inputs.length; i++) if (node.inputs[i] && !inputs[i]) return null;
+  const x = inputs[0];
+  if (!x && node.opType !== 'Range') return null;
+  const args: OpArgs = { node, inputs, ctx, where, limit, x: x! };
+  if (entry.kind === 'all') return entry.evaluate(args);
   // Numeric ops: every input must be a computable dtype.
   const present = inputs.filter((t): t is Tensor => !!t);
   if (present.some((t) => !COMPUTABLE.has(t.dtype))) {
-    if (!(op === 'Equal' && present.every((t) => t.dtype === 'string'))) return null;
+    if (!(node.opType === 'Equal' && present.every((t) => t.dtype === 'string'))) return null;
   }
   const dt = x!.dtype;
-  const isInt = INTS.has(dt);
-  const isFloatDt = dt === 'float32' || dt === 'float64';
-  switch (op) {
-    case 'Add':
-      return [elementwise(where, present, dt, (a, b) => (typeof a === 'bigint' ? a + (b as bigint) : (a as number) + (b as number)))];
-    case 'Sub':
-      return [elementwise(where, present, dt, (a, b) => (typeof a === 'bigint' ? a - (b as bigint) : (a as number) - (b as number)))];
-    case 'Mul':
-      return [
-        elementwise(where, present, dt, (a, b) =>
-          typeof a === 'bigint' ? a * (b as bigint) : dt === 'int32' ? Math.imul(a as number, b as number) : (a as number) * (b as number),
-        ),
-      ];
-    case 'Div':
-      if (dt === 'bool') return null;
-      return [elementwise(where, present, dt, (a, b) => (isInt ? divTrunc(a, b, where) : (a as number) / (b as number)))];
-    case 'Mod': {
-      const fmod = attrInt(node, 'fmod', 0) === 1;
-      if (!isInt) return fmod && isFloatDt ? [elementwise(where, present, dt, (a, b) => (a as number) % (b as number))] : null;
-      return [elementwise(where, present, dt, (a, b) => modInt(a, b, fmod, where))];
+  return entry.evaluate({ ...args, present, dt, isInt: INTS.has(dt), isFloatDt: dt === 'float32' || dt === 'float64' });
+}
+
+/** Axes of Squeeze/Unsqueeze: an input from opset 13, an attribute before. */
+function axesOf(node: Node, inputs: (Tensor | undefined)[], ctx: EvalContext): number[] | undefined {
+  return ctx.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : attrInts(node, 'axes');
+}
+
+/** A tensor of `dims` whose element at multi-index ix is x's element at flat index source(ix). */
+function gatherBy(x: Tensor, dims: number[], source: (ix: number[]) => number): Tensor {
+  const idx = new Int32Array(numel(dims));
+  forEachIndex(dims, (ix, flat) => {
+    idx[flat] = source(ix);
+  });
+  return pick(x, dims, idx);
+}
+
+function evalGather({ node, inputs, where, limit, x }: OpArgs): Tensor[] | null {
+  const ind = inputs[1]!;
+  const axis = normAxis(where, attrInt(node, 'axis', 0), x.dims.length);
+  const d = x.dims[axis]!;
+  const outer = numel(x.dims.slice(0, axis));
+  const inner = numel(x.dims.slice(axis + 1));
+  const ni = numel(ind.dims);
+  const dims = [...x.dims.slice(0, axis), ...ind.dims, ...x.dims.slice(axis + 1)];
+  if (numel(dims) > limit) return null;
+  const idx = new Int32Array(numel(dims));
+  let k = 0;
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < ni; j++) {
+      let g = int(ind, j);
+      if (g < -d || g >= d) throw new FoldError(`${where}: index ${g} is out of range for axis ${axis} of size ${d}`);
+      if (g < 0) g += d;
+      for (let i = 0; i < inner; i++) idx[k++] = (o * d + g) * inner + i;
     }
-    case 'Pow': {
-      // Only integer powers with integer exponents: float pow is not correctly rounded anywhere.
-      if (!isInt || !INTS.has(inputs[1]!.dtype)) return null;
-      if (ints(inputs[1]!).some((e) => e < 0)) return null;
-      return [
-        elementwise(where, present, dt, (a, b) =>
-          typeof a === 'bigint' ? a ** BigInt(b as number | bigint) : (a as number) ** Number(b),
-        ),
-      ];
-    }
-    case 'Neg':
-      if (dt === 'bool') return null;
-      return [elementwise(where, present, dt, (a) => (typeof a === 'bigint' ? -a : -(a as number)))];
-    case 'Abs':
-      if (dt === 'bool') return null;
-      return [elementwise(where, present, dt, (a) => (typeof a === 'bigint' ? (a < 0n ? -a : a) : Math.abs(a as number)))];
-    case 'Sqrt':
-      return isFloatDt ? [elementwise(where, present, dt, (a) => Math.sqrt(a as number))] : null;
-    case 'Reciprocal':
-      return isFloatDt ? [elementwise(where, present, dt, (a) => 1 / (a as number))] : null;
-    case 'Floor':
-      return isFloatDt ? [elementwise(where, present, dt, (a) => Math.floor(a as number))] : null;
-    case 'Ceil':
-      return isFloatDt ? [elementwise(where, present, dt, (a) => Math.ceil(a as number))] : null;
-    case 'Equal':
-      return [elementwise(where, present, 'bool', (a, b) => a === b)];
-    case 'Less':
-      return [elementwise(where, present, 'bool', (a, b) => a < b)];
-    case 'LessOrEqual':
-      return [elementwise(where, present, 'bool', (a, b) => a <= b)];
-    case 'Greater':
-      return [elementwise(where, present, 'bool', (a, b) => a > b)];
-    case 'GreaterOrEqual':
-      return [elementwise(where, present, 'bool', (a, b) => a >= b)];
-    case 'And':
-      return [elementwise(where, present, 'bool', (a, b) => !!a && !!b)];
-    case 'Or':
-      return [elementwise(where, present, 'bool', (a, b) => !!a || !!b)];
-    case 'Xor':
-      return [elementwise(where, present, 'bool', (a, b) => !!a !== !!b)];
-    case 'Not':
-      return [elementwise(where, present, 'bool', (a) => !a)];
-    case 'Min':
-    case 'Max': {
-      const pickMax = op === 'Max';
-      // NaN propagates as in ORT's Min/Max (std::min/max on Eigen arrays propagate the NaN operand).
-      return [
-        elementwise(where, present, dt, (...v) =>
-          v.reduce((acc, c) => {
-            if (typeof c === 'number' && Number.isNaN(c)) return c;
-            if (typeof acc === 'number' && Number.isNaN(acc)) return acc;
-            // biome-ignore lint/complexity/useMathMinMax: values may be bigint or string, which Math.max does not take
-            return pickMax ? (c > acc ? c : acc) : c < acc ? c : acc;
-          }),
-        ),
-      ];
-    }
-    case 'ReduceSum':
-    case 'ReduceProd':
-    case 'ReduceMax':
-    case 'ReduceMin':
-      return evalReduce(node, inputs, ctx, where);
   }
-  return null;
+  return [pick(x, dims, idx)];
+}
+
+function evalConcat({ node, inputs, where, limit }: OpArgs): Tensor[] | null {
+  const parts = inputs.filter((t): t is Tensor => !!t);
+  const rank = parts[0]!.dims.length;
+  const axis = normAxis(where, attrInt(node, 'axis', 0), rank);
+  for (const p of parts) {
+    if (p.dims.length !== rank || p.dims.some((d, i) => i !== axis && d !== parts[0]!.dims[i])) {
+      throw new FoldError(`${where}: cannot concatenate [${parts[0]!.dims}] and [${p.dims}] on axis ${axis}`);
+    }
+  }
+  const dims = [...parts[0]!.dims];
+  dims[axis] = parts.reduce((a, p) => a + p.dims[axis]!, 0);
+  const n = numel(dims);
+  if (n > limit) return null;
+  const data = allocate(parts[0]!.dtype, n);
+  const outer = numel(dims.slice(0, axis));
+  let k = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const p of parts) {
+      const chunk = numel(p.dims.slice(axis));
+      for (let i = 0; i < chunk; i++) (data as Scalar[])[k++] = get(p, o * chunk + i);
+    }
+  }
+  return [{ dtype: parts[0]!.dtype, dims, data }];
+}
+
+function evalWhere([c, a, b]: [Tensor, Tensor, Tensor], where: string): Tensor[] | null {
+  if (a.dtype !== b.dtype) throw new FoldError(`${where}: Where branches have dtypes ${a.dtype} and ${b.dtype}`);
+  if (c.dtype !== 'bool') return null;
+  const dims = broadcastDims(where, c.dims, a.dims, b.dims);
+  const mc = broadcastIndex(dims, c.dims);
+  const ma = broadcastIndex(dims, a.dims);
+  const mb = broadcastIndex(dims, b.dims);
+  const idx = new Int32Array(numel(dims));
+  // Pick from a virtual concatenation of a and b.
+  const na = numel(a.dims);
+  for (let i = 0; i < idx.length; i++) idx[i] = get(c, mc[i]!) ? ma[i]! : na + mb[i]!;
+  const both: Tensor = { dtype: a.dtype, dims: [na + numel(b.dims)], data: concatData(a, b) };
+  return [pick(both, dims, idx)];
 }
 
 function concatData(a: Tensor, b: Tensor): TensorArray {
