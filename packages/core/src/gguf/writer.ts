@@ -178,32 +178,25 @@ function checkValue(type: GgufValueType, v: GgufValue, where: string, depth = 0)
   }
 }
 
+/** The number types' writers, by GGUF value type. */
+const NUMBER_WRITERS: Partial<Record<GgufValueType, 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64'>> = {
+  [GgufValueType.UINT8]: 'u8',
+  [GgufValueType.INT8]: 'i8',
+  [GgufValueType.UINT16]: 'u16',
+  [GgufValueType.INT16]: 'i16',
+  [GgufValueType.UINT32]: 'u32',
+  [GgufValueType.INT32]: 'i32',
+  [GgufValueType.FLOAT32]: 'f32',
+  [GgufValueType.FLOAT64]: 'f64',
+};
+
 function writeValue(w: ByteWriter, type: GgufValueType, v: GgufValue): void {
+  const number = NUMBER_WRITERS[type];
+  if (number) {
+    w[number](v as number);
+    return;
+  }
   switch (type) {
-    case GgufValueType.UINT8:
-      w.u8(v as number);
-      return;
-    case GgufValueType.INT8:
-      w.i8(v as number);
-      return;
-    case GgufValueType.UINT16:
-      w.u16(v as number);
-      return;
-    case GgufValueType.INT16:
-      w.i16(v as number);
-      return;
-    case GgufValueType.UINT32:
-      w.u32(v as number);
-      return;
-    case GgufValueType.INT32:
-      w.i32(v as number);
-      return;
-    case GgufValueType.FLOAT32:
-      w.f32(v as number);
-      return;
-    case GgufValueType.FLOAT64:
-      w.f64(v as number);
-      return;
     case GgufValueType.UINT64:
       w.u64(BigInt(v as bigint | number));
       return;
