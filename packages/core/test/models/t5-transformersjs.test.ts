@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForSeq2SeqLM, AutoTokenizer, Tensor as HfTensor, env } from '@huggingface/transformers';
 import { createSession, i64, readModel, type ModelSession, type Tensor } from '../../src/index.js';
-import { T5_TINY, makeT5Folder, type T5Folder, type T5TinyConfig } from '../../src/models/tiny/index.js';
+import { makeT5Folder, type T5Folder, type T5TinyConfig } from '../../src/models/generate/index.js';
+import { T5_TINY } from '@crispr-bench/testing';
 
 env.allowRemoteModels = false;
 

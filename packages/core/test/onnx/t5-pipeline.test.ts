@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { i64, inlineConstantIfs, mergeGraphs, probeShapes, specialize, tensor, topologicalSort, type Tensor } from '../../src/index.js';
-import { T5_TINY, buildT5Encoder, buildT5MergedDecoder, makeT5Weights, resolveT5Config } from '../../src/models/tiny/index.js';
+import { buildT5Encoder, buildT5MergedDecoder, makeT5Weights, resolveT5Config } from '../../src/models/generate/index.js';
 import { plain, run } from './helpers.js';
+import { T5_TINY } from '@crispr-bench/testing';
 
 /**
  * The attribution pipeline on a T5 in Optimum's layout (encoder_model + decoder_model_merged as
