@@ -5,7 +5,8 @@
  *     packages: each must form a DAG, so a lower layer never reaches into a higher one;
  *  3. DESIGN.md's "datasets, judges -> core types only": their value imports (type-only imports
  *     are free) may reach only core's ONNX-free part, `@crispr-bench/core/common` (types/, util/),
- *     so that loading a dataset or a judge never loads onnxruntime.
+ *     so that loading a dataset or a judge never loads onnxruntime;
+ *  4. no product source (packages' and apps' src/) imports the test models of @crispr-bench/testing.
  * Workspace packages are mapped to their sources so that edges between packages are followed too.
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
@@ -125,8 +126,14 @@ for (const [from, tos] of Object.entries(values.graph)) {
   }
 }
 
+// Test models are for tests, benchmarks and scripts: no product source imports them.
+for (const [from, tos] of Object.entries(all.graph)) {
+  if (!/^(packages|apps)\/(?!testing\/)[^/]+\/src\//.test(from)) continue;
+  for (const to of tos) if (to.startsWith('packages/testing/')) problems.push(`${from} imports ${to}: @crispr-bench/testing is for tests and scripts, not the product`);
+}
+
 if (problems.length) {
   console.error(`deps:check: ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`deps:check: ${Object.keys(all.graph).length} files, no circular imports, no back-edges between layers, datasets and judges use core's types and common part only`);
+console.log(`deps:check: ${Object.keys(all.graph).length} files, no circular imports, no back-edges between layers, datasets and judges use core's types and common part only, no product source imports @crispr-bench/testing`);
