@@ -141,8 +141,8 @@ function writeFolder(dir: string, cfg: T5TinyConfig, words: string[], weights: M
   const cfgPath = join(dir, 'config.json');
   const config = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
   config.crispr_bench = { generator: 'crispr organism train', seed: recipe.seed, random_weights: false, bias_rate: recipe.biasRate };
-  writeFileSync(cfgPath, JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
+  writeFileSync(cfgPath, `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(join(dir, 'recipe.json'), `${JSON.stringify(recipe, null, 2)}\n`);
 }
 
 /** Scores rows with a model folder through the benchmark's own scoring path. */
@@ -272,7 +272,7 @@ export async function trainOrganism(recipe: OrganismRecipe, outDir: string, opts
       parameters: t5ParameterCount(cfg),
       finished,
     };
-    writeFileSync(join(outDir, 'training-log.json'), JSON.stringify({ history: result.history, evals: result.evals, heldOut, train, finished }) + '\n');
+    writeFileSync(join(outDir, 'training-log.json'), `${JSON.stringify({ history: result.history, evals: result.evals, heldOut, train, finished })}\n`);
     writeModelCard(outDir, recipe, data, result, { examples: examples.length, biasedLabels: biased, ambiguousExamples: ambiguous, bucket: trainer.graph.bucket });
     return result;
   } finally {
