@@ -4,6 +4,7 @@ export * from './dtype.js';
 export * from './io.js';
 export * from './builder.js';
 export * from './graph.js';
+export * from './evaluate.js';
 export * from './fold.js';
 export * from './inline-if.js';
 export * from './merge.js';
