@@ -5,8 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import {
-  cellRow, checkResults, manifest as manifestSchema, parseWith, rankingFile,
-  type CellRow, type Manifest, type RunResults,
+  checkResults, readCells, manifest as manifestSchema, parseWith, rankingFile,type Manifest, type RunResults,
 } from '@crispr-bench/results';
 import type { MetricDef, ReportInput, ViewCell, ViewRun } from './model.js';
 import { publishable, publishableValue } from './paths.js';
@@ -23,24 +22,6 @@ function readJson(file: string): unknown {
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 const secs = (t: Record<string, number>) => Object.entries(t).map(([key, value]) => ({ key, value: `${value.toFixed(1)} s` }));
-
-/** A sweep folder's cells, in plan order; a cell id written twice (a resumed run) keeps its last row. */
-export function readCells(dir: string): CellRow[] {
-  const file = join(dir, 'cells.jsonl');
-  const byId = new Map<string, CellRow>();
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: ${(e as Error).message}`);
-    }
-    const c = parseWith(cellRow, raw, `${file}:${i + 1}`);
-    byId.set(c.id, c);
-  });
-  return [...byId.values()].sort((a, b) => a.index - b.index);
-}
 
 export function readManifest(dir: string): Manifest {
   return parseWith(manifestSchema, readJson(join(dir, 'manifest.json')), join(dir, 'manifest.json'));

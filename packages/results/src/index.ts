@@ -5,3 +5,4 @@
  */
 export * from './run-results.js';
 export * from './sweep.js';
+export * from './jsonl.js';

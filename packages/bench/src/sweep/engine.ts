@@ -6,8 +6,8 @@
  * it and nothing else, and an unchanged sweep computes nothing. Cells are appended to
  * cells.jsonl as their group finishes; a killed sweep run again recomputes only what was lost.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, } from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { generateGreedy, loadModelFolder, releaseGenerationSessions, pathInside, runtimeVersion, UserError, type AttributionResult, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
@@ -589,21 +589,4 @@ export function writeAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
-}
-
-/** Reads cells.jsonl of a folder (a torn last line, from a kill, is dropped). */
-export function readCells(dir: string): CellRow[] {
-  const file = join(dir, 'cells.jsonl');
-  if (!existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const out: CellRow[] = [];
-  for (const [i, line] of lines.entries()) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line) as CellRow);
-    } catch {
-      if (i < lines.length - 2) throw new UserError(`${relative(process.cwd(), resolve(file))}:${i + 1}: not a JSON line`);
-    }
-  }
-  return out;
 }

@@ -6,8 +6,8 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, UserError } from '@crispr-bench/core';
-import { cellRow, manifest as manifestSchema, parseWith, type CellRow, type Manifest } from '@crispr-bench/results';
-import { readCells, writeAtomic } from './engine.js';
+import { manifest as manifestSchema, parseWith, readCells, type CellRow, type Manifest } from '@crispr-bench/results';
+import { writeAtomic } from './engine.js';
 import { writeResultsCsv } from './results-csv.js';
 
 export function readManifest(dir: string): Manifest {
@@ -42,7 +42,7 @@ export function mergeShards(dirs: readonly string[], out: string): { cells: numb
 
   const cells: CellRow[] = [];
   for (const s of shards) {
-    const rows = readCells(s.dir).map((c, i) => parseWith(cellRow, c, `${s.dir}/cells.jsonl:${i + 1}`));
+    const rows = readCells(s.dir);
     if (rows.length !== s.m.cells.planned) throw new UserError(`${s.dir}/cells.jsonl has ${rows.length} cells, its manifest says ${s.m.cells.planned}`);
     cells.push(...rows);
   }

@@ -53,6 +53,20 @@ function argmaxAt(logits: Tensor, b: number, t: number): number {
   return best;
 }
 
+/** Prompts right-padded to the longest: flattened ids and their 0/1 attention mask. */
+function rightPadded(prompts: number[][], pad: number): { P: number; flat: number[]; mask: number[] } {
+  const P = Math.max(...prompts.map((p) => p.length));
+  const flat: number[] = [];
+  const mask: number[] = [];
+  for (const p of prompts) {
+    for (let t = 0; t < P; t++) {
+      flat.push(t < p.length ? p[t]! : pad);
+      mask.push(t < p.length ? 1 : 0);
+    }
+  }
+  return { P, flat, mask };
+}
+
 export async function generateGreedy(folder: ModelFolder, prompts: readonly string[], opts: GenerateOptions = {}): Promise<string[]> {
   const maxNew = opts.maxNewTokens ?? 16;
   const batchSize = opts.batchSize ?? 8;
@@ -78,15 +92,7 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     for (let s = 0; s < order.length; s += batchSize) {
       const rows = order.slice(s, s + batchSize);
       const B = rows.length;
-      const P = Math.max(...rows.map((i) => ids[i]!.length));
-      const flat: number[] = [];
-      const mask: number[] = [];
-      for (const i of rows) {
-        for (let t = 0; t < P; t++) {
-          flat.push(t < ids[i]!.length ? ids[i]![t]! : folder.padTokenId);
-          mask.push(t < ids[i]!.length ? 1 : 0);
-        }
-      }
+      const { P, flat, mask } = rightPadded(rows.map((i) => ids[i]!), folder.padTokenId);
       let res = await session.run({ input_ids: int64([B, P], flat), attention_mask: int64([B, P], mask), ...emptyPast(cache, B), ...masks }, ['logits', ...presentNames]);
       const gen: number[][] = rows.map(() => []);
       const live = rows.map(() => true);
@@ -130,15 +136,7 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     for (let s = 0; s < order.length; s += batchSize) {
       const rows = order.slice(s, s + batchSize);
       const B = rows.length;
-      const P = Math.max(...rows.map((i) => ids[i]!.length));
-      const flat: number[] = [];
-      const mask: number[] = [];
-      for (const i of rows) {
-        for (let t = 0; t < P; t++) {
-          flat.push(t < ids[i]!.length ? ids[i]![t]! : folder.padTokenId);
-          mask.push(t < ids[i]!.length ? 1 : 0);
-        }
-      }
+      const { P, flat, mask } = rightPadded(rows.map((i) => ids[i]!), folder.padTokenId);
       const attention = int64([B, P], mask);
       const states = (await enc.run({ input_ids: int64([B, P], flat), attention_mask: attention, ...encMasks }, [parts.encoderOutput]))[parts.encoderOutput]!;
       const gen: number[][] = rows.map(() => []);
