@@ -38,7 +38,7 @@ function parseShard(spec: string | undefined): { index: number; count: number } 
   if (!m) throw new UsageError(`--shard must be i/n (1-based, e.g. 1/4), got '${spec}'`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || index < 1 || index > count) throw new UsageError(`--shard ${spec}: i must be between 1 and n`);
+  if (count < 1 || index < 1 || index > count) throw new UsageError(`--shard must be i/n with 1 <= i <= n, got '${spec}'`);
   return { index, count };
 }
 
