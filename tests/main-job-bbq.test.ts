@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '@crispr-bench/core';
 import { checkResults } from '@crispr-bench/results';
-import { reportCommand } from '@crispr-bench/report';
+import { reportCommand } from '@crispr-bench/report/cli';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(__dirname, '../../shared/assets');

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { safeName } from '@crispr-bench/core';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 import { checkResults, type RunResults } from '@crispr-bench/results';
-import { reportCommand } from '@crispr-bench/report';
+import { reportCommand } from '@crispr-bench/report/cli';
 import { chromiumAvailable, launchChromium } from './browser/chromium.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'crispr-main-job-'));

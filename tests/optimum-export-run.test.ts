@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadModelFolder, pruneCommand, releaseScoringSessions } from '@crispr-bench/core';
+import { loadModelFolder, releaseScoringSessions } from '@crispr-bench/core';
+import { pruneCommand } from '@crispr-bench/core/cli';
 import { checkResults } from '@crispr-bench/results';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 

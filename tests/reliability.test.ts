@@ -13,7 +13,6 @@ import {
   Attributor,
   attributionExample,
   attributionModel,
-  inspectCommand,
   loadModelFolder,
   readModel,
   safeName,
@@ -25,7 +24,8 @@ import { checkResults, type RunResults } from '@crispr-bench/results';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 import { lockRunFolder } from '../packages/bench/src/pipeline/lock.js';
 import { contextLimit } from '../packages/bench/src/pipeline/lengths.js';
-import { reportCommand } from '@crispr-bench/report';
+import { reportCommand } from '@crispr-bench/report/cli';
+import { inspectCommand } from '@crispr-bench/core/cli';
 import { collect, crispr, spawnCrispr } from './cli-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-reliability-'));

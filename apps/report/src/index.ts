@@ -2,5 +2,5 @@ export { renderReport, renderAll, scriptJson, mdText, type Rendered } from './re
 export { lineChart, barChart, niceTicks, niceStep } from './charts.js';
 export { loadInputs, readManifest } from './load.js';
 export { publishable } from './paths.js';
-export { reportCommand, writeReport } from './command.js';
+export { writeReport, csvText, type WrittenReport } from './write.js';
 export type { ReportInput, ViewCell } from './model.js';

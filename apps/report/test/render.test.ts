@@ -3,7 +3,8 @@ import { readFileSync, mkdtempSync, writeFileSync, mkdirSync, existsSync, readdi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, UserError, type CliIO } from '@crispr-bench/core';
-import { renderReport, renderAll, loadInputs, lineChart, niceTicks, reportCommand, scriptJson, writeReport, mdText } from '../src/index.js';
+import { renderReport, renderAll, loadInputs, lineChart, niceTicks, scriptJson, writeReport, mdText } from '../src/index.js';
+import { reportCommand } from '../src/cli/index.js';
 import { writeSweepFixture, HOSTILE } from '../../../tests/fixtures/sweep-fixture.js';
 
 const fixture = () => JSON.parse(readFileSync(new URL('./fixtures/results.json', import.meta.url), 'utf8'));

@@ -6,4 +6,6 @@
  */
 export * from './types/items.js';
 export * from './types/cli.js';
+export * from './types/cli-options.js';
+export * from './types/cli-table.js';
 export * from './util/random.js';

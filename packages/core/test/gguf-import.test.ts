@@ -14,7 +14,8 @@ import { createSession, type ModelSession } from '../src/runtime/session.js';
 import { UserError, type CliIO } from '../src/types/cli.js';
 import { readGguf, tensorData, GgufValueType } from '../src/gguf/reader.js';
 import { spmBpeEncode, spmDecode, spmVocabFromGguf, type SpmVocab } from '../src/gguf/tokenizer.js';
-import { importGguf, importCommand, type ImportGgufSummary } from '../src/gguf/index.js';
+import { importGguf, type ImportGgufSummary } from '../src/gguf/index.js';
+import { importCommand } from '../src/cli/index.js';
 import { argmax, loadReferenceModel, logSoftmax, referenceGreedy, referenceLogits, type RefModel } from './helpers/llama-reference-f64.js';
 import { V, writeGgufBytes, f32Bytes, u16Bytes, type WTensor } from './helpers/gguf-writer.js';
 
@@ -292,7 +293,7 @@ describe('import gguf: usage errors', () => {
   const io = captureIO().io;
   it('names the problem', async () => {
     await expect(importCommand.run([], io)).rejects.toThrow(UserError);
-    await expect(importCommand.run(['safetensors', 'x'], io)).rejects.toThrow(/unknown format 'safetensors'/);
+    await expect(importCommand.run(['safetensors', 'x'], io)).rejects.toThrow(/unknown import subcommand 'safetensors' \(gguf\)/);
     await expect(importCommand.run(['gguf', 'x.gguf'], io)).rejects.toThrow(/--out <dir> is required/);
     await expect(importCommand.run(['gguf', '--out', 'd'], io)).rejects.toThrow(/expected one GGUF file, got 0/);
     await expect(importCommand.run(['gguf', '/nonexistent/m.gguf', '--out', 'd'], io)).rejects.toThrow(/m\.gguf: no such file/);

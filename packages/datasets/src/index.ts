@@ -34,7 +34,6 @@ export {
   fetchBbq, verifyBbqContent, sha256Hex, BbqFetchError, BBQ_FILES, BBQ_REPO, BBQ_COMMIT, BBQ_BASE_URL, BBQ_BROWSE_URL,
 } from './bbq/fetch.js';
 export type { BbqFilePin, FetchBbqOptions, FetchedFile } from './bbq/fetch.js';
-export { dataCommand } from './cli/data.js';
 export {
   ORGANISM_DATA_DIR, ORGANISM_TEMPLATES_DIR, organismCategories, organismBbqItems, organismInstructions, organismRetentionItems,
   biasedAnswerIndex, plantedLabel,

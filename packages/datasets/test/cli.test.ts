@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError, type CliIO } from '@crispr-bench/core/common';
-import { dataCommand } from '../src/cli/data.js';
+import { dataCommand } from '../src/cli/index.js';
 import { BBQ_FILES, fetchBbq, sha256Hex } from '../src/bbq/fetch.js';
 import { loadBbqFile } from '../src/bbq/loader.js';
 import { expandTemplates, toBbqJsonl } from '../src/bbq/expander.js';
@@ -31,7 +31,7 @@ describe('crispr data: usage', () => {
     await expect(dataCommand.run(['expand', '--out', 'x.jsonl'], captureIO())).rejects.toThrow(/--category is required/);
     await expect(dataCommand.run(['fetch', 'squad', '--out', tmp], captureIO())).rejects.toThrow(/expected 'bbq'/);
     await expect(dataCommand.run(['fetch', 'bbq'], captureIO())).rejects.toThrow(/--out <dir> is required/);
-    await expect(dataCommand.run(['check', 'x', '--on-bad-line', 'maybe'], captureIO())).rejects.toThrow(/error or skip/);
+    await expect(dataCommand.run(['check', 'x', '--on-bad-line', 'maybe'], captureIO())).rejects.toThrow(/--on-bad-line must be one of error, skip, got 'maybe'/);
     const io = captureIO();
     expect(await dataCommand.run(['--help'], io)).toBe(0);
     expect(io.outLines.join('\n')).toMatch(/crispr data fetch bbq --out <dir>/);

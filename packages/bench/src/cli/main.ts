@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /** The `crispr` command line: dispatches to the subcommands that the packages contribute. */
-import { consoleIO, exitCodeOf, UsageError, UserError, type CliCommand } from '@crispr-bench/core';
+import { consoleIO, exitCodeOf, formatTable, helpRequest, UsageError, UserError, type CliCommand } from '@crispr-bench/core/cli';
 import { commands } from './registry.js';
 
 function usage(cmds: CliCommand[]): string {
   const lines = ['usage: crispr <command> [options]', '', 'commands:'];
-  for (const c of cmds) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'Run `crispr <command> --help` for a command\'s options.');
+  // Headerless: the header line formatTable puts first is dropped.
+  lines.push(...formatTable(cmds, [{ header: '', value: (c) => c.name, minWidth: 10 }, { header: '', value: (c) => c.summary }], { indent: '  ', gap: 1 }).slice(1));
+  lines.push('', 'Run `crispr <command> --help` (or `crispr <command> <subcommand> --help`) for the options.');
   return lines.join('\n');
 }
 
@@ -23,8 +24,11 @@ async function main(argv: string[]): Promise<number> {
     consoleIO.err(`crispr: unknown command '${name}'\n\n${usage(commands)}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    consoleIO.out(cmd.usage);
+  // The same answer a command's own run() gives (defineCommand); here too so that a command
+  // defined without it still has a working --help.
+  const help = helpRequest(cmd, rest);
+  if (help !== null) {
+    consoleIO.out(help);
     return 0;
   }
   try {

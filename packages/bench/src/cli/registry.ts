@@ -1,14 +1,11 @@
 /**
- * Every `crispr` subcommand, in the order `crispr --help` lists them. Packages export their
- * commands; this list is the one place they are wired in.
+ * Every `crispr` subcommand, in the order `crispr --help` lists them. Each package exports its
+ * commands from its `./cli` subpath; this list is the one place they are wired in.
  */
-import { importCommand, sitesCommand, inspectCommand, pruneCommand, explainCommand, type CliCommand } from '@crispr-bench/core';
-import { dataCommand } from '@crispr-bench/datasets';
-import { judgeCommand } from './commands/judge.js';
-import { runCommand } from './commands/run.js';
-import { mergeCommand, sweepCommand } from './commands/sweep.js';
-import { organismCommand } from '../organism/command.js';
-import { reportCommand } from '@crispr-bench/report';
-import { gateCommand } from './commands/gate.js';
+import type { CliCommand } from '@crispr-bench/core';
+import { importCommand, sitesCommand, inspectCommand, pruneCommand, explainCommand } from '@crispr-bench/core/cli';
+import { dataCommand } from '@crispr-bench/datasets/cli';
+import { reportCommand } from '@crispr-bench/report/cli';
+import { runCommand, sweepCommand, mergeCommand, judgeCommand, organismCommand, gateCommand } from '@crispr-bench/bench/cli';
 
 export const commands: CliCommand[] = [runCommand, sweepCommand, mergeCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand, reportCommand, gateCommand];

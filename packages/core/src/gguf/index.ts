@@ -30,7 +30,6 @@ export {
 } from './tokenizer.js';
 export { buildLlamaOnnx, llamaConfigFromGguf, interleavedToHalfRows, LLAMA_OPSET, type LlamaConfig, type LlamaOnnxResult } from './llama-onnx.js';
 export { importGguf, IMPORTED_FILES, type ImportGgufOptions, type ImportGgufSummary } from './import.js';
-export { importCommand } from './import-command.js';
 export {
   writeGguf,
   ggufValue,

@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, Model } from '../onnx/types.js';
-import type { FileRole } from './site-kinds.js';
+import type { FileRole } from '../types/site-kinds.js';
 
 export type ModelKind = 'seq2seq' | 'decoder-only';
 

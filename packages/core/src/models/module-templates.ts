@@ -6,7 +6,7 @@
  * the count, every width and the shared inputs (q, k, v read one tensor; gate and up read one
  * tensor) agree.
  */
-import type { FileRole, SiteKind } from './site-kinds.js';
+import type { FileRole, SiteKind } from '../types/site-kinds.js';
 
 export interface ExpectedLinear {
   name: string;

@@ -26,9 +26,9 @@
  */
 import type { Graph, Model, Node, Tensor } from '../onnx/types.js';
 import { moduleTemplate, TEMPLATE_FAMILIES, type ExpectedLinear, type ModuleTemplate } from './module-templates.js';
-import type { FileRole, SiteKind } from './site-kinds.js';
+import type { FileRole, SiteKind } from '../types/site-kinds.js';
 
-export type { FileRole, SiteKind } from './site-kinds.js';
+export type { FileRole, SiteKind } from '../types/site-kinds.js';
 
 
 export interface NeuronSite {

@@ -11,6 +11,8 @@ export interface CliCommand {
   summary: string;
   /** Full usage text printed by `crispr <name> --help`. */
   usage: string;
+  /** Subcommands (`crispr data expand`), so that `crispr <name> <sub> --help` prints the subcommand's own usage. */
+  subcommands?: readonly CliCommand[];
   run(argv: string[], io?: CliIO): Promise<number>;
 }
 
@@ -54,20 +56,51 @@ export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** Parses an integer option (`--name <n>`), with a default and a lower bound, as a UsageError on bad input. */
-export function intOption(v: string | undefined, name: string, fallback: number, min = 0): number {
-  if (v === undefined) return fallback;
-  if (!/^-?\d+$/.test(v.trim())) throw new UsageError(`--${name} must be an integer, got '${v}'`);
-  const n = Number(v);
-  if (n < min) throw new UsageError(`--${name} must be >= ${min}, got ${n}`);
-  return n;
+/** The arguments before a `--` terminator: after it, `--help` is an operand, not a request for help. */
+function optionTokens(argv: readonly string[]): readonly string[] {
+  const end = argv.indexOf('--');
+  return end < 0 ? argv : argv.slice(0, end);
 }
 
-/** Checks an option against its allowed values (a UsageError naming them otherwise). */
-export function choiceOption<T extends string>(v: string | undefined, allowed: readonly T[], flag: string, fallback: T): T {
-  if (v === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got '${v}'`);
-  return v as T;
+/**
+ * The usage text that `argv` asks for, or null when it does not ask for help: `--help`/`-h`
+ * anywhere before `--` prints the usage of the deepest subcommand named by the leading arguments
+ * (`data expand --help` is expand's, `data --help` and `data bogus --help` are data's).
+ */
+export function helpRequest(cmd: CliCommand, argv: readonly string[]): string | null {
+  const tokens = optionTokens(argv);
+  if (!tokens.includes('--help') && !tokens.includes('-h')) return null;
+  const sub = cmd.subcommands?.find((s) => s.name === argv[0]);
+  return sub ? helpRequest(sub, argv.slice(1)) : cmd.usage;
+}
+
+/**
+ * A command whose `--help` (on it or on any of its subcommands) prints the usage on stdout and
+ * exits 0, the same way for every command, whether it runs from the CLI or is called directly.
+ */
+export function defineCommand(cmd: CliCommand): CliCommand {
+  return {
+    ...cmd,
+    async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
+      const usage = helpRequest(cmd, argv);
+      if (usage !== null) {
+        io.out(usage);
+        return 0;
+      }
+      return cmd.run(argv, io);
+    },
+  };
+}
+
+/** Runs the subcommand of `parent` named by argv[0], with the rest of the arguments; a missing or unknown name is a usage error. */
+export function runSubcommand(parent: CliCommand, argv: string[], io: CliIO = consoleIO): Promise<number> {
+  const subs = parent.subcommands ?? [];
+  const [name, ...rest] = argv;
+  const names = subs.map((s) => s.name).join(', ');
+  if (name === undefined) throw new UsageError(`missing subcommand (${names})\n\n${parent.usage}`);
+  const sub = subs.find((s) => s.name === name);
+  if (!sub) throw new UsageError(`unknown ${parent.name} subcommand '${name}' (${names})\n\n${parent.usage}`);
+  return sub.run(rest, io);
 }
 
 /**

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { explainCommand, UserError, loadModelFolder } from '../../src/index.js';
+import { UserError, loadModelFolder } from '../../src/index.js';
+import { explainCommand } from '../../src/cli/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('explain');

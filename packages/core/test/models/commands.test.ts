@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, type CliIO } from '../../src/types/cli.js';
-import { pruneCommand, sitesCommand } from '../../src/models/commands.js';
+import { pruneCommand, sitesCommand } from '../../src/cli/index.js';
 import { loadModelFolder } from '../../src/models/folder.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, storiesFolder, t5Folder, tempDir } from './helpers.js';
 
@@ -70,7 +70,7 @@ describe.skipIf(!HAVE_STORIES)(`crispr sites / crispr prune (${HAVE_STORIES ? 's
     await expect(sitesCommand.run(['--model', tmp.dir], c.io)).rejects.toThrow(UserError);
     await expect(sitesCommand.run(['--model', stories, '--bogus'], c.io)).rejects.toThrow(UserError);
     await expect(pruneCommand.run(['--model', stories, '--neurons', 'r.json', '--out', 'x'], c.io)).rejects.toThrow(/--k is required/);
-    await expect(pruneCommand.run(['--model', stories, '--neurons', 'r.json', '--k', 'ten', '--out', 'x'], c.io)).rejects.toThrow(/--k must be a non-negative integer/);
+    await expect(pruneCommand.run(['--model', stories, '--neurons', 'r.json', '--k', 'ten', '--out', 'x'], c.io)).rejects.toThrow(/--k must be an integer >= 0, got 'ten'/);
     await expect(pruneCommand.run(['--model', stories, '--neurons', join(tmp.dir, 'none.json'), '--k', '1', '--out', 'x'], c.io)).rejects.toThrow(/none\.json: no such file/);
   });
 });

@@ -14,8 +14,7 @@ import { AutoModelForSeq2SeqLM, Tensor as HfTensor, env } from '@huggingface/tra
 import { readModel, writeModel } from '../../src/onnx/io.js';
 import { loadModelFolder, type ModelFolder } from '../../src/models/folder.js';
 import { detectLayout } from '../../src/models/layout.js';
-import { inspectCommand, pruneCommand, sitesCommand } from '../../src/models/commands.js';
-import { explainCommand } from '../../src/attribution/explain-command.js';
+import { explainCommand, inspectCommand, pruneCommand, sitesCommand } from '../../src/cli/index.js';
 import { Attributor } from '../../src/attribution/run.js';
 import { attributionExample, attributionModel } from '../../src/attribution/folder.js';
 import { releaseScoringSessions, scoreOptions } from '../../src/models/scoring.js';

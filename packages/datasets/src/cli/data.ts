@@ -1,13 +1,51 @@
+/** `crispr data expand|fetch|check`: BBQ expansion, download and checks. */
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
-import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core/common';
+import {
+  choiceOption, consoleIO, defineCommand, intOption, listOption, parseCommandLine, requiredOption, runSubcommand, UsageError, UserError,
+  type CliCommand, type CliIO,
+} from '@crispr-bench/core/common';
 import { assetsDir } from '../assets.js';
 import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.js';
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
 import { loadBbqDir, loadBbqFile, parseBbqJsonl } from '../bbq/loader.js';
 import { EXPANDABLE_CATEGORIES, readTemplateSet } from '../bbq/templates.js';
 import { formatBadLine, type BbqLoadResult } from '../bbq/types.js';
+
+const EXPAND_USAGE = `usage: crispr data expand --category <Cat> --out <file.jsonl> [--templates <dir>] [--seed <n>]
+                          [--mode sample|exhaustive] [--max-items <n>]
+
+Expand the official BBQ template CSVs of one category into BBQ-style JSONL (checked by the loader
+before it is written).
+
+options:
+  --templates <dir>   folder with <Category>.csv, vocabulary.csv, vocabulary_proper_names.csv
+                      (default: <assets>/bbq/templates)
+  --category <Cat>    one of ${EXPANDABLE_CATEGORIES.join(', ')}
+  --out <file>        the JSONL to write
+  --seed <n>          seed of the sampling (default 0)
+  --mode <m>          sample (default): BBQ's downsampling, seeded; exhaustive: every slot filler
+  --max-items <n>     stop with an error past this many items (default 2000000)`;
+
+const FETCH_USAGE = `usage: crispr data fetch bbq --out <dir> [--categories A,B] [--base-url <url>] [--timeout <s>]
+
+Download data/<Category>.jsonl of nyu-mll/BBQ at commit bea11bd. Offline, it says what to
+download by hand and where to put it; files already in <dir> are verified, not downloaded.
+
+options:
+  --out <dir>          where to put the files
+  --categories <A,B>   categories to fetch (default: all)
+  --base-url <url>     a mirror of the repository's raw files
+  --timeout <s>        seconds per request (default 60)`;
+
+const CHECK_USAGE = `usage: crispr data check <file.jsonl | folder> [--on-bad-line error|skip] [--categories A,B]
+
+Load BBQ JSONL (one file or a folder of them) and report counts by category, condition and
+polarity, and every bad line. Exit status 1 when a line was skipped.
+
+options:
+  --on-bad-line <m>    error (default): stop at the first bad line; skip: report and go on
+  --categories <A,B>   categories to load (folder input)`;
 
 const USAGE = `usage: crispr data <subcommand> [options]
 
@@ -16,31 +54,13 @@ subcommands:
   fetch    download the official BBQ files (pinned commit, sha256-checked)
   check    load BBQ JSONL (a file or a folder) and report counts and bad lines
 
-crispr data expand --category <Cat> --out <file.jsonl> [--templates <dir>] [--seed <n>]
-                   [--mode sample|exhaustive] [--max-items <n>]
-  --templates   folder with <Category>.csv, vocabulary.csv, vocabulary_proper_names.csv
-                (default: <assets>/bbq/templates)
-  --category    one of ${EXPANDABLE_CATEGORIES.join(', ')}
-  --mode        sample (default): BBQ's downsampling, seeded; exhaustive: every slot filler
-  --max-items   stop with an error past this many items (default 2000000)
+${EXPAND_USAGE.replace('usage: ', '')}
 
-crispr data fetch bbq --out <dir> [--categories A,B] [--base-url <url>]
-  Downloads data/<Category>.jsonl of nyu-mll/BBQ at commit bea11bd. Offline, it says what to
-  download by hand and where to put it; files already in <dir> are verified, not downloaded.
+${FETCH_USAGE.replace('usage: ', '')}
 
-crispr data check <file.jsonl | folder> [--on-bad-line error|skip] [--categories A,B]
+${CHECK_USAGE.replace('usage: ', '')}
 `;
 
-
-/** All our options are strings; values come back as a plain string map. */
-function parse(
-  argv: string[],
-  options: NonNullable<ParseArgsConfig['options']>,
-  allowPositionals: boolean,
-): { values: Record<string, string | undefined>; positionals: string[] } {
-  const r = parseCommandLine(argv, options, USAGE, allowPositionals);
-  return { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
-}
 
 function countsTable(r: BbqLoadResult): string[] {
   const counts = new Map<string, number>();
@@ -52,17 +72,16 @@ function countsTable(r: BbqLoadResult): string[] {
 }
 
 async function expand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parse(argv, {
+  const { values } = parseCommandLine(argv, {
     templates: { type: 'string' }, category: { type: 'string' }, out: { type: 'string' },
     seed: { type: 'string' }, mode: { type: 'string' }, 'max-items': { type: 'string' },
-  }, false);
-  const category = values.category as string | undefined;
-  const out = values.out as string | undefined;
-  if (!category) throw new UsageError('expand: --category is required');
-  if (!out) throw new UsageError('expand: --out is required');
-  const mode = (values.mode as string | undefined) ?? 'sample';
-  if (mode !== 'sample' && mode !== 'exhaustive') throw new UsageError(`--mode must be sample or exhaustive, got '${mode}'`);
-  const templates = (values.templates as string | undefined) ?? join(assetsDir(), 'bbq', 'templates');
+  }, EXPAND_USAGE);
+  const category = requiredOption('category', values.category);
+  const out = requiredOption('out', values.out);
+  const mode = choiceOption<ExpandMode>('mode', values.mode, ['sample', 'exhaustive'], 'sample');
+  const seed = intOption('seed', values.seed, { default: 0, min: 0 });
+  const maxItems = intOption('max-items', values['max-items'], { default: 2_000_000, min: 1 });
+  const templates = values.templates ?? join(assetsDir(), 'bbq', 'templates');
   try {
     await stat(templates);
   } catch {
@@ -73,9 +92,9 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
   try {
     const set = await readTemplateSet(templates, category);
     recs = expandTemplateSet(set, {
-      seed: intOption(values.seed as string | undefined, 'seed', 0, 0),
-      mode: mode as ExpandMode,
-      maxItems: intOption(values['max-items'] as string | undefined, 'max-items', 2_000_000, 1),
+      seed,
+      mode,
+      maxItems,
       onWarning: (w) => warnings.push(w),
     });
   } catch (e) {
@@ -98,18 +117,18 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(argv, {
+  const { values, positionals } = parseCommandLine(argv, {
     out: { type: 'string' }, categories: { type: 'string' }, 'base-url': { type: 'string' }, timeout: { type: 'string' },
-  }, true);
+  }, FETCH_USAGE, true);
   if (positionals.length !== 1 || positionals[0] !== 'bbq') throw new UsageError(`fetch: expected 'bbq' (crispr data fetch bbq --out <dir>)`);
-  const out = values.out as string | undefined;
-  if (!out) throw new UsageError('fetch: --out <dir> is required');
-  const cats = (values.categories as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const out = requiredOption('out', values.out, '<dir>');
+  const cats = listOption('categories', values.categories);
+  const timeout = intOption('timeout', values.timeout, { default: 60, min: 1 });
   try {
     const got = await fetchBbq({
       out, ...(cats ? { categories: cats } : {}),
-      ...(values['base-url'] ? { baseUrl: values['base-url'] as string } : {}),
-      timeoutMs: intOption(values.timeout as string | undefined, 'timeout', 60, 1) * 1000,
+      ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
+      timeoutMs: timeout * 1000,
       log: (l) => io.out(l),
     });
     io.out(`${got.length} BBQ file(s) in ${out}: ${got.filter((g) => g.verified === 'sha256').length} sha256-verified, ` +
@@ -122,12 +141,11 @@ async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function check(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(argv, { 'on-bad-line': { type: 'string' }, categories: { type: 'string' } }, true);
+  const { values, positionals } = parseCommandLine(argv, { 'on-bad-line': { type: 'string' }, categories: { type: 'string' } }, CHECK_USAGE, true);
   if (positionals.length !== 1) throw new UsageError('check: expected one path (a BBQ JSONL file or a folder of them)');
-  const onBad = (values['on-bad-line'] as string | undefined) ?? 'error';
-  if (onBad !== 'error' && onBad !== 'skip') throw new UsageError(`--on-bad-line must be error or skip, got '${onBad}'`);
+  const onBad = choiceOption('on-bad-line', values['on-bad-line'], ['error', 'skip'], 'error');
   const path = positionals[0]!;
-  const cats = (values.categories as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean);
+  const cats = listOption('categories', values.categories);
   let r: BbqLoadResult;
   try {
     const isDir = (await stat(path)).isDirectory();
@@ -147,26 +165,17 @@ async function check(argv: string[], io: CliIO): Promise<number> {
   return r.skipped.length > 0 ? 1 : 0;
 }
 
+const expandCommand = defineCommand({ name: 'expand', summary: 'BBQ template CSVs -> BBQ-style JSONL for one category', usage: EXPAND_USAGE, run: (argv, io = consoleIO) => expand(argv, io) });
+const fetchCommand = defineCommand({ name: 'fetch', summary: 'download the official BBQ files (pinned commit, sha256-checked)', usage: FETCH_USAGE, run: (argv, io = consoleIO) => fetchCmd(argv, io) });
+const checkCommand = defineCommand({ name: 'check', summary: 'load BBQ JSONL (a file or a folder) and report counts and bad lines', usage: CHECK_USAGE, run: (argv, io = consoleIO) => check(argv, io) });
+
 /** `crispr data`: BBQ expansion, download and checks. */
-export const dataCommand: CliCommand = {
+export const dataCommand: CliCommand = defineCommand({
   name: 'data',
   summary: 'BBQ data: expand templates, fetch official files, check JSONL',
   usage: USAGE,
-  async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const [sub, ...rest] = argv;
-    if (sub === undefined) throw new UsageError(`missing subcommand\n\n${USAGE}`);
-    if (sub === '--help' || sub === '-h') {
-      io.out(USAGE);
-      return 0;
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.out(USAGE);
-      return 0;
-    }
-    if (sub === 'expand') return expand(rest, io);
-    if (sub === 'fetch') return fetchCmd(rest, io);
-    if (sub === 'check') return check(rest, io);
-    throw new UsageError(`unknown data subcommand '${sub}' (expand, fetch, check)\n\n${USAGE}`);
+  subcommands: [expandCommand, fetchCommand, checkCommand],
+  run(argv: string[], io: CliIO = consoleIO): Promise<number> {
+    return runSubcommand(dataCommand, argv, io);
   },
-};
-
+});

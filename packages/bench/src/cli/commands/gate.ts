@@ -4,7 +4,7 @@
  * inputs that cannot be compared (said plainly).
  */
 import { writeFileSync } from 'node:fs';
-import { choiceOption, consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core';
+import { choiceOption, consoleIO, defineCommand, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
 import { compareFolders } from '../../gate/compare.js';
 import { gateMarkdown } from '../../gate/format.js';
 import { IncomparableError } from '../../gate/errors.js';
@@ -28,7 +28,7 @@ Prints a markdown table; exit 0 pass, 1 regression, 2 bad usage or incomparable 
   --out <file.md>      also write the markdown to a file (e.g. for a pull-request comment)
 `;
 
-export const gateCommand: CliCommand = {
+export const gateCommand: CliCommand = defineCommand({
   name: 'gate',
   summary: 'regression gate for CI: compare a candidate sweep folder against a baseline',
   usage: USAGE,
@@ -38,7 +38,7 @@ export const gateCommand: CliCommand = {
     }, USAGE, true);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
     if (!values.baseline || !values.candidate) throw new UsageError(`--baseline and --candidate are required\n\n${USAGE}`);
-    const show = choiceOption(values.show, ['pooled', 'all', 'failed'] as const, '--show', 'pooled');
+    const show = choiceOption('show', values.show, ['pooled', 'all', 'failed'] as const, 'pooled');
     const rules = loadRules(values.rules);
     let result: ReturnType<typeof compareFolders>;
     try {
@@ -62,4 +62,4 @@ export const gateCommand: CliCommand = {
     }
     return result.failed.length ? 1 : 0;
   },
-};
+});

@@ -4,7 +4,7 @@
  * depend on each other.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { consoleIO, jsonOutput, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
+import { consoleIO, defineCommand, formatTable, intOption, jsonOutput, parseCommandLine, requiredOption, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
 import { loadBbqDir, loadBbqFile, type BbqLoadResult } from '@crispr-bench/datasets';
 import {
   BBQ_HEADLINE_KEYS,
@@ -105,20 +105,17 @@ function fmt(v: number | null): string {
 }
 
 function table(rows: [string, BbqMetrics][]): string[] {
-  const head = ['category', 'n', 'accuracy', 'acc_ambig', 'acc_disambig', 'bias_disambig', 'bias_ambig', 'unmatched'];
-  const body = rows.map(([name, m]) => [
-    name,
-    String(m.n),
-    fmt(m.accuracy),
-    fmt(m.accuracy_ambig),
-    fmt(m.accuracy_disambig),
-    fmt(m.bias_disambig),
-    fmt(m.bias_ambig),
-    fmt(m.unmatched),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  const metric = (header: string, get: (m: BbqMetrics) => number | null) => ({ header, value: ([, m]: [string, BbqMetrics]) => fmt(get(m)), align: 'right' as const });
+  return formatTable(rows, [
+    { header: 'category', value: ([name]) => name },
+    { header: 'n', value: ([, m]) => String(m.n), align: 'right' },
+    metric('accuracy', (m) => m.accuracy),
+    metric('acc_ambig', (m) => m.accuracy_ambig),
+    metric('acc_disambig', (m) => m.accuracy_disambig),
+    metric('bias_disambig', (m) => m.bias_disambig),
+    metric('bias_ambig', (m) => m.bias_ambig),
+    metric('unmatched', (m) => m.unmatched),
+  ], { rule: true });
 }
 
 export interface JudgeJson {
@@ -148,7 +145,7 @@ export interface JudgeJson {
   bootstrap: { resamples: number; seed: number; level: number } | null;
 }
 
-export const judgeCommand: CliCommand = {
+export const judgeCommand: CliCommand = defineCommand({
   name: 'judge',
   summary: 'score a predictions file on BBQ (accuracy, bias scores, intervals)',
   usage: USAGE,
@@ -164,22 +161,17 @@ export const judgeCommand: CliCommand = {
         seed: { type: 'string' },
         strict: { type: 'boolean', default: false },
         by: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
       },
       USAGE,
     );
-    if (values.help) {
-      io.out(USAGE);
-      return 0;
-    }
-    for (const req of ['data', 'predictions', 'field'] as const) {
-      if (!values[req]) throw new UsageError(`--${req} is required\n\n${USAGE}`);
-    }
-    const dataPath = values.data!, predPath = values.predictions!, field = values.field!;
+    // --help is answered by defineCommand, like every command's.
+    const dataPath = requiredOption('data', values.data, undefined, USAGE);
+    const predPath = requiredOption('predictions', values.predictions, undefined, USAGE);
+    const field = requiredOption('field', values.field, undefined, USAGE);
+    const resamples = intOption('bootstrap', values.bootstrap, { default: 1000, min: 0 });
+    const seed = intOption('seed', values.seed, { default: 0, min: 0 });
     const json = jsonOutput(io, values.json);
     io = json.io;
-    const resamples = intOption(values.bootstrap, 'bootstrap', 1000, 0);
-    const seed = intOption(values.seed, 'seed', 0, 0);
 
     const data = await loadData(dataPath);
     let predText: string;
@@ -265,18 +257,27 @@ export const judgeCommand: CliCommand = {
       for (const l of table(Object.entries(by_group))) io.out(l);
       io.out('');
       io.out(`across ${perGroup.size} values of ${values.by} (mean ± sample sd):`);
-      for (const k of BBQ_HEADLINE_KEYS) {
-        const a = across_groups[k]!;
-        io.out(`  ${k.padEnd(18)} ${fmt(a.mean)} ± ${fmt(a.sd)}  [min ${fmt(a.min)}, max ${fmt(a.max)}]`);
-      }
+      const across = across_groups;
+      const lines = formatTable(BBQ_HEADLINE_KEYS, [
+        { header: 'metric', value: (k) => k },
+        { header: 'mean', value: (k) => fmt(across[k]!.mean), align: 'right' },
+        { header: 'sd', value: (k) => fmt(across[k]!.sd), align: 'right' },
+        { header: 'min', value: (k) => fmt(across[k]!.min), align: 'right' },
+        { header: 'max', value: (k) => fmt(across[k]!.max), align: 'right' },
+      ], { indent: '  ' });
+      for (const l of lines) io.out(l);
     }
     if (resamples > 0 && overall.ci) {
       io.out('');
       io.out(`overall 95% bootstrap intervals (${resamples} resamples, seed ${seed}):`);
-      for (const k of BBQ_HEADLINE_KEYS) {
-        const c = overall.ci[k]!;
-        io.out(`  ${k.padEnd(18)} ${fmt(overall[k])}  [${fmt(c.lo)}, ${fmt(c.hi)}]`);
-      }
+      const ci = overall.ci;
+      const lines = formatTable(BBQ_HEADLINE_KEYS, [
+        { header: 'metric', value: (k) => k },
+        { header: 'value', value: (k) => fmt(overall[k]), align: 'right' },
+        { header: 'lo', value: (k) => fmt(ci[k]!.lo), align: 'right' },
+        { header: 'hi', value: (k) => fmt(ci[k]!.hi), align: 'right' },
+      ], { indent: '  ' });
+      for (const l of lines) io.out(l);
     }
 
     if (values.json) {
@@ -309,4 +310,4 @@ export const judgeCommand: CliCommand = {
     }
     return 0;
   },
-};
+});

@@ -6,7 +6,11 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, UserError, choiceOption, consoleIO, intOption, jsonOutput, loadModelFolder, parseCommandLine, safeName, type CliCommand, type CliIO } from '@crispr-bench/core';
+import { loadModelFolder, safeName } from '@crispr-bench/core';
+import {
+  UserError, choiceOption, consoleIO, defineCommand, formatTable, intListOption, intOption, jsonOutput, kindsOption, listOption, numberOption, parseCommandLine,
+  type CliCommand, type CliIO,
+} from '@crispr-bench/core/cli';
 import { splitDevTest } from '@crispr-bench/datasets';
 import { makeDefaultModel } from '../../default-model/index.js';
 import { folderAccess } from '../../pipeline/folder-access.js';
@@ -78,7 +82,7 @@ settings, the upstream numbers), and recomputed otherwise; the run says which an
 Exit status: 0 done, 1 failed, 2 usage error.`;
 
 
-export const runCommand: CliCommand = {
+export const runCommand: CliCommand = defineCommand({
   name: 'run',
   summary: 'run CRISPR end to end (score, attribute, prune, evaluate) and write results.json',
   usage: USAGE,
@@ -120,17 +124,24 @@ export const runCommand: CliCommand = {
     const json = jsonOutput(io, v.json);
     io = json.io;
     const progress = progressReporter(io);
-    const seed = intOption(v.seed, 'seed', 0);
-    const objective = choiceOption(v.objective, ['logprob', 'prob'], '--objective', 'logprob');
-    const reduce = choiceOption(v.reduce, ['max', 'mean'], '--reduce', 'max');
-    const provider = choiceOption(v.provider, ['cpu', 'cuda', 'webgpu'], '--provider', 'cpu');
-    const truncate = choiceOption(v.truncate, ['error', 'left', 'right'], '--truncate', 'error');
-    const ks = (v.k ?? '0,1,2,4,8,16,32').split(',').map((x) => intOption(x.trim(), 'k', 0));
-    const lambda = v.lambda === undefined ? 1 : Number(v.lambda);
-    if (!Number.isFinite(lambda) || lambda < 0) throw new UsageError(`--lambda must be a non-negative number, got '${v.lambda}'`);
-    const devFraction = v['dev-fraction'] === undefined ? 0.5 : Number(v['dev-fraction']);
-    if (!(devFraction > 0 && devFraction < 1)) throw new UsageError(`--dev-fraction must be in (0, 1), got '${v['dev-fraction']}'`);
-    const kinds = v.kinds === undefined || v.kinds === 'all' ? 'all' : v.kinds === 'ffn' ? 'ffn' : v.kinds.split(',');
+    // Every option is checked here, before the run folder is locked or anything is loaded.
+    const seed = intOption('seed', v.seed, { default: 0, min: 0 });
+    const objective = choiceOption('objective', v.objective, ['logprob', 'prob'], 'logprob');
+    const reduce = choiceOption('reduce', v.reduce, ['max', 'mean'], 'max');
+    const provider = choiceOption('provider', v.provider, ['cpu', 'cuda', 'webgpu'], 'cpu');
+    const truncate = choiceOption('truncate', v.truncate, ['error', 'left', 'right'], 'error');
+    const ks = intListOption('k', v.k, { default: [0, 1, 2, 4, 8, 16, 32], min: 0 });
+    const lambda = numberOption('lambda', v.lambda, { default: 1, min: 0 });
+    const devFraction = numberOption('dev-fraction', v['dev-fraction'], { default: 0.5, min: 0, max: 1, minExclusive: true, maxExclusive: true });
+    const kinds = kindsOption('kinds', v.kinds);
+    const categories = listOption('categories', v.categories);
+    const maxItems = intOption('max-items', v['max-items'], { min: 1 });
+    const instances = intOption('instances', v.instances, { default: 20, min: 1 });
+    const trials = intOption('trials', v.trials, { default: 3, min: 1 });
+    const kMax = intOption('k-search', v['k-search'], { min: 1 });
+    const bootstrap = intOption('bootstrap', v.bootstrap, { default: 1000, min: 1 });
+    const maxBatch = intOption('batch', v.batch, { default: 8, min: 1 });
+    const memoryLimitMiB = intOption('memory-mib', v['memory-mib'], { default: 2048, min: 1 });
     const dataSpec = v.data ?? 'pronoun';
 
     const modelSpec = v.model ?? 'default';
@@ -164,7 +175,7 @@ export const runCommand: CliCommand = {
       const folder = await loadModelFolder(modelDir, v.variant ? { variant: v.variant } : {});
       const model = {
         ...folderAccess(folder, {
-          attribution: { objective, reduce, kinds, maxBatch: intOption(v.batch, 'batch', 8, 1), memoryLimitMiB: intOption(v['memory-mib'], 'memory-mib', 2048, 1), session: { provider } },
+          attribution: { objective, reduce, kinds, maxBatch, memoryLimitMiB, session: { provider } },
           provider,
           description,
         }),
@@ -185,10 +196,10 @@ export const runCommand: CliCommand = {
       const task = await loadTask(
         {
           source: dataSpec,
-          categories: typeof v.categories === 'string' ? v.categories.split(',') : undefined,
+          categories,
           instructions: v.instructions,
           template: v.template,
-          maxItems: v['max-items'] === undefined ? undefined : intOption(v['max-items'], 'max-items', 0, 1),
+          maxItems,
           seed,
         },
         model.kind,
@@ -204,8 +215,8 @@ export const runCommand: CliCommand = {
           out,
           split: { dev: split.dev.map((i) => index.get(i)!), test: split.test.map((i) => index.get(i)!) },
           attribution: {
-            instances: intOption(v.instances, 'instances', 20, 1),
-            trials: intOption(v.trials, 'trials', 3, 1),
+            instances,
+            trials,
             seed,
             lambda,
             skill: !v['no-skill'],
@@ -215,9 +226,9 @@ export const runCommand: CliCommand = {
             kinds: Array.isArray(kinds) ? kinds.join(',') : kinds,
           },
           ks,
-          ...(v['k-search'] !== undefined ? { kSearch: { kMax: intOption(v['k-search'], 'k-search', 500, 1) } } : {}),
+          ...(kMax !== undefined ? { kSearch: { kMax } } : {}),
           random: !v['no-random'],
-          bootstrap: intOption(v.bootstrap, 'bootstrap', 1000, 1),
+          bootstrap,
           seed,
           provider,
           modelHash,
@@ -231,9 +242,12 @@ export const runCommand: CliCommand = {
         return m?.value === null || m?.value === undefined ? '—' : m.value.toFixed(3);
       };
       io.out('');
-      const keys = results.metricInfo.map((m) => m.key);
-      io.out(['method'.padEnd(9), 'k'.padStart(4), ...keys.map((k) => k.padStart(Math.max(10, k.length)))].join('  '));
-      for (const p of results.sweep) io.out([p.method.padEnd(9), String(p.k).padStart(4), ...keys.map((k) => show(k, p).padStart(Math.max(10, k.length)))].join('  '));
+      const table = formatTable(results.sweep, [
+        { header: 'method', value: (p) => p.method, minWidth: 9 },
+        { header: 'k', value: (p) => String(p.k), align: 'right', minWidth: 4 },
+        ...results.metricInfo.map((m) => ({ header: m.key, value: (p: (typeof results.sweep)[number]) => show(m.key, p), align: 'right' as const, minWidth: 10 })),
+      ]);
+      for (const l of table) io.out(l);
       io.out('');
       io.out(`top neuron: ${results.topNeurons[0]?.site}[${results.topNeurons[0]?.unit}] (score ${results.topNeurons[0]?.score.toPrecision(4)})`);
       io.out(`results: ${join(outShown, 'results.json')}   ranking: ${join(outShown, 'ranking.json')}`);
@@ -241,4 +255,4 @@ export const runCommand: CliCommand = {
       return 0;
     }
   },
-};
+});

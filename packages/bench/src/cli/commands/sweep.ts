@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { UsageError, consoleIO, parseCommandLine, type CliCommand, type CliIO } from '@crispr-bench/core';
+import { UsageError, consoleIO, defineCommand, parseCommandLine, requiredOption, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
 import { lockRunFolder } from '../../pipeline/lock.js';
 import { RunStore } from '../../pipeline/store.js';
 import { configPath, loadSweepConfig } from '../../sweep/config.js';
@@ -38,11 +38,11 @@ function parseShard(spec: string | undefined): { index: number; count: number } 
   if (!m) throw new UsageError(`--shard must be i/n (1-based, e.g. 1/4), got '${spec}'`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || index < 1 || index > count) throw new UsageError(`--shard ${spec}: i must be between 1 and n`);
+  if (count < 1 || index < 1 || index > count) throw new UsageError(`--shard must be i/n with 1 <= i <= n, got '${spec}'`);
   return { index, count };
 }
 
-export const sweepCommand: CliCommand = {
+export const sweepCommand: CliCommand = defineCommand({
   name: 'sweep',
   summary: 'run a sweep config (models x datasets x methods x k x instructions) into a results folder',
   usage: SWEEP_USAGE,
@@ -81,7 +81,7 @@ export const sweepCommand: CliCommand = {
       lock.release();
     }
   },
-};
+});
 
 const MERGE_USAGE = `usage: crispr merge <shard dir>... --out <dir>
 
@@ -90,18 +90,18 @@ unsharded run's. A single argument that holds shard folders is expanded to them.
 different configs or versions, missing or repeated shards, and a shard that has not finished
 (naming it: run that shard again, it resumes).`;
 
-export const mergeCommand: CliCommand = {
+export const mergeCommand: CliCommand = defineCommand({
   name: 'merge',
   summary: 'merge the shard folders of a sweep into one results folder',
   usage: MERGE_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const { values: v, positionals } = parseCommandLine(argv, { out: { type: 'string' } }, MERGE_USAGE, true);
-    if (!v.out) throw new UsageError(`--out is required\n\n${MERGE_USAGE}`);
+    const outDir = requiredOption('out', v.out, '<dir>', MERGE_USAGE);
     if (positionals.length === 0) throw new UsageError(`name the shard folders\n\n${MERGE_USAGE}`);
     for (const p of positionals) if (!existsSync(p)) throw new UsageError(`${p} does not exist`);
     const dirs = positionals.length === 1 && !existsSync(join(positionals[0]!, 'manifest.json')) ? listShardDirs(positionals[0]!) : positionals;
-    const r = mergeShards(dirs, resolve(v.out));
-    io.out(`merged ${r.shards} shards, ${r.cells} cells into ${v.out}`);
+    const r = mergeShards(dirs, resolve(outDir));
+    io.out(`merged ${r.shards} shards, ${r.cells} cells into ${outDir}`);
     return 0;
   },
-};
+});

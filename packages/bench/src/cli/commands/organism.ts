@@ -1,15 +1,14 @@
 /**
- * `crispr organism train --config <recipe.json>`: trains the model organism (see train.ts) and
+ * `crispr organism train --config <recipe.json>`: trains the model organism (see organism/train.ts) and
  * writes its model folder with the model card. The shipped model is
  * packages/bench/src/organism/model, trained from packages/bench/src/organism/recipe.json.
  */
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UserError, consoleIO, type CliCommand, type CliIO } from '@crispr-bench/core';
-import { readRecipe } from './recipe.js';
-import { trainOrganism } from './train.js';
+import { consoleIO, defineCommand, intOption, parseCommandLine, requiredOption, runSubcommand, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import { readRecipe } from '../../organism/recipe.js';
+import { trainOrganism } from '../../organism/train.js';
 
-const USAGE = `usage: crispr organism train --config <recipe.json> [--out <dir>] [--state <dir>] [--fresh]
+const TRAIN_USAGE = `usage: crispr organism train --config <recipe.json> [--out <dir>] [--state <dir>] [--fresh]
 
 Train the BBQ model organism (a small T5 with a planted bias) with crispr-bench's own trainer and
 write a model folder (ONNX in the transformers.js layout, word-level tokenizer, README.md model
@@ -21,23 +20,24 @@ card with the training curve and held-out metrics).
   --fresh           ignore an earlier state and start from step 0
   --until <step>    stop after this step (the state is kept; run again to resume)`;
 
+const USAGE = `usage: crispr organism <subcommand> [options]
+
+The BBQ model organism: a small T5 with a planted bias, trained by crispr-bench itself.
+
+subcommands:
+  train   train it from a recipe and write its model folder (crispr organism train --help)`;
+
 function duration(s: number): string {
   return s >= 90 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`;
 }
 
-export async function organismTrain(argv: string[], io: CliIO): Promise<number> {
-  let v: { config?: string; out?: string; state?: string; fresh?: boolean; until?: string };
-  try {
-    v = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } } }).values;
-  } catch (e) {
-    throw new UserError(`${(e as Error).message}\n\n${USAGE}`);
-  }
-  if (!v.config) throw new UserError(`--config is required\n\n${USAGE}`);
-  const recipe = readRecipe(v.config);
+async function organismTrain(argv: string[], io: CliIO): Promise<number> {
+  const v = parseCommandLine(argv, { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } }, TRAIN_USAGE).values;
+  const config = requiredOption('config', v.config, '<recipe.json>', TRAIN_USAGE);
+  const until = intOption('until', v.until, { min: 1 });
+  const recipe = readRecipe(config);
   const out = resolve(v.out ?? 'runs/organism');
   const state = resolve(v.state ?? `.crispr-cache/organism-state/${basename(out)}`);
-  const until = v.until === undefined ? undefined : Number(v.until);
-  if (until !== undefined && !(Number.isInteger(until) && until > 0)) throw new UserError(`--until must be a positive integer, got '${v.until}'`);
   const res = await trainOrganism(recipe, out, {
     stateDir: state,
     ...(v.fresh ? { fresh: true } : {}),
@@ -55,17 +55,19 @@ export async function organismTrain(argv: string[], io: CliIO): Promise<number> 
   return 0;
 }
 
-export const organismCommand: CliCommand = {
+export const organismTrainCommand: CliCommand = defineCommand({
+  name: 'train',
+  summary: 'train the model organism from a recipe and write its model folder',
+  usage: TRAIN_USAGE,
+  run: (argv, io = consoleIO) => organismTrain(argv, io),
+});
+
+export const organismCommand: CliCommand = defineCommand({
   name: 'organism',
   summary: 'train the BBQ model organism (a small T5 with a planted bias) with our own trainer',
   usage: USAGE,
-  async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const [sub, ...rest] = argv;
-    if (sub === 'train') return organismTrain(rest, io);
-    if (sub === undefined || sub === '--help' || sub === '-h') {
-      io.out(USAGE);
-      return sub === undefined ? 2 : 0;
-    }
-    throw new UserError(`unknown organism subcommand '${sub}'\n\n${USAGE}`);
+  subcommands: [organismTrainCommand],
+  run(argv: string[], io: CliIO = consoleIO): Promise<number> {
+    return runSubcommand(organismCommand, argv, io);
   },
-};
+});

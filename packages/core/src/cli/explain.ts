@@ -1,10 +1,13 @@
 /** `crispr explain`: the attribution of one prompt/target pair, top neurons and full JSON. */
-import { UsageError, choiceOption, consoleIO, intOption, jsonOutput, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
+import { UsageError, consoleIO, defineCommand, jsonOutput, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { loadModelFolder } from '../models/folder.js';
-import { attributionExample, attributionModel } from './folder.js';
+import { attributionExample, attributionModel } from '../attribution/folder.js';
 import type { ExecutionProvider } from '../runtime/session.js';
-import { Attributor } from './run.js';
-import type { AttributionObjective, AttributionResult, TokenReduction } from './types.js';
+import { Attributor } from '../attribution/run.js';
+import { checkFiniteAttribution, topNeurons, type TopNeuron } from '../attribution/top.js';
+import type { AttributionObjective, AttributionResult, TokenReduction } from '../attribution/types.js';
+import { choiceOption, intListOption, intOption, kindsOption, requiredOption } from '../types/cli-options.js';
+import { formatTable } from '../types/cli-table.js';
 
 const USAGE = `usage: crispr explain --model <dir> (--prompt <text> | --prompt-ids <ids>) (--target <text> | --target-ids <ids>) [options]
 
@@ -27,41 +30,7 @@ options:
                          - writes the JSON alone to stdout (the table goes to stderr)
   --provider <p>         cpu (default) | cuda | webgpu`;
 
-function ids(s: string, flag: string): number[] {
-  const out = s.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
-  if (!out.length || out.some((x) => !Number.isInteger(x) || x < 0)) throw new UsageError(`${flag} must be comma-separated non-negative integers, got '${s}'`);
-  return out;
-}
-
-export interface TopNeuron {
-  site: string;
-  unit: number;
-  layer: number;
-  kind: string;
-  value: number;
-}
-
-export function topNeurons(res: AttributionResult, n: number, row = 0): TopNeuron[] {
-  const all: TopNeuron[] = [];
-  for (const s of res.sites) {
-    const v = s.values[row]!;
-    for (let u = 0; u < v.length; u++) all.push({ site: s.name, unit: u, layer: s.layer, kind: s.kind, value: v[u]! });
-  }
-  all.sort((a, b) => b.value - a.value);
-  return all.slice(0, n);
-}
-
-/** A NaN or infinity in the result stops the command, naming the site and unit, before anything is printed or written. */
-export function checkFiniteAttribution(res: AttributionResult, row = 0): void {
-  if (!Number.isFinite(res.logprob[row]!)) throw new Error(`log P(target) is ${res.logprob[row]}: the model's forward pass produced a non-finite number (run crispr inspect on the model)`);
-  if (!Number.isFinite(res.objective[row]!)) throw new Error(`the objective is ${res.objective[row]}`);
-  for (const s of res.sites) {
-    const v = s.values[row]!;
-    for (let u = 0; u < v.length; u++) if (!Number.isFinite(v[u]!)) throw new Error(`attribution of site ${s.name} unit ${u} is ${v[u]}`);
-  }
-}
-
-export const explainCommand: CliCommand = {
+export const explainCommand: CliCommand = defineCommand({
   name: 'explain',
   summary: 'attribute a target\'s probability to every neuron (activation x gradient)',
   usage: USAGE,
@@ -84,20 +53,22 @@ export const explainCommand: CliCommand = {
       },
       USAGE,
     );
-    if (!values.model) throw new UsageError(`--model is required\n\n${USAGE}`);
+    const modelDir = requiredOption('model', values.model, '<dir>', USAGE);
     if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError('give exactly one of --prompt and --prompt-ids');
     if ((values.target === undefined) === (values['target-ids'] === undefined)) throw new UsageError('give exactly one of --target and --target-ids');
-    const objective = choiceOption<AttributionObjective>(values.objective, ['logprob', 'prob'], '--objective', 'logprob');
-    const reduce = choiceOption<TokenReduction>(values.reduce, ['max', 'mean', 'sum'], '--reduce', 'max');
-    const provider = choiceOption<ExecutionProvider>(values.provider, ['cpu', 'cuda', 'webgpu'], '--provider', 'cpu');
-    const top = intOption(values.top, 'top', 20, 0);
+    const objective = choiceOption<AttributionObjective>('objective', values.objective, ['logprob', 'prob'], 'logprob');
+    const reduce = choiceOption<TokenReduction>('reduce', values.reduce, ['max', 'mean', 'sum'], 'max');
+    const provider = choiceOption<ExecutionProvider>('provider', values.provider, ['cpu', 'cuda', 'webgpu'], 'cpu');
+    const top = intOption('top', values.top, { default: 20, min: 0 });
+    const kinds = kindsOption('kinds', values.kinds);
+    const promptIds = intListOption('prompt-ids', values['prompt-ids'], { min: 0 });
+    const targetIds = intListOption('target-ids', values['target-ids'], { min: 0 });
     const json = jsonOutput(io, values.json);
     io = json.io;
-    const kinds = values.kinds === undefined || values.kinds === 'all' ? 'all' : values.kinds === 'ffn' ? 'ffn' : values.kinds.split(',').map((k) => k.trim());
 
-    const folder = await loadModelFolder(values.model, { tokenizer: values.prompt !== undefined || values.target !== undefined, ...(values.variant ? { variant: values.variant } : {}) });
-    const prompt = values['prompt-ids'] !== undefined ? ids(values['prompt-ids'], '--prompt-ids') : values.prompt!;
-    const target = values['target-ids'] !== undefined ? ids(values['target-ids'], '--target-ids') : values.target!;
+    const folder = await loadModelFolder(modelDir, { tokenizer: values.prompt !== undefined || values.target !== undefined, ...(values.variant ? { variant: values.variant } : {}) });
+    const prompt = promptIds ?? values.prompt!;
+    const target = targetIds ?? values.target!;
     const example = attributionExample(folder, prompt, target);
     const attributor = new Attributor(
       attributionModel(folder),
@@ -110,7 +81,7 @@ export const explainCommand: CliCommand = {
       await attributor.close();
     }
     checkFiniteAttribution(res);
-    io.out(`model      ${values.model} (${folder.kind}, ${res.sites.length} sites, ${res.sites.reduce((a, s) => a + s.width, 0)} neurons)`);
+    io.out(`model      ${modelDir} (${folder.kind}, ${res.sites.length} sites, ${res.sites.reduce((a, s) => a + s.width, 0)} neurons)`);
     io.out(`prompt     ${example.promptIds.length} tokens: [${example.promptIds.join(', ')}]`);
     io.out(`target     ${example.targetIds.length} tokens: [${example.targetIds.join(', ')}]`);
     io.out(`logprob    ${res.logprob[0]!.toFixed(6)}   (P = ${Math.exp(res.logprob[0]!).toExponential(4)})`);
@@ -118,17 +89,22 @@ export const explainCommand: CliCommand = {
     if (top > 0) {
       io.out('');
       io.out(`top ${top} neurons by attribution:`);
-      const rows = topNeurons(res, top);
-      const w = Math.max(4, ...rows.map((r) => r.site.length));
-      io.out(`${'rank'.padStart(4)}  ${'site'.padEnd(w)}  ${'unit'.padStart(5)}  ${'layer'.padStart(5)}  ${'kind'.padEnd(9)}  value`);
-      rows.forEach((r, i) => io.out(`${String(i + 1).padStart(4)}  ${r.site.padEnd(w)}  ${String(r.unit).padStart(5)}  ${String(r.layer).padStart(5)}  ${r.kind.padEnd(9)}  ${r.value.toPrecision(6)}`));
+      const lines = formatTable<TopNeuron>(topNeurons(res, top), [
+        { header: 'rank', value: (_, i) => String(i + 1), align: 'right' },
+        { header: 'site', value: (r) => r.site },
+        { header: 'unit', value: (r) => String(r.unit), align: 'right', minWidth: 5 },
+        { header: 'layer', value: (r) => String(r.layer), align: 'right' },
+        { header: 'kind', value: (r) => r.kind, minWidth: 9 },
+        { header: 'value', value: (r) => r.value.toPrecision(6) },
+      ]);
+      for (const l of lines) io.out(l);
     }
     if (values.json) {
       json.write({
         objective: res.objective[0]!,
         logprob: res.logprob[0]!,
         sites: res.sites.map((s) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: Array.from(s.values[0]!) })),
-        model: values.model,
+        model: modelDir,
         objectiveKind: objective,
         reduce,
         promptIds: example.promptIds,
@@ -137,4 +113,4 @@ export const explainCommand: CliCommand = {
     }
     return 0;
   },
-};
+});

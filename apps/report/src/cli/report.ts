@@ -2,12 +2,10 @@
  * `crispr report <results>... [--out report.html]`: one HTML page over any number of sweep
  * folders and run folders, with report.md and leaderboard.csv written beside it.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
-import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core';
-import { loadInputs } from './load.js';
-import { renderAll } from './render.js';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { consoleIO, defineCommand, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import { writeReport, type WrittenReport } from '../write.js';
 
 const USAGE = `usage: crispr report <results>... [--out <file.html>]
 
@@ -21,32 +19,7 @@ options:
   --out <file.html>   where to write (default: <input>/report.html for one input, ./report.html for several)
 `;
 
-/**
- * A text cell that a spreadsheet would read as a formula (=, +, -, @ first) gets a leading
- * apostrophe: labels come from data and models, and a CSV opened in a spreadsheet must not run them.
- */
-export function csvText(s: string): string {
-  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-}
-
-export interface WrittenReport { html: string; markdown: string; csv: string }
-
-/** Renders `inputs` and writes the three files; returns their paths. */
-export function writeReport(inputs: string[], out: string): WrittenReport {
-  const html = resolve(out);
-  const dir = dirname(html);
-  const rendered = renderAll(loadInputs(inputs, dir));
-  mkdirSync(dir, { recursive: true });
-  const markdown = join(dir, 'report.md');
-  const csv = join(dir, 'leaderboard.csv');
-  writeFileSync(html, rendered.html);
-  writeFileSync(markdown, rendered.markdown);
-  const header = rendered.rows.length ? Object.keys(rendered.rows[0]!) : [];
-  writeFileSync(csv, stringify(rendered.rows, { header: true, columns: header, cast: { boolean: (b) => String(b), string: csvText } }));
-  return { html, markdown, csv };
-}
-
-export const reportCommand: CliCommand = {
+export const reportCommand: CliCommand = defineCommand({
   name: 'report',
   summary: 'render an HTML leaderboard (plus report.md, leaderboard.csv) from sweep and run results',
   usage: USAGE,
@@ -69,4 +42,4 @@ export const reportCommand: CliCommand = {
     io.out(`summary: ${join(shown, basename(written.markdown))}   every k: ${join(shown, basename(written.csv))}`);
     return 0;
   },
-};
+});

@@ -1,0 +1,2 @@
+/** `@crispr-bench/report/cli`: the `crispr report` command. */
+export { reportCommand } from './report.js';

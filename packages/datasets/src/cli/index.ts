@@ -1,0 +1,2 @@
+/** `@crispr-bench/datasets/cli`: the `crispr data` command. */
+export { dataCommand } from './data.js';
