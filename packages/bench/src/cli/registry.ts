@@ -7,5 +7,6 @@ import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
 import { runCommand } from './commands/run.js';
 import { organismCommand } from '../organism/command.js';
+import { slurmCommand } from './commands/slurm.js';
 
-export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand];
+export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand, slurmCommand];
