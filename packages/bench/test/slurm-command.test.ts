@@ -16,6 +16,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const REPO = resolve(import.meta.dirname, '../../..');
 const config = join(tmp, 'sweep.yaml');
 writeFileSync(config, 'title: test\n');
+const badYaml = join(tmp, 'bad.yaml');
+writeFileSync(badYaml, 'title: [unclosed\n');
+const gpuConfig = join(tmp, 'gpu.yaml');
+writeFileSync(gpuConfig, 'title: test\nprovider: cuda\n');
 
 async function run(argv: string[]): Promise<{ code: number | string; out: string; err: string }> {
   const out: string[] = [];
@@ -34,7 +38,7 @@ const directives = (script: string) => script.split('\n').filter((l) => l.starts
 describe('crispr slurm: the scripts', () => {
   it('writes an array script and a merge script with the resources asked for', async () => {
     const out = join(tmp, 'gpu run');
-    const r = await run([config, '--out', out, '--shards', '3', '--partition', 'gpu', '--time', '02:00:00', '--cpus', '4', '--mem', '16g', '--provider', 'cuda', '--gpus', '2', '--sbatch-line', '--account=lab', '--sbatch-line', '#SBATCH --qos=long']);
+    const r = await run([gpuConfig, '--out', out, '--shards', '3', '--partition', 'gpu', '--time', '02:00:00', '--cpus', '4', '--mem', '16g', '--provider', 'cuda', '--gpus', '2', '--sbatch-line', '--account=lab', '--sbatch-line', '#SBATCH --qos=long']);
     expect(r.code, r.err).toBe(0);
     const sweep = readFileSync(join(out, 'slurm/sweep.sbatch'), 'utf8');
     const merge = readFileSync(join(out, 'slurm/merge.sbatch'), 'utf8');
@@ -54,7 +58,8 @@ describe('crispr slurm: the scripts', () => {
     ]);
     // The merge gets the partition, time and the user's lines, not the per-task CPUs, memory or GPUs.
     expect(directives(merge)).toEqual(['--job-name=crispr-merge', `--output="${out}/slurm/logs/merge-%j.out"`, '--open-mode=append', '--partition=gpu', '--time=02:00:00', '--account=lab', '--qos=long']);
-    expect(sweep).toContain(`sweep '${config}' --shard auto --out "$SHARD_DIR" --provider cuda`);
+    // The provider is the config's: the sweep line only names the config.
+    expect(sweep).toMatch(new RegExp(`sweep '${gpuConfig}' --shard auto --out "\\$SHARD_DIR"\n`));
     expect(sweep).toContain(`SHARD_DIR='${out}/shards'/"$SLURM_ARRAY_TASK_ID"`);
     expect(sweep).toContain('export CRISPR_SHARD_COUNT=3 CRISPR_SHARD_MIN=1');
     expect(sweep).toContain('export ORT_DISABLE_TELEMETRY=1');
@@ -82,6 +87,10 @@ describe('crispr slurm: the scripts', () => {
     expect(sweep).toContain(`--rankings '${rankings}'`);
     expect(sweep).not.toContain('--gres');
     expect(sweep).not.toContain('--provider');
+    // A cuda config asks for one GPU per task without --gpus.
+    const gpu = await run([gpuConfig, '--out', join(tmp, 'one gpu')]);
+    expect(gpu.code, gpu.err).toBe(0);
+    expect(directives(readFileSync(join(tmp, 'one gpu/slurm/sweep.sbatch'), 'utf8'))).toContain('--gres=gpu:1');
   });
 
   it('reaches the repository CLI from another directory with no node tooling on PATH', async () => {
@@ -105,7 +114,10 @@ describe('crispr slurm: the scripts', () => {
     const cases: [string[], RegExp][] = [
       [['--out', join(tmp, 'x')], /expected one sweep config, got none/],
       [[config], /--out <dir> is required/],
-      [[config, '--out', join(tmp, 'x'), '--gpus', '2'], /--gpus needs --provider cuda/],
+      [[config, '--out', join(tmp, 'x'), '--gpus', '2'], /--gpus needs a config with provider: cuda/],
+      [[config, '--out', join(tmp, 'x'), '--provider', 'cuda'], /--provider cuda: the config runs on cpu .*set provider: cuda in/],
+      [[gpuConfig, '--out', join(tmp, 'x'), '--provider', 'cpu'], /--provider cpu: the config runs on cuda/],
+      [[badYaml, '--out', join(tmp, 'x')], /is not valid YAML/],
       [[config, '--out', join(tmp, 'x'), '--time', '1h'], /--time must be a SLURM time limit/],
       [[config, '--out', join(tmp, 'x'), '--mem', '8 GB'], /--mem must be a size/],
       [[config, '--out', join(tmp, 'x'), '--shards', '0'], /--shards must be >= 1/],

@@ -38,6 +38,7 @@ export interface SlurmPlan {
   mem?: string;
   /** GPUs per task (--gres=gpu:N); only with provider cuda. */
   gpus?: number;
+  /** The config's execution provider (its `provider:`): cuda requests GPUs. */
   provider: Provider;
   /** Rankings folder passed to every shard (`crispr sweep --rankings`). */
   rankings?: string;
@@ -133,7 +134,7 @@ export CRISPR_SHARD_COUNT={{shards}} CRISPR_SHARD_MIN=1
 SHARD_DIR={{sh shardsDir}}/"$SLURM_ARRAY_TASK_ID"
 echo "crispr: shard $SLURM_ARRAY_TASK_ID/{{shards}} of job \${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID on $(hostname), restart \${SLURM_RESTART_COUNT:-0}, $(date -u +%FT%TZ)" >&2
 # exec: SLURM's SIGTERM (time limit, preemption, scancel) reaches the sweep itself.
-exec "$NODE" --import "$TSX_LOADER" "$CRISPR_MAIN" sweep {{sh config}} --shard auto --out "$SHARD_DIR"{{#if rankings}} --rankings {{sh rankings}}{{/if}}{{#if cuda}} --provider cuda{{/if}}
+exec "$NODE" --import "$TSX_LOADER" "$CRISPR_MAIN" sweep {{sh config}} --shard auto --out "$SHARD_DIR"{{#if rankings}} --rankings {{sh rankings}}{{/if}}
 `;
 
 const MERGE = `#!/bin/bash
@@ -188,7 +189,6 @@ export function slurmScripts(plan: SlurmPlan): SlurmScripts {
   const view = {
     ...plan,
     rankings: plan.rankings ?? '',
-    cuda: plan.provider === 'cuda',
     loaderUrl: pathToFileURL(`${plan.repo}/node_modules/tsx/dist/loader.mjs`).href,
     main: `${plan.repo}/packages/bench/src/cli/main.ts`,
     shardsDir: p.shards,

@@ -4,12 +4,13 @@
  * <out>/slurm/; with --submit also submits them and prints the job ids.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UsageError, UserError, choiceOption, consoleIO, intOption, parseCommandLine, type CliCommand, type CliIO } from '@crispr-bench/core';
 import { quote } from 'shell-quote';
+import { parse as parseYaml } from 'yaml';
 import { MAX_SHARDS, slurmPaths, slurmScripts, type SlurmPlan } from '../../slurm/scripts.js';
 
 const USAGE = `usage: crispr slurm <config.yaml> --out <dir> [options]
@@ -27,9 +28,10 @@ a file system the compute nodes share.
   --time <t>               time limit per task: HH:MM:SS, MM, D-HH, D-HH:MM:SS (default: the partition's)
   --cpus <n>               CPUs per task (--cpus-per-task)
   --mem <m>                memory per task: 8G, 16000M, ... (--mem)
-  --provider <p>           cpu (default) | cuda: run the sweep on a GPU (--provider cuda) and
-                           request --gres=gpu:<gpus>
-  --gpus <n>               GPUs per task with --provider cuda (default 1)
+  --provider <p>           cpu | cuda: the config's provider (its 'provider:', default cpu), which
+                           sets where the sweep runs; cuda requests --gres=gpu:<gpus> per task.
+                           Given here, it must agree with the config
+  --gpus <n>               GPUs per task when the provider is cuda (default 1)
   --rankings <dir>         passed to every shard (crispr sweep --rankings)
   --sbatch-line <line>     an extra #SBATCH directive for both jobs, e.g. '--account=lab' or
                            '#SBATCH --qos=long' (repeatable; later lines override earlier ones)
@@ -73,6 +75,20 @@ function scriptPath(p: string, flag: string): string {
   const abs = resolve(p);
   if (/["\n\r]/.test(abs)) throw new UsageError(`${flag}: a path with a double quote or a line break cannot go into an sbatch script: ${JSON.stringify(abs)}`);
   return abs;
+}
+
+/** The config's execution provider ('provider:', default cpu); a config that is not YAML is refused here rather than on every node. */
+function configProvider(file: string): 'cpu' | 'cuda' {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`the sweep config ${file} is not valid YAML: ${(e as Error).message}`);
+  }
+  const p = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>).provider : undefined;
+  if (p === undefined || p === 'cpu') return 'cpu';
+  if (p === 'cuda') return 'cuda';
+  throw new UsageError(`the sweep config ${file} has provider: ${String(p)}; crispr slurm runs cpu or cuda sweeps`);
 }
 
 /** Runs sbatch --parsable; returns the job id (its output is `<id>` or `<id>;<cluster>`). */
@@ -124,8 +140,11 @@ export const slurmCommand: CliCommand = {
     if (v.time !== undefined && !TIME.test(v.time)) throw new UsageError(`--time must be a SLURM time limit (HH:MM:SS, MM, D-HH, D-HH:MM:SS), got '${v.time}'`);
     if (v.mem !== undefined && !MEM.test(v.mem)) throw new UsageError(`--mem must be a size such as 8G or 16000M, got '${v.mem}'`);
     if (v.partition !== undefined && !PARTITION.test(v.partition)) throw new UsageError(`--partition must be a partition name (letters, digits, _ . - and commas), got '${v.partition}'`);
-    const provider = choiceOption(v.provider, ['cpu', 'cuda'], '--provider', 'cpu');
-    if (v.gpus !== undefined && provider !== 'cuda') throw new UsageError('--gpus needs --provider cuda (the sweep runs on the CPU otherwise)');
+    // The sweep takes its provider from the config, so the GPUs requested follow the config.
+    const configured = configProvider(config);
+    const provider = choiceOption(v.provider, ['cpu', 'cuda'], '--provider', configured);
+    if (provider !== configured) throw new UsageError(`--provider ${provider}: the config runs on ${configured} (its 'provider:'); set provider: ${provider} in ${positionals[0]}`);
+    if (v.gpus !== undefined && provider !== 'cuda') throw new UsageError(`--gpus needs a config with provider: cuda (this one runs on ${provider})`);
     const plan: SlurmPlan = {
       repo: REPO,
       node: process.execPath,
