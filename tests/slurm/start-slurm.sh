@@ -16,6 +16,8 @@
 set -euo pipefail
 
 DIR="${CRISPR_SLURM_DIR:-/tmp/crispr-slurm}"
+# The daemons live in sbin, which a non-login root shell may not have on PATH.
+export PATH="$PATH:/usr/sbin:/sbin"
 CONF="$DIR/slurm.conf"
 export SLURM_CONF="$CONF"
 
@@ -98,7 +100,8 @@ fail() {
 # supervise it); setsid detaches it from the caller's process group, so a test runner's exit
 # does not take the cluster down with it.
 if ! alive "$DIR/slurmctld.pid"; then
-  setsid slurmctld -D -f "$CONF" >>"$DIR/log/slurmctld.out" 2>&1 </dev/null &
+  # -c: forget the jobs of an earlier cluster (a test's state is not worth restoring).
+  setsid slurmctld -D -c -f "$CONF" >>"$DIR/log/slurmctld.out" 2>&1 </dev/null &
   echo $! >"$DIR/slurmctld.pid"
 fi
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q 'is UP' && break; sleep 0.2; done
