@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { slurmCommand } from '../src/cli/commands/slurm.js';
 
@@ -108,6 +108,39 @@ describe('crispr slurm: the scripts', () => {
     expect(r.stderr).toContain('crispr: shard 2/2 of job 7_2');
     expect(r.stderr).toMatch(/crispr sweep: |crispr: unknown command 'sweep'/);
     expect(r.status).not.toBe(0);
+  });
+
+  it("removes another host's stale lock of its shard only when no other job runs that shard", async () => {
+    const out = join(tmp, 'locks');
+    expect((await run([config, '--out', out, '--shards', '2'])).code).toBe(0);
+    const script = join(out, 'slurm/sweep.sbatch');
+    const lock = join(out, 'shards/2/run.lock');
+    const bin = join(tmp, 'squeue-bin');
+    mkdirSync(bin, { recursive: true });
+    /** Task 2 (job 50) run by hand, with a stand-in squeue that lists `running`. */
+    const task2 = (running: string[], lockHost: string) => {
+      mkdirSync(join(out, 'shards/2'), { recursive: true });
+      writeFileSync(lock, JSON.stringify({ pid: 1, host: lockHost, startedAt: '2026-01-01T00:00:00Z', command: 'crispr sweep' }) + '\n');
+      writeFileSync(join(bin, 'squeue'), `#!/bin/sh\nprintf '%s\\n' ${running.map((l) => `'${l}'`).join(' ')}\n`);
+      chmodSync(join(bin, 'squeue'), 0o755);
+      return spawnSync('/bin/bash', [script], {
+        encoding: 'utf8',
+        env: { PATH: `${bin}:/usr/bin:/bin`, SLURM_JOB_ID: '50', SLURM_ARRAY_JOB_ID: '49', SLURM_ARRAY_TASK_ID: '2' },
+        timeout: 60_000,
+      });
+    };
+    // Job 40 still runs shard 2 of this very script (a resubmission): its lock stays.
+    let r = task2(['40|2|' + script, '41|1|' + script], 'node-a');
+    expect(r.stderr).toContain('shard 2 is still running as job(s) 40; leaving');
+    expect(existsSync(lock)).toBe(true);
+    // Only other shards or other scripts run: the lock of node-a is stale and goes.
+    r = task2(['41|1|' + script, '42|2|/elsewhere/sweep.sbatch', '50|2|' + script], 'node-a');
+    expect(r.stderr).toContain(`crispr: removing ${lock}, left by host node-a: no other SLURM job is running shard 2`);
+    expect(existsSync(lock)).toBe(false);
+    // A lock of this host is the sweep's own business (it checks the pid itself).
+    r = task2([], hostname());
+    expect(r.stderr).not.toContain('removing');
+    expect(existsSync(lock)).toBe(true);
   });
 
   it('refuses bad options with usage errors', async () => {

@@ -133,6 +133,27 @@ ${COMMON}
 export CRISPR_SHARD_COUNT={{shards}} CRISPR_SHARD_MIN=1
 SHARD_DIR={{sh shardsDir}}/"$SLURM_ARRAY_TASK_ID"
 echo "crispr: shard $SLURM_ARRAY_TASK_ID/{{shards}} of job \${SLURM_ARRAY_JOB_ID}_$SLURM_ARRAY_TASK_ID on $(hostname), restart \${SLURM_RESTART_COUNT:-0}, $(date -u +%FT%TZ)" >&2
+
+# The sweep locks its folder (run.lock: pid and host). A run ended by a time limit, a preemption
+# or a lost node leaves its lock behind, and a lock from another host cannot be checked by the
+# sweep, so a requeued task on another node would be refused. SLURM runs one instance of an
+# array task at a time; the only other holder can be another job for this shard (a resubmission
+# with sbatch --array=<i>), which squeue shows. None running: the lock is stale, remove it.
+LOCK="$SHARD_DIR/run.lock"
+if [ -f "$LOCK" ]; then
+  HELD_BY="$("$NODE" -e 'try { console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).host ?? "") } catch { console.log("") }' "$LOCK")"
+  if [ -n "$HELD_BY" ] && [ "$HELD_BY" != "$(hostname)" ]; then
+    if OTHERS="$(squeue -h -t running,completing,suspended,configuring,stopped -o '%A|%K|%o' 2>/dev/null)"; then
+      OTHERS="$(printf '%s\n' "$OTHERS" | awk -F'|' -v me="$SLURM_JOB_ID" -v task="$SLURM_ARRAY_TASK_ID" -v script={{sh sweepFile}} '$1 != me && $2 == task && $3 == script { print $1 }')"
+      if [ -z "$OTHERS" ]; then
+        echo "crispr: removing $LOCK, left by host $HELD_BY: no other SLURM job is running shard $SLURM_ARRAY_TASK_ID" >&2
+        rm -f "$LOCK"
+      else
+        echo "crispr: shard $SLURM_ARRAY_TASK_ID is still running as job(s) $OTHERS; leaving $LOCK" >&2
+      fi
+    fi
+  fi
+fi
 # exec: SLURM's SIGTERM (time limit, preemption, scancel) reaches the sweep itself.
 exec "$NODE" --import "$TSX_LOADER" "$CRISPR_MAIN" sweep {{sh config}} --shard auto --out "$SHARD_DIR"{{#if rankings}} --rankings {{sh rankings}}{{/if}}
 `;
