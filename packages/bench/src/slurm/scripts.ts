@@ -110,11 +110,13 @@ const SWEEP = `#!/bin/bash
 # into {{shardsDir}}/<i>; {{mergeFile}} joins the shards once every task succeeded.
 #
 # A failed or preempted task resumes from its shard folder when it runs again:
-#   scontrol requeue <array job id>_<i>     while SLURM still knows the job
+#   scontrol requeue <array job id>_<i>     while SLURM still knows the job (it starts ~2 min later)
 #   sbatch --array=<i> {{sweepFile}}
-#                                           a new job for shard i alone; then submit the merge
-#                                           again: sbatch --dependency=afterok:<new id> {{mergeFile}}
-#                                           (and scancel the old merge job, which never starts)
+#                                           shard i alone, as a new job
+# After a task failed, the merge job never starts (DependencyNeverSatisfied), and SLURM keeps the
+# array marked failed even once the task succeeds again, so afterok cannot be used: scancel it and
+#   sbatch --dependency=afterany:<array job id>[:<new job id>] {{mergeFile}}
+# (crispr merge itself refuses a shard that has not finished).
 #SBATCH --job-name=crispr-sweep
 #SBATCH --array=1-{{shards}}
 #SBATCH --output={{sweepOutput}}

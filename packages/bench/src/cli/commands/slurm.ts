@@ -38,8 +38,9 @@ a file system the compute nodes share.
   --submit                 submit with sbatch (must be on PATH) and print the job ids
 
 A failed or preempted task resumes from its shard folder when run again: scontrol requeue
-<job>_<i>, or sbatch --array=<i> <out>/slurm/sweep.sbatch, then submit merge.sbatch again
-with --dependency=afterok:<new job id>.
+<job>_<i>, or sbatch --array=<i> <out>/slurm/sweep.sbatch. The merge job then never starts
+(SLURM keeps the array marked failed): scancel it and submit merge.sbatch again with
+--dependency=afterany:<array job>[:<new job>] (crispr merge refuses unfinished shards itself).
 `;
 
 /** The repository root: this file is packages/bench/src/cli/commands/slurm.ts. */
