@@ -163,6 +163,9 @@ cat ${dir}/task-1.out ${dir}/task-2.out > ${dir}/after.txt
     expect(planned[0]! + planned[1]!).toBe(want.length);
     expect(Math.min(...planned)).toBeGreaterThan(0);
     expect(cells(join(out, 'merged'))).toEqual(want);
+    // The merge job renders the report when this checkout has `crispr report`.
+    const report = await crispr(['report', '--help']);
+    if (report.code === 0) expect(existsSync(join(out, 'merged/report.html'))).toBe(true);
 
     // As after a failed task: shard 2 alone, a new one-task array. Its SLURM_ARRAY_TASK_COUNT is
     // 1; the script's pinned count keeps it shard 2/2, and it resumes (nothing left to compute).
