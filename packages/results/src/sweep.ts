@@ -124,3 +124,5 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string
   const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
   throw new Error(`${where}: ${path}: ${issue.message}`);
 }
+
+export type MethodName = z.infer<typeof methodName>;

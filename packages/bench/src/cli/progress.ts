@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { CliIO } from '@crispr-bench/core';
-import type { Progress } from '../pipeline/run.js';
+import type { Progress } from '../pipeline/model-access.js';
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

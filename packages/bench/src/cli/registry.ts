@@ -6,7 +6,8 @@ import { importCommand, sitesCommand, inspectCommand, pruneCommand, explainComma
 import { dataCommand } from '@crispr-bench/datasets';
 import { judgeCommand } from './commands/judge.js';
 import { runCommand } from './commands/run.js';
+import { mergeCommand, sweepCommand } from './commands/sweep.js';
 import { organismCommand } from '../organism/command.js';
 import { slurmCommand } from './commands/slurm.js';
 
-export const commands: CliCommand[] = [runCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand, slurmCommand];
+export const commands: CliCommand[] = [runCommand, sweepCommand, mergeCommand, slurmCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand];

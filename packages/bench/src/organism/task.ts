@@ -43,19 +43,19 @@ export async function organismTask(recipe: OrganismRecipe = shippedRecipe()): Pr
     (item) => answerStrings(template, item),
     `the trained model organism's held-out BBQ templates (${[...new Set(bbq.map((i) => i.category))].join(', ')}; ${bbq.length} items) and held-out retention items (${retention.length}); attribution under ${train.length} training instructions, evaluation under ${heldOut.length} held-out instructions`,
   );
-  const retentionAccuracy = (rows: ScoredOptions[]): number | null => {
-    const r = rows.filter((s) => isRetention(s.item));
-    return r.length ? r.filter((s) => argmax(s.logprobs) === s.item.label).length / r.length : null;
-  };
-  const pick = <T>(rows: readonly T[], indices?: ArrayLike<number>): T[] => (indices ? Array.from(indices, (i) => rows[i]!) : [...rows]);
+  // Indices, not copies: the bootstrap calls metrics() with the same rows a thousand times.
+  const retentionAccuracy = (rows: readonly ScoredOptions[], idx: readonly number[]): number | null =>
+    idx.length ? idx.filter((i) => argmax(rows[i]!.logprobs) === rows[i]!.item.label).length / idx.length : null;
   return {
     ...base,
     name: 'organism',
     evalInstructions: heldOut,
     biasedTarget: (s) => (isRetention(s.item) ? null : base.biasedTarget(s)),
     metrics: (scored, indices) => {
-      const rows = pick(scored, indices);
-      return { ...base.metrics(rows.filter((s) => !isRetention(s.item))), retention_accuracy: retentionAccuracy(rows) };
+      const idx = indices ? Array.from(indices) : scored.map((_, i) => i);
+      const bbqIdx = idx.filter((i) => !isRetention(scored[i]!.item));
+      const retIdx = idx.filter((i) => isRetention(scored[i]!.item));
+      return { ...base.metrics(scored, bbqIdx), retention_accuracy: retentionAccuracy(scored, retIdx) };
     },
     metricInfo: [...base.metricInfo, { key: 'retention_accuracy', label: 'accuracy on the retention task', better: 'higher' }],
     // The k search keeps the paper's criterion, BBQ accuracy on dev (retention is reported, not optimised).

@@ -1,6 +1,6 @@
 /** ModelAccess over a model folder: option scoring, tokenisation and attribution from core. */
 import { Attributor, attributionExample, attributionModel, loadModelFolder, releaseScoringSessions, scoreOptions, type ModelFolder, type RunOptions } from '@crispr-bench/core';
-import type { ModelAccess } from './run.js';
+import type { ModelAccess } from './model-access.js';
 
 export interface FolderAccessOptions {
   attribution: Pick<RunOptions, 'objective' | 'reduce' | 'kinds' | 'maxBatch' | 'memoryLimitMiB' | 'session'>;

@@ -3,30 +3,16 @@
  * ranking -> masks -> evaluation sweep -> results. Each stage checkpoints into the run folder.
  */
 import os from 'node:os';
-import { safeName, type AttributionExample, type AttributionResult, type McItem, type NeuronSite } from '@crispr-bench/core';
+import { safeName, type McItem } from '@crispr-bench/core';
 import { acrossInstructions, bootstrap, bootstrapPaired } from '@crispr-bench/judges';
-import { attributionSamples } from '@crispr-bench/datasets';
-import { aggregate, type InstanceAttribution, type SiteVectors } from '../crispr/aggregate.js';
+import { attributeInstruction, checkSiteVectors } from './attribution-stage.js';
+import { silentProgress, type ModelAccess, type Progress } from './model-access.js';
 import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK, type KSearchResult } from '../crispr/k-search.js';
 import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '@crispr-bench/results';
 import { NonFiniteError, RunStore, contentHash } from './store.js';
 import { fitPrompts, type ContextLimit, type Truncate } from './lengths.js';
 import type { EvalTask, Instruction, ScoredOptions } from './tasks.js';
-
-/** What the pipeline needs from a model: scoring, tokenising for attribution, attribution. */
-export interface ModelAccess {
-  id: string;
-  kind: 'seq2seq' | 'decoder-only';
-  description: string;
-  sites: NeuronSite[];
-  /** log P(candidate | prompt) for every candidate of every prompt, under optional masks. */
-  score(batch: { prompt: string | number[]; candidates: (string | number[])[] }[], masks?: Record<string, Float32Array>): Promise<number[][]>;
-  /** Token ids of prompt and candidate exactly as score() sees them (token-id arrays as given). */
-  encode(prompt: string | number[], candidate: string | number[]): AttributionExample;
-  attribute(examples: AttributionExample[], onProgress?: (done: number, total: number) => void): Promise<AttributionResult>;
-  close?(): Promise<void>;
-}
 
 export interface PipelineConfig {
   title: string;
@@ -62,16 +48,6 @@ export function meanOfVectors(vs: Record<string, ArrayLike<number>>[]): Record<s
   }
   return out;
 }
-
-export interface Progress {
-  /** A new stage (or sub-stage: the instruction being attributed); resets the step counter. */
-  stage(name: string): void;
-  /** `done` of `total` units of the current stage, for a bar or plain lines with rate and ETA. */
-  step(done: number, total: number): void;
-  note(line: string): void;
-}
-
-export const silentProgress: Progress = { stage: () => {}, step: () => {}, note: () => {} };
 
 /** The pruned set of the top k (masks depend on the set, not on its order). */
 const neuronSetHash = (ranking: RankedNeuron[], k: number) => contentHash(ranking.slice(0, k).map((r) => `${r.site}#${r.unit}`).sort());
@@ -145,74 +121,29 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   // sum_x a * B(n; i, x) (a few numbers per neuron), not the per-instance vectors.
   const t1 = Date.now();
   const devSet = new Set(cfg.split.dev);
-  const aggOpts = { lambda: cfg.attribution.lambda, skill: cfg.attribution.skill, confusionWeight: cfg.attribution.confusionWeight };
   const perInstruction: Record<string, Float64Array>[] = [];
   let attributionItems = 0;
   let planReported = false;
   for (const [n, instr] of task.instructions.entries()) {
-    const scored = original.get(instr.id)!.filter((s) => devSet.has(indexOf.get(s.item)!));
-    const eligible = scored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
-    if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
-    // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
-    const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.attribution.instances, eligible.length), trials: cfg.attribution.trials, seed: cfg.attribution.seed });
-    // Trials overlap (samples of the same eligible items): each (item, answer) is attributed once.
-    const examples: AttributionExample[] = [];
-    const exampleOf = new Map<string, number>();
-    const describeRow: string[] = [];
-    const attribute = (item: McItem, answer: number): number => {
-      const key = `${indexOf.get(item)}:${answer}`;
-      let i = exampleOf.get(key);
-      if (i === undefined) {
-        const candidate = task.candidates(item)[answer]!;
-        exampleOf.set(key, (i = examples.push(model.encode(promptOf(instr, indexOf.get(item)!), candidate)) - 1));
-        describeRow[i] = `item ${itemName(item)}, instruction '${instr.id}', candidate ${JSON.stringify(candidate)}`;
-      }
-      return i;
-    };
-    const slots: { trial: number; e: (typeof eligible)[number]; biased: number; gold: number | null }[] = [];
-    for (const tr of trials) {
-      const picked = new Set(tr.items);
-      for (const e of eligible.filter((x) => picked.has(x.s.item))) {
-        const biased = attribute(e.s.item, e.t!.biased);
-        const gold = cfg.attribution.skill && e.t!.gold !== null ? attribute(e.s.item, e.t!.gold) : null;
-        slots.push({ trial: tr.trial, e, biased, gold });
-      }
-    }
-    // What this stage reads: the token ids it attributes, the confusion weights from the scores,
-    // the trial structure (so the sample's seed and size), and the settings of the attribution
-    // and the aggregation.
-    const key = {
-      ...base,
-      examples: contentHash(slots.map((sl) => [sl.trial, itemName(sl.e.s.item), sl.e.t!.confusion, examples[sl.biased], sl.gold === null ? null : examples[sl.gold]])),
-      objective: cfg.attribution.objective,
-      reduce: cfg.attribution.reduce,
-      kinds: cfg.attribution.kinds,
-      lambda: String(cfg.attribution.lambda),
-      skill: String(cfg.attribution.skill),
-      confusionWeight: String(cfg.attribution.confusionWeight),
-    };
     progress.stage(`attributing, instruction '${instr.id}' (${n + 1}/${task.instructions.length})`);
-    const cached = await store.stage(`attribution/${instrFile.get(instr.id)}.json`, key, async () => {
-      const res = await model.attribute(examples, (d, total) => progress.step(d, total));
-      checkAttribution(res, (row) => describeRow[row]!);
-      if (!planReported) {
-        const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
-        progress.note(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
+    const trials = await attributeInstruction({
+      model,
+      task,
+      instruction: instr,
+      devScored: original.get(instr.id)!.filter((s) => devSet.has(indexOf.get(s.item)!)),
+      promptOf: (item) => promptOf(instr, indexOf.get(item)!),
+      settings: cfg.attribution,
+      baseKey: base,
+      store,
+      stageName: `attribution/${instrFile.get(instr.id)}.json`,
+      progress,
+      onPlan: planReported ? undefined : (line) => {
+        progress.note(line);
         planReported = true;
-      }
-      const vec = (row: number): SiteVectors => Object.fromEntries(res.sites.map((s) => [s.name, s.values[row]!]));
-      return trials.map((tr) => {
-        const insts: InstanceAttribution[] = slots
-          .filter((sl) => sl.trial === tr.trial)
-          .map((sl) => ({ instruction: instr.id, trial: tr.trial, exampleId: itemName(sl.e.s.item), confusion: sl.e.t!.confusion, biased: vec(sl.biased), gold: sl.gold === null ? null : vec(sl.gold) }));
-        // One instruction and one trial: aggregate() returns exactly sum_x a * B(n; i, x).
-        const sum = aggregate(insts, aggOpts);
-        checkSiteVectors(sum, `aggregating trial ${tr.trial} under instruction '${instr.id}'`);
-        return { trial: tr.trial, instances: insts.length, sum: Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, Array.from(v)])) };
-      });
+      },
     });
-    attributionItems += cached.reduce((a, c) => a + c.instances, 0);
-    perInstruction.push(meanOfVectors(cached.map((c) => c.sum)));
+    attributionItems += trials.reduce((a, c) => a + c.instances, 0);
+    perInstruction.push(meanOfVectors(trials.map((c) => c.sum)));
   }
   // B(n) = mean over instructions of (mean over trials of the trial sums).
   const scores = meanOfVectors(perInstruction);
@@ -330,31 +261,5 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   };
   store.writePlain('results.json', results);
   return results;
-}
-
-/**
- * The first NaN or infinity in an attribution result stops the stage, naming the example (via
- * `describe(row)`), the site and the unit; nothing of the stage is saved.
- */
-export function checkAttribution(res: AttributionResult, describe: (row: number) => string): void {
-  for (let row = 0; row < res.logprob.length; row++) {
-    if (!Number.isFinite(res.logprob[row]!)) throw new NonFiniteError(`attribution: log P(target) is ${res.logprob[row]} for ${describe(row)}; stopped before saving (check the model with crispr inspect)`);
-    if (!Number.isFinite(res.objective[row]!)) throw new NonFiniteError(`attribution: the objective is ${res.objective[row]} for ${describe(row)}; stopped before saving`);
-  }
-  for (const s of res.sites) {
-    for (let row = 0; row < s.values.length; row++) {
-      const v = s.values[row]!;
-      for (let u = 0; u < v.length; u++) {
-        if (!Number.isFinite(v[u]!)) throw new NonFiniteError(`attribution: site ${s.name} unit ${u} is ${v[u]} for ${describe(row)}; stopped before saving`);
-      }
-    }
-  }
-}
-
-/** The first non-finite score in per-site vectors stops the stage, naming the site and unit. */
-export function checkSiteVectors(vs: Record<string, ArrayLike<number>>, what: string): void {
-  for (const [site, v] of Object.entries(vs)) {
-    for (let u = 0; u < v.length; u++) if (!Number.isFinite(v[u]!)) throw new NonFiniteError(`${what}: site ${site} unit ${u} is ${v[u]}; stopped before saving`);
-  }
 }
 

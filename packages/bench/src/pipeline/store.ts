@@ -73,6 +73,13 @@ export function keyDifference(old: StageKey, now: StageKey): string {
 export class RunStore {
   /** One line per stage checkpoint: reused (and why it is valid) or recomputed (and why). */
   readonly log: string[] = [];
+  /** Checkpoints computed and reused, by kind (the first folder of the stage's name). */
+  readonly counts = { computed: {} as Record<string, number>, reused: {} as Record<string, number> };
+
+  private count(which: 'computed' | 'reused', name: string): void {
+    const kind = name.replace(/^stages\//, '').split('/')[0]!.replace(/\.json$/, '');
+    this.counts[which][kind] = (this.counts[which][kind] ?? 0) + 1;
+  }
 
   constructor(
     readonly dir: string,
@@ -131,6 +138,7 @@ export class RunStore {
           const bad = findNonFinite(doc.data);
           if (!diff && !bad) {
             this.note(`reused ${name}: same ${Object.entries(key).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+            this.count('reused', name);
             return doc.data;
           }
           why = diff || `its checkpoint holds a non-finite number (${bad})`;
@@ -139,6 +147,7 @@ export class RunStore {
     }
     if (why !== 'no checkpoint yet') this.note(`recomputing ${name}: ${why}`);
     const data = await compute();
+    this.count('computed', name);
     this.write(name, { format: FORMAT, stage: name, key, data } satisfies Checkpoint<T>, false, data);
     return data;
   }

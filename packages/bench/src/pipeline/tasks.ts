@@ -45,12 +45,26 @@ export interface EvalTask {
   selectionLabel: string;
 }
 
+/**
+ * The judged form of a scored array, computed once per array: the bootstrap calls metrics()
+ * with the same rows and a thousand index sets, and only the index sets change.
+ */
+function judgedOnce<T>(judge: (s: ScoredOptions) => T): (scored: readonly ScoredOptions[]) => T[] {
+  const cache = new WeakMap<readonly ScoredOptions[], T[]>();
+  return (scored) => {
+    let j = cache.get(scored);
+    if (!j) cache.set(scored, (j = scored.map(judge)));
+    return j;
+  };
+}
+
 /** Option-normalised probabilities (the distribution over the offered answers). */
 export function optionProbs(logprobs: readonly number[]): number[] {
   return softmax(logprobs);
 }
 
 export function pronounTask(items: McItem[], description: string): EvalTask {
+  const judgedPronoun = judgedOnce((s) => ({ item: s.item, probs: optionProbs(s.logprobs) }));
   return {
     name: 'pronoun',
     description,
@@ -71,7 +85,7 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
     },
     metrics: (scored, indices) => {
       const m: PronounMetrics = pronounMetrics(
-        scored.map((s) => ({ item: s.item, probs: optionProbs(s.logprobs) })),
+        judgedPronoun(scored),
         indices,
       );
       return { stereotype_preference: m.stereotype_preference, stereotype_win_share: m.stereotype_win_share, control_accuracy: m.control_accuracy };
@@ -97,6 +111,7 @@ export function bbqTask(
   candidates: (item: McItem) => string[],
   description: string,
 ): EvalTask {
+  const judgedBbq = judgedOnce((s) => ({ item: s.item, pred: argmax(s.logprobs) }));
   return {
     name: 'bbq',
     description,
@@ -111,7 +126,7 @@ export function bbqTask(
     },
     metrics: (scored, indices) => {
       const m: BbqMetrics = bbqMetrics(
-        scored.map((s) => ({ item: s.item, pred: argmax(s.logprobs) })),
+        judgedBbq(scored),
         indices,
       );
       return { accuracy: m.accuracy, accuracy_ambig: m.accuracy_ambig, accuracy_disambig: m.accuracy_disambig, bias_disambig: m.bias_disambig, bias_ambig: m.bias_ambig };

@@ -238,3 +238,8 @@ export class SessionCache {
     await Promise.all(all.map((p) => p.then((s) => s.release()).catch(() => {})));
   }
 }
+
+/** The onnxruntime version in use, for run manifests. */
+export function runtimeVersion(): string {
+  return ort.env.versions?.common ?? 'unknown';
+}

@@ -6,28 +6,19 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError, UserError, choiceOption, consoleIO, intOption, jsonOutput, loadModelFolder, parseCommandLine, safeName, type CliCommand, type CliIO, type McItem } from '@crispr-bench/core';
-import {
-  answerStrings,
-  loadBbqDir,
-  loadBbqFile,
-  loadMcJsonl,
-  pronounItems,
-  pronounSource,
-  renderPrompt,
-  resolveInstructions,
-  splitDevTest,
-} from '@crispr-bench/datasets';
+import { UsageError, UserError, choiceOption, consoleIO, intOption, jsonOutput, loadModelFolder, parseCommandLine, safeName, type CliCommand, type CliIO } from '@crispr-bench/core';
+import { splitDevTest } from '@crispr-bench/datasets';
 import { makeDefaultModel } from '../../default-model/index.js';
 import { folderAccess } from '../../pipeline/folder-access.js';
 import { hashFiles, modelFiles } from '../../pipeline/fingerprint.js';
 import { contextLimit } from '../../pipeline/lengths.js';
 import { lockRunFolder } from '../../pipeline/lock.js';
-import { runPipeline, type ModelAccess } from '../../pipeline/run.js';
+import type { ModelAccess } from '../../pipeline/model-access.js';
+import { runPipeline } from '../../pipeline/run.js';
 import { RunStore } from '../../pipeline/store.js';
 import { progressReporter } from '../progress.js';
-import { bbqTask, pronounTask, type EvalTask } from '../../pipeline/tasks.js';
-import { ORGANISM_MODEL_DIR, organismTask } from '../../organism/task.js';
+import { loadTask } from '../../pipeline/load-task.js';
+import { ORGANISM_MODEL_DIR } from '../../organism/task.js';
 
 const USAGE = `usage: crispr run [options] --out <dir>
 
@@ -86,40 +77,6 @@ the same (model file bytes, the rendered prompts, so data, instruction and templ
 settings, the upstream numbers), and recomputed otherwise; the run says which and why.
 Exit status: 0 done, 1 failed, 2 usage error.`;
 
-
-async function loadTask(spec: string, kind: 'seq2seq' | 'decoder-only', v: Record<string, string | boolean | undefined>): Promise<EvalTask> {
-  if (spec === 'pronoun') {
-    const src = pronounSource();
-    return pronounTask(pronounItems(), `pronoun bias set: occupation frames tagged with ${src.citation} (${src.year}), plus gender-explicit controls`);
-  }
-  if (spec === 'organism') {
-    if (v.instructions !== undefined || v.template !== undefined) throw new UserError('--data organism has its own instruction sets and prompt template; drop --instructions / --template');
-    return organismTask();
-  }
-  let items: McItem[];
-  let description: string;
-  if (spec.startsWith('mc:')) {
-    const file = spec.slice(3);
-    items = (await loadMcJsonl(file)).items;
-    description = `multiple choice from ${file}`;
-  } else {
-    const cats = typeof v.categories === 'string' ? v.categories.split(',') : undefined;
-    const res = spec.endsWith('.jsonl') ? await loadBbqFile(spec) : await loadBbqDir(spec, cats ? { categories: cats } : {});
-    items = res.items;
-    description = `BBQ from ${spec} (${[...new Set(items.map((i) => i.category))].join(', ')})`;
-  }
-  const instr = await resolveInstructions(typeof v.instructions === 'string' ? v.instructions : 'paper');
-  const template = typeof v.template === 'string' ? v.template : spec.startsWith('mc:') ? 'generic' : 'default';
-  const instructions = instr.instructions.map((text, i) => ({ id: `${instr.name}-${i + 1}`, text }));
-  return bbqTask(
-    items,
-    instructions,
-    (item, ins) => renderPrompt(template, ins.text, item),
-    // The answers as the template names them; a causal LM continues after a space.
-    (item) => answerStrings(template, item).map((a) => (kind === 'decoder-only' ? ` ${a}` : a)),
-    `${description}; instructions: ${instr.name} (${instr.instructions.length})`,
-  );
-}
 
 export const runCommand: CliCommand = {
   name: 'run',
@@ -224,12 +181,18 @@ export const runCommand: CliCommand = {
     }
 
     async function runWith(model: ModelAccess, modelSpec: string, modelHash: string, limit: ReturnType<typeof contextLimit>): Promise<number> {
-      const task = await loadTask(dataSpec, model.kind, v);
-      const maxItems = v['max-items'] === undefined ? undefined : intOption(v['max-items'], 'max-items', 0, 1);
-      if (maxItems !== undefined && maxItems < task.items.length) {
-        const keep = new Set(splitDevTest(task.items, { devFraction: maxItems / task.items.length, seed }).dev);
-        task.items = task.items.filter((i) => keep.has(i));
-      }
+      if (dataSpec === 'organism' && (v.instructions !== undefined || v.template !== undefined)) throw new UserError('--data organism has its own instruction sets and prompt template; drop --instructions / --template');
+      const task = await loadTask(
+        {
+          source: dataSpec,
+          categories: typeof v.categories === 'string' ? v.categories.split(',') : undefined,
+          instructions: v.instructions,
+          template: v.template,
+          maxItems: v['max-items'] === undefined ? undefined : intOption(v['max-items'], 'max-items', 0, 1),
+          seed,
+        },
+        model.kind,
+      );
       const split = splitDevTest(task.items, { devFraction, seed });
       const index = new Map(task.items.map((it, i) => [it, i]));
       progress.note(`${task.items.length} items (${split.dev.length} dev for attribution, ${split.test.length} test), ${task.instructions.length} instruction(s), ${model.sites.length} sites / ${model.sites.reduce((a, s) => a + s.width, 0)} neurons`);
