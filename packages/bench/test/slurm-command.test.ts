@@ -14,12 +14,22 @@ import { slurmCommand } from '../src/cli/commands/slurm.js';
 const tmp = mkdtempSync(join(tmpdir(), 'crispr slurm-')); // a space: every path must be quoted
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const REPO = resolve(import.meta.dirname, '../../..');
+// The embedded sweep as a user's config (crispr slurm checks it as crispr sweep would).
+const EMBEDDED = readFileSync(join(REPO, 'packages/bench/sweeps/embedded.yaml'), 'utf8');
 const config = join(tmp, 'sweep.yaml');
-writeFileSync(config, 'title: test\n');
+writeFileSync(config, EMBEDDED);
 const badYaml = join(tmp, 'bad.yaml');
 writeFileSync(badYaml, 'title: [unclosed\n');
+const badConfig = join(tmp, 'bad-config.yaml');
+writeFileSync(badConfig, 'title: no models\nmodelz: []\n');
 const gpuConfig = join(tmp, 'gpu.yaml');
-writeFileSync(gpuConfig, 'title: test\nprovider: cuda\n');
+writeFileSync(gpuConfig, EMBEDDED + '\nprovider: cuda\n');
+/** A config valid when the scripts are written, then broken, so running a script by hand fails fast inside crispr sweep. */
+function configThatBreaks(name: string): { file: string; breakIt: () => void } {
+  const file = join(tmp, name);
+  writeFileSync(file, EMBEDDED);
+  return { file, breakIt: () => writeFileSync(file, 'title: broken on purpose\nmodelz: []\n') };
+}
 
 async function run(argv: string[]): Promise<{ code: number | string; out: string; err: string }> {
   const out: string[] = [];
@@ -95,10 +105,12 @@ describe('crispr slurm: the scripts', () => {
 
   it('reaches the repository CLI from another directory with no node tooling on PATH', async () => {
     const out = join(tmp, 'plumbing');
-    expect((await run([config, '--out', out, '--shards', '2'])).code).toBe(0);
-    // Run task 2 by hand, as slurmd would: /tmp as cwd, a bare PATH. Whatever `crispr sweep`
-    // makes of this config, the error must come from our CLI (not "node: not found" or a
-    // module resolution failure) and name shard 2's folder or the sweep command.
+    const cfg = configThatBreaks('plumbing.yaml');
+    expect((await run([cfg.file, '--out', out, '--shards', '2'])).code).toBe(0);
+    cfg.breakIt();
+    // Run task 2 by hand, as slurmd would: / as cwd, a bare PATH. The config is broken by now, so
+    // the error must come from crispr sweep reading it (not "node: not found" or a module
+    // resolution failure).
     const r = spawnSync('/bin/bash', [join(out, 'slurm/sweep.sbatch')], {
       cwd: '/',
       encoding: 'utf8',
@@ -106,13 +118,15 @@ describe('crispr slurm: the scripts', () => {
       timeout: 60_000,
     });
     expect(r.stderr).toContain('crispr: shard 2/2 of job 7_2');
-    expect(r.stderr).toMatch(/crispr sweep: |crispr: unknown command 'sweep'/);
-    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/crispr sweep: .*plumbing\.yaml/);
+    expect(r.status).toBe(2);
   });
 
   it("removes another host's stale lock of its shard only when no other job runs that shard", async () => {
     const out = join(tmp, 'locks');
-    expect((await run([config, '--out', out, '--shards', '2'])).code).toBe(0);
+    const cfg = configThatBreaks('locks.yaml');
+    expect((await run([cfg.file, '--out', out, '--shards', '2'])).code).toBe(0);
+    cfg.breakIt();
     const script = join(out, 'slurm/sweep.sbatch');
     const lock = join(out, 'shards/2/run.lock');
     const bin = join(tmp, 'squeue-bin');
@@ -150,7 +164,8 @@ describe('crispr slurm: the scripts', () => {
       [[config, '--out', join(tmp, 'x'), '--gpus', '2'], /--gpus needs a config with provider: cuda/],
       [[config, '--out', join(tmp, 'x'), '--provider', 'cuda'], /--provider cuda: the config runs on cpu .*set provider: cuda in/],
       [[gpuConfig, '--out', join(tmp, 'x'), '--provider', 'cpu'], /--provider cpu: the config runs on cuda/],
-      [[badYaml, '--out', join(tmp, 'x')], /is not valid YAML/],
+      [[badYaml, '--out', join(tmp, 'x')], /bad\.yaml: not valid YAML/],
+      [[badConfig, '--out', join(tmp, 'x')], /bad-config\.yaml/],
       [[config, '--out', join(tmp, 'x'), '--time', '1h'], /--time must be a SLURM time limit/],
       [[config, '--out', join(tmp, 'x'), '--mem', '8 GB'], /--mem must be a size/],
       [[config, '--out', join(tmp, 'x'), '--shards', '0'], /--shards must be >= 1/],

@@ -4,13 +4,13 @@
  * <out>/slurm/; with --submit also submits them and prints the job ids.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UsageError, UserError, choiceOption, consoleIO, intOption, parseCommandLine, type CliCommand, type CliIO } from '@crispr-bench/core';
 import { quote } from 'shell-quote';
-import { parse as parseYaml } from 'yaml';
+import { loadSweepConfig } from '../../sweep/config.js';
 import { MAX_SHARDS, slurmPaths, slurmScripts, type SlurmPlan } from '../../slurm/scripts.js';
 
 const USAGE = `usage: crispr slurm <config.yaml> --out <dir> [options]
@@ -78,18 +78,19 @@ function scriptPath(p: string, flag: string): string {
   return abs;
 }
 
-/** The config's execution provider ('provider:', default cpu); a config that is not YAML is refused here rather than on every node. */
+/**
+ * The config, checked as `crispr sweep` checks it (an invalid one is refused here, not on every
+ * node), and its execution provider, which decides whether the tasks need GPUs.
+ */
 function configProvider(file: string): 'cpu' | 'cuda' {
-  let doc: unknown;
+  let provider: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    provider = loadSweepConfig(file).config.provider;
   } catch (e) {
-    throw new UsageError(`the sweep config ${file} is not valid YAML: ${(e as Error).message}`);
+    throw new UsageError((e as Error).message);
   }
-  const p = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>).provider : undefined;
-  if (p === undefined || p === 'cpu') return 'cpu';
-  if (p === 'cuda') return 'cuda';
-  throw new UsageError(`the sweep config ${file} has provider: ${String(p)}; crispr slurm runs cpu or cuda sweeps`);
+  if (provider !== 'cpu' && provider !== 'cuda') throw new UsageError(`${file} has provider: ${provider}; crispr slurm runs cpu or cuda sweeps`);
+  return provider;
 }
 
 /** Runs sbatch --parsable; returns the job id (its output is `<id>` or `<id>;<cluster>`). */
