@@ -52,7 +52,9 @@ fi
 # --- slurm.conf: one node named localhost, one default partition --------------------------
 # proctrack/linuxproc and task/none need no cgroups (containers often have none writable);
 # config_overrides lets the node register with CPUs=2 on a machine that has another count;
-# no accounting daemon (sacct is not used: the test polls squeue and scontrol).
+# no accounting daemon (sacct is not used: the test polls squeue and scontrol), so finished
+# jobs are kept in slurmctld for MinJobAge (2 hours) for scontrol to show: the first shard may
+# finish long before the last.
 cat >"$CONF.new" <<EOF
 ClusterName=crispr
 SlurmctldHost=localhost
@@ -80,13 +82,14 @@ SlurmdLogFile=$DIR/log/slurmd.log
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
-MinJobAge=600
+MinJobAge=7200
 KillWait=10
 Waittime=0
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
-if ! cmp -s "$CONF.new" "$CONF"; then mv "$CONF.new" "$CONF"; else rm "$CONF.new"; fi
+changed=0
+if ! cmp -s "$CONF.new" "$CONF"; then mv "$CONF.new" "$CONF"; changed=1; else rm "$CONF.new"; fi
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -106,6 +109,8 @@ if ! alive "$DIR/slurmctld.pid"; then
 fi
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q 'is UP' && break; sleep 0.2; done
 scontrol ping 2>/dev/null | grep -q 'is UP' || fail slurmctld "$DIR/log/slurmctld.log"
+# Daemons of an earlier call read the old file: have them read the new one.
+if [ "$changed" = 1 ]; then scontrol reconfigure; fi
 
 if ! alive "$DIR/slurmd.pid"; then
   # -N: this machine's hostname is not "localhost"; the node is.
