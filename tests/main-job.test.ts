@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { safeName } from '@crispr-bench/core';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 import { checkResults, type RunResults } from '@crispr-bench/results';
-import { reportMain } from '@crispr-bench/report';
+import { reportCommand } from '@crispr-bench/report';
 import { chromiumAvailable, launchChromium } from './browser/chromium.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'crispr-main-job-'));
@@ -84,10 +84,12 @@ describe('crispr run on the embedded default', () => {
       expect(chosen).toBeDefined();
       expect(r.sweep.some((p) => p.method === 'random' && p.k === ks.best)).toBe(true);
       expect(chosen.metrics.stereotype_preference!.value!).toBeLessThan(0.2);
-      expect(reportMain([out])).toBe(0);
+      expect(await reportCommand.run([out], { out: () => {}, err: () => {} })).toBe(0);
       const html = readFileSync(join(out, 'report.html'), 'utf8');
-      expect(html).toContain(`k chosen on the dev split: <strong>${ks.best}</strong>`);
-      expect(html).toMatch(new RegExp(`<tr class="best" data-method="crispr" data-k="${ks.best}"`));
+      expect(html).toMatch(new RegExp(`k (=|&#x3D;) ${ks.best} chosen on the dev split`)); // handlebars escapes '='
+      // The leaderboard's CRISPR row stands at the searched k.
+      const csv = readFileSync(join(out, 'leaderboard.csv'), 'utf8').split('\n');
+      expect(csv.some((l) => l.includes(`,crispr,default,`) && l.includes(`,${ks.best},true,true,`))).toBe(true);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -99,17 +101,18 @@ describe('crispr run on the embedded default', () => {
   });
 
   it.skipIf(!chromiumAvailable())('renders the report, which a browser shows with the run\'s rows', async () => {
-    expect(reportMain([dir])).toBe(0);
+    expect(await reportCommand.run([dir], { out: () => {}, err: () => {} })).toBe(0);
     const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(pathToFileURL(join(dir, 'report.html')).href);
-      const rows = await page.locator('#summary-table tbody tr').count();
+      // Every sweep point is a row (the chosen k of each method shown, the others behind "all k").
+      const rows = await page.locator('#leaderboard-table tbody tr').count();
       const doc = checkResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
-      expect(rows).toBe(doc.sweep.length);
-      expect(await page.locator('#neuron-table tbody tr').first().textContent()).toContain(doc.topNeurons[0]!.site);
+      expect(rows).toBe(new Set(doc.sweep.map((p) => `${p.method}/${p.k}`)).size);
+      expect(await page.locator('table.neuron-map thead').first().textContent()).toContain(doc.topNeurons[0]!.kind);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -25,7 +25,7 @@ import { checkResults, type RunResults } from '@crispr-bench/results';
 import { runCommand } from '../packages/bench/src/cli/commands/run.js';
 import { lockRunFolder } from '../packages/bench/src/pipeline/lock.js';
 import { contextLimit } from '../packages/bench/src/pipeline/lengths.js';
-import { reportMain } from '@crispr-bench/report';
+import { reportCommand } from '@crispr-bench/report';
 import { collect, crispr, spawnCrispr } from './cli-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-reliability-'));
@@ -262,7 +262,7 @@ describe('file names derived from data stay inside the run folder', () => {
     // Nothing outside the run folder but the two inputs; every data-derived name is slug + hash.
     expect(walk(base).filter((f) => !f.startsWith(join('deep', 'run'))).sort()).toEqual(['instr.json', 'mc.jsonl']);
     for (const f of walk(out).filter((x) => /^(scores|attribution)\//.test(x))) expect(f).toMatch(/^(scores\/original-|attribution\/)[a-z0-9_-]{1,40}-[0-9a-f]{8}\.json$/);
-    expect(reportMain([out])).toBe(0);
+    expect(await reportCommand.run([out], { out: () => {}, err: () => {} })).toBe(0);
     expect(readFileSync(join(out, 'report.html'), 'utf8')).not.toContain('<b>markup');
   });
 });
@@ -324,6 +324,7 @@ describe('output conventions', () => {
       [['sites', '--model', join(tmp, 'no-such-model')], 1],
       [['judge', '--data', join(tmp, 'no-such.jsonl'), '--predictions', 'b', '--field', 'c'], 1],
       [['run', '--help'], 0],
+      [['report', '--bogus'], 2],
     ];
     const results: [string[], number | null, string][] = [];
     for (let i = 0; i < cases.length; i += 4) {
@@ -335,6 +336,5 @@ describe('output conventions', () => {
     }
     expect(results.map(([a, c]) => [a.join(' '), c])).toEqual(cases.map(([a, c]) => [a.join(' '), c]));
     expect(results[2]![2]).toMatch(/Unknown option '--bogus'[\s\S]*usage: crispr run/);
-    expect(reportMain(['--bogus'])).toBe(2);
   });
 });

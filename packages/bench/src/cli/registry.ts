@@ -8,6 +8,8 @@ import { judgeCommand } from './commands/judge.js';
 import { runCommand } from './commands/run.js';
 import { mergeCommand, sweepCommand } from './commands/sweep.js';
 import { organismCommand } from '../organism/command.js';
+import { reportCommand } from '@crispr-bench/report';
+import { gateCommand } from './commands/gate.js';
 import { slurmCommand } from './commands/slurm.js';
 
-export const commands: CliCommand[] = [runCommand, sweepCommand, mergeCommand, slurmCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand];
+export const commands: CliCommand[] = [runCommand, sweepCommand, mergeCommand, slurmCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand, reportCommand, gateCommand];

@@ -48,6 +48,12 @@ export async function attributeInstruction(a: {
   progress: Progress;
   /** Told the attribution plan (batch size, memory per example, buckets) once computed. */
   onPlan?: ((line: string) => void) | undefined;
+  /**
+   * Attribution results shared between calls that differ only in the aggregation (lambda, skill
+   * term, confusion weight): with it, every slot's gold answer is attributed too, so that the
+   * ablations of a sweep run one attribution per instruction instead of one each.
+   */
+  shared?: Map<string, Promise<AttributionResult>> | undefined;
 }): Promise<TrialSum[]> {
   const { model, task, instruction: instr, settings: cfg } = a;
   const eligible = a.devScored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
@@ -73,8 +79,8 @@ export async function attributeInstruction(a: {
     const picked = new Set(tr.items);
     for (const e of eligible.filter((x) => picked.has(x.s.item))) {
       const biased = attribute(e.s.item, e.t!.biased);
-      const gold = cfg.skill && e.t!.gold !== null ? attribute(e.s.item, e.t!.gold) : null;
-      slots.push({ trial: tr.trial, e, biased, gold });
+      const goldRow = (cfg.skill || a.shared) && e.t!.gold !== null ? attribute(e.s.item, e.t!.gold) : null;
+      slots.push({ trial: tr.trial, e, biased, gold: cfg.skill ? goldRow : null });
     }
   }
   // What this stage reads: the token ids it attributes, the confusion weights from the scores,
@@ -93,8 +99,18 @@ export async function attributeInstruction(a: {
   const aggOpts = { lambda: cfg.lambda, skill: cfg.skill, confusionWeight: cfg.confusionWeight };
   const name = typeof a.stageName === 'string' ? a.stageName : a.stageName(contentHash(key).slice(7));
   return a.store.stage(name, key, async () => {
-    const res = await model.attribute(examples, (d, total) => a.progress.step(d, total));
-    checkAttribution(res, (row) => describeRow[row]!);
+    const run = async () => {
+      const r = await model.attribute(examples, (d, total) => a.progress.step(d, total));
+      checkAttribution(r, (row) => describeRow[row]!);
+      return r;
+    };
+    let res: AttributionResult;
+    if (a.shared) {
+      const sharedKey = contentHash([a.baseKey, examples, cfg.objective, cfg.reduce, cfg.kinds]);
+      let p = a.shared.get(sharedKey);
+      if (!p) a.shared.set(sharedKey, (p = run()));
+      res = await p;
+    } else res = await run();
     const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
     a.onPlan?.(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
     const vec = (row: number): SiteVectors => Object.fromEntries(res.sites.map((s) => [s.name, s.values[row]!]));

@@ -13,8 +13,10 @@ export interface Instruction {
 export interface ScoredOptions {
   item: McItem;
   instruction: string;
-  /** log P(candidate | prompt) per option. */
+  /** log P(candidate | prompt) per option (empty when the answer was generated). */
   logprobs: number[];
+  /** A generated answer's matched option (null: it matched none); absent: argmax of logprobs. */
+  pred?: number | null;
 }
 
 export interface MetricSpec {
@@ -111,7 +113,7 @@ export function bbqTask(
   candidates: (item: McItem) => string[],
   description: string,
 ): EvalTask {
-  const judgedBbq = judgedOnce((s) => ({ item: s.item, pred: argmax(s.logprobs) }));
+  const judgedBbq = judgedOnce((s) => ({ item: s.item, pred: s.pred !== undefined ? s.pred : argmax(s.logprobs) }));
   return {
     name: 'bbq',
     description,

@@ -44,6 +44,11 @@ const dataset = z.strictObject({
   devFraction: z.number().gt(0).lt(1).default(0.5),
   template: z.string().optional(),
   instructions: instructions.default({ set: 'paper' }),
+  /**
+   * How answers are judged: score (the likelihood of each option, default) or generate (greedy
+   * generation, matched to the options by the generation judge; unmatched answers are counted).
+   */
+  evaluation: z.strictObject({ mode: z.enum(['score', 'generate']).default('score'), maxNewTokens: z.number().int().positive().default(16) }).default({ mode: 'score', maxNewTokens: 16 }),
   /** A prompt + answer longer than the model's context: error (default), or cut the prompt's left or right. */
   truncate: z.enum(['error', 'left', 'right']).default('error'),
 });
@@ -167,6 +172,9 @@ export function parseSweepConfig(doc: unknown, file: string): SweepConfig {
       if (!byLabel.has(d)) throw new UserError(`${file}: models[${i}].datasets[${j}]: no dataset labelled '${d}' (datasets: ${[...byLabel.keys()].join(', ')})`);
     }),
   );
+  cfg.datasets.forEach((d, i) => {
+    if (d.evaluation.mode === 'generate' && d.source === 'pronoun') throw new UserError(`${file}: datasets[${i}].evaluation.mode: the pronoun set's frames have no answer to generate; it is scored by option likelihood only`);
+  });
   if (!cfg.datasets.some((d) => d.role === 'bias')) throw new UserError(`${file}: datasets: at least one dataset needs role bias (rankings are attributed on it)`);
   return cfg;
 }

@@ -10,9 +10,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import { dirname, join, relative, resolve } from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { loadModelFolder, pathInside, runtimeVersion, UserError, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
+import { generateGreedy, loadModelFolder, releaseGenerationSessions, pathInside, runtimeVersion, UserError, type AttributionResult, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
 import { splitDevTest } from '@crispr-bench/datasets';
-import { argmax, averagePrior, bootstrap, bootstrapPaired, drawDomainWords, normaliseProbs, softmax } from '@crispr-bench/judges';
+import { argmax, averagePrior, bootstrap, bootstrapPaired, drawDomainWords, matchGeneration, normaliseProbs, softmax } from '@crispr-bench/judges';
 import { SWEEP_SCHEMA, type CellRow, type Manifest, type MethodName, type PredictionRow, type RankingFile, type SweepMetricValue } from '@crispr-bench/results';
 import { masksForTopK, randomRanking, rankNeurons, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK } from '../crispr/k-search.js';
@@ -79,6 +79,8 @@ interface ModelCtx {
   limit: ContextLimit | null;
   scorer: ModelAccess;
   attributors: Map<string, ModelAccess>;
+  /** Attribution runs shared by the variants that differ only in the aggregation. */
+  attributions: Map<string, Promise<AttributionResult>>;
   widths: Record<string, number>;
   data: Map<string, DataCtx>;
   description: string;
@@ -159,7 +161,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
   };
   for (const d of cfg.datasets) {
     const t = await taskFor(d, 'seq2seq');
-    planData.push({ label: d.label, role: d.role, instructions: instructionsOf(d, t).map((e) => ({ id: e.instr.id, use: e.use })) });
+    planData.push({ label: d.label, role: d.role, mode: d.evaluation.mode, instructions: instructionsOf(d, t).map((e) => ({ id: e.instr.id, use: e.use })) });
   }
   const ks = cfg.k.map((k) => k);
   const plan = makePlan({
@@ -232,7 +234,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const folder = await loadModelFolder(dir, spec.variant ? { variant: spec.variant } : {});
     const hash = await hashFiles(dir, modelFiles(dir, folder.files));
     const scorer = folderAccess(folder, { attribution: { session: { provider: cfg.provider } }, provider: cfg.provider, description });
-    const ctx: ModelCtx = { label, folder, hash, limit: contextLimit(folder.config), scorer, attributors: new Map(), widths: Object.fromEntries(folder.sites.map((s) => [s.name, s.width])), data: new Map(), description };
+    const ctx: ModelCtx = { label, folder, hash, limit: contextLimit(folder.config), scorer, attributors: new Map(), attributions: new Map(), widths: Object.fromEntries(folder.sites.map((s) => [s.name, s.width])), data: new Map(), description };
     models.set(label, ctx);
     if (!manifest.models.some((m) => m.label === label)) {
       manifest.models.push({ label, kind: folder.kind, sites: folder.sites.length, neurons: folder.sites.reduce((a, s) => a + s.width, 0), description });
@@ -344,6 +346,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
         stageName: (hash) => `stages/attribution/${hash}.json`,
         progress,
         onPlan: (line) => log(`${m.label} on ${on}: ${line}`),
+        shared: m.attributions,
       });
       perInstruction.push(trials.map((t) => t.sum));
     }
@@ -402,13 +405,35 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     return d.test.map((_, r) => averagePrior(priors.map((p) => p[r]!)));
   };
 
+  /** Greedy answers of `indices` under one instruction and masks, matched to the options; cached by content. */
+  const generated = async (m: ModelCtx, d: DataCtx, instr: Instruction, indices: number[], masks: { key: string; masks: Record<string, Float32Array> } | null, what: string): Promise<ScoredOptions[]> => {
+    const prompt = (i: number) => d.prompts.get(instr.id)!.get(i)!;
+    const maxNewTokens = d.spec.evaluation.maxNewTokens;
+    const key = { model: m.hash, provider: cfg.provider, prompts: contentHash(indices.map(prompt)), neurons: masks?.key ?? 'none', maxNewTokens: String(maxNewTokens) };
+    const r = await stage('generations', key, async () => {
+      progress.stage(`${m.label}: generating answers on ${what}, instruction '${instr.id}'`);
+      const texts: string[] = [];
+      for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
+        const part = indices.slice(off, off + SCORE_CHUNK);
+        texts.push(...(await generateGreedy(m.folder, part.map(prompt), { maxNewTokens, provider: cfg.provider, ...(masks ? { masks: masks.masks } : {}) })));
+        progress.step(Math.min(off + SCORE_CHUNK, indices.length), indices.length);
+      }
+      return texts;
+    });
+    return indices.map((i, row) => {
+      const item = d.task.items[i]!;
+      const match = matchGeneration(r.data[row]!, { options: d.task.candidates(item).map((c) => c.trim()), unknownIndex: item.unknownIndex });
+      return { item, instruction: instr.id, logprobs: [], pred: match.index };
+    });
+  };
+
   const metricKeys = (d: DataCtx) => d.task.metricInfo.map((x) => x.key);
   /** Metrics with bootstrap intervals, and the paired change against the original. Cached: statistics are their own stage. */
   const statistics = async (d: DataCtx, rows: ScoredOptions[], orig: ScoredOptions[] | null): Promise<{ metrics: Record<string, SweepMetricValue>; delta: Record<string, SweepMetricValue> | null }> => {
     const keys = metricKeys(d);
     const key = {
-      rows: contentHash(rows.map((r) => [r.item.category, r.item.id, r.instruction, r.logprobs])),
-      original: orig ? contentHash(orig.map((r) => [r.item.category, r.item.id, r.instruction, r.logprobs])) : 'none',
+      rows: contentHash(rows.map((r) => [r.item.category, r.item.id, r.instruction, r.logprobs, r.pred ?? null])),
+      original: orig ? contentHash(orig.map((r) => [r.item.category, r.item.id, r.instruction, r.logprobs, r.pred ?? null])) : 'none',
       metrics: d.task.name,
       bootstrap: String(cfg.bootstrap),
       seed: String(cfg.seed),
@@ -455,21 +480,28 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const predictions: PredictionRow[] = [];
     for (const { instr } of d.evaluated) {
       const what = g.method === 'original' ? `'${g.dataset}' (original model)` : `'${g.dataset}' with ${g.method} top ${k} pruned`;
-      const orig = await scores(m, d, instr, d.test, null, `'${g.dataset}' (original model)`);
-      const s = masks ? await scores(m, d, instr, d.test, masks, what) : orig;
-      let lps = s.rows;
-      if (calibration) {
-        const prior = await calibrationPrior(m, d, instr, calibration, masks);
-        lps = lps.map((lp, r) => {
-          const p = normaliseProbs(softmax(lp));
-          const q = prior[r]!;
-          const c = p.map((v, j) => v / q[j]!);
-          const z = c.reduce((a, b) => a + b, 0);
-          return c.map((v) => Math.log(v / z));
-        });
+      let rows: ScoredOptions[];
+      let origRows: ScoredOptions[];
+      if (d.spec.evaluation.mode === 'generate') {
+        origRows = await generated(m, d, instr, d.test, null, `'${g.dataset}' (original model)`);
+        rows = masks ? await generated(m, d, instr, d.test, masks, what) : origRows;
+      } else {
+        const orig = await scores(m, d, instr, d.test, null, `'${g.dataset}' (original model)`);
+        const s = masks ? await scores(m, d, instr, d.test, masks, what) : orig;
+        let lps = s.rows;
+        if (calibration) {
+          const prior = await calibrationPrior(m, d, instr, calibration, masks);
+          lps = lps.map((lp, r) => {
+            const p = normaliseProbs(softmax(lp));
+            const q = prior[r]!;
+            const c = p.map((v, j) => v / q[j]!);
+            const z = c.reduce((a, b) => a + b, 0);
+            return c.map((v) => Math.log(v / z));
+          });
+        }
+        rows = d.test.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: lps[r]! }));
+        origRows = d.test.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: orig.rows[r]! }));
       }
-      const rows = d.test.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: lps[r]! }));
-      const origRows = d.test.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: orig.rows[r]! }));
       perInstr.set(instr.id, { rows, orig: origRows });
       for (const r of rows) predictions.push(predictionOf(r));
     }
@@ -497,6 +529,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
         instruction: c.instruction,
         instructionUse: c.use,
         n: rows.length,
+        ...(d.spec.evaluation.mode === 'generate' ? { unmatched: rows.filter((r) => r.pred === null).length } : {}),
         metrics: st.metrics,
         delta: st.delta,
         predictions: predFile,
@@ -514,6 +547,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     writeManifest();
   }
   for (const m of models.values()) for (const a of new Set([m.scorer, ...m.attributors.values()])) await a.close?.();
+  await releaseGenerationSessions();
 
   if (cells.length !== plannedCells.size) throw new Error(`internal: ${cells.length} cells written, ${plannedCells.size} planned`);
   writeResultsCsv(join(out, 'results.csv'), cells, manifest);
@@ -546,7 +580,7 @@ function predictionOf(r: ScoredOptions): PredictionRow {
     polarity: it.polarity,
     condition: it.condition,
     scores: r.logprobs,
-    pred: argmax(r.logprobs),
+    pred: r.pred !== undefined ? r.pred : argmax(r.logprobs),
   };
 }
 

@@ -10,6 +10,8 @@ import type { MethodName } from '@crispr-bench/results';
 export interface PlanDataset {
   label: string;
   role: 'bias' | 'eval' | 'retention';
+  /** generate: answers are generated, so calibration baselines (which reweight option scores) do not apply. */
+  mode?: 'score' | 'generate';
   /** Instruction ids evaluated, with what each is used for. */
   instructions: { id: string; use: 'attribution' | 'heldout' }[];
 }
@@ -71,13 +73,14 @@ export function makePlan(p: PlanInput): PlanGroup[] {
     for (const d of p.datasets) {
       if (!own.has(d.label)) continue;
       add({ model, method: 'original', variant: '', rankedOn: null, k: 0, dataset: d.label });
-      if (p.cc) add({ model, method: 'cc', variant: '', rankedOn: null, k: 0, dataset: d.label });
-      if (p.dc) add({ model, method: 'dc', variant: '', rankedOn: null, k: 0, dataset: d.label });
+      const scored = d.mode !== 'generate';
+      if (p.cc && scored) add({ model, method: 'cc', variant: '', rankedOn: null, k: 0, dataset: d.label });
+      if (p.dc && scored) add({ model, method: 'dc', variant: '', rankedOn: null, k: 0, dataset: d.label });
       for (const from of sources) {
         if (!targetsOf(from).includes(d.label)) continue;
         for (const variant of p.variants) for (const k of pruneKs) add({ model, method: 'crispr', variant, rankedOn: from, k, dataset: d.label });
         if (p.random) for (const k of pruneKs) add({ model, method: 'random', variant: '', rankedOn: from, k, dataset: d.label });
-        for (const c of p.combined) for (const k of pruneKs) add({ model, method: c === 'cc' ? 'crispr+cc' : 'crispr+dc', variant: 'default', rankedOn: from, k, dataset: d.label });
+        if (scored) for (const c of p.combined) for (const k of pruneKs) add({ model, method: c === 'cc' ? 'crispr+cc' : 'crispr+dc', variant: 'default', rankedOn: from, k, dataset: d.label });
       }
     }
   }

@@ -5,3 +5,4 @@ export * from './scoring.js';
 export * from './prune.js';
 export * from './commands.js';
 export * from './finite-weights.js';
+export * from './generate.js';

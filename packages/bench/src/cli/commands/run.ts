@@ -1,7 +1,7 @@
 /**
  * `crispr run`: the main job. CRISPR end to end on one model and one dataset: score, attribute,
  * rank, prune the top k through masks, evaluate the sweep with the random-pruning control, and
- * write results.json (render it with `pnpm report <out>`). Interrupted runs resume from the
+ * write results.json (render it with `crispr report <out>`). Interrupted runs resume from the
  * stages already written in --out.
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -22,7 +22,7 @@ import { ORGANISM_MODEL_DIR } from '../../organism/task.js';
 
 const USAGE = `usage: crispr run [options] --out <dir>
 
-Run CRISPR end to end and write <out>/results.json (then: pnpm report <out>).
+Run CRISPR end to end and write <out>/results.json (then: crispr report <out>).
 With no --model and --data it runs on the embedded default: a small Llama-style model that the
 project generates (no download) and the pronoun bias set.
 
