@@ -169,7 +169,7 @@ cat ${dir}/task-1.out ${dir}/task-2.out > ${dir}/after.txt
 
     // As after a failed task: shard 2 alone, a new one-task array. Its SLURM_ARRAY_TASK_COUNT is
     // 1; the script's pinned count keeps it shard 2/2, and it resumes (nothing left to compute).
-    const before = readFileSync(join(out, 'shards/2/cells.jsonl'), 'utf8');
+    const before = cells(join(out, 'shards/2'));
     const again = slurm('sbatch', ['--parsable', '--array=2', join(out, 'slurm/sweep.sbatch')]).trim();
     submitted.push(again);
     await waitForJobs([again], 600_000, squeueNotes('resubmitted task 2'));
@@ -179,7 +179,14 @@ cat ${dir}/task-1.out ${dir}/task-2.out > ${dir}/after.txt
     const log = readFileSync(join(out, `slurm/logs/sweep-${again}_2.out`), 'utf8');
     expect(log).toContain(`crispr: shard 2/2 of job ${again}_2`);
     expect(log).toMatch(/computed nothing/);
-    expect(readFileSync(join(out, 'shards/2/cells.jsonl'), 'utf8')).toBe(before);
+    // The resumed shard rewrites its cells from the cached stages: the same, none computed.
+    expect(cells(join(out, 'shards/2'))).toEqual(before);
+    const timings = readFileSync(join(out, 'shards/2/cells.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => (JSON.parse(l) as { timing: { computed: boolean } }).timing.computed);
+    expect(timings.length).toBe(before.length);
+    expect(timings.every((c) => !c)).toBe(true);
     const m2 = JSON.parse(readFileSync(join(out, 'shards/2/manifest.json'), 'utf8')) as { shard: unknown };
     expect(m2.shard).toEqual({ index: 2, count: 2 });
   });
