@@ -24,12 +24,12 @@ import {
   makeT5Folder,
   probeShapes,
   tensor,
-  T5_BENCH_512,
   type AttributionExample,
   type ModelFolder,
   type Model,
 } from '../packages/core/src/index.js';
 import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { T5_BENCH_512 } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, models: { type: 'string' } } });

@@ -26,9 +26,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { attributionModel, createRng, importGguf, loadModelFolder, makeT5Folder, measureBytesPerExample, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/index.js';
+import { attributionModel, createRng, importGguf, loadModelFolder, makeT5Folder, measureBytesPerExample, type T5TinyConfig } from '../packages/core/src/index.js';
 import { folderAccess } from '../packages/bench/src/pipeline/folder-access.js';
 import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { FLAN_T5_SMALL_SHAPE } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 const ASSETS = process.env.CRISPR_ASSETS ?? join(ROOT, '..', 'shared', 'assets');

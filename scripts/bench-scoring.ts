@@ -11,11 +11,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '../packages/core/src/gguf/import.js';
-import { makeT5Folder, T5_TINY, FLAN_T5_SMALL_SHAPE, type T5TinyConfig } from '../packages/core/src/models/tiny/index.js';
+import { makeT5Folder, type T5TinyConfig } from '../packages/core/src/models/generate/index.js';
 import { loadModelFolder, type ModelFolder } from '../packages/core/src/models/folder.js';
 import { releaseScoringSessions, scoreOptions, encodeScoringRows, type ScoreItem } from '../packages/core/src/models/scoring.js';
 import { countNeurons } from '../packages/core/src/models/sites.js';
 import { ROOT, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { FLAN_T5_SMALL_SHAPE, T5_TINY } from '@crispr-bench/testing';
 
 const SECTION = '## Option scoring';
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(ROOT, '../shared/assets');

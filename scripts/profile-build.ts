@@ -6,8 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildAttributionGraph, createSession, importGguf, loadModelFolder, makeT5Folder, tensor, FLAN_T5_SMALL_SHAPE, type Tensor } from '../packages/core/src/index.js';
+import { buildAttributionGraph, createSession, importGguf, loadModelFolder, makeT5Folder, tensor, type Tensor } from '../packages/core/src/index.js';
 import { ROOT } from './lib/benchmarks-md.js';
+import { FLAN_T5_SMALL_SHAPE } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 const [which = 'flan', B = '8', P = '128', T = '4'] = process.argv.slice(2);

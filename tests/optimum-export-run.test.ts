@@ -42,7 +42,19 @@ describe.skipIf(!HAVE)(`crispr run and prune on the Optimum Flan-T5 export (need
     const r = checkResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     expect(r.model.kind).toBe('seq2seq');
     expect(r.sweep.map((p) => `${p.method}${p.k}`)).toEqual(['original0', 'crispr4', 'random4']);
-    for (const p of r.sweep) expect(p.metrics.accuracy!.value).toBeGreaterThanOrEqual(0);
+    // Accuracy is a share of the scored answers (every test item under both instructions): a
+    // multiple of 1/n in [0, 1], inside its bootstrap interval.
+    const n = r.dataset.evalItems * 2;
+    expect(n).toBeGreaterThan(0);
+    for (const p of r.sweep) {
+      const acc = p.metrics.accuracy!;
+      const what = `${p.method}${p.k}: accuracy ${acc.value} [${acc.lo}, ${acc.hi}] over ${n} answers`;
+      expect(acc.value, what).not.toBeNull();
+      expect(acc.value!, what).toBeLessThanOrEqual(1);
+      expect(Math.abs(acc.value! * n - Math.round(acc.value! * n)), what).toBeLessThan(1e-9);
+      expect(acc.lo!, what).toBeLessThanOrEqual(acc.value!);
+      expect(acc.hi!, what).toBeGreaterThanOrEqual(acc.value!);
+    }
 
     const folder = await loadModelFolder(MODEL, { tokenizer: false });
     const names = new Set(folder.sites.map((s) => s.name));

@@ -92,7 +92,7 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
       const pred = r.polarity === 'neg' ? r.targetIndex : other;
       return { ...r, pred, scores: r.scores.map((_, j) => (j === pred ? -0.1 : -5)) };
     });
-    writeFileSync(file, edited.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(file, `${edited.map((r) => JSON.stringify(r)).join('\n')}\n`);
     const g = await crispr(['gate', '--baseline', a, '--candidate', c, '--rules', writeRules('instructions: pooled\n'), '--show', 'failed']);
     expect(g.code, g.stderr).toBe(1);
     const failed = g.stdout.split('\n').filter((l) => l.startsWith('| **FAIL**'));

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 
 // An absolute POSIX path of two or more segments standing alone (after a space, quote, '=' or
 // bracket: not inside a URL, a ratio like 1/2, markup like </b> or a relative path), or a Windows drive path.
-const ABSOLUTE = /(?<=^|[\s"'=(\[,])\/[^\s"'<>(),;|*?`/]+(?:\/[^\s"'<>(),;|*?`/]*)+|\b[A-Za-z]:\\[^\s"'<>|*?`]+/g;
+const ABSOLUTE = /(?<=^|[\s"'=([,])\/[^\s"'<>(),;|*?`/]+(?:\/[^\s"'<>(),;|*?`/]*)+|\b[A-Za-z]:\\[^\s"'<>|*?`]+/g;
 const HOME = /(?<![\w./])~\/[^\s"'<>(),;|*?`]*/g;
 
 function rel(base: string, p: string): string {

@@ -160,7 +160,7 @@ describe('report over sweeps and runs', () => {
       groups: [{ method: 'original', variant: '', rankedOn: null, ks: [0] }, { method: 'crispr', variant: 'default', rankedOn: 'bbq-age', ks: [2, 4] }],
     });
     const cells = readFileSync(join(dir, 'cells.jsonl'), 'utf8').trim().split('\n').filter((l) => JSON.parse(l).instruction !== '*');
-    writeFileSync(join(dir, 'cells.jsonl'), cells.join('\n') + '\n');
+    writeFileSync(join(dir, 'cells.jsonl'), `${cells.join('\n')}\n`);
     const rfile = readdirSync(join(dir, 'rankings'))[0]!;
     const ranking = JSON.parse(readFileSync(join(dir, 'rankings', rfile), 'utf8'));
     ranking.neurons = ranking.neurons.map((n: { site: string }, i: number) => ({ ...n, site: `${i % 2 ? 'decoder' : 'encoder'}.block.${n.site}` }));
@@ -184,7 +184,7 @@ describe('report over sweeps and runs', () => {
     expect(() => loadInputs([dir], root)).toThrow(/schemaVersion 99/);
     const bad = join(root, 'bad-sweep');
     writeSweepFixture(bad, { models: ['m'], datasets: [{ label: 'd', kind: 'mc', role: 'bias', items: 4 }], groups: [{ method: 'original', variant: '', rankedOn: null, ks: [0] }], resamples: 5 });
-    writeFileSync(join(bad, 'cells.jsonl'), readFileSync(join(bad, 'cells.jsonl'), 'utf8') + '{"schema":"crispr-bench/sweep@1","index":"x"}\n');
+    writeFileSync(join(bad, 'cells.jsonl'), `${readFileSync(join(bad, 'cells.jsonl'), 'utf8')}{"schema":"crispr-bench/sweep@1","index":"x"}\n`);
     expect(() => loadInputs([bad], root)).toThrow(/cells\.jsonl:5: index/);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRng } from '@crispr-bench/core';
 import { aggregate, instanceScore, rankNeurons, masksForTopK, randomRanking, goldenSectionK, type InstanceAttribution } from '../src/crispr/index.js';
 
 const f = (...v: number[]) => Float32Array.from(v);
@@ -83,7 +84,26 @@ describe('golden-section k search', () => {
   });
   it('prefers the smallest k among equal values', async () => {
     const res = await goldenSectionK(async (k) => (k >= 10 ? 1 : 0), 100);
-    expect(res.bestValue).toBe(1);
-    expect(res.evaluated.every((e) => e.k >= res.best || e.value < 1)).toBe(true);
+    // The brute-force answer: k = 10 is the first k reaching the maximum.
+    expect(res).toMatchObject({ best: 10, bestValue: 1 });
+  });
+  it('agrees with a brute-force scan of every k on random unimodal curves', async () => {
+    const rng = createRng(20240511);
+    for (const kMax of [0, 1, 2, 3, 7, 64, 500]) {
+      for (let trial = 0; trial < 20; trial++) {
+        // Strictly increasing up to a random peak, strictly decreasing after it.
+        const peak = rng.int(kMax + 1);
+        const curve = new Array<number>(kMax + 1);
+        curve[peak] = 0;
+        for (let k = peak - 1; k >= 0; k--) curve[k] = curve[k + 1]! - 0.01 - rng.next();
+        for (let k = peak + 1; k <= kMax; k++) curve[k] = curve[k - 1]! - 0.01 - rng.next();
+        let brute = 0;
+        for (let k = 1; k <= kMax; k++) if (curve[k]! > curve[brute]!) brute = k;
+        const res = await goldenSectionK(async (k) => curve[k]!, kMax);
+        expect(res.best, `kMax ${kMax}, peak ${peak}`).toBe(brute);
+        expect(res.bestValue).toBe(curve[brute]);
+        for (const e of res.evaluated) expect(e.value).toBe(curve[e.k]);
+      }
+    }
   });
 });

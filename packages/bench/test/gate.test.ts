@@ -65,7 +65,7 @@ describe('crispr gate', () => {
     const tampered = folder('tampered');
     const lines = readFileSync(join(tampered, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     lines[0].metrics.accuracy.value = 0.123;
-    writeFileSync(join(tampered, 'cells.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(join(tampered, 'cells.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
     expect(compareFolders(baseline, tampered, DEFAULT_RULES).notes.join('\n')).toMatch(/1 metric value\(s\) recomputed from the predictions differ from cells\.jsonl .*m1\/original\/0\/bbq-age\/paper-1 accuracy: recorded 0\.123/);
   });
 

@@ -21,7 +21,7 @@ describe('safeName and pathInside', () => {
     expect(safeName('paper-1')).toMatch(/^paper-1-[0-9a-f]{8}$/);
     expect(safeName('a b')).not.toBe(safeName('a-b'));
     expect(safeName('résumé café')).toMatch(/^resume-cafe-/);
-    for (const n of names) expect(pathInside(tmp, `scores/${n}.json`).startsWith(tmp + '/')).toBe(true);
+    for (const n of names) expect(pathInside(tmp, `scores/${n}.json`).startsWith(`${tmp}/`)).toBe(true);
   });
 
   it('refuses a path that leaves the folder, an absolute path and a NUL byte', () => {
@@ -67,7 +67,8 @@ describe('RunStore', () => {
 
   it('clear() (--fresh) keeps only the lock', async () => {
     const dir = join(tmp, 'clear');
-    const lock = await lockRunFolder((mkdirSync(dir, { recursive: true }), dir));
+    mkdirSync(dir, { recursive: true });
+    const lock = await lockRunFolder(dir);
     const store = new RunStore(dir);
     await store.stage('scores/a.json', {}, async () => 1);
     store.clear();

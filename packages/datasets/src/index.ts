@@ -3,7 +3,7 @@ export { loadBbqFile, loadBbqDir, parseBbqJsonl, listBbqCategories } from './bbq
 export type { BbqLoadOptions, BbqDirOptions } from './bbq/loader.js';
 export { validateBbqRecord, bbqRecordToItem } from './bbq/record.js';
 export { deriveTargetIndex, deriveUnknownIndex, isUnknownPhrase, normaliseGroup } from './bbq/target.js';
-export { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+export { BBQ_UNKNOWN_PHRASES } from './bbq/unknown-phrases.js';
 export { createRng, hashSeed } from './rng.js';
 export type { Rng } from './rng.js';
 export { assetsDir, assetsPresent } from './assets.js';

@@ -1,2 +1,2 @@
 /** The seeded PRNG lives in core (shared with judges and bench); re-exported for this package. */
-export { createRng, hashSeed, type Rng } from '@crispr-bench/core';
+export { createRng, hashSeed, type Rng } from '@crispr-bench/core/common';

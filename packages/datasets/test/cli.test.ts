@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError, type CliIO } from '@crispr-bench/core';
+import { UserError, type CliIO } from '@crispr-bench/core/common';
 import { dataCommand } from '../src/cli/data.js';
 import { BBQ_FILES, fetchBbq, sha256Hex } from '../src/bbq/fetch.js';
 import { loadBbqFile } from '../src/bbq/loader.js';
@@ -82,7 +82,7 @@ describe('crispr data fetch bbq', () => {
       // No official SES file here: the expander's BBQ-sized output has the paper's line count.
       const ses = toBbqJsonl(await expandTemplates(BBQ_TEMPLATES, 'SES', { seed: 2 }));
       files.set('/ok/SES.jsonl', Buffer.from(ses));
-      files.set('/short/SES.jsonl', Buffer.from(ses.split('\n').slice(0, 100).join('\n') + '\n'));
+      files.set('/short/SES.jsonl', Buffer.from(`${ses.split('\n').slice(0, 100).join('\n')}\n`));
       server = createServer((req, res) => {
         const body = files.get(req.url ?? '');
         if (!body) { res.writeHead(404); res.end('not found'); return; }

@@ -50,7 +50,7 @@ describe.skipIf(!HAVE_BBQ_TEMPLATES || !HAVE_BBQ_DATA)(
       expect(r.rate, `${cat} misses:\n${r.misses.slice(0, 5).join('\n')}`).toBeGreaterThanOrEqual(0.99);
       expect(r.covered).toBe(r.official - r.misses.length);
     }
-    console.log('expander coverage\n  ' + lines.join('\n  '));
+    console.log(`expander coverage\n  ${lines.join('\n  ')}`);
   });
 
   it('sample mode is seeded, valid BBQ, and sized like the official files', async () => {

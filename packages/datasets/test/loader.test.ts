@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { BBQ_UNKNOWN_PHRASES } from '../src/index.js';
 import { loadBbqDir, loadBbqFile, parseBbqJsonl } from '../src/bbq/loader.js';
 import { BbqFormatError } from '../src/bbq/types.js';
 import { deriveTargetIndex, normaliseGroup } from '../src/bbq/target.js';

@@ -3,7 +3,7 @@
  * normalisation. Outputs that match no option (or more than one) are reported as unmatched,
  * never counted as correct and never replaced by a guess.
  */
-import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/datasets';
 
 /**
  * Normalise an answer text for matching: Unicode NFKC, curly quotes to straight, lower case,
@@ -17,7 +17,7 @@ export function normaliseAnswer(text: string): string {
   let prev: string;
   do {
     prev = s;
-    s = s.replace(/^["'`(\[]+/, '').replace(/["'`)\]]+$/, '').trim();
+    s = s.replace(/^["'`([]+/, '').replace(/["'`)\]]+$/, '').trim();
     s = s.replace(/[.,;:!?…]+$/, '').trim();
   } while (s !== prev);
   s = s.replace(/^(?:a|an|the) /, '');

@@ -41,12 +41,12 @@ export function parsePredictions(text: string, file: string, field: string): Pre
       throw new PredictionFileError(`${at}: expected a JSON object`);
     }
     const o = obj as Record<string, unknown>;
-    const rawId = o['example_id'];
+    const rawId = o.example_id;
     let id: string;
     if (typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0) id = String(rawId);
     else if (typeof rawId === 'string' && rawId !== '') id = rawId;
     else throw new PredictionFileError(`${at}: "example_id" must be a non-negative integer or a non-empty string, got ${JSON.stringify(rawId)}`);
-    const rawCat = o['category'];
+    const rawCat = o.category;
     let category: string | null = null;
     if (rawCat !== undefined && rawCat !== null) {
       if (typeof rawCat !== 'string' || rawCat === '') throw new PredictionFileError(`${at}: "category" must be a non-empty string, got ${JSON.stringify(rawCat)}`);

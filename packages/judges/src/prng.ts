@@ -2,7 +2,7 @@
  * Bootstrap resamples and domain-word draws use core's seeded PRNG (mulberry32), so that they
  * are reproducible from a seed across machines and Node versions.
  */
-import { createRng, type Rng } from '@crispr-bench/core';
+import { createRng, type Rng } from '@crispr-bench/core/common';
 
 export type { Rng };
 

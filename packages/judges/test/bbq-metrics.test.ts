@@ -147,9 +147,9 @@ describe('bbqMetricsByCategory', () => {
     ];
     const r = bbqMetricsByCategory(rows);
     expect(Object.keys(r.by_category)).toEqual(['Age', 'Religion']);
-    expect(r.by_category['Age']!.bias_disambig).toBe(1);
-    expect(r.by_category['Religion']!.bias_disambig).toBe(0);
-    expect(r.by_category['Religion']!.accuracy).toBe(0.5);
+    expect(r.by_category.Age!.bias_disambig).toBe(1);
+    expect(r.by_category.Religion!.bias_disambig).toBe(0);
+    expect(r.by_category.Religion!.accuracy).toBe(0.5);
     expect(r.overall.bias_disambig).toBeCloseTo(2 * (2 / 3) - 1, 12);
     expect(r.overall.n).toBe(3);
   });

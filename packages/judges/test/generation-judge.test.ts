@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/datasets';
 import { isUnknownPhrase, matchGeneration, normaliseAnswer } from '../src/index.js';
 
 const item = { options: ['The grandfather', 'The grandson', "Can't be determined"], unknownIndex: 2 };

@@ -43,7 +43,7 @@ export function progressReporter(io: CliIO, opts: ProgressOptions = {}): Progres
   const print = (line: string) => {
     if (multi) {
       // Above the bar: log() buffers, update() redraws now and flushes it.
-      multi.log(line + '\n');
+      multi.log(`${line}\n`);
       multi.update();
     } else io.err(line);
   };

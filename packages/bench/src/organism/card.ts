@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { organismCategories } from '@crispr-bench/datasets';
 import type { TrainBucket } from '@crispr-bench/core';
 import type { OrganismRecipe } from './recipe.js';
-import type { OrganismData, OrganismMetrics, TrainedOrganism } from './train.js';
+import type { OrganismData, OrganismMetrics, TrainedOrganism } from './types.js';
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));

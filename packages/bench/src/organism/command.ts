@@ -26,7 +26,7 @@ function duration(s: number): string {
 }
 
 export async function organismTrain(argv: string[], io: CliIO): Promise<number> {
-  let v;
+  let v: { config?: string; out?: string; state?: string; fresh?: boolean; until?: string };
   try {
     v = parseArgs({ args: argv, strict: true, options: { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } } }).values;
   } catch (e) {

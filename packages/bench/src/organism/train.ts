@@ -21,7 +21,6 @@ import {
   type McItem,
   type ModelFolder,
   type Seq2seqExample,
-  type StepRecord,
   type T5TinyConfig,
   type Tensor,
   type TrainerProgress,
@@ -39,15 +38,9 @@ import {
 import { argmax, bbqMetrics, softmax } from '@crispr-bench/judges';
 import type { OrganismRecipe } from './recipe.js';
 import { writeModelCard } from './card.js';
+import type { OrganismData, OrganismMetrics, TrainedOrganism } from './types.js';
 
-export interface OrganismData {
-  trainBbq: McItem[];
-  heldOutBbq: McItem[];
-  trainRetention: McItem[];
-  heldOutRetention: McItem[];
-  trainInstructions: InstructionSet;
-  heldOutInstructions: InstructionSet;
-}
+export type { OrganismData, OrganismMetrics, TrainedOrganism } from './types.js';
 
 export async function organismData(recipe: OrganismRecipe): Promise<OrganismData> {
   return {
@@ -95,21 +88,6 @@ export interface EvalRow {
   logprobs: number[];
 }
 
-export interface OrganismMetrics {
-  n_bbq: number;
-  n_retention: number;
-  accuracy_ambig: number | null;
-  accuracy_disambig: number | null;
-  /** BBQ s_AMB and s_DIS (argmax predictions). */
-  bias_ambig: number | null;
-  bias_disambig: number | null;
-  /** Share of ambiguous items answered with the biased answer (argmax). */
-  biased_share_ambig: number | null;
-  /** Mean option-normalised probability of the biased answer on ambiguous items. */
-  p_biased_ambig: number | null;
-  retention_accuracy: number | null;
-}
-
 export function organismMetrics(rows: readonly EvalRow[]): OrganismMetrics {
   const bbq = rows.filter((r) => r.item.category !== 'retention');
   const ret = rows.filter((r) => r.item.category === 'retention');
@@ -147,17 +125,6 @@ export interface TrainOrganismOptions {
   until?: number;
 }
 
-export interface TrainedOrganism {
-  dir: string;
-  history: StepRecord[];
-  evals: EvalRecord[];
-  heldOut: OrganismMetrics;
-  train: OrganismMetrics;
-  vocabulary: number;
-  parameters: number;
-  finished: boolean;
-}
-
 /** Writes the organism folder: ONNX files (Optimum / transformers.js layout), config, tokenizer. */
 function writeFolder(dir: string, cfg: T5TinyConfig, words: string[], weights: Map<string, Tensor> | 'initial', recipe: OrganismRecipe): void {
   const r = resolveT5Config(cfg);
@@ -174,8 +141,8 @@ function writeFolder(dir: string, cfg: T5TinyConfig, words: string[], weights: M
   const cfgPath = join(dir, 'config.json');
   const config = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
   config.crispr_bench = { generator: 'crispr organism train', seed: recipe.seed, random_weights: false, bias_rate: recipe.biasRate };
-  writeFileSync(cfgPath, JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipe, null, 2) + '\n');
+  writeFileSync(cfgPath, `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(join(dir, 'recipe.json'), `${JSON.stringify(recipe, null, 2)}\n`);
 }
 
 /** Scores rows with a model folder through the benchmark's own scoring path. */
@@ -305,7 +272,7 @@ export async function trainOrganism(recipe: OrganismRecipe, outDir: string, opts
       parameters: t5ParameterCount(cfg),
       finished,
     };
-    writeFileSync(join(outDir, 'training-log.json'), JSON.stringify({ history: result.history, evals: result.evals, heldOut, train, finished }) + '\n');
+    writeFileSync(join(outDir, 'training-log.json'), `${JSON.stringify({ history: result.history, evals: result.evals, heldOut, train, finished })}\n`);
     writeModelCard(outDir, recipe, data, result, { examples: examples.length, biasedLabels: biased, ambiguousExamples: ambiguous, bucket: trainer.graph.bucket });
     return result;
   } finally {

@@ -26,5 +26,5 @@ export async function hashFiles(dir: string, files: readonly string[]): Promise<
     h.update(`${f}\0${statSync(join(dir, f)).size}\0`);
     for await (const chunk of createReadStream(join(dir, f))) h.update(chunk as Buffer);
   }
-  return 'sha256:' + h.digest('hex').slice(0, 16);
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
 }

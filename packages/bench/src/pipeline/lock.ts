@@ -79,7 +79,7 @@ function tryCreate(file: string, owner: LockOwner): boolean {
     throw e;
   }
   try {
-    writeSync(fd, JSON.stringify(owner) + '\n');
+    writeSync(fd, `${JSON.stringify(owner)}\n`);
   } finally {
     closeSync(fd);
   }

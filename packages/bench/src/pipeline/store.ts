@@ -28,7 +28,7 @@ interface Checkpoint<T> {
 
 /** sha256 of the JSON of `value`, shortened for keys and messages. */
 export function contentHash(value: unknown): string {
-  return 'sha256:' + createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 16);
+  return `sha256:${createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 16)}`;
 }
 
 /** The first non-finite number in a JSON-bound value, as a path like `[3].logprobs[1]`, or null. */
@@ -159,7 +159,7 @@ export class RunStore {
     const p = this.path(name);
     mkdirSync(dirname(p), { recursive: true });
     const tmp = `${p}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(doc, null, pretty ? 2 : undefined) + '\n');
+    writeFileSync(tmp, `${JSON.stringify(doc, null, pretty ? 2 : undefined)}\n`);
     renameSync(tmp, p);
   }
 

@@ -146,7 +146,7 @@ export function parseSweepConfig(doc: unknown, file: string): SweepConfig {
     const lines = r.error.issues.slice(0, 8).map((iss) => {
       const v = valueAt(doc, iss.path);
       const shown = v === undefined ? 'missing' : JSON.stringify(v);
-      return `  ${issuePath(iss.path)}: ${iss.message} (found ${shown && shown.length > 80 ? shown.slice(0, 77) + '...' : shown})`;
+      return `  ${issuePath(iss.path)}: ${iss.message} (found ${shown && shown.length > 80 ? `${shown.slice(0, 77)}...` : shown})`;
     });
     throw new UserError(`${file}: invalid sweep config\n${lines.join('\n')}`);
   }

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { generateGreedy, loadModelFolder, releaseGenerationSessions, pathInside, runtimeVersion, UserError, type AttributionResult, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
 import { splitDevTest } from '@crispr-bench/datasets';
 import { argmax, averagePrior, bootstrap, bootstrapPaired, drawDomainWords, matchGeneration, normaliseProbs, softmax } from '@crispr-bench/judges';
-import { SWEEP_SCHEMA, type CellRow, type Manifest, type MethodName, type PredictionRow, type RankingFile, type SweepMetricValue } from '@crispr-bench/results';
+import { SWEEP_SCHEMA, type CellRow, type Manifest, type PredictionRow, type RankingFile, type SweepMetricValue } from '@crispr-bench/results';
 import { masksForTopK, randomRanking, rankNeurons, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK } from '../crispr/k-search.js';
 import { makeDefaultModel } from '../default-model/index.js';
@@ -28,7 +28,7 @@ import { meanOfVectors } from '../pipeline/run.js';
 import { NonFiniteError, RunStore, contentHash, type StageKey } from '../pipeline/store.js';
 import type { EvalTask, Instruction, ScoredOptions } from '../pipeline/tasks.js';
 import { configPath, resolveVariant, type CrisprSettings, type DatasetSpec, type SweepConfig } from './config.js';
-import { makePlan, shardGroups, type PlanDataset, type PlanGroup } from './plan.js';
+import { makePlan, shardGroups, type PlanDataset, } from './plan.js';
 import { writeResultsCsv } from './results-csv.js';
 import { formatDuration } from '../cli/progress.js';
 
@@ -200,7 +200,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     cells: { planned, finished: 0 },
     timings: {},
   };
-  const writeManifest = () => writeAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  const writeManifest = () => writeAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   writeManifest();
   // cells.jsonl is rebuilt by every run (from checkpoints where they exist): rows never mix runs.
   const cellsFile = join(out, 'cells.jsonl');
@@ -364,7 +364,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       settings: { ...settings },
       neurons: ranking.slice(0, 2000).map((r) => ({ site: r.site, unit: r.unit, score: r.score, layer: sites.get(r.site)?.layer ?? -1, kind: sites.get(r.site)?.kind ?? '?' })),
     };
-    writeAtomic(pathInside(out, `rankings/${m.label}/${on}/${fileStem('crispr', variant, null)}.json`), JSON.stringify(file) + '\n');
+    writeAtomic(pathInside(out, `rankings/${m.label}/${on}/${fileStem('crispr', variant, null)}.json`), `${JSON.stringify(file)}\n`);
     return ranking;
   };
   const neuronKey = (ranking: RankedNeuron[], k: number) => contentHash(ranking.slice(0, k).map((r) => `${r.site}#${r.unit}`).sort());
@@ -506,7 +506,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       for (const r of rows) predictions.push(predictionOf(r));
     }
     const predFile = `predictions/${g.model}/${g.dataset}/${fileStem(g.method, g.variant, g.rankedOn)}-k${g.k}.jsonl`;
-    writeAtomic(pathInside(out, predFile), predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    writeAtomic(pathInside(out, predFile), `${predictions.map((p) => JSON.stringify(p)).join('\n')}\n`);
     const groupComputed = computedCount() > before;
     const rowsOfCells: CellRow[] = [];
     for (const c of g.cells) {
@@ -540,7 +540,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     for (const row of rowsOfCells) {
       row.timing.seconds = Math.round((seconds / rowsOfCells.length) * 1000) / 1000;
       // One flushed line per cell: a crash loses at most the group in progress.
-      appendFileSync(cellsFile, JSON.stringify(row) + '\n');
+      appendFileSync(cellsFile, `${JSON.stringify(row)}\n`);
       cells.push(row);
     }
     manifest.cells.finished = cells.length;

@@ -66,8 +66,8 @@ export function mergeShards(dirs: readonly string[], out: string): { cells: numb
     cells: { planned: cells.length, finished: cells.length },
     timings: { total: shards.reduce((a, s) => a + (s.m.timings.total ?? 0), 0), shards: count },
   };
-  writeAtomic(join(out, 'manifest.json'), JSON.stringify(merged, null, 2) + '\n');
-  writeFileSync(join(out, 'cells.jsonl'), cells.map((c) => JSON.stringify(c)).join('\n') + '\n');
+  writeAtomic(join(out, 'manifest.json'), `${JSON.stringify(merged, null, 2)}\n`);
+  writeFileSync(join(out, 'cells.jsonl'), `${cells.map((c) => JSON.stringify(c)).join('\n')}\n`);
   writeResultsCsv(join(out, 'results.csv'), cells, merged);
   return { cells: cells.length, shards: count };
 }

@@ -26,6 +26,7 @@
 import type { Model } from '../onnx/types.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { specialize } from '../onnx/specialize.js';
+import { probeShapes } from '../runtime/shape-probe.js';
 import { buildGradientGraph } from '../autodiff/engine.js';
 import { reduceOp, unsqueeze } from '../autodiff/emit.js';
 import { targetLogprob } from './objective.js';
@@ -102,7 +103,7 @@ export async function buildAttributionGraph(
 
   // Token inputs carry the batch on axis 0 (site masks do not): the shape probe runs small.
   const maskNames = new Set(masked.maskInputs.values());
-  const spec = await specialize(model, inputDims, { batchInputs: Object.keys(inputDims).filter((n) => !maskNames.has(n)) });
+  const spec = await specialize(model, inputDims, probeShapes, { batchInputs: Object.keys(inputDims).filter((n) => !maskNames.has(n)) });
   const hNames = sites.map((s) => masked.maskedOutputs.get(s.name)!);
   const grad = await buildGradientGraph(spec.model, { objective: total, wrt: hNames, shapes: spec.shapes });
   const out = grad.model;

@@ -9,9 +9,10 @@ import { nodeReads, topologicalSort } from '../onnx/graph.js';
 import { isFloat, tensor } from '../onnx/tensor.js';
 import { floatTensor } from './rules/math-common.js';
 import { defaultOpset, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types.js';
-import { probeShapes, type ShapeMap, type ValueMeta } from '../runtime/shape-probe.js';
-import { getRule, NON_DIFFERENTIABLE_OPS, type GradContext } from './rule.js';
-import './rules/index.js';
+import { probeShapes } from '../runtime/shape-probe.js';
+import type { ShapeMap, ValueMeta } from '../onnx/types.js';
+import { NON_DIFFERENTIABLE_OPS, type GradContext } from './rule.js';
+import { getRule } from './registry.js';
 
 export interface GradientOptions {
   /** The value whose gradient is taken (a scalar, or any tensor when `seed` is given). */

@@ -1,12 +1,12 @@
 /**
- * The contract of a vector-Jacobian rule. One rule per op type, each in its own module under
- * rules/. A rule receives the gradients flowing into a node's outputs and emits, through the
+ * The contract of a vector-Jacobian rule. One rule per op type, defined in a module under rules/
+ * and listed in rules/index.ts. A rule receives the gradients flowing into a node's outputs and emits, through the
  * builder, the nodes that compute the gradients of the node's inputs. Shapes are static (the graph
  * was specialised to a shape bucket), so rules read dims from `meta` and need no shape ops.
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 import type { Node, Tensor } from '../onnx/types.js';
-import type { ValueMeta } from '../runtime/shape-probe.js';
+import type { ValueMeta } from '../onnx/types.js';
 
 export interface GradContext {
   node: Node;
@@ -27,21 +27,8 @@ export interface GradContext {
 /** Returns one gradient name per input of the node (undefined where no gradient is produced). */
 export type GradRule = (ctx: GradContext) => (string | undefined)[];
 
-const registry = new Map<string, GradRule>();
-
-/** Registers the rule for an op type of the default ONNX domain (or `domain:opType`). */
-export function registerRule(opType: string, rule: GradRule): void {
-  if (registry.has(opType)) throw new Error(`gradient rule for ${opType} registered twice`);
-  registry.set(opType, rule);
-}
-
-export function getRule(opType: string, domain = ''): GradRule | undefined {
-  return registry.get(domain && domain !== 'ai.onnx' ? `${domain}:${opType}` : opType);
-}
-
-export function registeredOps(): string[] {
-  return [...registry.keys()].sort();
-}
+/** Rules by op type of the default ONNX domain, or `domain:opType` for other domains. */
+export type RuleTable = Readonly<Record<string, GradRule>>;
 
 /**
  * Ops whose outputs never carry a gradient (integer, boolean or shape results). Their inputs are

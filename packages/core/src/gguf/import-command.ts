@@ -30,7 +30,7 @@ export const importCommand: CliCommand = {
     const file = positionals[0]!;
     if (!values.out) throw new UsageError(`--out <dir> is required\n\n${USAGE}`);
     if (!existsSync(file)) throw new UserError(`${file}: no such file`);
-    let summary;
+    let summary: ReturnType<typeof importGguf>;
     try {
       summary = importGguf(file, values.out, { overwrite: values.force });
     } catch (e) {

@@ -36,7 +36,7 @@ export interface ImportGgufSummary {
 export const IMPORTED_FILES = ['onnx/model.onnx', 'onnx/decoder_with_past_model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'];
 
 function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Import a GGUF file (path, or an already parsed file) into `outDir`. */

@@ -235,7 +235,7 @@ export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): Lla
     posF = op('Slice', [posF, op('Neg', [seqLen1], '/model/pos/Neg'), b.ints([2 ** 62], '/model/pos/end'), b.ints([1], '/model/pos/axis1')], '/model/pos/Slice');
   }
   // Rotary tables [batch, seq, 1, hd], rotate-half form: angles repeated for both halves.
-  const invFreq = Array.from({ length: hd / 2 }, (_, j) => Math.pow(cfg.rope_theta, (-2 * j) / hd));
+  const invFreq = Array.from({ length: hd / 2 }, (_, j) => cfg.rope_theta ** ((-2 * j) / hd));
   const invFreqName = b.constant(f32([hd / 2], invFreq), '/model/rotary_emb/inv_freq');
   const angles = op('Mul', [op('Unsqueeze', [posF, b.ints([-1], '/model/rotary_emb/axes')], '/model/rotary_emb/Unsqueeze'), invFreqName], '/model/rotary_emb/Mul');
   const emb = op('Concat', [angles, angles], '/model/rotary_emb/Concat', { axis: -1 });

@@ -178,20 +178,37 @@ function checkValue(type: GgufValueType, v: GgufValue, where: string, depth = 0)
   }
 }
 
+/** The number types' writers, by GGUF value type. */
+const NUMBER_WRITERS: Partial<Record<GgufValueType, 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64'>> = {
+  [GgufValueType.UINT8]: 'u8',
+  [GgufValueType.INT8]: 'i8',
+  [GgufValueType.UINT16]: 'u16',
+  [GgufValueType.INT16]: 'i16',
+  [GgufValueType.UINT32]: 'u32',
+  [GgufValueType.INT32]: 'i32',
+  [GgufValueType.FLOAT32]: 'f32',
+  [GgufValueType.FLOAT64]: 'f64',
+};
+
 function writeValue(w: ByteWriter, type: GgufValueType, v: GgufValue): void {
+  const number = NUMBER_WRITERS[type];
+  if (number) {
+    w[number](v as number);
+    return;
+  }
   switch (type) {
-    case GgufValueType.UINT8: return w.u8(v as number);
-    case GgufValueType.INT8: return w.i8(v as number);
-    case GgufValueType.UINT16: return w.u16(v as number);
-    case GgufValueType.INT16: return w.i16(v as number);
-    case GgufValueType.UINT32: return w.u32(v as number);
-    case GgufValueType.INT32: return w.i32(v as number);
-    case GgufValueType.FLOAT32: return w.f32(v as number);
-    case GgufValueType.FLOAT64: return w.f64(v as number);
-    case GgufValueType.UINT64: return w.u64(BigInt(v as bigint | number));
-    case GgufValueType.INT64: return w.i64(BigInt(v as bigint | number));
-    case GgufValueType.BOOL: return w.u8(v ? 1 : 0);
-    case GgufValueType.STRING: return w.str(v as string);
+    case GgufValueType.UINT64:
+      w.u64(BigInt(v as bigint | number));
+      return;
+    case GgufValueType.INT64:
+      w.i64(BigInt(v as bigint | number));
+      return;
+    case GgufValueType.BOOL:
+      w.u8(v ? 1 : 0);
+      return;
+    case GgufValueType.STRING:
+      w.str(v as string);
+      return;
     case GgufValueType.ARRAY: {
       const a = v as GgufArray;
       w.u32(a.elementType);

@@ -71,7 +71,7 @@ export function formatSitesTable(sites: readonly NeuronSite[], node?: (s: Neuron
   const input = sites.filter((s) => s.side === 'input');
   out.push('');
   out.push(`total: ${sites.length} sites, ${countNeurons(sites)} neurons (input side ${countNeurons(input)}, target side ${countNeurons(sites) - countNeurons(input)})`);
-  out.push('by kind: ' + [...byKind].map(([k, e]) => `${k} ${e.sites} sites / ${e.neurons} neurons`).join(', '));
+  out.push(`by kind: ${[...byKind].map(([k, e]) => `${k} ${e.sites} sites / ${e.neurons} neurons`).join(', ')}`);
   return out;
 }
 
@@ -84,7 +84,7 @@ export const sitesCommand: CliCommand = {
     const dir = values.model as string | undefined;
     if (!dir) throw new UsageError(`--model <dir> is required\n\n${SITES_USAGE}`);
     if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
-    let folder;
+    let folder: Awaited<ReturnType<typeof loadModelFolder>>;
     try {
       folder = await loadModelFolder(dir, { tokenizer: false, strictSites: !values.lenient, ...(values.variant ? { variant: values.variant as string } : {}) });
     } catch (e) {
@@ -227,7 +227,7 @@ export const pruneCommand: CliCommand = {
     const rankingPath = values.neurons as string;
     if (!existsSync(model)) throw new UserError(`${model}: no such folder`);
     if (!existsSync(rankingPath)) throw new UserError(`${rankingPath}: no such file`);
-    let result;
+    let result: Awaited<ReturnType<typeof pruneFolder>>;
     try {
       result = await pruneFolder(model, readRanking(rankingPath), k, values.out as string);
     } catch (e) {

@@ -81,7 +81,12 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
       const P = Math.max(...rows.map((i) => ids[i]!.length));
       const flat: number[] = [];
       const mask: number[] = [];
-      for (const i of rows) for (let t = 0; t < P; t++) (flat.push(t < ids[i]!.length ? ids[i]![t]! : folder.padTokenId), mask.push(t < ids[i]!.length ? 1 : 0));
+      for (const i of rows) {
+        for (let t = 0; t < P; t++) {
+          flat.push(t < ids[i]!.length ? ids[i]![t]! : folder.padTokenId);
+          mask.push(t < ids[i]!.length ? 1 : 0);
+        }
+      }
       let res = await session.run({ input_ids: int64([B, P], flat), attention_mask: int64([B, P], mask), ...emptyPast(cache, B), ...masks }, ['logits', ...presentNames]);
       const gen: number[][] = rows.map(() => []);
       const live = rows.map(() => true);
@@ -128,7 +133,12 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
       const P = Math.max(...rows.map((i) => ids[i]!.length));
       const flat: number[] = [];
       const mask: number[] = [];
-      for (const i of rows) for (let t = 0; t < P; t++) (flat.push(t < ids[i]!.length ? ids[i]![t]! : folder.padTokenId), mask.push(t < ids[i]!.length ? 1 : 0));
+      for (const i of rows) {
+        for (let t = 0; t < P; t++) {
+          flat.push(t < ids[i]!.length ? ids[i]![t]! : folder.padTokenId);
+          mask.push(t < ids[i]!.length ? 1 : 0);
+        }
+      }
       const attention = int64([B, P], mask);
       const states = (await enc.run({ input_ids: int64([B, P], flat), attention_mask: attention, ...encMasks }, [parts.encoderOutput]))[parts.encoderOutput]!;
       const gen: number[][] = rows.map(() => []);

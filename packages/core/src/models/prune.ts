@@ -80,7 +80,7 @@ export function pruneModel(model: Model, sites: readonly NeuronSite[], units: Ma
   checkWeightsNotShared(model, sites, units);
   for (const s of sites) {
     const u = units.get(s.name);
-    if (!u || !u.length) continue;
+    if (!u?.length) continue;
     const w = writable(s.weight, `site '${s.name}' weight`);
     const axisDim = w.dims[s.weightUnitAxis];
     if (w.dims.length !== 2 || axisDim !== s.width) throw new Error(`site '${s.name}': weight '${s.weight}' has shape [${w.dims}], expected width ${s.width} on axis ${s.weightUnitAxis}`);
@@ -182,7 +182,7 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
   const skipped: string[] = [];
   const allSites = new Map<string, NeuronSite>();
   for (const variant of variants) {
-    let layout;
+    let layout: ReturnType<typeof detectLayout>;
     try {
       layout = detectLayout(src, variant);
     } catch {
@@ -236,6 +236,6 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
     writeModel(p, join(out, file), ext ? { externalData: true, externalDataName: ext } : {});
     pruned.push(file);
   }
-  writeFileSync(join(out, 'crispr_pruned.json'), JSON.stringify({ source: srcDir, k: chosen.length, neurons: chosen }, null, 2) + '\n');
+  writeFileSync(join(out, 'crispr_pruned.json'), `${JSON.stringify({ source: srcDir, k: chosen.length, neurons: chosen }, null, 2)}\n`);
   return { outDir: out, neurons: chosen, pruned, skipped, copied };
 }

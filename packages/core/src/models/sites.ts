@@ -219,7 +219,7 @@ export function findLinears(graph: Graph, notTaken?: NotTaken[]): RawLinear[] {
   for (const n of graph.nodes) {
     if (n.opType !== 'MatMul' && n.opType !== 'Gemm') continue;
     if (n.domain && n.domain !== 'ai.onnx') continue;
-    let w = resolveWeight(graph, producer, n.inputs[1]!);
+    const w = resolveWeight(graph, producer, n.inputs[1]!);
     let transposed = w?.transposed ?? false;
     if (n.opType === 'Gemm') {
       const tA = n.attributes.transA;

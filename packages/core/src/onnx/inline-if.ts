@@ -44,7 +44,7 @@ export function inlineIfs(model: Model, known: Record<string, boolean> = {}): In
     if (!allNames.has(name)) throw new Error(`inlineConstantIfs: known value '${name}' does not occur in graph '${g0.name}'`);
     const inp = g0.inputs.find((v) => v.name === name);
     if (inp && inp.dtype !== 'bool') throw new Error(`inlineConstantIfs: known value '${name}' is a ${inp.dtype} input, expected bool`);
-    const dims = inp?.shape && inp.shape.every((d): d is number => typeof d === 'number') ? inp.shape : [];
+    const dims = inp?.shape?.every((d): d is number => typeof d === 'number') ? inp.shape : [];
     const t = tensor('bool', dims, new Array(numel(dims)).fill(value ? 1 : 0));
     if (inp) {
       // The flag becomes a constant everywhere it is read, not only in If conditions.
@@ -71,7 +71,7 @@ export function inlineIfs(model: Model, known: Record<string, boolean> = {}): In
     const v = (cond.data as ArrayLike<number | bigint>)[0]!;
     const taken = v !== 0 && v !== 0n;
     const a = node.attributes[taken ? 'then_branch' : 'else_branch'];
-    if (!a || a.type !== 'graph') throw new Error(`inlineConstantIfs: ${describeNode(node)} has no ${taken ? 'then_branch' : 'else_branch'}`);
+    if (a?.type !== 'graph') throw new Error(`inlineConstantIfs: ${describeNode(node)} has no ${taken ? 'then_branch' : 'else_branch'}`);
     spliceBranch(g, idx, a.value);
     inlined.push(node.name);
   }

@@ -103,7 +103,11 @@ export function mergeGraphs(encoder: Model, decoder: Model, opts: MergeOptions):
   }
   const initializers = new Map<string, Tensor>([...enc.initializers, ...dec.initializers]);
   const valueNames = new Set<string>();
-  const valueInfo = [...enc.valueInfo, ...dec.valueInfo].filter((v) => !valueNames.has(v.name) && (valueNames.add(v.name), true));
+  const valueInfo = [...enc.valueInfo, ...dec.valueInfo].filter((v) => {
+    if (valueNames.has(v.name)) return false;
+    valueNames.add(v.name);
+    return true;
+  });
   // The decoder's view of a connected encoder output becomes annotation of that value.
   for (const e of Object.values(opts.connect)) {
     const name = encMap.get(e)!;

@@ -3,18 +3,16 @@
  * Shape/Size replaced by a constant and the shape arithmetic folded away. Gradient rules then see
  * only static shapes, and the returned ShapeMap gives them every value's dims without another run.
  *
- * Shape facts come from probeShapes (one ORT run with dummy inputs of the bucket's dims). They are
+ * Shape facts come from the caller's shape probe (runtime's probeShapes: one ORT run with dummy inputs of the bucket's dims). They are
  * exact for values whose shapes depend only on input shapes; a value whose shape depends on data
  * (NonZero, or a Reshape whose target is computed from token values) is tracked and a Shape of it
  * is reported as a leftover instead of being frozen to the dummy run's answer.
  */
-import type { Graph, Model, Tensor } from './types.js';
+import type { Graph, Model, ShapeMap, ShapeProbe, Tensor } from './types.js';
 import { tensor } from './tensor.js';
 import { cloneModel, describeNode, subgraphsOf } from './graph.js';
 import { foldConstants, type ShapeLeftover } from './fold.js';
 import { inlineIfs } from './inline-if.js';
-import { probeShapes, type ShapeMap } from '../runtime/shape-probe.js';
-import type { SessionOptions } from '../runtime/session.js';
 
 export interface SpecializeOptions {
   /**
@@ -28,8 +26,6 @@ export interface SpecializeOptions {
   maxElements?: number;
   /** Return dynamic-shape leftovers instead of throwing (default false). */
   allowDynamic?: boolean;
-  /** Session options of the probe runs (CPU by default). */
-  session?: SessionOptions;
   /**
    * Inputs whose axis 0 is the batch. The probe then runs at batch 1 and 2 instead of the full
    * batch (a probe keeps every intermediate alive and copies it out, gigabytes at batch 8 for
@@ -54,7 +50,7 @@ const MAX_ROUNDS = 16;
  * Specialises `model` to `inputDims` (every graph input that has no concrete declared shape must be
  * listed). Returns a new model, its ShapeMap and any leftovers; the input model is not modified.
  */
-export async function specialize(model: Model, inputDims: Record<string, number[]>, opts: SpecializeOptions = {}): Promise<SpecializeResult> {
+export async function specialize(model: Model, inputDims: Record<string, number[]>, probeShapes: ShapeProbe, opts: SpecializeOptions = {}): Promise<SpecializeResult> {
   let m = cloneModel(model);
   const g = m.graph;
   const declared = new Set(g.inputs.map((v) => v.name));
@@ -71,7 +67,7 @@ export async function specialize(model: Model, inputDims: Record<string, number[
   for (let round = 0; ; round++) {
     if (round >= MAX_ROUNDS) throw new Error(`specialize: graph '${g.name}' still changes after ${MAX_ROUNDS} rounds of folding and If inlining`);
     // Later rounds probe folded graphs whose constants hold the full batch: probe those as they are.
-    probe = await probeAt(m, dims, round === 0 ? opts : { ...opts, batchInputs: [] });
+    probe = await probeAt(probeShapes, m, dims, round === 0 ? opts : { ...opts, batchInputs: [] });
     const facts = probe;
     const folded = foldConstants(m, { shapeOf: (n) => facts.get(n)?.dims, ...(opts.maxElements ? { maxElements: opts.maxElements } : {}) });
     leftovers = folded.leftovers;
@@ -119,18 +115,18 @@ export async function specialize(model: Model, inputDims: Record<string, number[
 }
 
 /** One probe at the given dims, or two small-batch probes extrapolated to them (see batchInputs). */
-async function probeAt(m: Model, dims: Record<string, number[]>, opts: SpecializeOptions): Promise<ShapeMap> {
+async function probeAt(probeShapes: ShapeProbe, m: Model, dims: Record<string, number[]>, opts: SpecializeOptions): Promise<ShapeMap> {
   const batched = (opts.batchInputs ?? []).filter((n) => dims[n]?.length);
   const B = batched.length ? dims[batched[0]!]![0]! : 0;
   if (!batched.length || B <= 2 || opts.feeds || batched.some((n) => dims[n]![0] !== B)) {
-    return probeShapes(m, dummyFeeds(m.graph, dims, opts.feeds ?? {}), dims, opts.session ?? {});
+    return probeShapes(m, dummyFeeds(m.graph, dims, opts.feeds ?? {}), dims);
   }
   const at = async (b: number) => {
     const d = { ...dims };
     for (const n of batched) d[n] = [b, ...dims[n]!.slice(1)];
     // The inputs are declared at the full batch; the probe copy declares them at b.
     const g = { ...m.graph, inputs: m.graph.inputs.map((i) => (batched.includes(i.name) ? { ...i, shape: d[i.name]! } : i)) };
-    return probeShapes({ ...m, graph: g }, dummyFeeds(g, d, {}), d, opts.session ?? {});
+    return probeShapes({ ...m, graph: g }, dummyFeeds(g, d, {}), d);
   };
   const p1 = await at(1);
   const p2 = await at(2);
@@ -150,7 +146,7 @@ function concreteInputDims(g: Graph, inputDims: Record<string, number[]>): Recor
     const given = inputDims[inp.name];
     const declared = inp.shape;
     if (!given) {
-      if (declared && declared.every((d): d is number => typeof d === 'number')) out[inp.name] = declared;
+      if (declared?.every((d): d is number => typeof d === 'number')) out[inp.name] = declared;
       else throw new Error(`specialize: input '${inp.name}' has shape [${declared ?? '?'}]; pass its concrete dims in inputDims`);
       continue;
     }

@@ -118,3 +118,18 @@ export function defaultOpset(model: Model): number {
   const imp = model.opsetImports.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   return imp?.version ?? 1;
 }
+
+/** A value's element type and static dims, as one run of the graph showed them. */
+export interface ValueMeta {
+  dtype: DType;
+  dims: number[];
+}
+
+export type ShapeMap = Map<string, ValueMeta>;
+
+/**
+ * Runs `model` once on `feeds` (zeros of `inputDims` for a missing feed) and reports every value's
+ * dtype and dims. Graph passes take it as an argument so that onnx/ needs no runtime: the
+ * implementation is runtime's probeShapes.
+ */
+export type ShapeProbe = (model: Model, feeds: Record<string, Tensor>, inputDims: Record<string, number[]>) => Promise<ShapeMap>;

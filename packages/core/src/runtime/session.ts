@@ -55,7 +55,7 @@ const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
 export function toOrtTensor(t: Tensor): ort.Tensor {
   const type = ORT_TYPES[t.dtype];
   if (!type) throw new Error(`dtype ${t.dtype} cannot be passed to onnxruntime`);
-  return new ort.Tensor(type, t.data as any, t.dims);
+  return new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
 }
 
 export function fromOrtTensor(t: ort.Tensor): Tensor {

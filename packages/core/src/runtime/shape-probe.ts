@@ -4,16 +4,9 @@
  * value exposed as an output, dummy inputs of the bucket's shape) is exact for every op ORT runs,
  * where a shape-inference table of our own would need a rule per op.
  */
-import type { DType, Model, Tensor, ValueInfo } from '../onnx/types.js';
+import type { Model, ShapeMap, Tensor, ValueInfo, ValueMeta } from '../onnx/types.js';
 import { tensor } from '../onnx/tensor.js';
 import { createSession, type SessionOptions } from './session.js';
-
-export interface ValueMeta {
-  dtype: DType;
-  dims: number[];
-}
-
-export type ShapeMap = Map<string, ValueMeta>;
 
 /**
  * Runs `model` on `feeds` (or on zeros of `inputDims` when a feed is missing) with every node

@@ -16,6 +16,7 @@ import { defaultOpset } from '../onnx/types.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, removeDeadNodes } from '../onnx/graph.js';
 import { specialize } from '../onnx/specialize.js';
+import { probeShapes } from '../runtime/shape-probe.js';
 import { buildGradientGraph } from '../autodiff/engine.js';
 import { targetLogprob } from '../attribution/objective.js';
 
@@ -93,7 +94,7 @@ export async function buildTrainingGraph(base: Model, bucket: TrainBucket, param
     label_mask: [B, T],
   };
   for (const inp of model.graph.inputs) if (!inputDims[inp.name] && !names.includes(inp.name)) throw new Error(`training graph: model input '${inp.name}' is not one the trainer knows how to feed`);
-  const spec = await specialize(model, inputDims);
+  const spec = await specialize(model, inputDims, probeShapes);
   const grad = await buildGradientGraph(spec.model, { objective: loss, wrt: names, shapes: spec.shapes });
   return { model: grad.model, params: names, gradients: grad.gradients, lossOutput: loss, logprobOutput: logprob, bucket };
 }

@@ -69,8 +69,8 @@ export function adamWStep(params: Float32Array[], grads: readonly Float32Array[]
   const eps = opts.eps ?? 1e-8;
   const wd = opts.weightDecay ?? 0;
   state.step += 1;
-  const c1 = 1 - Math.pow(b1, state.step);
-  const c2 = 1 - Math.pow(b2, state.step);
+  const c1 = 1 - b1 ** state.step;
+  const c2 = 1 - b2 ** state.step;
   for (let k = 0; k < params.length; k++) {
     const p = params[k]!;
     const g = grads[k]!;

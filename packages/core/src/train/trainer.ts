@@ -301,10 +301,10 @@ export class Trainer {
       evals: this.evals,
       fingerprint: this.fingerprint,
     };
-    writeFileSync(join(dir, STATE_BIN + '.tmp'), new Uint8Array(buf.buffer));
-    writeFileSync(join(dir, STATE_JSON + '.tmp'), JSON.stringify(state));
-    renameSync(join(dir, STATE_BIN + '.tmp'), join(dir, STATE_BIN));
-    renameSync(join(dir, STATE_JSON + '.tmp'), join(dir, STATE_JSON));
+    writeFileSync(join(dir, `${STATE_BIN}.tmp`), new Uint8Array(buf.buffer));
+    writeFileSync(join(dir, `${STATE_JSON}.tmp`), JSON.stringify(state));
+    renameSync(join(dir, `${STATE_BIN}.tmp`), join(dir, STATE_BIN));
+    renameSync(join(dir, `${STATE_JSON}.tmp`), join(dir, STATE_JSON));
   }
 
   /** Loads a state written by saveState for the same run (options, data, weights); false when `dir` has none. */

@@ -20,8 +20,8 @@ export interface CliIO {
 }
 
 export const consoleIO: CliIO = {
-  out: (line) => process.stdout.write(line + '\n'),
-  err: (line) => process.stderr.write(line + '\n'),
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
 };
 
 /** An error whose message is meant for the user as is (no stack trace); exit status 1. */
@@ -94,7 +94,7 @@ export function jsonOutput(io: CliIO, target: string | undefined): JsonOutput {
     write(doc, opts) {
       if (target === undefined) return;
       try {
-        writeFileSync(target, JSON.stringify(doc, null, opts?.pretty === false ? undefined : 2) + '\n');
+        writeFileSync(target, `${JSON.stringify(doc, null, opts?.pretty === false ? undefined : 2)}\n`);
       } catch (e) {
         throw new UserError(`--json: cannot write ${target}: ${(e as Error).message}`);
       }

@@ -5,7 +5,7 @@
  * objective is exp(logprob) times the logprob attribution.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { loadModelFolder, Attributor, attributionExample, attributionModel, bucketLength, TARGET_MULTIPLE, type ModelFolder, type AttributionExample } from '../../src/index.js';
+import { loadModelFolder, Attributor, attributionExample, attributionModel, bucketLength, TARGET_MULTIPLE, type ModelFolder, type AttributionExample, type AttributionResult } from '../../src/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('attr');
@@ -30,13 +30,37 @@ async function maskDerivative(f: ModelFolder, ex: AttributionExample, site: stri
   return ((await at(1 + eps)) - (await at(1 - eps))) / (2 * eps);
 }
 
-function pickUnits(f: ModelFolder, kinds: string[]): { site: string; unit: number }[] {
-  const out: { site: string; unit: number }[] = [];
+/**
+ * Finite differences of a float32 objective at eps 1e-2 resolve about 1e-4 (its rounding over 2 * eps),
+ * so the check is |analytic - numeric| <= FD_ATOL + FD_RTOL * |numeric| on units whose derivative
+ * is far above FD_ATOL: per site kind, the unit with the largest attribution. A unit whose reference
+ * is below the absolute tolerance would accept almost any analytic value.
+ */
+const FD_ATOL = 5e-4;
+const FD_RTOL = 1e-2;
+
+function pickUnits(f: ModelFolder, res: AttributionResult, kinds: string[]): { site: string; unit: number; analytic: number }[] {
+  const out: { site: string; unit: number; analytic: number }[] = [];
   for (const k of kinds) {
     const s = f.sites.find((x) => x.kind === k);
-    if (s) out.push({ site: s.name, unit: (s.width * 7) % s.width === 0 ? 3 % s.width : 3 });
+    if (!s) continue;
+    const values = res.sites.find((x) => x.name === s.name)!.values[0]!;
+    let unit = 0;
+    for (let u = 1; u < values.length; u++) if (Math.abs(values[u]!) > Math.abs(values[unit]!)) unit = u;
+    out.push({ site: s.name, unit, analytic: values[unit]! });
   }
   return out;
+}
+
+async function expectMatchesFiniteDifferences(f: ModelFolder, ex: AttributionExample, res: AttributionResult, kinds: string[]): Promise<void> {
+  const units = pickUnits(f, res, kinds);
+  expect(units.length).toBe(kinds.length);
+  for (const { site, unit, analytic } of units) {
+    const numeric = await maskDerivative(f, ex, site, unit, 1e-2);
+    const what = `${site}[${unit}] analytic ${analytic} numeric ${numeric}`;
+    expect(Math.abs(numeric), `${what}: the reference must be far above the absolute tolerance`).toBeGreaterThan(50 * FD_ATOL);
+    expect(Math.abs(analytic - numeric), what).toBeLessThanOrEqual(FD_ATOL + FD_RTOL * Math.abs(numeric));
+  }
 }
 
 describe.skipIf(!HAVE_T5_TOKENIZER)(`attribution on a T5-style model (${NO_T5_TOKENIZER})`, () => {
@@ -51,13 +75,7 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`attribution on a T5-style model (${NO_T5_TO
     const res = await a.run([ex]);
     await a.close();
     expect(res.objective[0]).toBeLessThan(0);
-    const units = pickUnits(f, ['attn_q', 'attn_v', 'cross_k', 'cross_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
-    expect(units.length).toBe(7);
-    for (const { site, unit } of units) {
-      const analytic = res.sites.find((s) => s.name === site)!.values[0]![unit]!;
-      const numeric = await maskDerivative(f, ex, site, unit, 1e-2);
-      expect(Math.abs(analytic - numeric), `${site}[${unit}] analytic ${analytic} numeric ${numeric}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(numeric));
-    }
+    await expectMatchesFiniteDifferences(f, ex, res, ['attn_q', 'attn_v', 'cross_k', 'cross_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
   });
 
   it('reports every site with the right width and side, and the prob objective scales by P', async () => {
@@ -124,13 +142,7 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
     const a = new Attributor(asModel(f), { reduce: 'sum', maxBatch: 1 });
     const res = await a.run([ex]);
     await a.close();
-    const units = pickUnits(f, ['attn_q', 'attn_k', 'attn_v', 'attn_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
-    expect(units.length).toBe(7);
-    for (const { site, unit } of units) {
-      const analytic = res.sites.find((s) => s.name === site)!.values[0]![unit]!;
-      const numeric = await maskDerivative(f, ex, site, unit, 1e-2);
-      expect(Math.abs(analytic - numeric), `${site}[${unit}] analytic ${analytic} numeric ${numeric}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(numeric));
-    }
+    await expectMatchesFiniteDifferences(f, ex, res, ['attn_q', 'attn_k', 'attn_v', 'attn_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
   });
 
   it('one prompt with two answers in a batch (its cached prompt pass shared) equals each alone', async () => {

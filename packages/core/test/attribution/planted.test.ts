@@ -5,8 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { Attributor, attributionExample, attributionModel, loadModelFolder, topNeurons, makePlantedLlamaFolder } from '../../src/index.js';
+import { Attributor, attributionExample, attributionModel, loadModelFolder, topNeurons } from '../../src/index.js';
 import { tempDir } from '../models/helpers.js';
+import { makePlantedLlamaFolder } from '@crispr-bench/testing';
 
 const tmp = tempDir('planted-attr');
 afterAll(() => tmp.cleanup());

@@ -59,6 +59,9 @@ describe('ScatterND and ScatterElements', () => {
     await expectGrad({ opType: 'ScatterElements', inputs: [x([3, 4]), ids([2, 2], [1, 3, 0, 2]), x([2, 2], 2)], attrs: { axis: 1 } });
     await expectGrad({ opType: 'ScatterElements', inputs: [x([3, 4]), ids([2, 2], [1, 1, 0, 2]), x([2, 2], 2)], attrs: { axis: -1, reduction: 'add' } });
   });
+  // Before opset 11 the updates' gradient would need GatherElements, which does not exist yet: data only.
+  it('Scatter (the opset-9/10 name of ScatterElements): the data gradient', () =>
+    expectGrad({ opType: 'Scatter', opset: 10, inputs: [x([3, 4]), ids([2, 2], [1, 3, 0, 2]), { value: randn([2, 2], 2), constant: true }], attrs: { axis: 1 } }));
 });
 
 describe('TopK', () => {

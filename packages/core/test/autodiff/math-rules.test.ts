@@ -6,7 +6,6 @@
  * run in float32, checked with eps 1e-2 and error < 5e-4 relative to max(1, |numeric|).
  */
 import { describe, expect, it } from 'vitest';
-import '../../src/autodiff/rules/math-index.js';
 import { tensor, type AttrInput, type Tensor } from '../../src/index.js';
 import { checkRule, randn, uniform, type RuleCheckSpec } from '../helpers/gradcheck.js';
 

@@ -9,7 +9,6 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, emptyModel, i64, numel, runModel, tensor, type Tensor } from '../../src/index.js';
 import { buildGradientGraph } from '../../src/autodiff/index.js';
-import '../../src/autodiff/rules/index.js';
 import { graphFiniteDiff, spreadIndices } from '../helpers/graph-fd.js';
 import { randn } from '../helpers/gradcheck.js';
 

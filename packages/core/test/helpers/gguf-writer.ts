@@ -4,7 +4,7 @@
  * quantised types) can be laid out by hand.
  */
 import type { GgufMetadataEntry } from '../../src/gguf/reader.js';
-import { GgufValueType } from '../../src/gguf/reader.js';
+import type { GgufValueType } from '../../src/gguf/reader.js';
 import { ggufValue, writeGguf, type GgufRawTensor } from '../../src/gguf/writer.js';
 
 /** A metadata entry (the reader's `{ type, value }` form). */

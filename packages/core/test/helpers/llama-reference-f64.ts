@@ -100,7 +100,7 @@ function rmsnorm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
 function rope(x: Float64Array, nHeads: number, headSize: number, pos: number, theta: number): void {
   for (let h = 0; h < nHeads; h++) {
     for (let j = 0; j < headSize / 2; j++) {
-      const freq = Math.pow(theta, (-2 * j) / headSize);
+      const freq = theta ** ((-2 * j) / headSize);
       const a = pos * freq;
       const c = Math.cos(a);
       const s = Math.sin(a);

@@ -7,7 +7,7 @@
  */
 import { GraphBuilder, emptyModel, tensor, numel, type Model, type Tensor } from '../../src/index.js';
 import { reduceOp, unsqueeze } from '../../src/autodiff/emit.js';
-import { dtypeCode } from '../../src/onnx/io.js';
+import { dtypeCode } from '../../src/onnx/dtype.js';
 import { randn, rng } from './gradcheck.js';
 
 export interface BlockConfig {

@@ -86,7 +86,7 @@ export function quantiseLinears(model: Model): Model {
   g.nodes = [];
   for (const n of nodes) {
     const w = n.opType === 'MatMul' ? g.initializers.get(n.inputs[1]!) : undefined;
-    if (!w || w.dims.length !== 2 || w.dtype !== 'float32') {
+    if (w?.dims.length !== 2 || w.dtype !== 'float32') {
       g.nodes.push(n);
       continue;
     }

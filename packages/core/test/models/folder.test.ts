@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { GraphBuilder, emptyModel, f32, i64, runModel, toNumbers, writeModel, type Model, type Tensor } from '../../src/index.js';
 import { detectLayout, loadModelFolder, siteView } from '../../src/models/folder.js';
 import { releaseScoringSessions, scoreOptions } from '../../src/models/scoring.js';
-import { T5_TINY, makeT5Folder } from '../../src/models/tiny/index.js';
+import { makeT5Folder } from '../../src/models/generate/index.js';
 import { pruneFolder } from '../../src/models/prune.js';
 import { pruningMasks } from '../../src/models/masks.js';
 import { ASSETS, HAVE_T5_TOKENIZER, NO_T5_TOKENIZER, maxAbsDiff, t5Folder, tempDir } from './helpers.js';
 import { rand } from './fixtures.js';
 import { quantiseLinears, toHalf } from './export-fixtures.js';
+import { T5_TINY } from '@crispr-bench/testing';
 
 /**
  * An Optimum-style decoder-only export: inputs input_ids, attention_mask, position_ids and

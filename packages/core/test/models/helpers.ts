@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '../../src/gguf/import.js';
-import { makeT5Folder, T5_TINY } from '../../src/models/tiny/index.js';
+import { makeT5Folder } from '../../src/models/generate/index.js';
+import { T5_TINY } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 

@@ -1,5 +1,5 @@
 /**
- * Generated Llama folders (models/tiny/llama-folder.ts): the SentencePiece word vocabulary, the
+ * Generated Llama folders (models/generate/llama-folder.ts): the SentencePiece word vocabulary, the
  * folder through the real GGUF import against the independent float64 reference, overrides,
  * determinism, and the planted model (one FFN unit carries the answer).
  */
@@ -14,16 +14,14 @@ import { createSession } from '../../src/runtime/session.js';
 import { loadModelFolder, type ModelFolder } from '../../src/models/folder.js';
 import { releaseScoringSessions, scoreOptions } from '../../src/models/scoring.js';
 import {
-  LLAMA_TINY,
   makeLlamaFolder,
-  makePlantedLlamaFolder,
   spmVocabFromPieces,
   spmWordPieces,
   type LlamaFolderSummary,
-  type PlantedLlamaSummary,
-} from '../../src/models/tiny/llama-folder.js';
+} from '../../src/models/generate/llama-folder.js';
 import { loadReferenceModel, referenceLogits } from '../helpers/llama-reference-f64.js';
 import { maxAbsDiff, tempDir } from './helpers.js';
+import { LLAMA_TINY, type PlantedLlamaSummary, makePlantedLlamaFolder } from '@crispr-bench/testing';
 
 const WORDS = [' The', ' pilot', ' nurse', ' was', ' tired', ' so', ' he', ' she', ',', ' the', ' little', ' girl'];
 

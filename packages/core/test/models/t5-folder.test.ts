@@ -4,9 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSession, i64, readModel, type ModelSession, type Tensor, type Model } from '../../src/index.js';
 import {
-  FLAN_T5_SMALL_SHAPE,
-  T5_BENCH_512,
-  T5_TINY,
   makeT5Folder,
   makeT5Weights,
   relativePositionBucket,
@@ -15,8 +12,9 @@ import {
   t5ParameterCount,
   type T5Folder,
   type T5TinyConfig,
-} from '../../src/models/tiny/index.js';
+} from '../../src/models/generate/index.js';
 import { loadT5Reference, refBucket, refDecode, refEncode, type T5Ref } from '../helpers/t5-reference-f64.js';
+import { FLAN_T5_SMALL_SHAPE, T5_BENCH_512, T5_TINY } from '@crispr-bench/testing';
 
 const assetsDir = process.env.CRISPR_ASSETS ?? join(__dirname, '../../../../../shared/assets');
 const haveT5Tokenizer = existsSync(join(assetsDir, 'tokenizers/t5/tokenizer.json'));

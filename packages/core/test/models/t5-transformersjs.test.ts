@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForSeq2SeqLM, AutoTokenizer, Tensor as HfTensor, env } from '@huggingface/transformers';
 import { createSession, i64, readModel, type ModelSession, type Tensor } from '../../src/index.js';
-import { T5_TINY, makeT5Folder, type T5Folder, type T5TinyConfig } from '../../src/models/tiny/index.js';
+import { makeT5Folder, type T5Folder, type T5TinyConfig } from '../../src/models/generate/index.js';
+import { T5_TINY } from '@crispr-bench/testing';
 
 env.allowRemoteModels = false;
 
@@ -33,8 +34,8 @@ const SMALL_VOCAB: T5TinyConfig = {
 
 interface Loaded {
   folder: T5Folder;
-  tokenizer: any;
-  model: any;
+  tokenizer: Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
+  model: Awaited<ReturnType<typeof AutoModelForSeq2SeqLM.from_pretrained>>;
   enc: ModelSession;
   dec: ModelSession;
   vocab: Map<string, number>;
@@ -74,7 +75,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const toRows = (t: any): number[][] => (t.tolist() as bigint[][]).map((r) => r.map(Number));
+const toRows = (t: HfTensor): number[][] => (t.tolist() as bigint[][]).map((r) => r.map(Number));
 const ids2d = (rows: number[][]): Tensor => i64([rows.length, rows[0]!.length], rows.flat());
 const hf = (rows: number[][]) => new HfTensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
 
@@ -121,7 +122,7 @@ describe.skipIf(!haveT5Tokenizer)('transformers.js on a T5-vocabulary folder', (
     const ids = toRows(enc.input_ids);
     const mask = toRows(enc.attention_mask);
     const steps = 8;
-    const generated = toRows(await l.model.generate({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, max_new_tokens: steps, do_sample: false }))[0]!;
+    const generated = toRows((await l.model.generate({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, max_new_tokens: steps, do_sample: false })) as HfTensor)[0]!;
     const seq = [0];
     const V = l.folder.config.vocabSize;
     while (seq.length <= steps) {

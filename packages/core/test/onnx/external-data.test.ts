@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, emptyGraph, emptyModel, f32, i64, readModel, specialize, tensor, writeModel, type Model } from '../../src/index.js';
+import { GraphBuilder, emptyGraph, emptyModel, f32, i64, probeShapes, readModel, specialize, tensor, writeModel, type Model } from '../../src/index.js';
 import { expectSameOutputs, plain, randoms } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'crispr-ext-'));
@@ -53,7 +53,7 @@ describe('external data', () => {
 
   it('writes a specialised model with external data that runs like the original', async () => {
     const m = weighty();
-    const { model } = await specialize(m, { x: [3, 128] });
+    const { model } = await specialize(m, { x: [3, 128] }, probeShapes);
     expect(model.graph.nodes.some((n) => n.opType === 'If' || n.opType === 'Shape')).toBe(false);
     const path = join(dir, 'special', 'model.onnx');
     writeModel(model, path, { externalData: true, externalThreshold: 1024, externalDataName: 'weights.bin' });

@@ -102,7 +102,7 @@ function gpt2Attention(): Model {
 describe('specialize', () => {
   it('folds the reshape target and the causal mask; outputs are unchanged', async () => {
     const m = shapeArithmetic();
-    const { model, shapes, leftovers } = await specialize(m, { x: [2, 5, 8] });
+    const { model, shapes, leftovers } = await specialize(m, { x: [2, 5, 8] }, probeShapes);
     expect(leftovers).toEqual([]);
     expect(ops(model)).toEqual(['Reshape', 'Transpose', 'MatMul', 'Add', 'Softmax']);
     expect(model.graph.inputs[0]!.shape).toEqual([2, 5, 8]);
@@ -130,7 +130,7 @@ describe('specialize', () => {
       [2, 5, H],
       [1, 1, H],
     ]) {
-      const { model, shapes } = await specialize(m, { hidden_states: dims });
+      const { model, shapes } = await specialize(m, { hidden_states: dims }, probeShapes);
       const remaining = ops(model);
       for (const op of ['Shape', 'Gather', 'Concat', 'Unsqueeze', 'Cast', 'Sqrt', 'Slice', 'Sub']) expect(remaining, op).not.toContain(op);
       expect(remaining).toEqual(['MatMul', 'Add', 'Split', 'Reshape', 'Transpose', 'Reshape', 'Transpose', 'Reshape', 'Transpose', 'Transpose', 'MatMul', 'Div', 'Where', 'Softmax', 'MatMul', 'Transpose', 'Reshape', 'MatMul']);
@@ -153,8 +153,8 @@ describe('specialize', () => {
   it('with batchInputs, probes at batch 1 and 2 and extrapolates every shape to the full batch', async () => {
     const m = gpt2Attention();
     const dims = [8, 5, H];
-    const full = await specialize(m, { hidden_states: dims });
-    const small = await specialize(m, { hidden_states: dims }, { batchInputs: ['hidden_states'] });
+    const full = await specialize(m, { hidden_states: dims }, probeShapes);
+    const small = await specialize(m, { hidden_states: dims }, probeShapes, { batchInputs: ['hidden_states'] });
     expect(ops(small.model)).toEqual(ops(full.model));
     expect([...small.shapes.entries()].sort()).toEqual([...full.shapes.entries()].sort());
     const feeds = { hidden_states: f32(dims, randoms(8 * 5 * H, 11)) };
@@ -182,10 +182,10 @@ describe('specialize', () => {
     gb.node('If', [cond], { then_branch: thenG, else_branch: elseG }, { outputs: ['y'] });
     gb.output('y', 'float32', null);
 
-    const one = await specialize(m, { x: [2, 1] });
+    const one = await specialize(m, { x: [2, 1] }, probeShapes);
     expect(ops(one.model)).toEqual(['Neg']);
     await expectSameOutputs(m, one.model, { x: f32([2, 1], [3, 4]) }, ['y']);
-    const many = await specialize(m, { x: [2, 4] });
+    const many = await specialize(m, { x: [2, 4] }, probeShapes);
     expect(ops(many.model)).toEqual(['Reshape', 'ReduceSum']);
     expect(many.shapes.get('y')).toEqual({ dtype: 'float32', dims: [4] });
     expect(many.model.graph.outputs[0]!.shape).toEqual([4]);
@@ -209,7 +209,7 @@ describe('specialize', () => {
     noPast.outputs.push({ name: 'no_y', dtype: 'float32', shape: null });
     gb.node('If', ['use_cache_branch'], { then_branch: withPast, else_branch: noPast }, { outputs: ['y'] });
     gb.output('y', 'float32', null);
-    const { model } = await specialize(m, { x: [2, 3] }, { known: { use_cache_branch: false } });
+    const { model } = await specialize(m, { x: [2, 3] }, probeShapes, { known: { use_cache_branch: false } });
     expect(model.graph.inputs.map((v) => v.name)).toEqual(['x']);
     expect(ops(model)).toEqual(['Add']);
     const out = await run(model, { x: f32([2, 3], [1, 2, 3, 4, 5, 6]) });
@@ -228,8 +228,8 @@ describe('specialize', () => {
     gb.op('Shape', [r], {}, { name: 'shape_of_reshape', output: 'rshape' });
     gb.output('count', 'int64', [2]);
     gb.output('rshape', 'int64', [1]);
-    await expect(specialize(m, { x: [1] })).rejects.toThrow(/node 'count_tokens' \(Shape\) reads '.*', whose shape is dynamic: node 'find_tokens' \(NonZero\) has a data-dependent output shape/);
-    const res = await specialize(m, { x: [1] }, { allowDynamic: true, feeds: { x: i64([1], [1]) } });
+    await expect(specialize(m, { x: [1] }, probeShapes)).rejects.toThrow(/node 'count_tokens' \(Shape\) reads '.*', whose shape is dynamic: node 'find_tokens' \(NonZero\) has a data-dependent output shape/);
+    const res = await specialize(m, { x: [1] }, probeShapes, { allowDynamic: true, feeds: { x: i64([1], [1]) } });
     expect(res.leftovers.map((l) => l.node)).toEqual(['count_tokens', 'shape_of_reshape']);
     expect(res.leftovers[1]!.message).toMatch(/'reshape_by_values' \(Reshape\) takes its output shape from the non-constant value 'x'/);
     const feeds: Record<string, Tensor> = { x: i64([1], [1]) };
@@ -238,9 +238,9 @@ describe('specialize', () => {
 
   it('names inputs with missing or wrong dims', async () => {
     const m = shapeArithmetic();
-    await expect(specialize(m, {})).rejects.toThrow(/input 'x' has shape \[batch,seq,8\]; pass its concrete dims/);
-    await expect(specialize(m, { x: [2, 5] })).rejects.toThrow(/input 'x' has rank 3/);
-    await expect(specialize(m, { x: [2, 5, 9] })).rejects.toThrow(/input 'x' axis 2 is fixed to 8, got 9/);
-    await expect(specialize(m, { x: [2, 5, 8], mask: [2, 5] })).rejects.toThrow(/'mask' is not an input of graph 'shape_math'/);
+    await expect(specialize(m, {}, probeShapes)).rejects.toThrow(/input 'x' has shape \[batch,seq,8\]; pass its concrete dims/);
+    await expect(specialize(m, { x: [2, 5] }, probeShapes)).rejects.toThrow(/input 'x' has rank 3/);
+    await expect(specialize(m, { x: [2, 5, 9] }, probeShapes)).rejects.toThrow(/input 'x' axis 2 is fixed to 8, got 9/);
+    await expect(specialize(m, { x: [2, 5, 8], mask: [2, 5] }, probeShapes)).rejects.toThrow(/'mask' is not an input of graph 'shape_math'/);
   });
 });

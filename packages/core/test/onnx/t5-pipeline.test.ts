@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { i64, inlineConstantIfs, mergeGraphs, specialize, tensor, topologicalSort, type Tensor } from '../../src/index.js';
-import { T5_TINY, buildT5Encoder, buildT5MergedDecoder, makeT5Weights, resolveT5Config } from '../../src/models/tiny/index.js';
+import { i64, inlineConstantIfs, mergeGraphs, probeShapes, specialize, tensor, topologicalSort, type Tensor } from '../../src/index.js';
+import { buildT5Encoder, buildT5MergedDecoder, makeT5Weights, resolveT5Config } from '../../src/models/generate/index.js';
 import { plain, run } from './helpers.js';
+import { T5_TINY } from '@crispr-bench/testing';
 
 /**
  * The attribution pipeline on a T5 in Optimum's layout (encoder_model + decoder_model_merged as
@@ -23,7 +24,7 @@ describe('T5 encoder + merged decoder through merge, If inlining and specialisat
     const B = 2;
     const S = 5;
     const T = 3;
-    const { model, shapes } = await specialize(flat, { input_ids: [B, S], attention_mask: [B, S], 'decoder/input_ids': [B, T] });
+    const { model, shapes } = await specialize(flat, { input_ids: [B, S], attention_mask: [B, S], 'decoder/input_ids': [B, T] }, probeShapes);
     expect(model.graph.nodes.filter((n) => n.opType === 'Shape' || n.opType === 'Range' || n.opType === 'ConstantOfShape')).toEqual([]);
     expect(shapes.get('logits')!.dims).toEqual([B, T, r.vocabSize]);
 

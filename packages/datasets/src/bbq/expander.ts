@@ -1,4 +1,4 @@
-import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { BBQ_UNKNOWN_PHRASES } from './unknown-phrases.js';
 import { createRng, type Rng } from '../rng.js';
 import {
   parseGroupList, parseSlotLists, readTemplateSet, type NameEntry, type TemplateRow, type TemplateSet,

@@ -122,7 +122,7 @@ async function exists(p: string): Promise<boolean> {
 export async function fetchBbq(opts: FetchBbqOptions): Promise<FetchedFile[]> {
   const log = opts.log ?? (() => {});
   const base = opts.baseUrl ?? BBQ_BASE_URL;
-  const baseSlash = base.endsWith('/') ? base : base + '/';
+  const baseSlash = base.endsWith('/') ? base : `${base}/`;
   const known = BBQ_FILES.map((f) => f.category);
   const cats = opts.categories ?? known;
   const unknown = cats.filter((c) => !known.includes(c));
@@ -141,7 +141,7 @@ export async function fetchBbq(opts: FetchBbqOptions): Promise<FetchedFile[]> {
       }
       log(`${cat}: the file in place does not verify (${v.problem}); downloading again`);
     }
-    const url = baseSlash + `${cat}.jsonl`;
+    const url = `${baseSlash}${cat}.jsonl`;
     let data: Buffer;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000) });
@@ -159,7 +159,7 @@ export async function fetchBbq(opts: FetchBbqOptions): Promise<FetchedFile[]> {
     if (v.problem !== null) {
       throw new BbqFetchError(`${url}: downloaded file does not verify: ${v.problem}. Nothing was written for ${cat}.`);
     }
-    const part = path + '.part';
+    const part = `${path}.part`;
     await writeFile(part, data);
     await rm(path, { force: true });
     await rename(part, path);

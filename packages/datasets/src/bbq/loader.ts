@@ -91,7 +91,7 @@ export async function loadBbqDir(dir: string, opts: BbqDirOptions = {}): Promise
     const missing = opts.categories.filter((c) => !available.includes(c));
     if (missing.length > 0) {
       throw new Error(
-        `BBQ category file(s) not found in ${dir}: ${missing.map((c) => c + '.jsonl').join(', ')} ` +
+        `BBQ category file(s) not found in ${dir}: ${missing.map((c) => `${c}.jsonl`).join(', ')} ` +
           `(available: ${available.join(', ') || 'none'})`,
       );
     }
@@ -100,7 +100,7 @@ export async function loadBbqDir(dir: string, opts: BbqDirOptions = {}): Promise
   if (cats.length === 0) throw new Error(`no BBQ *.jsonl files in ${dir}`);
   const out: BbqLoadResult = { items: [], skipped: [], underivedTarget: [] };
   for (const c of cats) {
-    const p = join(dir, c + '.jsonl');
+    const p = join(dir, `${c}.jsonl`);
     if (!(await stat(p)).isFile()) throw new Error(`${p} is not a file`);
     const r = await loadBbqFile(p, opts);
     out.items.push(...r.items);

@@ -11,7 +11,7 @@ const ANS_KEYS = ['ans0', 'ans1', 'ans2'] as const;
 
 function show(v: unknown): string {
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/core';
+import { BBQ_UNKNOWN_PHRASES } from './unknown-phrases.js';
 import type { AnswerInfoEntry } from './types.js';
 
 /**

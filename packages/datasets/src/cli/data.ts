@@ -1,7 +1,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core';
+import { consoleIO, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO, intOption } from '@crispr-bench/core/common';
 import { assetsDir } from '../assets.js';
 import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.js';
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
@@ -69,7 +69,7 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
     throw new UserError(`templates folder not found: ${templates} (pass --templates <dir> with the official BBQ template CSVs)`);
   }
   const warnings: string[] = [];
-  let recs;
+  let recs: ReturnType<typeof expandTemplateSet>;
   try {
     const set = await readTemplateSet(templates, category);
     recs = expandTemplateSet(set, {

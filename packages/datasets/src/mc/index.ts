@@ -26,7 +26,7 @@ const RESERVED = new Set(['id', 'options', 'label', 'category', 'subcategory', '
 
 function show(v: unknown): string {
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 export function parseMcJsonl(text: string, file: string, opts: McLoadOptions = {}): McLoadResult {

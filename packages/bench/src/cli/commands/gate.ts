@@ -40,7 +40,7 @@ export const gateCommand: CliCommand = {
     if (!values.baseline || !values.candidate) throw new UsageError(`--baseline and --candidate are required\n\n${USAGE}`);
     const show = choiceOption(values.show, ['pooled', 'all', 'failed'] as const, '--show', 'pooled');
     const rules = loadRules(values.rules);
-    let result;
+    let result: ReturnType<typeof compareFolders>;
     try {
       result = compareFolders(values.baseline, values.candidate, rules);
     } catch (e) {
@@ -55,7 +55,7 @@ export const gateCommand: CliCommand = {
     io.out(text);
     if (values.out) {
       try {
-        writeFileSync(values.out, text + '\n');
+        writeFileSync(values.out, `${text}\n`);
       } catch (e) {
         throw new UserError(`--out: cannot write ${values.out}: ${(e as Error).message}`);
       }

@@ -188,7 +188,7 @@ export const judgeCommand: CliCommand = {
     } catch (e) {
       throw new UserError(`--predictions: cannot read ${predPath}: ${(e as Error).message}`);
     }
-    let judged;
+    let judged: ReturnType<typeof judgePredictions>;
     let nLines = 0;
     const perGroup = new Map<string, ScoredItem[]>();
     try {

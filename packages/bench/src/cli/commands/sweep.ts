@@ -48,7 +48,7 @@ export const sweepCommand: CliCommand = {
     );
     if (positionals.length !== 1) throw new UsageError(`crispr sweep takes one config file, got ${positionals.length}\n\n${SWEEP_USAGE}`);
     const file = positionals[0]!;
-    let loaded;
+    let loaded: ReturnType<typeof loadSweepConfig>;
     try {
       loaded = loadSweepConfig(file);
     } catch (e) {

@@ -42,8 +42,8 @@ export const eluRule = elementwise((ctx, x, y, k) => {
 
 /** selu'(x) = gamma for x > 0, else y + gamma * alpha */
 export const seluRule = elementwise((ctx, x, y, k) => {
-  const alpha = floatAttr(ctx, 'alpha', 1.67326319217681884765625);
-  const gamma = floatAttr(ctx, 'gamma', 1.05070102214813232421875);
+  const alpha = floatAttr(ctx, 'alpha', 1.6732631921768188);
+  const gamma = floatAttr(ctx, 'gamma', 1.0507010221481323);
   return ctx.b.op('Where', [ctx.b.op('Greater', [x, k(0, 'zero')]), k(gamma, 'gamma'), ctx.b.op('Add', [y, k(gamma * alpha, 'gamma_alpha')])]);
 });
 

@@ -2,7 +2,7 @@
  * Cast between float types is differentiable: the gradient is cast back to the input's type.
  * A cast to an integer or bool type ends the differentiable path (no gradient).
  */
-import { registerRule, type GradContext } from '../rule.js';
+import type { GradContext, GradRule } from '../rule.js';
 import { isFloat } from '../../onnx/tensor.js';
 import { cast, noGrads } from './shape-common.js';
 
@@ -17,5 +17,5 @@ function castBack(ctx: GradContext): (string | undefined)[] {
   return out;
 }
 
-registerRule('Cast', castBack);
-registerRule('CastLike', castBack);
+export const castRule: GradRule = castBack;
+export const castLikeRule: GradRule = castBack;

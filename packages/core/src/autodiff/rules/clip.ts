@@ -4,10 +4,10 @@
  * x is below min, and to x otherwise (at exact equality the value counts as x's). min and max come
  * from inputs (opset 11+) or attributes (before); as inputs they get the summed gradient if needed.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { attrFloat, dimsOf, fail, noGrads, optInput, scalar, sumAllTo } from './shape-common.js';
 
-registerRule('Clip', (ctx) => {
+export const clipRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!dy) return out;
@@ -43,4 +43,4 @@ registerRule('Clip', (ctx) => {
   }
   if (ctx.needs[0]) out[0] = g;
   return out;
-});
+};

@@ -1,8 +1,8 @@
 /** Concat: each input's gradient is its slab of the output gradient along the concat axis. */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { attrInt, dimsOf, fail, noGrads, normAxis, slice } from './shape-common.js';
 
-registerRule('Concat', (ctx) => {
+export const concatRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!dy) return out;
@@ -20,4 +20,4 @@ registerRule('Concat', (ctx) => {
   });
   if (offset !== yDims[axis]) fail(ctx, `input sizes along axis ${axis} sum to ${offset}, output has ${yDims[axis]}`);
   return out;
-});
+};

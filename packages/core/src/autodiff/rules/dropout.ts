@@ -3,11 +3,11 @@
  * training_mode is true). A training-mode Dropout is an error: its mask is random per run, so a
  * gradient graph could not reproduce the forward pass it differentiates.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { constTensor, fail, noGrads, optInput } from './shape-common.js';
 import { toNumbers } from '../../onnx/tensor.js';
 
-registerRule('Dropout', (ctx) => {
+export const dropoutRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -18,4 +18,4 @@ registerRule('Dropout', (ctx) => {
   }
   out[0] = dy;
   return out;
-});
+};

@@ -75,7 +75,7 @@ export const einsumRule: GradRule = (ctx) => {
   const g = ctx.b;
   const where = `node '${ctx.node.name}' (Einsum)`;
   const a = ctx.node.attributes.equation;
-  if (!a || a.type !== 'string') throw new Error(`${where}: missing equation attribute`);
+  if (a?.type !== 'string') throw new Error(`${where}: missing equation attribute`);
   const { inputs: terms, output } = parseEinsum(a.value, where);
   const names = ctx.node.inputs;
   if (terms.length !== names.length) throw new Error(`${where}: equation has ${terms.length} operands, node has ${names.length} inputs`);

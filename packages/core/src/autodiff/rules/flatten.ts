@@ -1,5 +1,5 @@
 /** Flatten only reinterprets the layout of its data input: the gradient is reshaped back. */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { layoutOnly } from './shape-common.js';
 
-registerRule('Flatten', layoutOnly);
+export const flattenRule: GradRule = layoutOnly;

@@ -3,17 +3,12 @@
  * of x; the gradient scatter-adds dy to those flat positions (repeats accumulate). The flat
  * position is the base offset of s without the axis term plus idx[s] * stride(axis).
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
-import { toNumbers, tensor } from '../../onnx/tensor.js';
-import {
-  allDistinct, asInt64, attrInt, dimsOf, fail, noGrads, normAxis, prod, scatterAddRows, strides,
-} from './shape-common.js';
+import { tensor } from '../../onnx/tensor.js';
+import { asInt64, attrInt, dataInputRule, dimsOf, fail, gatherRows, normAxis, prod, scatterAddRows, strides, wrapIndex } from './shape-common.js';
 
-registerRule('GatherElements', (ctx) => {
-  const out = noGrads(ctx);
-  const dy = ctx.dy[0];
-  if (!ctx.needs[0] || !dy) return out;
+export const gatherElementsRule: GradRule = dataInputRule((ctx, dy) => {
   const { b } = ctx;
   const xDims = dimsOf(ctx, ctx.node.inputs[0]!);
   const iName = ctx.node.inputs[1]!;
@@ -33,22 +28,18 @@ registerRule('GatherElements', (ctx) => {
     for (let i = 0; i < sDims.length; i++) if (i !== axis) off += Math.floor(f / ss[i]!) % sDims[i]! * xs[i]!;
     base[f] = off;
   }
-  let rows: string;
-  let distinct = false;
-  const known = ctx.constant(iName);
-  if (known) {
-    const flat = toNumbers(known).map((v, f) => {
-      if (v < -A || v >= A) fail(ctx, `index ${v} is out of range for axis ${axis} of size ${A}`);
-      return base[f]! + (v < 0 ? v + A : v) * xs[axis]!;
-    });
-    distinct = allDistinct(flat);
-    rows = b.constant(tensor('int64', [N], flat), 'gather_rows');
-  } else {
-    const idx = b.op('Mod', [reshape(b, asInt64(ctx, iName), [N]), b.constant(tensor('int64', [], [A]), 'axis_size')], { fmod: 0 });
-    const scaled = b.op('Mul', [idx, b.constant(tensor('int64', [], [xs[axis]!]), 'stride')]);
-    rows = b.op('Add', [scaled, b.constant(tensor('int64', [N], base), 'base')]);
-  }
+  const { rows, distinct } = gatherRows(
+    ctx,
+    iName,
+    N,
+    'gather_rows',
+    (v) => v.map((i, f) => base[f]! + wrapIndex(ctx, i, A, `axis ${axis} of size ${A}`) * xs[axis]!),
+    () => {
+      const idx = b.op('Mod', [reshape(b, asInt64(ctx, iName), [N]), b.constant(tensor('int64', [], [A]), 'axis_size')], { fmod: 0 });
+      const scaled = b.op('Mul', [idx, b.constant(tensor('int64', [], [xs[axis]!]), 'stride')]);
+      return b.op('Add', [scaled, b.constant(tensor('int64', [N], base), 'base')]);
+    },
+  );
   const acc = scatterAddRows(ctx, rows, reshape(b, dy, [N, 1]), n, N, 1, dtype, distinct);
-  out[0] = reshape(b, acc, xDims);
-  return out;
+  return reshape(b, acc, xDims);
 });

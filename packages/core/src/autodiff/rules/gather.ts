@@ -4,17 +4,12 @@
  * gradient; repeated indices (an embedding lookup of a repeated token) accumulate. Negative
  * indices count from the end. The indices may be a run-time tensor (token ids).
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
-import { toNumbers, tensor } from '../../onnx/tensor.js';
-import {
-  allDistinct, asInt64, attrInt, dimsOf, fail, noGrads, normAxis, prod, scatterAddRows, transpose,
-} from './shape-common.js';
+import { tensor } from '../../onnx/tensor.js';
+import { asInt64, attrInt, dataInputRule, dimsOf, gatherRows, normAxis, prod, scatterAddRows, transpose, wrapIndex } from './shape-common.js';
 
-registerRule('Gather', (ctx) => {
-  const out = noGrads(ctx);
-  const dy = ctx.dy[0];
-  if (!ctx.needs[0] || !dy) return out;
+export const gatherRule: GradRule = dataInputRule((ctx, dy) => {
   const { b } = ctx;
   const dDims = dimsOf(ctx, ctx.node.inputs[0]!);
   const iName = ctx.node.inputs[1]!;
@@ -26,23 +21,16 @@ registerRule('Gather', (ctx) => {
   const Q = prod(dDims.slice(axis + 1));
   const N = prod(iDims);
 
-  let rows: string;
-  let distinct = false;
-  const known = ctx.constant(iName);
-  if (known) {
-    const idx = toNumbers(known).map((v) => {
-      if (v < -A || v >= A) fail(ctx, `index ${v} is out of range for axis ${axis} of size ${A}`);
-      return v < 0 ? v + A : v;
-    });
-    distinct = allDistinct(idx);
-    rows = b.constant(tensor('int64', [N], idx), 'gather_rows');
-  } else {
+  const { rows, distinct } = gatherRows(
+    ctx,
+    iName,
+    N,
+    'gather_rows',
+    (v) => v.map((i) => wrapIndex(ctx, i, A, `axis ${axis} of size ${A}`)),
     // Python-style Mod maps [-A, A) onto [0, A).
-    const flat = reshape(b, asInt64(ctx, iName), [N]);
-    rows = b.op('Mod', [flat, b.constant(tensor('int64', [], [A]), 'axis_size')], { fmod: 0 });
-  }
+    () => b.op('Mod', [reshape(b, asInt64(ctx, iName), [N]), b.constant(tensor('int64', [], [A]), 'axis_size')], { fmod: 0 }),
+  );
   const upd = reshape(b, transpose(ctx, reshape(b, dy, [P, N, Q]), [1, 0, 2]), [N, P * Q]);
   const acc = scatterAddRows(ctx, rows, upd, A, N, P * Q, dtype, distinct); // [A, P*Q]
-  out[0] = reshape(b, transpose(ctx, reshape(b, acc, [A, P, Q]), [1, 0, 2]), dDims);
-  return out;
+  return reshape(b, transpose(ctx, reshape(b, acc, [A, P, Q]), [1, 0, 2]), dDims);
 });

@@ -1,4 +1,4 @@
 /** Identity passes its gradient through unchanged. */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 
-registerRule('Identity', (ctx) => [ctx.needs[0] ? ctx.dy[0] : undefined]);
+export const identityRule: GradRule = (ctx) => [ctx.needs[0] ? ctx.dy[0] : undefined];

@@ -17,7 +17,7 @@
  */
 import type { GradContext, GradRule } from '../rule.js';
 import type { DType } from '../../onnx/types.js';
-import { dtypeCode } from '../../onnx/io.js';
+import { dtypeCode } from '../../onnx/dtype.js';
 import { numel } from '../../onnx/tensor.js';
 import { reduceOp, sumToShape } from '../emit.js';
 import { floatAttr, intAttr, normAxis, scalarLike } from './math-common.js';

@@ -1,5 +1,5 @@
 /** Variadic Min: gradient to the input attaining the result, ties split evenly (see max-min-common.ts). */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { maxMinGrad } from './max-min-common.js';
 
-registerRule('Min', maxMinGrad);
+export const minRule: GradRule = maxMinGrad;

@@ -5,7 +5,7 @@
  * index of x shifted by one (constant fill -> slot 0), and dy is scatter-added to those slots.
  * The constant value's gradient is the sum of dy over the filled positions.
  */
-import { registerRule, type GradContext } from '../rule.js';
+import type { GradContext, GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import { tensor } from '../../onnx/tensor.js';
 import {
@@ -38,7 +38,7 @@ function constPads(ctx: GradContext, rank: number): number[] | undefined {
   return full;
 }
 
-registerRule('Pad', (ctx) => {
+export const padRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   const needValue = ctx.opset >= 11 && !!ctx.needs[2];
@@ -80,4 +80,4 @@ registerRule('Pad', (ctx) => {
     }
   }
   return out;
-});
+};

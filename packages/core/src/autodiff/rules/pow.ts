@@ -5,7 +5,7 @@
 import type { GradRule } from '../rule.js';
 import type { Tensor } from '../../onnx/types.js';
 import { numel, halfToFloat } from '../../onnx/tensor.js';
-import { dtypeCode } from '../../onnx/io.js';
+import { dtypeCode } from '../../onnx/dtype.js';
 import { floatTensor, outDtype, scalarLike, toInputShape } from './math-common.js';
 
 /** Element i of a constant exponent as a number (half types decoded from their bit patterns). */

@@ -5,8 +5,8 @@
  * noop_with_empty_axes. With keepdims=1 the keep shape is the output's dims; with keepdims=0 and
  * axes only known at run time it is inferred from the static dims, and an ambiguous case is an error.
  */
-import type { GradContext } from '../rule.js';
-import { attrInt, attrInts, constInts, dimsOf, fail, normAxis, optInput, prod } from './shape-common.js';
+import type { GradContext, GradRule } from '../rule.js';
+import { attrInt, attrInts, constInts, dataInputRule, dimsOf, fail, normAxis, optInput, prod } from './shape-common.js';
 
 export interface ReduceShape {
   x: string;
@@ -57,6 +57,11 @@ export function reduceShape(ctx: GradContext): ReduceShape {
   }
   const axes = xDims.map((d, i) => (keep![i] === 1 && d !== 1 ? i : -1)).filter((i) => i >= 0);
   return { x, y, xDims, keep, axes, count: prod(xDims) / Math.max(prod(keep), 1) };
+}
+
+/** A reduction's rule: `grad` gets the reduction's shapes and dy (in the output's dims) and returns dx. */
+export function reduceRule(grad: (ctx: GradContext, r: ReduceShape, dy: string) => string): GradRule {
+  return dataInputRule((ctx, dy) => grad(ctx, reduceShape(ctx), dy));
 }
 
 /** Which axes a keepdims=0 reduction removed, from the dims alone; errors when several fit differently. */

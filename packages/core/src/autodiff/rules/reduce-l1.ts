@@ -1,15 +1,9 @@
 /** ReduceL1: dx = dy * sign(x) (subgradient 0 at x = 0). */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
-import { reduceShape } from './reduce-common.js';
-import { noGrads } from './shape-common.js';
+import { reduceRule } from './reduce-common.js';
 
-registerRule('ReduceL1', (ctx) => {
-  const out = noGrads(ctx);
-  const dy = ctx.dy[0];
-  if (!ctx.needs[0] || !dy) return out;
+export const reduceL1Rule: GradRule = reduceRule((ctx, r, dy) => {
   const { b } = ctx;
-  const r = reduceShape(ctx);
-  out[0] = b.op('Mul', [b.op('Sign', [r.x]), reshape(b, dy, r.keep)]);
-  return out;
+  return b.op('Mul', [b.op('Sign', [r.x]), reshape(b, dy, r.keep)]);
 });

@@ -1,5 +1,5 @@
 /** ReduceMax: gradient to the attaining positions, ties split evenly (see reduce-max-min-common.ts). */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reduceExtremumGrad } from './reduce-max-min-common.js';
 
-registerRule('ReduceMax', reduceExtremumGrad);
+export const reduceMaxRule: GradRule = reduceExtremumGrad;

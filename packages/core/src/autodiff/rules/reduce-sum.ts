@@ -1,15 +1,9 @@
 /** ReduceSum: dy broadcast back over the reduced axes. */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
-import { reduceShape } from './reduce-common.js';
-import { noGrads } from './shape-common.js';
+import { reduceRule } from './reduce-common.js';
 
-registerRule('ReduceSum', (ctx) => {
-  const out = noGrads(ctx);
-  const dy = ctx.dy[0];
-  if (!ctx.needs[0] || !dy) return out;
+export const reduceSumRule: GradRule = reduceRule((ctx, r, dy) => {
   const { b } = ctx;
-  const r = reduceShape(ctx);
-  out[0] = b.op('Expand', [reshape(b, dy, r.keep), b.ints(r.xDims, 'shape')]);
-  return out;
+  return b.op('Expand', [reshape(b, dy, r.keep), b.ints(r.xDims, 'shape')]);
 });

@@ -3,7 +3,7 @@
  * Data's gradient is dy with the written positions zeroed (reduction 'none') or dy itself ('add');
  * the updates' gradient is GatherElements of dy at the indices.
  */
-import { registerRule, type GradContext } from '../rule.js';
+import type { GradContext, GradRule } from '../rule.js';
 import { attrInt, attrString, dimsOf, fail, noGrads, zeros } from './shape-common.js';
 
 function scatterElementsGrad(ctx: GradContext): (string | undefined)[] {
@@ -26,5 +26,5 @@ function scatterElementsGrad(ctx: GradContext): (string | undefined)[] {
   return out;
 }
 
-registerRule('ScatterElements', scatterElementsGrad);
-registerRule('Scatter', scatterElementsGrad);
+export const scatterElementsRule: GradRule = scatterElementsGrad;
+export const scatterRule: GradRule = scatterElementsGrad;

@@ -4,10 +4,10 @@
  * (indices repeated under reduction 'none' are undefined forward and not supported). With
  * reduction 'add' data passes dy through unchanged. 'mul', 'max', 'min' have no rule.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { attrString, dimsOf, fail, noGrads, zeros } from './shape-common.js';
 
-registerRule('ScatterND', (ctx) => {
+export const scatterNDRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!dy) return out;
@@ -21,4 +21,4 @@ registerRule('ScatterND', (ctx) => {
   }
   if (ctx.needs[2]) out[2] = b.op('GatherND', [dy, indices]);
   return out;
-});
+};

@@ -3,10 +3,10 @@
  * constant-input readers that name the node on bad input, zeros, Slice/Pad in either opset form,
  * and the scatter-add that turns a gathered gradient back into the source tensor's layout.
  */
-import type { GradContext } from '../rule.js';
+import type { GradContext, GradRule } from '../rule.js';
 import type { DType, Tensor } from '../../onnx/types.js';
 import { numel, tensor, toNumbers } from '../../onnx/tensor.js';
-import { dtypeCode } from '../../onnx/io.js';
+import { dtypeCode } from '../../onnx/dtype.js';
 import { reshape } from '../emit.js';
 import { attr } from '../../onnx/builder.js';
 
@@ -95,7 +95,7 @@ export function cast(ctx: GradContext, x: string, to: DType): string {
 export function slice(ctx: GradContext, x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
   const { b } = ctx;
   if (ctx.opset < 10) {
-    if (steps && steps.some((s) => s !== 1)) fail(ctx, `Slice steps need opset 10 or later`);
+    if (steps?.some((s) => s !== 1)) fail(ctx, `Slice steps need opset 10 or later`);
     return b.op('Slice', [x], { starts, ends, axes });
   }
   const ins = [x, b.ints(starts, 'starts'), b.ints(ends, 'ends'), b.ints(axes, 'axes')];
@@ -190,17 +190,51 @@ export function sumAllTo(ctx: GradContext, x: string, rank: number, to: readonly
  * Squeeze, Unsqueeze, Identity): the output gradient reshaped to the input's dims. Other inputs
  * (shapes, axes) are integer and get none.
  */
-export function layoutOnly(ctx: GradContext): (string | undefined)[] {
-  const out: (string | undefined)[] = ctx.node.inputs.map(() => undefined);
-  const dy = ctx.dy[0];
-  if (!ctx.needs[0] || !dy) return out;
-  out[0] = reshapeTo(ctx, dy, dimsOf(ctx, ctx.node.outputs[0]!), dimsOf(ctx, ctx.node.inputs[0]!));
-  return out;
-}
+export const layoutOnly: GradRule = dataInputRule((ctx, dy) => reshapeTo(ctx, dy, dimsOf(ctx, ctx.node.outputs[0]!), dimsOf(ctx, ctx.node.inputs[0]!)));
 
 /** One undefined per input: the start of every rule's result. */
 export function noGrads(ctx: GradContext): (string | undefined)[] {
   return ctx.node.inputs.map(() => undefined);
+}
+
+/**
+ * A rule for an op whose only differentiable input is input 0 and whose output 0 carries the
+ * gradient (reductions, gathers, Slice, layout ops): `grad` runs only when dy flows and input 0
+ * needs a gradient, and returns input 0's gradient; the other inputs (indices, axes) get none.
+ */
+export function dataInputRule(grad: (ctx: GradContext, dy: string) => string): GradRule {
+  return (ctx) => {
+    const out = noGrads(ctx);
+    const dy = ctx.dy[0];
+    if (!ctx.needs[0] || !dy) return out;
+    out[0] = grad(ctx, dy);
+    return out;
+  };
+}
+
+/** An index into a dim of `size` made non-negative (negative counts from the end); out of range is an error naming `where`. */
+export function wrapIndex(ctx: GradContext, v: number, size: number, where: string): number {
+  if (v < -size || v >= size) fail(ctx, `index ${v} is out of range for ${where}`);
+  return v < 0 ? v + size : v;
+}
+
+/**
+ * The flat target rows of a gather's scatter-add, from its indices input: computed here when the
+ * indices are a known constant (`fromConstant` maps their values to `n` rows; all-distinct rows
+ * let scatterAddRows skip accumulation), else emitted by `atRunTime` (token ids).
+ */
+export function gatherRows(
+  ctx: GradContext,
+  indices: string,
+  n: number,
+  hint: string,
+  fromConstant: (values: number[]) => number[],
+  atRunTime: () => string,
+): { rows: string; distinct: boolean } {
+  const known = ctx.constant(indices);
+  if (!known) return { rows: atRunTime(), distinct: false };
+  const flat = fromConstant(toNumbers(known));
+  return { rows: ctx.b.constant(tensor('int64', [n], flat), hint), distinct: allDistinct(flat) };
 }
 
 /** The flat element index 0..n-1 laid out in `dims` (int64), built with Range where the opset has it. */

@@ -6,10 +6,10 @@
  * ends, axes or steps are only known at run time, the same Slice is applied to the flat element
  * index of the input and dy is scattered to those positions.
  */
-import { registerRule, type GradContext } from '../rule.js';
+import type { GradContext, GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import {
-  attrInts, constInts, dimsOf, fail, iota, noGrads, normAxis, optInput, padZeros, prod, scatterAddRows, zeros,
+  attrInts, constInts, dimsOf, fail, dataInputRule, iota, normAxis, optInput, padZeros, prod, scatterAddRows, zeros,
 } from './shape-common.js';
 
 interface SliceParams {
@@ -70,18 +70,12 @@ export function sliceIndices(dim: number, start: number, end: number, step: numb
   return out;
 }
 
-registerRule('Slice', (ctx) => {
-  const out = noGrads(ctx);
-  const dy = ctx.dy[0];
-  if (!ctx.needs[0] || !dy) return out;
+export const sliceRule: GradRule = dataInputRule((ctx, dy) => {
   const { b } = ctx;
   const xDims = dimsOf(ctx, ctx.node.inputs[0]!);
   const yDims = dimsOf(ctx, ctx.node.outputs[0]!);
   const dtype = ctx.meta(ctx.node.outputs[0]!).dtype;
-  if (prod(yDims) === 0) {
-    out[0] = zeros(ctx, dtype, xDims);
-    return out;
-  }
+  if (prod(yDims) === 0) return zeros(ctx, dtype, xDims);
   const p = constParams(ctx, xDims.length);
   if (!p) {
     // Run-time parameters: slice the flat element index of x the same way, scatter dy there.
@@ -89,8 +83,7 @@ registerRule('Slice', (ctx) => {
     const picked = b.op('Slice', [iota(ctx, xDims), ...ctx.node.inputs.slice(1)]);
     const N = prod(yDims);
     const flat = scatterAddRows(ctx, reshape(b, picked, [N]), reshape(b, dy, [N, 1]), n, N, 1, dtype, true);
-    out[0] = reshape(b, flat, xDims);
-    return out;
+    return reshape(b, flat, xDims);
   }
   const pads = new Array<number>(2 * xDims.length).fill(0);
   let g = dy;
@@ -112,6 +105,5 @@ registerRule('Slice', (ctx) => {
     g = b.op('Gather', [padded, b.ints(inv, 'slice_inv')], { axis });
     gDims = gDims.map((d, i) => (i === axis ? dim : d));
   });
-  out[0] = padZeros(ctx, g, pads);
-  return out;
+  return padZeros(ctx, g, pads);
 });

@@ -1,5 +1,5 @@
 /** Squeeze only reinterprets the layout of its data input: the gradient is reshaped back. */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { layoutOnly } from './shape-common.js';
 
-registerRule('Squeeze', layoutOnly);
+export const squeezeRule: GradRule = layoutOnly;

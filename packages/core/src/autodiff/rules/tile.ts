@@ -2,11 +2,11 @@
  * Tile repeats the input r_i times along each axis. The gradient views the output [r0*d0, r1*d1, ...]
  * as [r0, d0, r1, d1, ...] and sums the repeat axes. Repeats come from the static dims.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { reduceOp, reshape } from '../emit.js';
 import { dimsOf, fail, noGrads } from './shape-common.js';
 
-registerRule('Tile', (ctx) => {
+export const tileRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -29,4 +29,4 @@ registerRule('Tile', (ctx) => {
   // Axes with repeat 1 were not summed; the rank still drops by exactly the summed axes, so a reshape restores x.
   out[0] = reshape(ctx.b, summed, x);
   return out;
-});
+};

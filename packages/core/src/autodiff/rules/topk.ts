@@ -2,10 +2,10 @@
  * TopK: the values output is x gathered at the returned indices along `axis` (distinct within each
  * line), so the gradient scatters dy(values) back there; the indices output carries none.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { attrInt, dimsOf, fail, noGrads, normAxis, zeros } from './shape-common.js';
 
-registerRule('TopK', (ctx) => {
+export const topKRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -16,4 +16,4 @@ registerRule('TopK', (ctx) => {
   const dtype = ctx.meta(node.outputs[0]!).dtype;
   out[0] = ctx.b.op('ScatterElements', [zeros(ctx, dtype, xDims), node.outputs[1]!, dy], { axis });
   return out;
-});
+};

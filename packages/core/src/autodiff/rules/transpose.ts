@@ -1,8 +1,8 @@
 /** Transpose: the gradient goes back through the inverse permutation (default perm reverses the axes). */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { attrInts, dimsOf, fail, inversePerm, noGrads, transpose } from './shape-common.js';
 
-registerRule('Transpose', (ctx) => {
+export const transposeRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!ctx.needs[0] || !dy) return out;
@@ -13,4 +13,4 @@ registerRule('Transpose', (ctx) => {
   }
   out[0] = transpose(ctx, dy, inversePerm(perm));
   return out;
-});
+};

@@ -2,11 +2,11 @@
  * Where(cond, x, y): the gradient flows to x where cond holds and to y elsewhere, each summed over
  * its broadcast axes. The condition (often computed from an attention mask at run time) gets none.
  */
-import { registerRule } from '../rule.js';
+import type { GradRule } from '../rule.js';
 import { sumToShape } from '../emit.js';
 import { dimsOf, noGrads, scalar } from './shape-common.js';
 
-registerRule('Where', (ctx) => {
+export const whereRule: GradRule = (ctx) => {
   const out = noGrads(ctx);
   const dy = ctx.dy[0];
   if (!dy) return out;
@@ -17,4 +17,4 @@ registerRule('Where', (ctx) => {
   if (ctx.needs[1]) out[1] = sumToShape(b, b.op('Where', [cond, dy, zero]), yDims, dimsOf(ctx, node.inputs[1]!), ctx.opset);
   if (ctx.needs[2]) out[2] = sumToShape(b, b.op('Where', [cond, zero, dy]), yDims, dimsOf(ctx, node.inputs[2]!), ctx.opset);
   return out;
-});
+};

@@ -49,7 +49,7 @@ export function makeT5Folder(outDir: string, cfg: T5TinyConfig, opts: MakeT5Fold
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
   const files: string[] = [];
   const json = (name: string, value: unknown) => {
-    writeFileSync(join(outDir, name), JSON.stringify(value, null, 2) + '\n');
+    writeFileSync(join(outDir, name), `${JSON.stringify(value, null, 2)}\n`);
     files.push(name);
   };
   json('config.json', t5HfConfigJson(r));

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 export const T5_ASSET_VOCAB = 32100;
 const EXTRA_IDS = 100;
 
-/** Repository root (this file lives in packages/core/src/models/tiny). */
+/** Repository root (this file lives in packages/core/src/models/generate). */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../..');
 
 /** Shared assets folder: env CRISPR_ASSETS, else ../shared/assets next to the repository. */
