@@ -118,7 +118,9 @@ cat ${dir}/task-1.out ${dir}/task-2.out > ${dir}/after.txt
     ]);
   });
 
-  it('crispr slurm --submit: the merged 2-task array equals an unsharded sweep; a resubmitted task resumes as its shard', { timeout: 3_600_000 }, async ({ skip }) => {
+  it('crispr slurm --submit: the merged 2-task array equals an unsharded sweep; a resubmitted task resumes as its shard', { timeout: 3_600_000 }, async ({
+    skip,
+  }) => {
     needCluster(skip);
     expect(existsSync(SWEEP), `${SWEEP} (the embedded default sweep)`).toBe(true);
     const out = join(tmp, 'cluster');
@@ -138,7 +140,11 @@ cat ${dir}/task-1.out ${dir}/task-2.out > ${dir}/after.txt
       await waitForJobs([array!, merge!], 3_000_000, squeueNotes('sweep array + merge'));
     } catch (e) {
       const logs = join(out, 'slurm/logs');
-      const text = existsSync(logs) ? readdirSync(logs).map((f) => `--- ${f}\n${readFileSync(join(logs, f), 'utf8').slice(-3000)}`).join('\n') : '(no logs)';
+      const text = existsSync(logs)
+        ? readdirSync(logs)
+            .map((f) => `--- ${f}\n${readFileSync(join(logs, f), 'utf8').slice(-3000)}`)
+            .join('\n')
+        : '(no logs)';
       throw new Error(`${(e as Error).message}\n${text}`);
     }
     note('sweep array + merge: scontrol show job', slurm('scontrol', ['show', 'job', array!]) + slurm('scontrol', ['show', 'job', merge!]));
@@ -147,13 +153,18 @@ cat ${dir}/task-1.out ${dir}/task-2.out > ${dir}/after.txt
 
     const tasks = showJob(array!);
     expect(tasks).toHaveLength(2);
-    for (const t of tasks) expect({ task: t.ArrayTaskId, state: t.JobState, exit: t.ExitCode }).toEqual({ task: t.ArrayTaskId, state: 'COMPLETED', exit: '0:0' });
+    for (const t of tasks)
+      expect({ task: t.ArrayTaskId, state: t.JobState, exit: t.ExitCode }).toEqual({ task: t.ArrayTaskId, state: 'COMPLETED', exit: '0:0' });
     expect(showJob(merge!)[0]!.JobState, readFileSync(join(out, `slurm/logs/merge-${merge}.out`), 'utf8')).toBe('COMPLETED');
 
     // Each shard folder holds its own share: shard i of 2, finished, and together every cell.
     const planned: number[] = [];
     for (const i of [1, 2]) {
-      const m = JSON.parse(readFileSync(join(out, 'shards', String(i), 'manifest.json'), 'utf8')) as { shard: { index: number; count: number }; finishedAt: string | null; cells: { planned: number; finished: number } };
+      const m = JSON.parse(readFileSync(join(out, 'shards', String(i), 'manifest.json'), 'utf8')) as {
+        shard: { index: number; count: number };
+        finishedAt: string | null;
+        cells: { planned: number; finished: number };
+      };
       expect(m.shard).toEqual({ index: i, count: 2 });
       expect(m.finishedAt).not.toBeNull();
       expect(m.cells.finished).toBe(m.cells.planned);

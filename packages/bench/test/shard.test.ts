@@ -72,13 +72,19 @@ describe('resolveShard: auto under SLURM', () => {
   });
 
   it('names the variables when a value is missing, malformed or out of range', () => {
-    expect(usageError('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '2' })).toMatch(/SLURM_ARRAY_TASK_ID is set \(2\) but neither CRISPR_SHARD_MIN nor SLURM_ARRAY_TASK_MIN is/);
+    expect(usageError('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '2' })).toMatch(
+      /SLURM_ARRAY_TASK_ID is set \(2\) but neither CRISPR_SHARD_MIN nor SLURM_ARRAY_TASK_MIN is/,
+    );
     expect(usageError('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '1' })).toMatch(/neither CRISPR_SHARD_COUNT nor SLURM_ARRAY_TASK_COUNT/);
     expect(usageError('auto', array(1, 1, 2, { SLURM_ARRAY_TASK_ID: 'x1' }))).toMatch(/SLURM_ARRAY_TASK_ID must be a non-negative integer, got 'x1'/);
     expect(usageError('auto', array(1, 1, 2, { SLURM_ARRAY_TASK_COUNT: '0' }))).toMatch(/SLURM_ARRAY_TASK_COUNT must be >= 1, got 0/);
-    expect(usageError('auto', array(5, 1, 4))).toMatch(/SLURM_ARRAY_TASK_ID=5 with SLURM_ARRAY_TASK_MIN=1 and SLURM_ARRAY_TASK_COUNT=4 gives shard 5, outside 1\.\.4/);
+    expect(usageError('auto', array(5, 1, 4))).toMatch(
+      /SLURM_ARRAY_TASK_ID=5 with SLURM_ARRAY_TASK_MIN=1 and SLURM_ARRAY_TASK_COUNT=4 gives shard 5, outside 1\.\.4/,
+    );
     expect(usageError('auto', array(0, 1, 4))).toMatch(/below the array's first index/);
-    expect(usageError('auto', { ...array(6, 1, 8), CRISPR_SHARD_COUNT: '4', CRISPR_SHARD_MIN: '1' })).toMatch(/CRISPR_SHARD_COUNT=4 gives shard 6, outside 1\.\.4/);
+    expect(usageError('auto', { ...array(6, 1, 8), CRISPR_SHARD_COUNT: '4', CRISPR_SHARD_MIN: '1' })).toMatch(
+      /CRISPR_SHARD_COUNT=4 gives shard 6, outside 1\.\.4/,
+    );
   });
 
   it('says when a SLURM job is not an array job', () => {
@@ -94,8 +100,12 @@ describe('resolveShard: auto elsewhere', () => {
 
   it('needs CRISPR_SHARD_COUNT on Kubernetes and checks the range', () => {
     expect(usageError('auto', { JOB_COMPLETION_INDEX: '1' })).toMatch(/JOB_COMPLETION_INDEX is set \(1\) but CRISPR_SHARD_COUNT is not; .*spec\.completions/);
-    expect(usageError('auto', { JOB_COMPLETION_INDEX: '3', CRISPR_SHARD_COUNT: '3' })).toMatch(/JOB_COMPLETION_INDEX=3 with CRISPR_SHARD_COUNT=3 gives shard 4, outside 1\.\.3/);
-    expect(usageError('auto', { JOB_COMPLETION_INDEX: '1', CRISPR_SHARD_COUNT: 'three' })).toMatch(/CRISPR_SHARD_COUNT must be a non-negative integer, got 'three'/);
+    expect(usageError('auto', { JOB_COMPLETION_INDEX: '3', CRISPR_SHARD_COUNT: '3' })).toMatch(
+      /JOB_COMPLETION_INDEX=3 with CRISPR_SHARD_COUNT=3 gives shard 4, outside 1\.\.3/,
+    );
+    expect(usageError('auto', { JOB_COMPLETION_INDEX: '1', CRISPR_SHARD_COUNT: 'three' })).toMatch(
+      /CRISPR_SHARD_COUNT must be a non-negative integer, got 'three'/,
+    );
   });
 
   it('takes a generic 1-based CRISPR_SHARD_INDEX', () => {
@@ -104,7 +114,15 @@ describe('resolveShard: auto elsewhere', () => {
   });
 
   it('prefers SLURM over Kubernetes, and treats empty variables as unset', () => {
-    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '2', JOB_COMPLETION_INDEX: '0', CRISPR_SHARD_COUNT: '' })).toEqual({ index: 2, count: 2 });
+    expect(
+      resolveShard('auto', {
+        SLURM_ARRAY_TASK_ID: '2',
+        SLURM_ARRAY_TASK_MIN: '1',
+        SLURM_ARRAY_TASK_COUNT: '2',
+        JOB_COMPLETION_INDEX: '0',
+        CRISPR_SHARD_COUNT: '',
+      }),
+    ).toEqual({ index: 2, count: 2 });
     expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '', JOB_COMPLETION_INDEX: '1', CRISPR_SHARD_COUNT: '2' })).toEqual({ index: 2, count: 2 });
   });
 

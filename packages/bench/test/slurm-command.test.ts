@@ -23,7 +23,7 @@ writeFileSync(badYaml, 'title: [unclosed\n');
 const badConfig = join(tmp, 'bad-config.yaml');
 writeFileSync(badConfig, 'title: no models\nmodelz: []\n');
 const gpuConfig = join(tmp, 'gpu.yaml');
-writeFileSync(gpuConfig, EMBEDDED + '\nprovider: cuda\n');
+writeFileSync(gpuConfig, `${EMBEDDED}\nprovider: cuda\n`);
 /** A config valid when the scripts are written, then broken, so running a script by hand fails fast inside crispr sweep. */
 function configThatBreaks(name: string): { file: string; breakIt: () => void } {
   const file = join(tmp, name);
@@ -43,12 +43,38 @@ async function run(argv: string[]): Promise<{ code: number | string; out: string
   }
 }
 
-const directives = (script: string) => script.split('\n').filter((l) => l.startsWith('#SBATCH ')).map((l) => l.slice(8));
+const directives = (script: string) =>
+  script
+    .split('\n')
+    .filter((l) => l.startsWith('#SBATCH '))
+    .map((l) => l.slice(8));
 
 describe('crispr slurm: the scripts', () => {
   it('writes an array script and a merge script with the resources asked for', async () => {
     const out = join(tmp, 'gpu run');
-    const r = await run([gpuConfig, '--out', out, '--shards', '3', '--partition', 'gpu', '--time', '02:00:00', '--cpus', '4', '--mem', '16g', '--provider', 'cuda', '--gpus', '2', '--sbatch-line', '--account=lab', '--sbatch-line', '#SBATCH --qos=long']);
+    const r = await run([
+      gpuConfig,
+      '--out',
+      out,
+      '--shards',
+      '3',
+      '--partition',
+      'gpu',
+      '--time',
+      '02:00:00',
+      '--cpus',
+      '4',
+      '--mem',
+      '16g',
+      '--provider',
+      'cuda',
+      '--gpus',
+      '2',
+      '--sbatch-line',
+      '--account=lab',
+      '--sbatch-line',
+      '#SBATCH --qos=long',
+    ]);
     expect(r.code, r.err).toBe(0);
     const sweep = readFileSync(join(out, 'slurm/sweep.sbatch'), 'utf8');
     const merge = readFileSync(join(out, 'slurm/merge.sbatch'), 'utf8');
@@ -67,7 +93,15 @@ describe('crispr slurm: the scripts', () => {
       '--qos=long',
     ]);
     // The merge gets the partition, time and the user's lines, not the per-task CPUs, memory or GPUs.
-    expect(directives(merge)).toEqual(['--job-name=crispr-merge', `--output="${out}/slurm/logs/merge-%j.out"`, '--open-mode=append', '--partition=gpu', '--time=02:00:00', '--account=lab', '--qos=long']);
+    expect(directives(merge)).toEqual([
+      '--job-name=crispr-merge',
+      `--output="${out}/slurm/logs/merge-%j.out"`,
+      '--open-mode=append',
+      '--partition=gpu',
+      '--time=02:00:00',
+      '--account=lab',
+      '--qos=long',
+    ]);
     // The provider is the config's: the sweep line only names the config.
     expect(sweep).toMatch(new RegExp(`sweep '${gpuConfig}' --shard auto --out "\\$SHARD_DIR"\n`));
     expect(sweep).toContain(`SHARD_DIR='${out}/shards'/"$SLURM_ARRAY_TASK_ID"`);
@@ -134,7 +168,7 @@ describe('crispr slurm: the scripts', () => {
     /** Task 2 (job 50) run by hand, with a stand-in squeue that lists `running`. */
     const task2 = (running: string[], lockHost: string) => {
       mkdirSync(join(out, 'shards/2'), { recursive: true });
-      writeFileSync(lock, JSON.stringify({ pid: 1, host: lockHost, startedAt: '2026-01-01T00:00:00Z', command: 'crispr sweep' }) + '\n');
+      writeFileSync(lock, `${JSON.stringify({ pid: 1, host: lockHost, startedAt: '2026-01-01T00:00:00Z', command: 'crispr sweep' })}\n`);
       writeFileSync(join(bin, 'squeue'), `#!/bin/sh\nprintf '%s\\n' ${running.map((l) => `'${l}'`).join(' ')}\n`);
       chmodSync(join(bin, 'squeue'), 0o755);
       return spawnSync('/bin/bash', [script], {
@@ -144,11 +178,11 @@ describe('crispr slurm: the scripts', () => {
       });
     };
     // Job 40 still runs shard 2 of this very script (a resubmission): its lock stays.
-    let r = task2(['40|2|' + script, '41|1|' + script], 'node-a');
+    let r = task2([`40|2|${script}`, `41|1|${script}`], 'node-a');
     expect(r.stderr).toContain('shard 2 is still running as job(s) 40; leaving');
     expect(existsSync(lock)).toBe(true);
     // Only other shards or other scripts run: the lock of node-a is stale and goes.
-    r = task2(['41|1|' + script, '42|2|/elsewhere/sweep.sbatch', '50|2|' + script], 'node-a');
+    r = task2([`41|1|${script}`, '42|2|/elsewhere/sweep.sbatch', `50|2|${script}`], 'node-a');
     expect(r.stderr).toContain(`crispr: removing ${lock}, left by host node-a: no other SLURM job is running shard 2`);
     expect(existsSync(lock)).toBe(false);
     // A lock of this host is the sweep's own business (it checks the pid itself).

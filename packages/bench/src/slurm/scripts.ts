@@ -196,7 +196,8 @@ export function slurmScripts(plan: SlurmPlan): SlurmScripts {
   for (const [k, v] of Object.entries({ repo: plan.repo, node: plan.node, cwd: plan.cwd, config: plan.config, out: plan.out, rankings: plan.rankings })) {
     if (v !== undefined && !isAbsolute(v)) throw new Error(`slurmScripts: ${k} must be an absolute path, got ${v}`);
   }
-  if (!Number.isInteger(plan.shards) || plan.shards < 1 || plan.shards > MAX_SHARDS) throw new Error(`slurmScripts: shards must be 1..${MAX_SHARDS}, got ${plan.shards}`);
+  if (!Number.isInteger(plan.shards) || plan.shards < 1 || plan.shards > MAX_SHARDS)
+    throw new Error(`slurmScripts: shards must be 1..${MAX_SHARDS}, got ${plan.shards}`);
   const p = slurmPaths(plan.out);
   const shared: string[] = [];
   if (plan.partition !== undefined) shared.push(`--partition=${directiveValue(plan.partition, '--partition')}`);

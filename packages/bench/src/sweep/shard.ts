@@ -70,7 +70,8 @@ function fromSlurm(env: Env): Shard {
   if (min === undefined) throw new UsageError(`--shard auto: SLURM_ARRAY_TASK_ID is set (${id}) but neither ${SHARD_MIN_ENV} nor SLURM_ARRAY_TASK_MIN is`);
   const pinnedCount = optionalInt(env, SHARD_COUNT_ENV, 1);
   const count = pinnedCount ?? optionalInt(env, 'SLURM_ARRAY_TASK_COUNT', 1);
-  if (count === undefined) throw new UsageError(`--shard auto: SLURM_ARRAY_TASK_ID is set (${id}) but neither ${SHARD_COUNT_ENV} nor SLURM_ARRAY_TASK_COUNT is`);
+  if (count === undefined)
+    throw new UsageError(`--shard auto: SLURM_ARRAY_TASK_ID is set (${id}) but neither ${SHARD_COUNT_ENV} nor SLURM_ARRAY_TASK_COUNT is`);
   // A step only applies to SLURM's own range; a pinned MIN comes from a 1..N array with step 1.
   const step = pinnedMin === undefined ? (optionalInt(env, 'SLURM_ARRAY_TASK_STEP', 1) ?? 1) : 1;
   const minName = pinnedMin === undefined ? 'SLURM_ARRAY_TASK_MIN' : SHARD_MIN_ENV;
@@ -83,7 +84,9 @@ function fromSlurm(env: Env): Shard {
 
 function withCount(env: Env, name: string, index: number, raw: number): Shard {
   if (get(env, SHARD_COUNT_ENV) === undefined) {
-    throw new UsageError(`--shard auto: ${name} is set (${raw}) but ${SHARD_COUNT_ENV} is not; set it to the number of shards${name === 'JOB_COMPLETION_INDEX' ? " (the Indexed Job's spec.completions)" : ''}`);
+    throw new UsageError(
+      `--shard auto: ${name} is set (${raw}) but ${SHARD_COUNT_ENV} is not; set it to the number of shards${name === 'JOB_COMPLETION_INDEX' ? " (the Indexed Job's spec.completions)" : ''}`,
+    );
   }
   const count = int(env, SHARD_COUNT_ENV, 1);
   return checked(index, count, `${name}=${raw} with ${SHARD_COUNT_ENV}=${count}`);
@@ -106,7 +109,8 @@ export function resolveShard(spec: string | undefined, env: Env = process.env): 
       const i = int(env, SHARD_INDEX_ENV, 1);
       return withCount(env, SHARD_INDEX_ENV, i, i);
     }
-    const hint = get(env, 'SLURM_JOB_ID') !== undefined ? ` (this is SLURM job ${get(env, 'SLURM_JOB_ID')}, but not an array job: submit with --array=1-N)` : '';
+    const hint =
+      get(env, 'SLURM_JOB_ID') !== undefined ? ` (this is SLURM job ${get(env, 'SLURM_JOB_ID')}, but not an array job: submit with --array=1-N)` : '';
     throw new UsageError(`--shard auto: no shard in the environment${hint}; expected ${AUTO_SOURCES}`);
   }
   const m = /^(\d+)\/(\d+)$/.exec(s);

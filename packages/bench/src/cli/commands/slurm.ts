@@ -141,11 +141,13 @@ export const slurmCommand: CliCommand = {
     if (shards > MAX_SHARDS) throw new UsageError(`--shards must be <= ${MAX_SHARDS} (SLURM's default MaxArraySize), got ${shards}`);
     if (v.time !== undefined && !TIME.test(v.time)) throw new UsageError(`--time must be a SLURM time limit (HH:MM:SS, MM, D-HH, D-HH:MM:SS), got '${v.time}'`);
     if (v.mem !== undefined && !MEM.test(v.mem)) throw new UsageError(`--mem must be a size such as 8G or 16000M, got '${v.mem}'`);
-    if (v.partition !== undefined && !PARTITION.test(v.partition)) throw new UsageError(`--partition must be a partition name (letters, digits, _ . - and commas), got '${v.partition}'`);
+    if (v.partition !== undefined && !PARTITION.test(v.partition))
+      throw new UsageError(`--partition must be a partition name (letters, digits, _ . - and commas), got '${v.partition}'`);
     // The sweep takes its provider from the config, so the GPUs requested follow the config.
     const configured = configProvider(config);
     const provider = choiceOption(v.provider, ['cpu', 'cuda'], '--provider', configured);
-    if (provider !== configured) throw new UsageError(`--provider ${provider}: the config runs on ${configured} (its 'provider:'); set provider: ${provider} in ${positionals[0]}`);
+    if (provider !== configured)
+      throw new UsageError(`--provider ${provider}: the config runs on ${configured} (its 'provider:'); set provider: ${provider} in ${positionals[0]}`);
     if (v.gpus !== undefined && provider !== 'cuda') throw new UsageError(`--gpus needs a config with provider: cuda (this one runs on ${provider})`);
     const plan: SlurmPlan = {
       repo: REPO,
@@ -185,9 +187,11 @@ export const slurmCommand: CliCommand = {
     try {
       merge = await sbatch([`--dependency=afterok:${array}`, scripts.mergeFile], plan.cwd);
     } catch (e) {
-      throw new UserError(`${(e as Error).message}\nthe array job ${array} is submitted; submit the merge by hand: sbatch --dependency=afterok:${array} ${scripts.mergeFile}`);
+      throw new UserError(
+        `${(e as Error).message}\nthe array job ${array} is submitted; submit the merge by hand: sbatch --dependency=afterok:${array} ${scripts.mergeFile}`,
+      );
     }
-    writeFileSync(p.jobsFile, JSON.stringify({ array, merge, shards, submittedAt: new Date().toISOString() }, null, 2) + '\n');
+    writeFileSync(p.jobsFile, `${JSON.stringify({ array, merge, shards, submittedAt: new Date().toISOString() }, null, 2)}\n`);
     io.err(`submitted: array job ${array} (tasks 1-${shards}), merge job ${merge} (after every task succeeded); ids in ${p.jobsFile}`);
     io.err(`follow with: squeue -j ${array},${merge}; logs in ${p.logs}`);
     io.out(`array ${array}`);
