@@ -4,3 +4,4 @@ export { sweepCommand, mergeCommand } from './commands/sweep.js';
 export { judgeCommand, splitPredictionsBy, type JudgeJson } from './commands/judge.js';
 export { organismCommand, organismTrainCommand } from './commands/organism.js';
 export { gateCommand } from './commands/gate.js';
+export { slurmCommand } from './commands/slurm.js';

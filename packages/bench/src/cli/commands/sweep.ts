@@ -11,8 +11,9 @@ import { configPath, loadSweepConfig } from '../../sweep/config.js';
 import { runSweep } from '../../sweep/engine.js';
 import { listShardDirs, mergeShards } from '../../sweep/merge.js';
 import { progressReporter } from '../progress.js';
+import { resolveShard } from '../../sweep/shard.js';
 
-const SWEEP_USAGE = `usage: crispr sweep <config.yaml> [--out <dir>] [--shard i/n] [--rankings <dir>] [--fresh]
+const SWEEP_USAGE = `usage: crispr sweep <config.yaml> [--out <dir>] [--shard i/n|auto] [--rankings <dir>] [--fresh]
 
 Run a sweep config: models x datasets (bias, evaluation and retention roles) x instruction sets
 (attribution and held-out) x methods (original; CRISPR and its ablation variants; random pruning;
@@ -23,24 +24,16 @@ computes only what changed (nothing, for an unchanged sweep); a killed sweep res
 
 options:
   --out <dir>        results folder (default: the config's 'out', else runs/<config name>)
-  --shard <i/n>      run shard i of n (1-based): a deterministic share of the cells; merge the
-                     shard folders with crispr merge. 'auto' reads SLURM_ARRAY_TASK_ID or
-                     JOB_COMPLETION_INDEX (see the README, "Many machines")
+  --shard <i/n|auto> run shard i of n (1-based): a deterministic share of the cells; merge the
+                     shard folders with crispr merge. 'auto' reads a SLURM array task
+                     (SLURM_ARRAY_TASK_ID), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with
+                     CRISPR_SHARD_COUNT) or CRISPR_SHARD_INDEX with CRISPR_SHARD_COUNT (see the
+                     README, "Many machines")
   --rankings <dir>   share attribution checkpoints and rankings between shards in this folder
   --fresh            discard the folder's checkpoints first
   --dry-run          print the plan (groups and cells) and stop
 
 Exit status: 0 done, 1 failed, 2 usage error (including an invalid config).`;
-
-function parseShard(spec: string | undefined): { index: number; count: number } | null {
-  if (spec === undefined) return null;
-  const m = /^(\d+)\/(\d+)$/.exec(spec);
-  if (!m) throw new UsageError(`--shard must be i/n (1-based, e.g. 1/4), got '${spec}'`);
-  const index = Number(m[1]);
-  const count = Number(m[2]);
-  if (count < 1 || index < 1 || index > count) throw new UsageError(`--shard must be i/n with 1 <= i <= n, got '${spec}'`);
-  return { index, count };
-}
 
 export const sweepCommand: CliCommand = defineCommand({
   name: 'sweep',
@@ -63,7 +56,7 @@ export const sweepCommand: CliCommand = defineCommand({
       throw new UsageError((e as Error).message);
     }
     const { config, baseDir } = loaded;
-    const shard = parseShard(v.shard);
+    const shard = resolveShard(v.shard);
     const out = resolve(v.out ?? (config.out ? configPath(baseDir, config.out) : join('runs', file.split('/').pop()!.replace(/\.ya?ml$/, ''))));
     mkdirSync(out, { recursive: true });
     const progress = progressReporter(io);
