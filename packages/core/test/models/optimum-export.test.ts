@@ -104,7 +104,7 @@ describe.skipIf(!HAVE)(`a Flan-T5 export by PyTorch in the Optimum layout (${HAV
     for (const name of moduleNames) expect(fromFile.get(name)).toEqual({ file: linearMap[name]!.graph, weight: linearMap[name]!.weight_initializer });
   });
 
-  it('attributions equal PyTorch float64 for max and sum, logprob and prob, on all four cases (1e-4 scaled)', async () => {
+  it('attributions equal PyTorch float64 for max and sum, logprob and prob, on all four cases (1e-4 scaled)', { timeout: 400_000 }, async () => {
     const examples = ref.cases.map((c) => attributionExample(folder, c.prompt_ids, c.target_ids));
     const report: string[] = [];
     for (const objective of ['logprob', 'prob'] as const) {
