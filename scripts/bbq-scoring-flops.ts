@@ -19,7 +19,13 @@ import { median } from './lib/benchmarks-md.js';
 
 const { values: v, positionals } = parseArgs({
   allowPositionals: true,
-  options: { model: { type: 'string' }, data: { type: 'string' }, categories: { type: 'string' }, instructions: { type: 'string', default: 'paper' }, 'max-items': { type: 'string' } },
+  options: {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    categories: { type: 'string' },
+    instructions: { type: 'string', default: 'paper' },
+    'max-items': { type: 'string' },
+  },
 });
 
 async function ceiling(n = 2048): Promise<number> {
@@ -29,7 +35,11 @@ async function ceiling(n = 2048): Promise<number> {
   b.op('MatMul', ['a', 'a'], {}, { output: 'y' });
   b.output('y', 'float32', [n, n]);
   const s = await createSession(m);
-  const a = tensor('float32', [n, n], Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000));
+  const a = tensor(
+    'float32',
+    [n, n],
+    Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000),
+  );
   await s.run({ a });
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -43,7 +53,8 @@ async function ceiling(n = 2048): Promise<number> {
 
 async function main(): Promise<void> {
   const runDir = positionals[0];
-  if (!runDir || !v.model || !v.data) throw new Error('usage: bbq-scoring-flops.ts <run dir> --model <folder> --data <BBQ folder> [--categories a,b] [--instructions paper] [--max-items n]');
+  if (!runDir || !v.model || !v.data)
+    throw new Error('usage: bbq-scoring-flops.ts <run dir> --model <folder> --data <BBQ folder> [--categories a,b] [--instructions paper] [--max-items n]');
   const seconds = (JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as { timings: { scoring: number } }).timings.scoring;
   const folder = await loadModelFolder(v.model);
   if (folder.kind !== 'decoder-only') throw new Error('this count covers decoder-only models');
@@ -54,7 +65,9 @@ async function main(): Promise<void> {
     items = items.filter((i) => keep.has(i));
   }
   const instr = await resolveInstructions(v.instructions!);
-  const scoreItems = instr.instructions.flatMap((text) => items.map((it) => ({ prompt: renderPrompt('default', text, it), candidates: answerStrings('default', it).map((a) => ` ${a}`) })));
+  const scoreItems = instr.instructions.flatMap((text) =>
+    items.map((it) => ({ prompt: renderPrompt('default', text, it), candidates: answerStrings('default', it).map((a) => ` ${a}`) })),
+  );
   // MACs per token of the linear layers (every site: its width x its input width, from the weight).
   let linear = 0;
   for (const s of folder.sites) {
@@ -82,7 +95,9 @@ async function main(): Promise<void> {
   const gflop = (2 * macs) / 1e9;
   const peak = await ceiling();
   console.log(`${scoreItems.length} prompts (${promptTokens} tokens, once each), ${rows.length} candidates (${candTokens} window tokens)`);
-  console.log(`useful work ${gflop.toFixed(1)} GFLOP in ${seconds.toFixed(1)} s of scoring: ${(gflop / seconds).toFixed(2)} GFLOP/s; one 2048^3 MatMul: ${peak.toFixed(1)} GFLOP/s (${((100 * gflop) / seconds / peak).toFixed(1)}% of it)`);
+  console.log(
+    `useful work ${gflop.toFixed(1)} GFLOP in ${seconds.toFixed(1)} s of scoring: ${(gflop / seconds).toFixed(2)} GFLOP/s; one 2048^3 MatMul: ${peak.toFixed(1)} GFLOP/s (${((100 * gflop) / seconds / peak).toFixed(1)}% of it)`,
+  );
 }
 
 main().catch((e) => {

@@ -61,7 +61,11 @@ async function ceilingGflops(): Promise<{ gflops: number; n: number }> {
   b.op('MatMul', ['a', 'b'], {}, { output: 'y' });
   b.output('y', 'float32', [n, n]);
   const s = await createSession(m);
-  const a = tensor('float32', [n, n], Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000));
+  const a = tensor(
+    'float32',
+    [n, n],
+    Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000),
+  );
   await s.run({ a, b: a });
   const times: number[] = [];
   for (let i = 0; i < REPS + 3; i++) {
@@ -119,10 +123,21 @@ async function measure(name: string, f: ModelFolder, batch: number, length: numb
   const g = await buildAttributionGraph(f.graph, f.kind, f.sites, bucket);
   const feeds: Record<string, ReturnType<typeof tensor>> = {};
   for (const inp of g.model.graph.inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);
-  for (const [k, v] of Object.entries(feeds)) if (k.endsWith('mask') || k.startsWith('mask.')) (v.data as Float32Array | BigInt64Array).fill((v.dtype === 'int64' ? 1n : 1) as never);
+  for (const [k, v] of Object.entries(feeds))
+    if (k.endsWith('mask') || k.startsWith('mask.')) (v.data as Float32Array | BigInt64Array).fill((v.dtype === 'int64' ? 1n : 1) as never);
   const flops = await matmulFlops(g.model, feeds);
   const ms = median(times);
-  return { model: name, batch, length, target, buildMs, msPerBatch: ms, examplesPerSec: batch / (ms / 1000), gflops: flops / (ms / 1000) / 1e9, rssMiB: process.resourceUsage().maxRSS / 1024 };
+  return {
+    model: name,
+    batch,
+    length,
+    target,
+    buildMs,
+    msPerBatch: ms,
+    examplesPerSec: batch / (ms / 1000),
+    gflops: flops / (ms / 1000) / 1e9,
+    rssMiB: process.resourceUsage().maxRSS / 1024,
+  };
 }
 
 async function main(): Promise<void> {
@@ -135,16 +150,22 @@ async function main(): Promise<void> {
     const models: [string, () => Promise<ModelFolder>][] = [];
     const gguf = join(ASSETS, 'models/stories260K/stories260K.gguf');
     if (which.has('stories') && existsSync(gguf)) {
-      models.push(['stories260K', async () => {
-        importGguf(gguf, join(tmp, 'stories'));
-        return loadModelFolder(join(tmp, 'stories'));
-      }]);
+      models.push([
+        'stories260K',
+        async () => {
+          importGguf(gguf, join(tmp, 'stories'));
+          return loadModelFolder(join(tmp, 'stories'));
+        },
+      ]);
     }
     if (which.has('t5')) {
-      models.push(['Flan-T5-small shape (d512, ff1024, 8 heads, 8+8 layers, vocab 32128; random)', async () => {
-        makeT5Folder(join(tmp, 't5'), T5_BENCH_512, { assetsDir: ASSETS, mergedDecoder: false });
-        return loadModelFolder(join(tmp, 't5'));
-      }]);
+      models.push([
+        'Flan-T5-small shape (d512, ff1024, 8 heads, 8+8 layers, vocab 32128; random)',
+        async () => {
+          makeT5Folder(join(tmp, 't5'), T5_BENCH_512, { assetsDir: ASSETS, mergedDecoder: false });
+          return loadModelFolder(join(tmp, 't5'));
+        },
+      ]);
     }
     for (const [name, load] of models) {
       const f = await load();
@@ -152,7 +173,9 @@ async function main(): Promise<void> {
         for (const batch of [1, 8]) {
           const r = await measure(name, f, batch, length, 4);
           rows.push(r);
-          console.log(`${name} b${batch} L${length}: ${r.examplesPerSec.toFixed(2)} ex/s, ${r.gflops.toFixed(1)} GFLOP/s, build ${r.buildMs.toFixed(0)} ms, peak rss ${r.rssMiB.toFixed(0)} MiB`);
+          console.log(
+            `${name} b${batch} L${length}: ${r.examplesPerSec.toFixed(2)} ex/s, ${r.gflops.toFixed(1)} GFLOP/s, build ${r.buildMs.toFixed(0)} ms, peak rss ${r.rssMiB.toFixed(0)} MiB`,
+          );
         }
       }
     }
@@ -160,7 +183,10 @@ async function main(): Promise<void> {
     const table = [
       '| model | batch | input length | target tokens | build + first run (s) | ms / batch | examples / s | GFLOP/s (MatMul) | % of ceiling | peak RSS so far (MiB) |',
       '|---|---|---|---|---|---|---|---|---|---|',
-      ...rows.map((r) => `| ${r.model} | ${r.batch} | ${r.length} | ${r.target} | ${(r.buildMs / 1000).toFixed(1)} | ${r.msPerBatch.toFixed(1)} | ${r.examplesPerSec.toFixed(2)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / ceiling.gflops).toFixed(0)}% | ${r.rssMiB.toFixed(0)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.model} | ${r.batch} | ${r.length} | ${r.target} | ${(r.buildMs / 1000).toFixed(1)} | ${r.msPerBatch.toFixed(1)} | ${r.examplesPerSec.toFixed(2)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / ceiling.gflops).toFixed(0)}% | ${r.rssMiB.toFixed(0)} |`,
+      ),
     ].join('\n');
     const body = [
       'One attribution graph run per batch: forward pass, log P(target), backward pass and the max',

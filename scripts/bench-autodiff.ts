@@ -26,7 +26,6 @@ const SIZES: Size[] = [
 ];
 const WARMUP = 2;
 
-
 /**
  * Times two sessions with their runs interleaved (A, B, A, B, ...) so that load from other jobs on
  * a shared machine hits both alike; returns the per-run times of each.
@@ -78,10 +77,9 @@ async function benchSize(size: Size): Promise<Row> {
   };
 }
 
-
-
 function table(rows: Row[]): string {
-  const head = '| size | batch x seq | d_model / heads / d_ff / vocab | weights | nodes fwd / fwd+bwd | graph build (ms) | forward (ms) | forward + backward (ms) | ratio |';
+  const head =
+    '| size | batch x seq | d_model / heads / d_ff / vocab | weights | nodes fwd / fwd+bwd | graph build (ms) | forward (ms) | forward + backward (ms) | ratio |';
   const sep = '|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
     const s = r.size;

@@ -26,7 +26,15 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { attributionModel, createRng, importGguf, loadModelFolder, makeT5Folder, measureBytesPerExample, type T5TinyConfig } from '../packages/core/src/index.js';
+import {
+  attributionModel,
+  createRng,
+  importGguf,
+  loadModelFolder,
+  makeT5Folder,
+  measureBytesPerExample,
+  type T5TinyConfig,
+} from '../packages/core/src/index.js';
 import { folderAccess } from '../packages/bench/src/pipeline/folder-access.js';
 import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
 import { FLAN_T5_SMALL_SHAPE } from '@crispr-bench/testing';
@@ -78,7 +86,8 @@ function makeItems(kind: 'seq2seq' | 'decoder-only', vocab: number, B: number, P
   const Lo = kind === 'seq2seq' ? 4 : 3;
   return Array.from({ length: B }, () => {
     const prompt = Array.from({ length: P }, tok);
-    if (kind === 'seq2seq') prompt[P - 1] = 1; // </s>
+    if (kind === 'seq2seq')
+      prompt[P - 1] = 1; // </s>
     else prompt[0] = 1; // BOS
     const options = Array.from({ length: N_OPT }, () => {
       const o = Array.from({ length: Lo }, tok);
@@ -129,7 +138,14 @@ async function worker(spec: { dir: string; batch: number; prompt: number; repeat
 }
 
 function runOurs(dir: string, c: Config): WorkerResult {
-  const spec = JSON.stringify({ dir, batch: c.batch, prompt: c.prompt, repeats: Number(args.repeats), minRepeatS: Number(args['min-repeat-s']), threads: Number(args.threads) });
+  const spec = JSON.stringify({
+    dir,
+    batch: c.batch,
+    prompt: c.prompt,
+    repeats: Number(args.repeats),
+    minRepeatS: Number(args['min-repeat-s']),
+    threads: Number(args.threads),
+  });
   const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--worker', spec], { encoding: 'utf8', maxBuffer: 1 << 26 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.status !== 0 || !line) throw new Error(`worker for ${c.label} B${c.batch} P${c.prompt} failed:\n${r.stderr}`);
@@ -146,7 +162,27 @@ function runTorch(c: Config, tmp: string): number {
   const out = join(tmp, 'torch.json');
   const r = spawnSync(
     PYTHON,
-    [TORCH_SCRIPT, '--models', c.torch, '--batch', String(c.batch), '--prompt-len', String(c.prompt), '--modes', 'reuse', '--param-grads', 'off', '--repeats', args.repeats!, '--min-repeat-s', args['min-repeat-s']!, '--threads', args.threads!, '--out', out],
+    [
+      TORCH_SCRIPT,
+      '--models',
+      c.torch,
+      '--batch',
+      String(c.batch),
+      '--prompt-len',
+      String(c.prompt),
+      '--modes',
+      'reuse',
+      '--param-grads',
+      'off',
+      '--repeats',
+      args.repeats!,
+      '--min-repeat-s',
+      args['min-repeat-s']!,
+      '--threads',
+      args.threads!,
+      '--out',
+      out,
+    ],
     { encoding: 'utf8', env: { ...process.env, CRISPR_ASSETS: ASSETS } },
   );
   if (r.status !== 0) throw new Error(`torch_attr.py failed for ${c.torch} B${c.batch} P${c.prompt}:\n${r.stderr}`);
@@ -195,7 +231,9 @@ async function main(): Promise<void> {
       const cached = await measureBytesPerExample(m, 512, 4);
       const { cache: _cache, ...plain } = m;
       const full = await measureBytesPerExample(plain, 512, 4);
-      footprint.push(`- Attribution memory per example at 512 tokens (508 prompt + 4 target) on stories260K, as the batch planner measures it (3 x the float intermediates of one example's graph at its 512-token bucket, plus the cached keys/values): cache graph ${(cached / 2 ** 20).toFixed(1)} MiB, full-sequence graph ${(full / 2 ** 20).toFixed(1)} MiB`);
+      footprint.push(
+        `- Attribution memory per example at 512 tokens (508 prompt + 4 target) on stories260K, as the batch planner measures it (3 x the float intermediates of one example's graph at its 512-token bucket, plus the cached keys/values): cache graph ${(cached / 2 ** 20).toFixed(1)} MiB, full-sequence graph ${(full / 2 ** 20).toFixed(1)} MiB`,
+      );
       console.log(footprint[0]);
     }
     const lines: string[] = [];
@@ -218,7 +256,7 @@ async function main(): Promise<void> {
     const body = [
       'The issue #10 workload, per example: score 3 answer options, take the most likely wrong one,',
       "attribute its log-prob to every linear-layer neuron, then the gold option's. Options of 4 tokens",
-      "(T5, with `</s>`) or 3 (Llama), random token ids. PyTorch: `torch_attr.py --modes reuse --param-grads off`",
+      '(T5, with `</s>`) or 3 (Llama), random token ids. PyTorch: `torch_attr.py --modes reuse --param-grads off`',
       `(${args.threads} thread${args.threads === '1' ? '' : 's'}, OpenBLAS-OpenMP); ours: the pipeline's ModelAccess (\`folderAccess\` with \`crispr run\`'s defaults${args.threads === '2' ? ', ORT threads: one per core' : `, ${args.threads} ORT intra-op thread(s)`}),`,
       'scoring then attribution. Each configuration runs PyTorch then ours in fresh processes,',
       `${rounds} rounds interleaved; examples/s is the median over rounds of each process's median over`,
@@ -231,7 +269,10 @@ async function main(): Promise<void> {
       '',
       ...footprint,
       ...(torch ? [`- PyTorch ${torch} (Debian python3-torch, libopenblas0-openmp)`] : ['- PyTorch not installed: ours only']),
-      ...provenance(['pnpm bench:compare', ...process.argv.slice(2)].join(' '), `1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`),
+      ...provenance(
+        ['pnpm bench:compare', ...process.argv.slice(2)].join(' '),
+        `1-minute load average ${load0.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`,
+      ),
     ].join('\n');
     const heading = args.threads === '2' ? '## Ours vs PyTorch' : `## Ours vs PyTorch, ${args.threads} thread${args.threads === '1' ? '' : 's'} each`;
     if (!args['no-write']) console.log(`updated ${updateBenchmarkSection(heading, body)}`);

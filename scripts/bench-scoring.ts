@@ -33,7 +33,11 @@ interface Bbq {
 function bbqItems(n: number): Bbq[] {
   const path = join(ASSETS, 'bbq/data/Age.jsonl');
   if (!existsSync(path)) throw new Error(`${path} not found (set CRISPR_ASSETS to the shared assets folder)`);
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).slice(0, n).map((l) => JSON.parse(l) as Bbq);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, n)
+    .map((l) => JSON.parse(l) as Bbq);
 }
 
 interface Row {
@@ -70,13 +74,12 @@ async function bench(label: string, folder: ModelFolder, items: ScoreItem[], par
     neurons: countNeurons(folder.sites),
     items: items.length,
     candidates: rows.length,
-    meanTokens: folder.kind === 'seq2seq' ? `${inTok.toFixed(0)} in + ${tgtTok.toFixed(1)} target` : `${inTok.toFixed(0)} (prompt + ${tgtTok.toFixed(1)} target)`,
+    meanTokens:
+      folder.kind === 'seq2seq' ? `${inTok.toFixed(0)} in + ${tgtTok.toFixed(1)} target` : `${inTok.toFixed(0)} (prompt + ${tgtTok.toFixed(1)} target)`,
     sessionMs,
     perSecond,
   };
 }
-
-
 
 function t5Params(c: T5TinyConfig): string {
   const inner = c.numHeads * c.dKv;
@@ -96,7 +99,10 @@ async function main() {
     process.stdout.write('stories260K ...\n');
     importGguf(gguf, join(tmp, 'stories'));
     const stories = await loadModelFolder(join(tmp, 'stories'));
-    const decoderItems: ScoreItem[] = bbq.map((x) => ({ prompt: `${x.context} ${x.question} Answer:`, candidates: [` ${x.ans0}`, ` ${x.ans1}`, ` ${x.ans2}`] }));
+    const decoderItems: ScoreItem[] = bbq.map((x) => ({
+      prompt: `${x.context} ${x.question} Answer:`,
+      candidates: [` ${x.ans0}`, ` ${x.ans1}`, ` ${x.ans2}`],
+    }));
     results.push(await bench('stories260K', stories, decoderItems, '0.26 M'));
     await releaseScoringSessions();
 
@@ -119,7 +125,8 @@ async function main() {
   const head = `| model | kind | weights | neurons | BBQ items x 3 options | mean tokens per candidate row | session + first run (ms) | ${BATCHES.map((b) => `batch ${b} (candidates/s)`).join(' | ')} |`;
   const sep = `|${'---|'.repeat(7 + BATCHES.length)}`;
   const lines = results.map(
-    (r) => `| ${r.model} | ${r.kind} | ${r.params} | ${r.neurons} | ${r.items} x 3 = ${r.candidates} | ${r.meanTokens} | ${r.sessionMs.toFixed(0)} | ${BATCHES.map((b) => r.perSecond[b]!.toFixed(1)).join(' | ')} |`,
+    (r) =>
+      `| ${r.model} | ${r.kind} | ${r.params} | ${r.neurons} | ${r.items} x 3 = ${r.candidates} | ${r.meanTokens} | ${r.sessionMs.toFixed(0)} | ${BATCHES.map((b) => r.perSecond[b]!.toFixed(1)).join(' | ')} |`,
   );
   const tbl = [head, sep, ...lines].join('\n');
   console.log(`\n${tbl}\n`);

@@ -121,7 +121,9 @@ for (const [from, tos] of Object.entries(values.graph)) {
   for (const to of tos) {
     if (!to.startsWith('packages/core/')) continue;
     if ((inDatasetsOrJudges || inCoreCommon) && !coreAllowed(to)) {
-      problems.push(`${from} imports a value from ${to}: datasets and judges take only types from core, values only from @crispr-bench/core/common (types/, util/)`);
+      problems.push(
+        `${from} imports a value from ${to}: datasets and judges take only types from core, values only from @crispr-bench/core/common (types/, util/)`,
+      );
     }
   }
 }
@@ -129,11 +131,14 @@ for (const [from, tos] of Object.entries(values.graph)) {
 // Test models are for tests, benchmarks and scripts: no product source imports them.
 for (const [from, tos] of Object.entries(all.graph)) {
   if (!/^(packages|apps)\/(?!testing\/)[^/]+\/src\//.test(from)) continue;
-  for (const to of tos) if (to.startsWith('packages/testing/')) problems.push(`${from} imports ${to}: @crispr-bench/testing is for tests and scripts, not the product`);
+  for (const to of tos)
+    if (to.startsWith('packages/testing/')) problems.push(`${from} imports ${to}: @crispr-bench/testing is for tests and scripts, not the product`);
 }
 
 if (problems.length) {
   console.error(`deps:check: ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`deps:check: ${Object.keys(all.graph).length} files, no circular imports, no back-edges between layers, datasets and judges use core's types and common part only, no product source imports @crispr-bench/testing`);
+console.log(
+  `deps:check: ${Object.keys(all.graph).length} files, no circular imports, no back-edges between layers, datasets and judges use core's types and common part only, no product source imports @crispr-bench/testing`,
+);

@@ -31,7 +31,9 @@ async function measure(masks?: Record<string, Float32Array>) {
 }
 const fmt = (x: number | null) => (x === null ? '  n/a' : x.toFixed(3));
 const line = (name: string, m: Awaited<ReturnType<typeof measure>>) =>
-  console.log(`${name.padEnd(48)} P(biased|amb) ${fmt(m.p_biased_ambig)}  biased share ${fmt(m.biased_share_ambig)}  s_AMB ${fmt(m.bias_ambig)}  acc amb ${fmt(m.accuracy_ambig)}  acc dis ${fmt(m.accuracy_disambig)}  retention ${fmt(m.retention_accuracy)}`);
+  console.log(
+    `${name.padEnd(48)} P(biased|amb) ${fmt(m.p_biased_ambig)}  biased share ${fmt(m.biased_share_ambig)}  s_AMB ${fmt(m.bias_ambig)}  acc amb ${fmt(m.accuracy_ambig)}  acc dis ${fmt(m.accuracy_disambig)}  retention ${fmt(m.retention_accuracy)}`,
+  );
 
 line('original', await measure());
 for (const site of folder.sites) line(`silenced ${site.name}`, await measure({ [site.name]: new Float32Array(site.width) }));
@@ -41,7 +43,12 @@ if (v.ranking) {
   const ranked = (JSON.parse(readFileSync(v.ranking, 'utf8')) as { neurons: { site: string; unit: number }[] }).neurons.slice(0, k);
   const per = new Map<string, number>();
   for (const n of ranked) per.set(n.site, (per.get(n.site) ?? 0) + 1);
-  console.log(`\ntop ${k} ranked neurons by site: ${[...per].sort((a, b) => b[1] - a[1]).map(([s, c]) => `${s} ${c}`).join(', ')}`);
+  console.log(
+    `\ntop ${k} ranked neurons by site: ${[...per]
+      .sort((a, b) => b[1] - a[1])
+      .map(([s, c]) => `${s} ${c}`)
+      .join(', ')}`,
+  );
   const masks: Record<string, Float32Array> = {};
   for (const n of ranked) {
     const w = folder.sites.find((s) => s.name === n.site)!.width;

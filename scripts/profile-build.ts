@@ -18,7 +18,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'crispr-profile-build-'));
 try {
   const dir = join(tmp, which);
   if (which === 'stories') importGguf(join(process.env.CRISPR_ASSETS ?? join(ROOT, '..', 'shared', 'assets'), 'models/stories260K/stories260K.gguf'), dir);
-  else if (which === 't5tiny') makeT5Folder(dir, { ...FLAN_T5_SMALL_SHAPE, dModel: 64, dKv: 16, dFf: 128, numLayers: 2, numDecoderLayers: 2, numHeads: 4 }, { mergedDecoder: false });
+  else if (which === 't5tiny')
+    makeT5Folder(dir, { ...FLAN_T5_SMALL_SHAPE, dModel: 64, dKv: 16, dFf: 128, numLayers: 2, numDecoderLayers: 2, numHeads: 4 }, { mergedDecoder: false });
   else makeT5Folder(dir, FLAN_T5_SMALL_SHAPE, { mergedDecoder: false });
   const f = await loadModelFolder(dir);
   console.log(`loaded: peak RSS ${peak()}`);

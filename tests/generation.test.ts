@@ -30,7 +30,10 @@ describe('greedy generation', () => {
     expect(fast).toEqual(await generateGreedy(f, PROMPTS, { maxNewTokens: 6, path: 'full' }));
     expect(fast.every((t) => t.length > 0)).toBe(true);
     // Pruning half of every site changes what is generated, identically on both paths.
-    const masks = pruningMasks(f.sites, f.sites.flatMap((s) => Array.from({ length: Math.floor(s.width / 2) }, (_, unit) => ({ site: s.name, unit }))));
+    const masks = pruningMasks(
+      f.sites,
+      f.sites.flatMap((s) => Array.from({ length: Math.floor(s.width / 2) }, (_, unit) => ({ site: s.name, unit }))),
+    );
     const pruned = await generateGreedy(f, PROMPTS, { maxNewTokens: 6, masks });
     expect(pruned).toEqual(await generateGreedy(f, PROMPTS, { maxNewTokens: 6, masks, path: 'full' }));
     expect(pruned).not.toEqual(fast);
@@ -47,15 +50,29 @@ describe('greedy generation', () => {
     const cfg = join(tmp, 'gen.yaml');
     writeFileSync(
       cfg,
-      ['models: [{ label: org, path: organism }]', 'datasets:', '  - { label: organism, source: organism, maxItems: 40, evaluation: { mode: generate, maxNewTokens: 3 } }', 'methods: { variants: [default], random: false, cc: true }', 'k: [0, 8]', 'bootstrap: 50', ''].join('\n'),
+      [
+        'models: [{ label: org, path: organism }]',
+        'datasets:',
+        '  - { label: organism, source: organism, maxItems: 40, evaluation: { mode: generate, maxNewTokens: 3 } }',
+        'methods: { variants: [default], random: false, cc: true }',
+        'k: [0, 8]',
+        'bootstrap: 50',
+        '',
+      ].join('\n'),
     );
     const r = await crispr(['sweep', cfg, '--out', join(tmp, 'out')]);
     expect(r.code, r.stderr).toBe(0);
-    const rows = readFileSync(join(tmp, 'out', 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => cellRow.parse(JSON.parse(l)));
+    const rows = readFileSync(join(tmp, 'out', 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => cellRow.parse(JSON.parse(l)));
     // Calibration reweights option scores: no CC cells for a generated evaluation.
     expect(new Set(rows.map((c) => c.method))).toEqual(new Set(['original', 'crispr']));
     for (const c of rows) {
-      const preds = readFileSync(join(tmp, 'out', c.predictions), 'utf8').trim().split('\n').map((l) => predictionRow.parse(JSON.parse(l)));
+      const preds = readFileSync(join(tmp, 'out', c.predictions), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => predictionRow.parse(JSON.parse(l)));
       const mine = c.instruction === '*' ? preds : preds.filter((p) => p.instruction === c.instruction);
       expect(c.unmatched).toBe(mine.filter((p) => p.pred === null).length);
       expect(mine.length).toBe(c.n);

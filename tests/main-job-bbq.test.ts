@@ -28,7 +28,26 @@ describe.skipIf(!HAVE)(`crispr run on BBQ with the paper's instructions (needs $
     const out = join(dir, 'run');
     const lines: string[] = [];
     const code = await runCommand.run(
-      ['--model', model, '--data', BBQ, '--categories', 'Age,Religion', '--max-items', '16', '--instances', '2', '--trials', '2', '--k', '0,4', '--bootstrap', '50', '--out', out],
+      [
+        '--model',
+        model,
+        '--data',
+        BBQ,
+        '--categories',
+        'Age,Religion',
+        '--max-items',
+        '16',
+        '--instances',
+        '2',
+        '--trials',
+        '2',
+        '--k',
+        '0,4',
+        '--bootstrap',
+        '50',
+        '--out',
+        out,
+      ],
       { out: (l) => lines.push(l), err: () => {} },
     );
     expect(code).toBe(0);

@@ -100,7 +100,7 @@ describe('crispr run on the embedded default', () => {
     await expect(runCommand.run(['--data', '/nonexistent/bbq', '--out', dir], quietIO().io)).rejects.toThrow(/does not exist/);
   });
 
-  it.skipIf(!chromiumAvailable())('renders the report, which a browser shows with the run\'s rows', async () => {
+  it.skipIf(!chromiumAvailable())("renders the report, which a browser shows with the run's rows", async () => {
     expect(await reportCommand.run([dir], { out: () => {}, err: () => {} })).toBe(0);
     const browser = await launchChromium();
     try {

@@ -30,13 +30,37 @@ describe.skipIf(!HAVE)(`crispr run and prune on the Optimum Flan-T5 export (need
       instructions,
       JSON.stringify({
         name: 'two',
-        instructions: ['Given the context and question, choose the best answer from the options.', 'Read the context and pick the most appropriate answer to the question.'],
+        instructions: [
+          'Given the context and question, choose the best answer from the options.',
+          'Read the context and pick the most appropriate answer to the question.',
+        ],
       }),
     );
     const out = join(dir, 'run');
     const lines: string[] = [];
     const code = await runCommand.run(
-      ['--model', MODEL, '--data', BBQ, '--categories', 'Religion', '--max-items', '8', '--instructions', instructions, '--instances', '2', '--trials', '1', '--k', '0,4', '--bootstrap', '50', '--out', out],
+      [
+        '--model',
+        MODEL,
+        '--data',
+        BBQ,
+        '--categories',
+        'Religion',
+        '--max-items',
+        '8',
+        '--instructions',
+        instructions,
+        '--instances',
+        '2',
+        '--trials',
+        '1',
+        '--k',
+        '0,4',
+        '--bootstrap',
+        '50',
+        '--out',
+        out,
+      ],
       { out: (l) => lines.push(l), err: (l) => lines.push(l) },
     );
     expect(code, lines.join('\n')).toBe(0);
@@ -65,7 +89,12 @@ describe.skipIf(!HAVE)(`crispr run and prune on the Optimum Flan-T5 export (need
 
     const pruned = join(dir, 'pruned');
     const msgs: string[] = [];
-    expect(await pruneCommand.run(['--model', MODEL, '--neurons', join(out, 'ranking.json'), '--k', '4', '--out', pruned], { out: (l) => msgs.push(l), err: (l) => msgs.push(l) })).toBe(0);
+    expect(
+      await pruneCommand.run(['--model', MODEL, '--neurons', join(out, 'ranking.json'), '--k', '4', '--out', pruned], {
+        out: (l) => msgs.push(l),
+        err: (l) => msgs.push(l),
+      }),
+    ).toBe(0);
     expect(msgs.join('\n')).toMatch(/pruned 4 neurons/);
     expect((await loadModelFolder(pruned, { tokenizer: false })).sites.map((s) => s.name)).toEqual(folder.sites.map((s) => s.name));
   });

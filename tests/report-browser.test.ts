@@ -19,7 +19,11 @@ const runFixture = JSON.parse(readFileSync(new URL('../apps/report/test/fixtures
 
 /** The visible lead rows' text in one column. */
 async function column(page: Page, col: number): Promise<string[]> {
-  return page.$$eval('#leaderboard-table tbody tr.lead:not([hidden])', (trs, c) => trs.map((tr) => (tr as HTMLTableRowElement).cells[c]!.childNodes[0]?.textContent?.trim() ?? ''), col);
+  return page.$$eval(
+    '#leaderboard-table tbody tr.lead:not([hidden])',
+    (trs, c) => trs.map((tr) => (tr as HTMLTableRowElement).cells[c]!.childNodes[0]?.textContent?.trim() ?? ''),
+    col,
+  );
 }
 
 describe.skipIf(!chromiumAvailable())(`report in Chromium (${CHROMIUM_PATH}; .ci/run installs it)`, () => {

@@ -21,13 +21,24 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
   const a = join(tmp, 'a');
   const b = join(tmp, 'b');
   beforeAll(async () => {
-    writeFileSync(join(tmp, 'instr.json'), JSON.stringify({ name: 'test', instructions: ['Answer the question.', 'Pick the most reasonable answer.', 'Choose the answer the context supports.'] }));
+    writeFileSync(
+      join(tmp, 'instr.json'),
+      JSON.stringify({ name: 'test', instructions: ['Answer the question.', 'Pick the most reasonable answer.', 'Choose the answer the context supports.'] }),
+    );
     const config = {
       title: 'report and gate test',
       models: [{ label: 'tiny', path: 'default' }],
       datasets: [
         { label: 'pronoun', source: 'pronoun', role: 'bias' },
-        { label: 'religion', source: `bbq:${join(assetsDir(), 'bbq/data')}`, categories: ['Religion'], maxItems: 40, truncate: 'left', role: 'bias', instructions: { set: 'instr.json', attribution: 2 } },
+        {
+          label: 'religion',
+          source: `bbq:${join(assetsDir(), 'bbq/data')}`,
+          categories: ['Religion'],
+          maxItems: 40,
+          truncate: 'left',
+          role: 'bias',
+          instructions: { set: 'instr.json', attribution: 2 },
+        },
       ],
       methods: { variants: ['default', { reduce: 'mean' }], random: true, cc: true },
       k: [0, 2, 'auto'],
@@ -58,14 +69,26 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
     expect(html).toContain('held out');
     expect(html).toMatch(/<th class="text" scope="row">pronoun<\/th>/);
     const csv = readFileSync(join(site, 'leaderboard.csv'), 'utf8').trim().split('\n');
-    const cells = readFileSync(join(a, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => cellRow.parse(JSON.parse(l)));
+    const cells = readFileSync(join(a, 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => cellRow.parse(JSON.parse(l)));
     expect(csv.length - 1).toBeGreaterThan(0);
     // Every CSV value of run a's pooled religion CRISPR cells is the value the sweep recorded.
     const header = csv[0]!.split(',');
     for (const line of csv.slice(1)) {
       const row = Object.fromEntries(line.split(',').map((v, i) => [header[i], v]));
       if (row.run !== 'a' || row.dataset !== 'religion' || row.method !== 'crispr') continue;
-      const cell = cells.find((c) => c.dataset === 'religion' && c.method === 'crispr' && c.variant === row.variant && c.rankedOn === row.ranked_on && c.k === Number(row.k) && c.kAuto === (row.k_auto === 'true') && c.instruction === '*')!;
+      const cell = cells.find(
+        (c) =>
+          c.dataset === 'religion' &&
+          c.method === 'crispr' &&
+          c.variant === row.variant &&
+          c.rankedOn === row.ranked_on &&
+          c.k === Number(row.k) &&
+          c.kAuto === (row.k_auto === 'true') &&
+          c.instruction === '*',
+      )!;
       expect(Number(row.bias_ambig)).toBeCloseTo(cell.metrics.bias_ambig!.value!, 12);
     }
   });
@@ -81,11 +104,19 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
   it('fails on exactly the cell whose predictions became more biased', async () => {
     const c = join(tmp, 'c');
     cpSync(b, c, { recursive: true });
-    const cells = readFileSync(join(c, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => cellRow.parse(JSON.parse(l)));
-    const target = cells.find((x) => x.dataset === 'religion' && x.method === 'crispr' && x.variant === 'default' && x.rankedOn === 'religion' && x.kAuto && x.instruction === '*')!;
+    const cells = readFileSync(join(c, 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => cellRow.parse(JSON.parse(l)));
+    const target = cells.find(
+      (x) => x.dataset === 'religion' && x.method === 'crispr' && x.variant === 'default' && x.rankedOn === 'religion' && x.kAuto && x.instruction === '*',
+    )!;
     const file = join(c, target.predictions);
     // Every answer becomes the biased one (the stereotyped target for negative questions, the other person otherwise).
-    const rows = readFileSync(file, 'utf8').trim().split('\n').map((l) => predictionRow.parse(JSON.parse(l)));
+    const rows = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => predictionRow.parse(JSON.parse(l)));
     const edited = rows.map((r) => {
       if (r.targetIndex === null || r.polarity === null) return r;
       const other = [...Array(r.options).keys()].find((j) => j !== r.targetIndex && j !== r.unknownIndex)!;

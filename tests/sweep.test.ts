@@ -68,7 +68,11 @@ function cells(dir: string): unknown[] {
 function predictions(dir: string): Record<string, string> {
   const root = join(dir, 'predictions');
   const out: Record<string, string> = {};
-  for (const f of readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl')).sort()) out[f] = readFileSync(join(root, f), 'utf8');
+  for (const f of readdirSync(root, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort())
+    out[f] = readFileSync(join(root, f), 'utf8');
   return out;
 }
 
@@ -77,7 +81,12 @@ function computed(stdout: string): Record<string, number> {
   const m = /computed (.*?); reused/.exec(stdout);
   if (!m) throw new Error(`no summary line in: ${stdout}`);
   if (m[1] === 'nothing') return {};
-  return Object.fromEntries(m[1]!.split(', ').map((p) => p.split(' ')).map(([n, k]) => [k!, Number(n)]));
+  return Object.fromEntries(
+    m[1]!
+      .split(', ')
+      .map((p) => p.split(' '))
+      .map(([n, k]) => [k!, Number(n)]),
+  );
 }
 
 describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/assets)', () => {
@@ -92,7 +101,10 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
   it('writes a complete, valid results folder', () => {
     const m = manifestSchema.parse(JSON.parse(readFileSync(join(ref, 'manifest.json'), 'utf8')));
     expect(m.finishedAt).not.toBeNull();
-    const rows = readFileSync(join(ref, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => cellRow.parse(JSON.parse(l)));
+    const rows = readFileSync(join(ref, 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => cellRow.parse(JSON.parse(l)));
     expect(rows.length).toBe(m.cells.planned);
     expect(rows.map((r) => r.index)).toEqual(rows.map((_, i) => i));
     // Every method of the config is there, with held-out and pooled instruction cells.
@@ -107,7 +119,10 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
     expect(auto[0]!.k).toBeLessThanOrEqual(8);
     // Deltas: null for the original, present for everything else; CC changes predictions.
     for (const r of rows) expect(r.delta === null).toBe(r.method === 'original');
-    const p = readFileSync(join(ref, rows.find((r) => r.method === 'cc')!.predictions), 'utf8').trim().split('\n').map((l) => predictionRow.parse(JSON.parse(l)));
+    const p = readFileSync(join(ref, rows.find((r) => r.method === 'cc')!.predictions), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => predictionRow.parse(JSON.parse(l)));
     expect(p.length).toBeGreaterThan(0);
     // results.csv: a header and one row per cell.
     expect(readFileSync(join(ref, 'results.csv'), 'utf8').trim().split('\n').length).toBe(rows.length + 1);
@@ -130,7 +145,7 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
     expect(c.statistics).toBeGreaterThan(cells(ref).length / 2);
   });
 
-  it('changing only the template, or only one instruction\'s text, recomputes scoring and attribution of what reads it', async () => {
+  it("changing only the template, or only one instruction's text, recomputes scoring and attribution of what reads it", async () => {
     const t = await crispr(['sweep', writeConfig('template.yaml', config({ template: 'lettered' })), '--out', work]);
     expect(t.code, t.stderr).toBe(0);
     const ct = computed(t.stdout);

@@ -31,7 +31,8 @@ export function niceTicks(lo: number, hi: number, count = 5): { lo: number; hi: 
   if (hi < lo) [lo, hi] = [hi, lo];
   if (hi === lo) [lo, hi] = [lo - 0.5, hi + 0.5];
   const step = niceStep(hi - lo, count);
-  const a = Math.floor(lo / step + 1e-9), b = Math.ceil(hi / step - 1e-9);
+  const a = Math.floor(lo / step + 1e-9),
+    b = Math.ceil(hi / step - 1e-9);
   const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const ticks: number[] = [];
   for (let i = a; i <= b; i++) ticks.push(Number((i * step).toFixed(digits)));
@@ -54,7 +55,8 @@ export function lineChart(
   const log = opts.xScale === 'log1p';
   const tx = log ? (x: number) => Math.log1p(Math.max(0, x)) : (x: number) => x;
   const pts = series.flatMap((s) => s.points.filter((p) => p.y !== null));
-  if (pts.length === 0) return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${W} ${plotH}" width="${W}" height="${plotH}"><text x="${W / 2}" y="${plotH / 2}" text-anchor="middle">${esc(title)}: no defined values</text></svg>`;
+  if (pts.length === 0)
+    return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${W} ${plotH}" width="${W}" height="${plotH}"><text x="${W / 2}" y="${plotH / 2}" text-anchor="middle">${esc(title)}: no defined values</text></svg>`;
   const xs = pts.map((p) => p.x);
   const ys = pts.flatMap((p) => [p.y!, p.lo ?? p.y!, p.hi ?? p.y!]);
   if (opts.zeroLine) ys.push(0);
@@ -69,7 +71,11 @@ export function lineChart(
   const r2 = (v: number) => Math.round(v * 100) / 100;
   const parts: string[] = [];
   parts.push(`<text x="${W / 2}" y="16" text-anchor="middle" class="chart-title">${esc(title)}</text>`);
-  yAxis.ticks.forEach((t, i) => parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${r2(sy(t))}" y2="${r2(sy(t))}" class="grid"/><text x="${m.l - 6}" y="${r2(sy(t) + 4)}" text-anchor="end" class="tick ytick">${yAxis.labels[i]}</text>`));
+  yAxis.ticks.forEach((t, i) =>
+    parts.push(
+      `<line x1="${m.l}" x2="${W - m.r}" y1="${r2(sy(t))}" y2="${r2(sy(t))}" class="grid"/><text x="${m.l - 6}" y="${r2(sy(t) + 4)}" text-anchor="end" class="tick ytick">${yAxis.labels[i]}</text>`,
+    ),
+  );
   const xt = xAxis ? xAxis.ticks.map((t, i) => ({ t, label: xAxis.labels[i]! })) : [...new Set(xs)].sort((a, b) => a - b).map((t) => ({ t, label: String(t) }));
   // Skip a tick label that would overlap the previous one.
   let lastTick = -Infinity;
@@ -89,10 +95,18 @@ export function lineChart(
       const lower = band.map((p) => `${r2(sx(p.x))},${r2(sy(p.lo!))}`).reverse();
       parts.push(`<polygon points="${[...upper, ...lower].join(' ')}" fill="${s.color}" opacity="0.15"/>`);
     }
-    if (def.length > 1) parts.push(`<polyline points="${def.map((p) => `${r2(sx(p.x))},${r2(sy(p.y!))}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`);
-    for (const p of def) parts.push(`<circle cx="${r2(sx(p.x))}" cy="${r2(sy(p.y!))}" r="3" fill="${s.color}" data-series="${esc(s.label)}" data-x="${p.x}" data-y="${p.y}"><title>${esc(s.label)}: k=${p.x}, ${fmt(p.y!)}</title></circle>`);
+    if (def.length > 1)
+      parts.push(
+        `<polyline points="${def.map((p) => `${r2(sx(p.x))},${r2(sy(p.y!))}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 4"' : ''}/>`,
+      );
+    for (const p of def)
+      parts.push(
+        `<circle cx="${r2(sx(p.x))}" cy="${r2(sy(p.y!))}" r="3" fill="${s.color}" data-series="${esc(s.label)}" data-x="${p.x}" data-y="${p.y}"><title>${esc(s.label)}: k=${p.x}, ${fmt(p.y!)}</title></circle>`,
+      );
     const ly = plotH + 4 + i * 16;
-    parts.push(`<rect x="${m.l}" y="${ly}" width="10" height="10" fill="${s.color}"/><text x="${m.l + 16}" y="${ly + 9}" class="legend">${esc(s.label)}</text>`);
+    parts.push(
+      `<rect x="${m.l}" y="${ly}" width="10" height="10" fill="${s.color}"/><text x="${m.l + 16}" y="${ly + 9}" class="legend">${esc(s.label)}</text>`,
+    );
   });
   return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${parts.join('')}</svg>`;
 }
@@ -109,7 +123,9 @@ export function barChart(title: string, rows: { label: string; value: number }[]
     const y = m.t + i * rowH;
     const w = (Math.abs(r.value) / max) * (W - m.l - m.r);
     parts.push(`<text x="${m.l - 6}" y="${y + 13}" text-anchor="end" class="tick">${esc(r.label)}</text>`);
-    parts.push(`<rect x="${m.l}" y="${y + 3}" width="${w}" height="${rowH - 6}" fill="${opts.color ?? '#4a6fa5'}"><title>${esc(r.label)}: ${fmt(r.value)}</title></rect>`);
+    parts.push(
+      `<rect x="${m.l}" y="${y + 3}" width="${w}" height="${rowH - 6}" fill="${opts.color ?? '#4a6fa5'}"><title>${esc(r.label)}: ${fmt(r.value)}</title></rect>`,
+    );
     parts.push(`<text x="${m.l + w + 4}" y="${y + 13}" class="tick">${fmt(r.value)}</text>`);
   });
   return `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${parts.join('')}</svg>`;

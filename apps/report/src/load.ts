@@ -4,9 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import {
-  checkResults, readCells, manifest as manifestSchema, parseWith, rankingFile,type Manifest, type RunResults,
-} from '@crispr-bench/results';
+import { checkResults, readCells, manifest as manifestSchema, parseWith, rankingFile, type Manifest, type RunResults } from '@crispr-bench/results';
 import type { MetricDef, ReportInput, ViewCell, ViewRun } from './model.js';
 import { publishable, publishableValue } from './paths.js';
 
@@ -32,7 +30,10 @@ function addSweep(input: ReportInput, dir: string, outDir: string): void {
   const run = input.runs.length;
   const pub = (s: string) => publishable(s, dir);
   const meta: ViewRun['meta'] = [
-    { key: 'tool', value: `crispr-bench ${m.versions.tool}, Node ${m.versions.node}, onnxruntime ${m.versions.onnxruntime}, stage format ${m.versions.stages}` },
+    {
+      key: 'tool',
+      value: `crispr-bench ${m.versions.tool}, Node ${m.versions.node}, onnxruntime ${m.versions.onnxruntime}, stage format ${m.versions.stages}`,
+    },
     { key: 'git', value: m.git ?? 'unknown' },
     { key: 'machine', value: `${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memoryGiB} GiB, ${m.machine.os}, provider ${m.machine.provider}` },
     { key: 'shard', value: m.shard ? `${m.shard.index} of ${m.shard.count}` : 'all cells' },
@@ -45,14 +46,31 @@ function addSweep(input: ReportInput, dir: string, outDir: string): void {
   ].map(({ key, value }) => ({ key: pub(key), value: pub(value) }));
   const config = publishableValue(m.config, dir) as Record<string, unknown>;
   input.runs.push({
-    label: basename(dir), title: pub(m.title), kind: 'sweep', path: relPath(outDir, dir), meta,
-    config: Object.entries(config).map(([key, value]) => ({ key, value: show(value) })), timings: secs(m.timings),
+    label: basename(dir),
+    title: pub(m.title),
+    kind: 'sweep',
+    path: relPath(outDir, dir),
+    meta,
+    config: Object.entries(config).map(([key, value]) => ({ key, value: show(value) })),
+    timings: secs(m.timings),
   });
   for (const d of m.datasets) if (!input.datasets.has(d.label)) input.datasets.set(d.label, { kind: d.kind, role: d.role, metrics: d.metricInfo });
   for (const c of readCells(dir)) {
     input.cells.push({
-      run, model: c.model, dataset: c.dataset, role: c.role, method: c.method, variant: c.variant, rankedOn: c.rankedOn, k: c.k, kAuto: c.kAuto,
-      instruction: c.instruction, instructionUse: c.instructionUse, n: c.n, metrics: c.metrics, delta: c.delta,
+      run,
+      model: c.model,
+      dataset: c.dataset,
+      role: c.role,
+      method: c.method,
+      variant: c.variant,
+      rankedOn: c.rankedOn,
+      k: c.k,
+      kAuto: c.kAuto,
+      instruction: c.instruction,
+      instructionUse: c.instructionUse,
+      n: c.n,
+      metrics: c.metrics,
+      delta: c.delta,
     });
   }
   const rdir = join(dir, 'rankings');
@@ -90,7 +108,14 @@ export function addRunResults(input: ReportInput, r: RunResults, dir: string, sh
       { key: 'created', value: r.createdAt },
       { key: `model ${r.model.id}`, value: `${r.model.description} (${r.model.kind}, ${r.model.sites} sites, ${r.model.neurons} neurons)` },
       { key: `dataset ${ds}`, value: `${r.dataset.description} (${r.dataset.items} items; ${r.dataset.evalItems} evaluated)` },
-      ...(r.kSearch ? [{ key: 'k search', value: `k = ${r.kSearch.best} chosen on the dev split (${r.kSearch.objective} = ${r.kSearch.bestValue.toFixed(4)}, ${r.kSearch.evaluated.length} k evaluated)` }] : []),
+      ...(r.kSearch
+        ? [
+            {
+              key: 'k search',
+              value: `k = ${r.kSearch.best} chosen on the dev split (${r.kSearch.objective} = ${r.kSearch.bestValue.toFixed(4)}, ${r.kSearch.evaluated.length} k evaluated)`,
+            },
+          ]
+        : []),
       ...r.notes.map((n, i) => ({ key: `note ${i + 1}`, value: n })),
     ].map(({ key, value }) => ({ key: pub(key), value: pub(value) })),
     config: Object.entries(publishableValue(r.config, dir) as Record<string, unknown>).map(([key, value]) => ({ key, value: show(value) })),
@@ -104,9 +129,20 @@ export function addRunResults(input: ReportInput, r: RunResults, dir: string, sh
     const variant = known ? (p.method === 'crispr' ? 'default' : '') : p.method;
     const ranked = method === 'crispr';
     const cell: ViewCell = {
-      run, model: r.model.id, dataset: ds, role: 'bias', method, variant, rankedOn: ranked ? ds : null, k: p.k,
-      kAuto: ranked && variant === 'default' && r.kSearch?.best === p.k, instruction: '*', instructionUse: 'pooled', n: r.dataset.evalItems,
-      metrics: p.metrics, delta: p.delta ?? null,
+      run,
+      model: r.model.id,
+      dataset: ds,
+      role: 'bias',
+      method,
+      variant,
+      rankedOn: ranked ? ds : null,
+      k: p.k,
+      kAuto: ranked && variant === 'default' && r.kSearch?.best === p.k,
+      instruction: '*',
+      instructionUse: 'pooled',
+      n: r.dataset.evalItems,
+      metrics: p.metrics,
+      delta: p.delta ?? null,
     };
     if (p.acrossInstructions) cell.across = Object.fromEntries(Object.entries(p.acrossInstructions).map(([k, a]) => [k, { mean: a.mean, sd: a.sd }]));
     input.cells.push(cell);

@@ -5,7 +5,11 @@
 import type { MetricValue } from '@crispr-bench/results';
 
 export type Better = 'higher' | 'lower' | 'zero';
-export interface MetricDef { key: string; label: string; better: Better }
+export interface MetricDef {
+  key: string;
+  label: string;
+  better: Better;
+}
 
 /** One evaluated cell (model, method/variant/ranking, k, dataset, instruction), from any input. */
 export interface ViewCell {

@@ -17,9 +17,7 @@ function rel(base: string, p: string): string {
 
 /** Rewrites every absolute path inside `text` relative to `base` (an absolute folder). */
 export function publishable(text: string, base: string): string {
-  return text
-    .replace(HOME, (m) => rel(base, homedir() + m.slice(1)))
-    .replace(ABSOLUTE, (m) => (isAbsolute(m) ? rel(base, m) : m));
+  return text.replace(HOME, (m) => rel(base, homedir() + m.slice(1))).replace(ABSOLUTE, (m) => (isAbsolute(m) ? rel(base, m) : m));
 }
 
 /** publishable() applied to every string inside a JSON-like value. */

@@ -13,8 +13,19 @@ import { lineChart, type Series } from './charts.js';
 import type { MetricDef, ReportInput } from './model.js';
 import { addRunResults, emptyInput } from './load.js';
 import {
-  ablations, accuracyMetric, curvePanels, datasetMetrics, heatmaps, leaderboard, leaderMetrics, methodLabel, neuronMaps, retentionSets, transferMatrices,
-  type LeaderGroup, type LeaderRow,
+  ablations,
+  accuracyMetric,
+  curvePanels,
+  datasetMetrics,
+  heatmaps,
+  leaderboard,
+  leaderMetrics,
+  methodLabel,
+  neuronMaps,
+  retentionSets,
+  transferMatrices,
+  type LeaderGroup,
+  type LeaderRow,
 } from './view.js';
 
 const TEMPLATE = fileURLToPath(new URL('./templates/report.hbs', import.meta.url));
@@ -37,8 +48,18 @@ export function scriptJson(v: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-export interface Column { label: string; title: string; numeric: boolean; csv: string[] }
-export interface Cell { text: string; ci: string; v: number | string | null; cls?: string }
+export interface Column {
+  label: string;
+  title: string;
+  numeric: boolean;
+  csv: string[];
+}
+export interface Cell {
+  text: string;
+  ci: string;
+  v: number | string | null;
+  cls?: string;
+}
 
 /** The leaderboard's columns and each row's cells (the HTML table, the sort values, the markdown). */
 export function leaderColumns(input: ReportInput): { columns: Column[]; cells: (r: LeaderRow) => Cell[]; metrics: MetricDef[]; retention: string[] } {
@@ -54,11 +75,31 @@ export function leaderColumns(input: ReportInput): { columns: Column[]; cells: (
     { label: 'k', title: 'pruned neurons (the chosen k; expand for every k)', numeric: true, csv: ['k', 'k_auto', 'chosen'] },
     { label: 'n', title: 'items x instructions evaluated', numeric: true, csv: ['n'] },
     ...metrics.flatMap((d) => [
-      { label: d.key, title: `${d.label} (${d.better === 'zero' ? '0' : d.better} is best), 95% interval`, numeric: true, csv: [d.key, `${d.key}_lo`, `${d.key}_hi`] },
-      { label: `Δ ${d.key}`, title: `change against the original on the same items, paired 95% interval`, numeric: true, csv: [`delta_${d.key}`, `delta_${d.key}_lo`, `delta_${d.key}_hi`] },
-      { label: `${d.key} across instructions`, title: 'mean ± SD of the per-instruction values', numeric: true, csv: [`${d.key}_instr_mean`, `${d.key}_instr_sd`] },
+      {
+        label: d.key,
+        title: `${d.label} (${d.better === 'zero' ? '0' : d.better} is best), 95% interval`,
+        numeric: true,
+        csv: [d.key, `${d.key}_lo`, `${d.key}_hi`],
+      },
+      {
+        label: `Δ ${d.key}`,
+        title: `change against the original on the same items, paired 95% interval`,
+        numeric: true,
+        csv: [`delta_${d.key}`, `delta_${d.key}_lo`, `delta_${d.key}_hi`],
+      },
+      {
+        label: `${d.key} across instructions`,
+        title: 'mean ± SD of the per-instruction values',
+        numeric: true,
+        csv: [`${d.key}_instr_mean`, `${d.key}_instr_sd`],
+      },
     ]),
-    ...retention.map((ds) => ({ label: `retention ${ds}`, title: `accuracy on the retention task ${ds}`, numeric: true, csv: [`retention_${ds}`, `retention_${ds}_lo`, `retention_${ds}_hi`] })),
+    ...retention.map((ds) => ({
+      label: `retention ${ds}`,
+      title: `accuracy on the retention task ${ds}`,
+      numeric: true,
+      csv: [`retention_${ds}`, `retention_${ds}_lo`, `retention_${ds}_hi`],
+    })),
   ];
   const cells = (r: LeaderRow): Cell[] => [
     ...(multiRun ? [{ text: input.runs[r.run]!.label, ci: '', v: input.runs[r.run]!.label }] : []),
@@ -95,7 +136,12 @@ function curveCharts(input: ReportInput, groups: LeaderGroup[]) {
         const points = s.points.map((x) => ({ x: x.k, y: x.metrics[d.key]?.value ?? null, lo: x.metrics[d.key]?.lo, hi: x.metrics[d.key]?.hi }));
         // The original is one point at k = 0: drawn flat across the k range for reference.
         if (s.method === 'original' && maxK > 0) points.push({ ...points[0]!, x: maxK, lo: null, hi: null });
-        return { label: s.label, color: COLORS[s.method] ?? '#2980b9', dashed: s.method === 'original', points: s.method === 'original' ? points.map((q) => ({ ...q, lo: null, hi: null })) : points };
+        return {
+          label: s.label,
+          color: COLORS[s.method] ?? '#2980b9',
+          dashed: s.method === 'original',
+          points: s.method === 'original' ? points.map((q) => ({ ...q, lo: null, hi: null })) : points,
+        };
       });
       return lineChart(`${d.label}`, 'pruned neurons k', d.key, series, { zeroLine: d.better === 'zero', xScale: 'log1p' });
     });
@@ -111,7 +157,11 @@ const heat = (v: number | null, better: string): string => {
   return `background: rgba(${r}, ${g}, ${b}, ${(0.08 + 0.6 * a).toFixed(2)})`;
 };
 
-export interface Rendered { html: string; markdown: string; rows: Record<string, string | number | boolean | null>[] }
+export interface Rendered {
+  html: string;
+  markdown: string;
+  rows: Record<string, string | number | boolean | null>[];
+}
 
 /** Renders the HTML page, the markdown summary and the CSV rows from loaded inputs. */
 export function renderAll(input: ReportInput): Rendered {
@@ -141,7 +191,10 @@ export function renderAll(input: ReportInput): Rendered {
     datasets: [...new Set(groups.map((g) => g.lead.dataset))],
     methods: [...new Set(groups.map((g) => g.lead.method))],
   };
-  const data = { columns: columns.map((c) => c.label), groups: groupViews.map((g) => ({ id: g.id, model: g.model, dataset: g.dataset, method: g.method, v: g.lead.map((c) => c.v) })) };
+  const data = {
+    columns: columns.map((c) => c.label),
+    groups: groupViews.map((g) => ({ id: g.id, model: g.model, dataset: g.dataset, method: g.method, v: g.lead.map((c) => c.v) })),
+  };
   const runLabel = (i: number) => (input.runs.length > 1 ? input.runs[i]!.label : '');
   const template = Handlebars.compile(readFileSync(TEMPLATE, 'utf8'), { strict: false });
   const html = template({
@@ -153,29 +206,52 @@ export function renderAll(input: ReportInput): Rendered {
     dataJson: scriptJson(data),
     panels: curveCharts(input, groups),
     ablations: ablations(input, groups).map((t) => ({
-      caption: `${t.model} · ${t.dataset}`, run: runLabel(t.run), baseK: t.baseK, defs: t.defs,
+      caption: `${t.model} · ${t.dataset}`,
+      run: runLabel(t.run),
+      baseK: t.baseK,
+      defs: t.defs,
       rows: t.rows.map((r) => ({ ...r, values: r.values.map(f3), diffs: r.diffs.map((d) => (r.isDefault ? '' : signed(d))) })),
     })),
     transfers: transferMatrices(input, groups).map((t) => ({
-      caption: t.model, run: runLabel(t.run), targets: t.targets,
+      caption: t.model,
+      run: runLabel(t.run),
+      targets: t.targets,
       rows: t.sources.map((s, i) => ({
         source: s,
-        cells: t.cells[i]!.map((c) => c === null ? { text: '—', ci: '', style: '' } : {
-          text: signed(c.delta?.value), ci: ci(c.delta), k: c.k,
-          sig: !!(c.delta && c.delta.lo !== null && c.delta.hi !== null && (c.delta.lo > 0 || c.delta.hi < 0)),
-          style: c.gain === null ? '' : `background: ${c.gain > 0 ? 'rgba(39, 174, 96, 0.18)' : c.gain < 0 ? 'rgba(192, 57, 43, 0.18)' : 'transparent'}`,
-        }),
+        cells: t.cells[i]!.map((c) =>
+          c === null
+            ? { text: '—', ci: '', style: '' }
+            : {
+                text: signed(c.delta?.value),
+                ci: ci(c.delta),
+                k: c.k,
+                sig: !!(c.delta && c.delta.lo !== null && c.delta.hi !== null && (c.delta.lo > 0 || c.delta.hi < 0)),
+                style: c.gain === null ? '' : `background: ${c.gain > 0 ? 'rgba(39, 174, 96, 0.18)' : c.gain < 0 ? 'rgba(192, 57, 43, 0.18)' : 'transparent'}`,
+              },
+        ),
       })),
     })),
     heatmaps: heatmaps(input, groups).map((h) => ({
-      caption: `${h.model} · ${h.dataset}`, run: runLabel(h.run), metric: h.metric, instructions: h.instructions,
+      caption: `${h.model} · ${h.dataset}`,
+      run: runLabel(h.run),
+      metric: h.metric,
+      instructions: h.instructions,
       rows: h.rows.map((r) => ({ label: r.label, k: r.k, cells: r.values.map((v) => ({ text: f3(v), style: heat(v, h.metric.better) })) })),
     })),
     neuronMaps: neuronMaps(input, groups).map((n) => {
       const max = Math.max(1, ...n.counts.flat());
       return {
-        caption: `${n.model} · ranked on ${n.rankedOn}${n.variant && n.variant !== 'default' ? ` · ${n.variant}` : ''}`, run: runLabel(n.run), k: n.k, kinds: n.kinds,
-        rows: n.layers.map((l, i) => ({ layer: l, cells: n.counts[i]!.map((c) => ({ text: c ? String(c) : '', style: c ? `background: rgba(142, 68, 173, ${(0.1 + 0.7 * (c / max)).toFixed(2)})` : '' })) })),
+        caption: `${n.model} · ranked on ${n.rankedOn}${n.variant && n.variant !== 'default' ? ` · ${n.variant}` : ''}`,
+        run: runLabel(n.run),
+        k: n.k,
+        kinds: n.kinds,
+        rows: n.layers.map((l, i) => ({
+          layer: l,
+          cells: n.counts[i]!.map((c) => ({
+            text: c ? String(c) : '',
+            style: c ? `background: rgba(142, 68, 173, ${(0.1 + 0.7 * (c / max)).toFixed(2)})` : '',
+          })),
+        })),
       };
     }),
   });
@@ -188,15 +264,31 @@ function csvRows(input: ReportInput, groups: LeaderGroup[], columns: Column[], m
   for (const g of groups) {
     for (const r of g.all) {
       const row: Record<string, string | number | boolean | null> = {
-        run: input.runs[r.run]!.label, model: r.model, dataset: r.dataset, role: r.role, method: r.method, variant: r.variant, ranked_on: r.rankedOn,
-        k: r.k, k_auto: r.kAuto, chosen: r === g.lead, n: r.n,
+        run: input.runs[r.run]!.label,
+        model: r.model,
+        dataset: r.dataset,
+        role: r.role,
+        method: r.method,
+        variant: r.variant,
+        ranked_on: r.rankedOn,
+        k: r.k,
+        k_auto: r.kAuto,
+        chosen: r === g.lead,
+        n: r.n,
       };
       for (const d of metrics) {
-        const m = r.metrics[d.key], dl = r.delta?.[d.key], a = r.across[d.key];
+        const m = r.metrics[d.key],
+          dl = r.delta?.[d.key],
+          a = r.across[d.key];
         Object.assign(row, {
-          [d.key]: m?.value ?? null, [`${d.key}_lo`]: m?.lo ?? null, [`${d.key}_hi`]: m?.hi ?? null,
-          [`delta_${d.key}`]: dl?.value ?? null, [`delta_${d.key}_lo`]: dl?.lo ?? null, [`delta_${d.key}_hi`]: dl?.hi ?? null,
-          [`${d.key}_instr_mean`]: a?.mean ?? null, [`${d.key}_instr_sd`]: a?.sd ?? null,
+          [d.key]: m?.value ?? null,
+          [`${d.key}_lo`]: m?.lo ?? null,
+          [`${d.key}_hi`]: m?.hi ?? null,
+          [`delta_${d.key}`]: dl?.value ?? null,
+          [`delta_${d.key}_lo`]: dl?.lo ?? null,
+          [`delta_${d.key}_hi`]: dl?.hi ?? null,
+          [`${d.key}_instr_mean`]: a?.mean ?? null,
+          [`${d.key}_instr_sd`]: a?.sd ?? null,
         });
       }
       for (const ds of retention) {
@@ -218,20 +310,33 @@ function markdownSummary(input: ReportInput, groups: LeaderGroup[], retention: s
   const lines: string[] = [];
   lines.push(`## crispr-bench: ${mdText(input.runs.length === 1 ? input.runs[0]!.title : `leaderboard over ${input.runs.length} runs`)}`, '');
   for (const r of input.runs) lines.push(`- \`${r.path.replace(/`/g, "'")}\`: ${mdText(r.title)} (${r.kind})`);
-  lines.push('', 'Each row is a method at its chosen k ("dev": chosen on the dev split; otherwise the best swept k on these items). Δ: change against the original on the same items, with its paired 95% bootstrap interval.');
+  lines.push(
+    '',
+    'Each row is a method at its chosen k ("dev": chosen on the dev split; otherwise the best swept k on these items). Δ: change against the original on the same items, with its paired 95% bootstrap interval.',
+  );
   const multiRun = input.runs.length > 1;
   // One table per dataset: datasets have different metrics.
   for (const dataset of [...new Set(groups.map((g) => g.lead.dataset))]) {
     const defs = datasetMetrics(input, dataset);
     const rows = groups.filter((g) => g.lead.dataset === dataset).map((g) => g.lead);
     lines.push('', `### ${mdText(dataset)}`, '');
-    const head = [...(multiRun ? ['run'] : []), 'model', 'method', 'k', ...defs.map((d) => d.key), ...defs.map((d) => `Δ ${d.key} [95% CI]`), ...retention.map((r) => `retention ${r}`)];
+    const head = [
+      ...(multiRun ? ['run'] : []),
+      'model',
+      'method',
+      'k',
+      ...defs.map((d) => d.key),
+      ...defs.map((d) => `Δ ${d.key} [95% CI]`),
+      ...retention.map((r) => `retention ${r}`),
+    ];
     const textCols = multiRun ? 3 : 2;
     lines.push(`| ${head.map(mdText).join(' | ')} |`, `|${head.map((_, i) => (i < textCols ? ' --- ' : ' ---: ')).join('|')}|`);
     for (const r of rows) {
       const cellsMd = [
         ...(multiRun ? [input.runs[r.run]!.label] : []),
-        r.model, methodLabel(r) + (r.rankedOn && r.rankedOn !== r.dataset ? ` (ranked on ${r.rankedOn})` : ''), `${r.k}${r.kAuto ? ' (dev)' : ''}`,
+        r.model,
+        methodLabel(r) + (r.rankedOn && r.rankedOn !== r.dataset ? ` (ranked on ${r.rankedOn})` : ''),
+        `${r.k}${r.kAuto ? ' (dev)' : ''}`,
         ...defs.map((d) => f3(r.metrics[d.key]?.value)),
         ...defs.map((d) => {
           const dl = r.delta?.[d.key];

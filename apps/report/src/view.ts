@@ -29,7 +29,10 @@ export interface LeaderRow {
   retention: Record<string, MetricValue | null>;
 }
 
-export interface LeaderGroup { lead: LeaderRow; all: LeaderRow[] }
+export interface LeaderGroup {
+  lead: LeaderRow;
+  all: LeaderRow[];
+}
 
 const groupKey = (c: Pick<ViewCell, 'run' | 'model' | 'dataset' | 'method' | 'variant' | 'rankedOn'>) =>
   JSON.stringify([c.run, c.model, c.dataset, c.method, c.variant, c.rankedOn]);
@@ -113,24 +116,40 @@ export function leaderboard(input: ReportInput): LeaderGroup[] {
     // One row per k; a k listed in the sweep and also chosen by the search keeps the chosen cell.
     const byK = new Map<number, ViewCell>();
     for (const c of cells) if (!byK.has(c.k) || c.kAuto) byK.set(c.k, c);
-    const all: LeaderRow[] = [...byK.values()].sort((a, b) => a.k - b.k).map((c) => {
-      const instr = perInstruction.get(JSON.stringify([gk, c.k])) ?? [];
-      const across: LeaderRow['across'] = {};
-      for (const d of defs) {
-        if (c.across?.[d.key]) across[d.key] = { ...c.across[d.key]!, count: 0 };
-        else across[d.key] = meanSd(instr.map((x) => x.metrics[d.key]?.value).filter((v): v is number => typeof v === 'number'));
-      }
-      const ret: LeaderRow['retention'] = {};
-      for (const rs of retentionSets) {
-        const rc = (retention.get(methodKey(c)) ?? []).find((x) => x.dataset === rs);
-        const acc = accuracyMetric(datasetMetrics(input, rs));
-        ret[rs] = rc && acc ? rc.metrics[acc.key] ?? null : null;
-      }
-      return {
-        id: `${gk}#${c.k}`, run: c.run, model: c.model, dataset: c.dataset, role: c.role, method: c.method, variant: c.variant, rankedOn: c.rankedOn,
-        k: c.k, kAuto: c.kAuto, kNote: '', n: c.n, metrics: c.metrics, delta: c.delta, across, retention: ret,
-      };
-    });
+    const all: LeaderRow[] = [...byK.values()]
+      .sort((a, b) => a.k - b.k)
+      .map((c) => {
+        const instr = perInstruction.get(JSON.stringify([gk, c.k])) ?? [];
+        const across: LeaderRow['across'] = {};
+        for (const d of defs) {
+          if (c.across?.[d.key]) across[d.key] = { ...c.across[d.key]!, count: 0 };
+          else across[d.key] = meanSd(instr.map((x) => x.metrics[d.key]?.value).filter((v): v is number => typeof v === 'number'));
+        }
+        const ret: LeaderRow['retention'] = {};
+        for (const rs of retentionSets) {
+          const rc = (retention.get(methodKey(c)) ?? []).find((x) => x.dataset === rs);
+          const acc = accuracyMetric(datasetMetrics(input, rs));
+          ret[rs] = rc && acc ? (rc.metrics[acc.key] ?? null) : null;
+        }
+        return {
+          id: `${gk}#${c.k}`,
+          run: c.run,
+          model: c.model,
+          dataset: c.dataset,
+          role: c.role,
+          method: c.method,
+          variant: c.variant,
+          rankedOn: c.rankedOn,
+          k: c.k,
+          kAuto: c.kAuto,
+          kNote: '',
+          n: c.n,
+          metrics: c.metrics,
+          delta: c.delta,
+          across,
+          retention: ret,
+        };
+      });
     let lead = all.find((r) => r.kAuto);
     if (lead) lead.kNote = 'chosen on the dev split';
     else if (all.length === 1) {
@@ -144,7 +163,12 @@ export function leaderboard(input: ReportInput): LeaderGroup[] {
   }
   // Random pruning is the control for CRISPR at the same k: its row stands at CRISPR's chosen k when it was evaluated there.
   for (const g of out.filter((x) => x.lead.method === 'random' && !x.lead.kAuto)) {
-    const same = (x: LeaderGroup) => x.lead.run === g.lead.run && x.lead.model === g.lead.model && x.lead.dataset === g.lead.dataset && x.lead.method === 'crispr' && x.lead.variant === 'default';
+    const same = (x: LeaderGroup) =>
+      x.lead.run === g.lead.run &&
+      x.lead.model === g.lead.model &&
+      x.lead.dataset === g.lead.dataset &&
+      x.lead.method === 'crispr' &&
+      x.lead.variant === 'default';
     const crispr = out.find((x) => same(x) && x.lead.rankedOn === g.lead.dataset) ?? out.find(same);
     const at = crispr && g.all.find((r) => r.k === crispr.lead.k);
     if (at && at !== g.lead) {
@@ -158,7 +182,13 @@ export function leaderboard(input: ReportInput): LeaderGroup[] {
 
 /** Retention datasets present anywhere (leaderboard columns). */
 export function retentionSets(input: ReportInput): string[] {
-  return [...new Set(summaryCells(input).filter((c) => c.role === 'retention').map((c) => c.dataset))];
+  return [
+    ...new Set(
+      summaryCells(input)
+        .filter((c) => c.role === 'retention')
+        .map((c) => c.dataset),
+    ),
+  ];
 }
 
 /** Metric columns of the leaderboard: every non-retention dataset's metrics, in first-seen order. */
@@ -171,14 +201,21 @@ export function leaderMetrics(input: ReportInput): MetricDef[] {
   return [...seen.values()];
 }
 
-export interface Panel { run: number; model: string; dataset: string; series: { label: string; method: string; points: { k: number; metrics: Record<string, MetricValue> }[] }[]; defs: MetricDef[] }
+export interface Panel {
+  run: number;
+  model: string;
+  dataset: string;
+  series: { label: string; method: string; points: { k: number; metrics: Record<string, MetricValue> }[] }[];
+  defs: MetricDef[];
+}
 
 /** One panel per run, model and dataset: CRISPR (default variant, ranked on this dataset when it was) beside random pruning and the original. */
 export function curvePanels(input: ReportInput, groups: LeaderGroup[]): Panel[] {
   const panels = new Map<string, Panel>();
   for (const g of groups) {
     const key = JSON.stringify([g.lead.run, g.lead.model, g.lead.dataset]);
-    if (!panels.has(key)) panels.set(key, { run: g.lead.run, model: g.lead.model, dataset: g.lead.dataset, series: [], defs: datasetMetrics(input, g.lead.dataset) });
+    if (!panels.has(key))
+      panels.set(key, { run: g.lead.run, model: g.lead.model, dataset: g.lead.dataset, series: [], defs: datasetMetrics(input, g.lead.dataset) });
   }
   for (const p of panels.values()) {
     const mine = groups.filter((g) => g.lead.run === p.run && g.lead.model === p.model && g.lead.dataset === p.dataset);
@@ -192,14 +229,26 @@ export function curvePanels(input: ReportInput, groups: LeaderGroup[]): Panel[] 
       if (original && !pts.some((x) => x.k === 0)) pts.unshift({ k: 0, metrics: original.lead.metrics });
       return pts;
     };
-    if (crispr) p.series.push({ label: crispr.lead.rankedOn && crispr.lead.rankedOn !== p.dataset ? `CRISPR (ranked on ${crispr.lead.rankedOn})` : 'CRISPR', method: 'crispr', points: withOrigin(crispr) });
+    if (crispr)
+      p.series.push({
+        label: crispr.lead.rankedOn && crispr.lead.rankedOn !== p.dataset ? `CRISPR (ranked on ${crispr.lead.rankedOn})` : 'CRISPR',
+        method: 'crispr',
+        points: withOrigin(crispr),
+      });
     if (random) p.series.push({ label: 'random pruning', method: 'random', points: withOrigin(random) });
     if (original) p.series.push({ label: 'original', method: 'original', points: [{ k: 0, metrics: original.lead.metrics }] });
   }
   return [...panels.values()].filter((p) => p.series.length > 0);
 }
 
-export interface AblationTable { run: number; model: string; dataset: string; defs: MetricDef[]; baseK: number; rows: { label: string; k: number; kNote: string; values: (number | null)[]; diffs: (number | null)[]; isDefault: boolean }[] }
+export interface AblationTable {
+  run: number;
+  model: string;
+  dataset: string;
+  defs: MetricDef[];
+  baseK: number;
+  rows: { label: string; k: number; kNote: string; values: (number | null)[]; diffs: (number | null)[]; isDefault: boolean }[];
+}
 
 /** Each CRISPR variant (and random pruning) against the paper's default on the same ranking dataset, at the default's chosen k. */
 export function ablations(input: ReportInput, groups: LeaderGroup[]): AblationTable[] {
@@ -235,7 +284,13 @@ export function ablations(input: ReportInput, groups: LeaderGroup[]): AblationTa
   return out;
 }
 
-export interface TransferMatrix { run: number; model: string; sources: string[]; targets: { dataset: string; metric: MetricDef }[]; cells: ({ k: number; delta: MetricValue | null; gain: number | null } | null)[][] }
+export interface TransferMatrix {
+  run: number;
+  model: string;
+  sources: string[];
+  targets: { dataset: string; metric: MetricDef }[];
+  cells: ({ k: number; delta: MetricValue | null; gain: number | null } | null)[][];
+}
 
 /** CRISPR (default variant) ranked on dataset A, evaluated on dataset B: the change of B's headline metric against the original. */
 export function transferMatrices(input: ReportInput, groups: LeaderGroup[]): TransferMatrix[] {
@@ -248,32 +303,51 @@ export function transferMatrices(input: ReportInput, groups: LeaderGroup[]): Tra
     const sources = [...new Set(crispr.map((c) => c.rankedOn!))];
     const targetNames = [...new Set(crispr.map((c) => c.dataset))];
     if (sources.length < 2 && targetNames.length < 2) continue;
-    const targets = targetNames.map((dataset) => {
-      const defs = datasetMetrics(input, dataset);
-      const role = input.datasets.get(dataset)?.role;
-      return { dataset, metric: (role === 'retention' ? accuracyMetric(defs) : primaryMetric(defs)) ?? defs[0]! };
-    }).filter((t) => t.metric);
-    const cells = sources.map((a) => targets.map((t) => {
-      // The k chosen for the ranking on A (its own dataset's leaderboard row), else the largest k evaluated.
-      const own = groups.find((g) => g.lead.run === run && g.lead.model === model && g.lead.method === 'crispr' && g.lead.variant === 'default' && g.lead.rankedOn === a && g.lead.dataset === a);
-      const candidates = crispr.filter((c) => c.rankedOn === a && c.dataset === t.dataset);
-      if (!candidates.length) return null;
-      const c = candidates.find((x) => own && x.k === own.lead.k) ?? candidates.reduce((m, x) => (x.k > m.k ? x : m));
-      const d = c.delta?.[t.metric.key] ?? null;
-      const after = c.metrics[t.metric.key]?.value;
-      let gain: number | null = null;
-      if (d?.value !== null && d?.value !== undefined && after !== null && after !== undefined) {
-        const before = after - d.value;
-        gain = t.metric.better === 'higher' ? d.value : t.metric.better === 'lower' ? -d.value : Math.abs(before) - Math.abs(after);
-      }
-      return { k: c.k, delta: d, gain };
-    }));
+    const targets = targetNames
+      .map((dataset) => {
+        const defs = datasetMetrics(input, dataset);
+        const role = input.datasets.get(dataset)?.role;
+        return { dataset, metric: (role === 'retention' ? accuracyMetric(defs) : primaryMetric(defs)) ?? defs[0]! };
+      })
+      .filter((t) => t.metric);
+    const cells = sources.map((a) =>
+      targets.map((t) => {
+        // The k chosen for the ranking on A (its own dataset's leaderboard row), else the largest k evaluated.
+        const own = groups.find(
+          (g) =>
+            g.lead.run === run &&
+            g.lead.model === model &&
+            g.lead.method === 'crispr' &&
+            g.lead.variant === 'default' &&
+            g.lead.rankedOn === a &&
+            g.lead.dataset === a,
+        );
+        const candidates = crispr.filter((c) => c.rankedOn === a && c.dataset === t.dataset);
+        if (!candidates.length) return null;
+        const c = candidates.find((x) => own && x.k === own.lead.k) ?? candidates.reduce((m, x) => (x.k > m.k ? x : m));
+        const d = c.delta?.[t.metric.key] ?? null;
+        const after = c.metrics[t.metric.key]?.value;
+        let gain: number | null = null;
+        if (d?.value !== null && d?.value !== undefined && after !== null && after !== undefined) {
+          const before = after - d.value;
+          gain = t.metric.better === 'higher' ? d.value : t.metric.better === 'lower' ? -d.value : Math.abs(before) - Math.abs(after);
+        }
+        return { k: c.k, delta: d, gain };
+      }),
+    );
     out.push({ run, model, sources, targets, cells });
   }
   return out;
 }
 
-export interface Heatmap { run: number; model: string; dataset: string; metric: MetricDef; instructions: { id: string; heldout: boolean }[]; rows: { label: string; k: number; values: (number | null)[] }[] }
+export interface Heatmap {
+  run: number;
+  model: string;
+  dataset: string;
+  metric: MetricDef;
+  instructions: { id: string; heldout: boolean }[];
+  rows: { label: string; k: number; values: (number | null)[] }[];
+}
 
 /** The headline metric under each instruction, one row per method at its chosen k. */
 export function heatmaps(input: ReportInput, groups: LeaderGroup[]): Heatmap[] {
@@ -287,14 +361,17 @@ export function heatmaps(input: ReportInput, groups: LeaderGroup[]): Heatmap[] {
     const [run, model, dataset] = JSON.parse(key) as [number, string, string];
     const cells = input.cells.filter((c) => c.run === run && c.model === model && c.dataset === dataset && c.instruction !== '*');
     const instructions: Heatmap['instructions'] = [];
-    for (const c of cells) if (!instructions.some((i) => i.id === c.instruction)) instructions.push({ id: c.instruction, heldout: c.instructionUse === 'heldout' });
+    for (const c of cells)
+      if (!instructions.some((i) => i.id === c.instruction)) instructions.push({ id: c.instruction, heldout: c.instructionUse === 'heldout' });
     const metric = primaryMetric(datasetMetrics(input, dataset));
     if (instructions.length < 2 || !metric) continue;
     const rows = gs.map((g) => ({
       label: methodLabel(g.lead) + (g.lead.rankedOn && g.lead.rankedOn !== dataset ? ` (ranked on ${g.lead.rankedOn})` : ''),
       k: g.lead.k,
       values: instructions.map((i) => {
-        const c = cells.find((x) => x.instruction === i.id && x.k === g.lead.k && x.method === g.lead.method && x.variant === g.lead.variant && x.rankedOn === g.lead.rankedOn);
+        const c = cells.find(
+          (x) => x.instruction === i.id && x.k === g.lead.k && x.method === g.lead.method && x.variant === g.lead.variant && x.rankedOn === g.lead.rankedOn,
+        );
         return c?.metrics[metric.key]?.value ?? null;
       }),
     }));
@@ -303,7 +380,16 @@ export function heatmaps(input: ReportInput, groups: LeaderGroup[]): Heatmap[] {
   return out;
 }
 
-export interface NeuronMap { run: number; model: string; rankedOn: string; variant: string; k: number; layers: string[]; kinds: string[]; counts: number[][] }
+export interface NeuronMap {
+  run: number;
+  model: string;
+  rankedOn: string;
+  variant: string;
+  k: number;
+  layers: string[];
+  kinds: string[];
+  counts: number[][];
+}
 
 /** The row of a neuron in the map: its layer, with the stack for encoder-decoder models (their layer numbers repeat). */
 function layerRow(n: { site: string; layer: number }): { label: string; order: number } {
@@ -316,8 +402,19 @@ function layerRow(n: { site: string; layer: number }): { label: string; order: n
 /** Where a ranking's top-k neurons are: counts by layer and module kind (k = its chosen k). */
 export function neuronMaps(input: ReportInput, groups: LeaderGroup[]): NeuronMap[] {
   return input.rankings.map((r) => {
-    const g = groups.find((x) => x.lead.run === r.run && x.lead.model === r.model && x.lead.method === 'crispr' && x.lead.variant === r.variant && x.lead.rankedOn === r.rankedOn && x.lead.dataset === r.rankedOn)
-      ?? groups.find((x) => x.lead.run === r.run && x.lead.model === r.model && x.lead.method === 'crispr' && x.lead.variant === r.variant && x.lead.rankedOn === r.rankedOn);
+    const g =
+      groups.find(
+        (x) =>
+          x.lead.run === r.run &&
+          x.lead.model === r.model &&
+          x.lead.method === 'crispr' &&
+          x.lead.variant === r.variant &&
+          x.lead.rankedOn === r.rankedOn &&
+          x.lead.dataset === r.rankedOn,
+      ) ??
+      groups.find(
+        (x) => x.lead.run === r.run && x.lead.model === r.model && x.lead.method === 'crispr' && x.lead.variant === r.variant && x.lead.rankedOn === r.rankedOn,
+      );
     const k = Math.min(r.neurons.length, g && g.lead.k > 0 ? g.lead.k : r.neurons.length);
     const top = r.neurons.slice(0, k);
     const rows = new Map<string, number>();

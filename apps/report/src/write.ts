@@ -5,7 +5,6 @@ import { stringify } from 'csv-stringify/sync';
 import { loadInputs } from './load.js';
 import { renderAll } from './render.js';
 
-
 /**
  * A text cell that a spreadsheet would read as a formula (=, +, -, @ first) gets a leading
  * apostrophe: labels come from data and models, and a CSV opened in a spreadsheet must not run them.
@@ -14,7 +13,11 @@ export function csvText(s: string): string {
   return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
 }
 
-export interface WrittenReport { html: string; markdown: string; csv: string }
+export interface WrittenReport {
+  html: string;
+  markdown: string;
+  csv: string;
+}
 
 /** Renders `inputs` and writes the three files; returns their paths. */
 export function writeReport(inputs: string[], out: string): WrittenReport {

@@ -31,7 +31,15 @@ describe('report over sweeps and runs', () => {
     // crispr default ranked on bbq-age: k = 4, 16, 64 and 23 (chosen on the dev split) for each model and dataset.
     const chosen = rows.filter((r) => r.chosen === true);
     expect(chosen.length).toBe(2 * 3 * 7 + 3);
-    const age = rows.filter((r) => r.run === 'sweep-a' && r.model === 'tiny-llama' && r.dataset === 'bbq-age' && r.method === 'crispr' && r.variant === 'default' && r.ranked_on === 'bbq-age');
+    const age = rows.filter(
+      (r) =>
+        r.run === 'sweep-a' &&
+        r.model === 'tiny-llama' &&
+        r.dataset === 'bbq-age' &&
+        r.method === 'crispr' &&
+        r.variant === 'default' &&
+        r.ranked_on === 'bbq-age',
+    );
     expect(age.map((r) => r.k)).toEqual([4, 16, 23, 64]);
     expect(age.find((r) => r.chosen)!.k).toBe(23);
     expect(age.find((r) => r.k === 23)!.k_auto).toBe(true);
@@ -39,11 +47,25 @@ describe('report over sweeps and runs', () => {
     const random = rows.filter((r) => r.run === 'sweep-a' && r.model === 'tiny-llama' && r.dataset === 'bbq-religion' && r.method === 'random');
     expect(random.find((r) => r.chosen)!.k).toBe(16);
     // Retention accuracy sits beside the bias dataset's metrics, the same value the retention cell holds.
-    const cells = readFileSync(join(sweep, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const ret = cells.find((c) => c.model === 'tiny-llama' && c.method === 'crispr' && c.variant === 'default' && c.rankedOn === 'bbq-age' && c.k === 23 && c.dataset === 'mc-retention' && c.instruction === '*');
+    const cells = readFileSync(join(sweep, 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const ret = cells.find(
+      (c) =>
+        c.model === 'tiny-llama' &&
+        c.method === 'crispr' &&
+        c.variant === 'default' &&
+        c.rankedOn === 'bbq-age' &&
+        c.k === 23 &&
+        c.dataset === 'mc-retention' &&
+        c.instruction === '*',
+    );
     expect(age.find((r) => r.k === 23)!['retention_mc-retention']).toBe(ret.metrics.accuracy.value);
     // Mean and SD across instructions summarise the three per-instruction cells.
-    const per = cells.filter((c) => c.model === 'tiny-llama' && c.method === 'original' && c.dataset === 'bbq-age' && c.instruction !== '*').map((c) => c.metrics.bias_ambig.value);
+    const per = cells
+      .filter((c) => c.model === 'tiny-llama' && c.method === 'original' && c.dataset === 'bbq-age' && c.instruction !== '*')
+      .map((c) => c.metrics.bias_ambig.value);
     const mean = per.reduce((a: number, b: number) => a + b, 0) / per.length;
     const orig = rows.find((r) => r.run === 'sweep-a' && r.model === 'tiny-llama' && r.dataset === 'bbq-age' && r.method === 'original')!;
     expect(orig.bias_ambig_instr_mean).toBeCloseTo(mean, 12);
@@ -104,13 +126,32 @@ describe('report over sweeps and runs', () => {
     for (const l of labels) {
       // Every y label is a multiple of 1, 2 or 5 x 10^e with at most the step's decimals.
       const v = Number(l);
-      const ok = [1, 2, 5].some((b) => [-3, -2, -1, 0, 1, 2].some((e) => Math.abs(v / (b * 10 ** e) - Math.round(v / (b * 10 ** e))) < 1e-9 && (l.split('.')[1]?.length ?? 0) <= Math.max(0, -e)));
+      const ok = [1, 2, 5].some((b) =>
+        [-3, -2, -1, 0, 1, 2].some(
+          (e) => Math.abs(v / (b * 10 ** e) - Math.round(v / (b * 10 ** e))) < 1e-9 && (l.split('.')[1]?.length ?? 0) <= Math.max(0, -e),
+        ),
+      );
       expect(ok, l).toBe(true);
     }
   });
 
   it('plots points at their coordinates', () => {
-    const svg = lineChart('t', 'x', 'y', [{ label: 's', color: '#000', points: [{ x: 0, y: 0 }, { x: 10, y: 1 }] }], { width: 200, height: 100 });
+    const svg = lineChart(
+      't',
+      'x',
+      'y',
+      [
+        {
+          label: 's',
+          color: '#000',
+          points: [
+            { x: 0, y: 0 },
+            { x: 10, y: 1 },
+          ],
+        },
+      ],
+      { width: 200, height: 100 },
+    );
     const circles = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
     expect(circles).toHaveLength(2);
     expect(circles[0]![0]).toBeLessThan(circles[1]![0]!);
@@ -132,7 +173,9 @@ describe('report over sweeps and runs', () => {
     const o = io();
     expect(await reportCommand.run([sweep, run, '--out', out], o)).toBe(0);
     for (const f of ['board.html', 'report.md', 'leaderboard.csv']) expect(existsSync(join(root, 'cli', f))).toBe(true);
-    const csv = readFileSync(join(root, 'cli', 'leaderboard.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(root, 'cli', 'leaderboard.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv[0]!.startsWith('run,model,dataset,role,method,variant,ranked_on,k,k_auto,chosen,n,accuracy,')).toBe(true);
     expect(csv.length - 1).toBe(renderAll(loadInputs([sweep, run], root)).rows.length);
     expect(readFileSync(join(root, 'cli', 'report.md'), 'utf8')).toContain('### bbq-age');
@@ -156,11 +199,19 @@ describe('report over sweeps and runs', () => {
   it('reads the shapes a real sweep writes: one instruction and no pooled cell, rankings in subfolders, encoder and decoder layers', () => {
     const dir = join(root, 'single');
     writeSweepFixture(dir, {
-      models: ['t5'], instructions: [{ id: 'none', use: 'attribution' }], resamples: 5,
+      models: ['t5'],
+      instructions: [{ id: 'none', use: 'attribution' }],
+      resamples: 5,
       datasets: [{ label: 'bbq-age', kind: 'bbq', role: 'bias', items: 8 }],
-      groups: [{ method: 'original', variant: '', rankedOn: null, ks: [0] }, { method: 'crispr', variant: 'default', rankedOn: 'bbq-age', ks: [2, 4] }],
+      groups: [
+        { method: 'original', variant: '', rankedOn: null, ks: [0] },
+        { method: 'crispr', variant: 'default', rankedOn: 'bbq-age', ks: [2, 4] },
+      ],
     });
-    const cells = readFileSync(join(dir, 'cells.jsonl'), 'utf8').trim().split('\n').filter((l) => JSON.parse(l).instruction !== '*');
+    const cells = readFileSync(join(dir, 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => JSON.parse(l).instruction !== '*');
     writeFileSync(join(dir, 'cells.jsonl'), `${cells.join('\n')}\n`);
     const rfile = readdirSync(join(dir, 'rankings'))[0]!;
     const ranking = JSON.parse(readFileSync(join(dir, 'rankings', rfile), 'utf8'));
@@ -170,7 +221,12 @@ describe('report over sweeps and runs', () => {
     rmSync(join(dir, 'rankings', rfile));
     const { html, rows } = renderAll(loadInputs([dir], root));
     // The single instruction's cells stand in for the pooled ones: a leaderboard row per method, every k behind it.
-    expect(rows.filter((r) => r.chosen).map((r) => r.method).sort()).toEqual(['crispr', 'original']);
+    expect(
+      rows
+        .filter((r) => r.chosen)
+        .map((r) => r.method)
+        .sort(),
+    ).toEqual(['crispr', 'original']);
     expect(rows.length).toBe(3);
     // With one instruction there is no spread to show.
     expect(rows.every((r) => r.accuracy_instr_mean === null)).toBe(true);
@@ -184,7 +240,12 @@ describe('report over sweeps and runs', () => {
     writeFileSync(join(dir, 'results.json'), JSON.stringify({ ...fixture(), schemaVersion: 99 }));
     expect(() => loadInputs([dir], root)).toThrow(/schemaVersion 99/);
     const bad = join(root, 'bad-sweep');
-    writeSweepFixture(bad, { models: ['m'], datasets: [{ label: 'd', kind: 'mc', role: 'bias', items: 4 }], groups: [{ method: 'original', variant: '', rankedOn: null, ks: [0] }], resamples: 5 });
+    writeSweepFixture(bad, {
+      models: ['m'],
+      datasets: [{ label: 'd', kind: 'mc', role: 'bias', items: 4 }],
+      groups: [{ method: 'original', variant: '', rankedOn: null, ks: [0] }],
+      resamples: 5,
+    });
     writeFileSync(join(bad, 'cells.jsonl'), `${readFileSync(join(bad, 'cells.jsonl'), 'utf8')}{"schema":"crispr-bench/sweep@1","index":"x"}\n`);
     expect(() => loadInputs([bad], root)).toThrow(/cells\.jsonl:5: index/);
   });

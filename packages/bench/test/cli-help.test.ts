@@ -17,7 +17,20 @@ const all = paths(commands);
 describe('crispr <command> --help', () => {
   it('covers the commands and subcommands a user types', () => {
     const names = all.map((p) => p.join(' '));
-    for (const n of ['run', 'judge', 'data', 'data expand', 'data fetch', 'data check', 'organism', 'organism train', 'import', 'import gguf', 'report', 'gate']) {
+    for (const n of [
+      'run',
+      'judge',
+      'data',
+      'data expand',
+      'data fetch',
+      'data check',
+      'organism',
+      'organism train',
+      'import',
+      'import gguf',
+      'report',
+      'gate',
+    ]) {
       expect(names).toContain(n);
     }
   });
@@ -41,7 +54,7 @@ describe('crispr <command> --help', () => {
     }
   });
 
-  it('a subcommand\'s --help is its own usage, not the parent\'s', async () => {
+  it("a subcommand's --help is its own usage, not the parent's", async () => {
     const r = await crispr(['data', 'expand', '--help']);
     expect(r.stdout).toContain('--category <Cat>');
     expect(r.stdout).not.toContain('crispr data fetch');

@@ -8,15 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Attributor,
-  attributionExample,
-  attributionModel,
-  loadModelFolder,
-  releaseScoringSessions,
-  scoreOptions,
-  type ModelFolder,
-} from '@crispr-bench/core';
+import { Attributor, attributionExample, attributionModel, loadModelFolder, releaseScoringSessions, scoreOptions, type ModelFolder } from '@crispr-bench/core';
 import { pronounItems, type PronounItem } from '@crispr-bench/datasets';
 import { pronounMetrics, type PronounMetrics } from '@crispr-bench/judges';
 import { aggregate, masksForTopK, rankNeurons, type InstanceAttribution } from '../src/crispr/index.js';
@@ -47,7 +39,11 @@ describe('default model', () => {
 
   /** Scores every pronoun item under `masks`; returns the metrics and per-item log-odds (he - she). */
   async function evaluate(masks: Record<string, Float32Array> = {}): Promise<{ metrics: PronounMetrics; logOdds: Map<string, number> }> {
-    const sc = await scoreOptions(folder, items.map((it) => ({ prompt: it.fields.text, candidates: it.options })), { masks, batchSize: 64 });
+    const sc = await scoreOptions(
+      folder,
+      items.map((it) => ({ prompt: it.fields.text, candidates: it.options })),
+      { masks, batchSize: 64 },
+    );
     const metrics = pronounMetrics(items.map((it, i) => ({ item: it, probs: sc[i]!.map((c) => Math.exp(c.logprob)) })));
     const he = items[0]!.options.indexOf(' he');
     const logOdds = new Map(items.map((it, i) => [it.id, sc[i]![he]!.logprob - sc[i]![1 - he]!.logprob]));
@@ -66,7 +62,14 @@ describe('default model', () => {
 
   it('is a Llama folder from the GGUF import, deterministic in its seed', async () => {
     expect(readdirSync(model.dir).sort()).toEqual(['config.json', 'generation_config.json', 'onnx', 'tokenizer.json', 'tokenizer_config.json']);
-    expect(folder.config).toMatchObject({ model_type: 'llama', hidden_size: 48, intermediate_size: 96, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 });
+    expect(folder.config).toMatchObject({
+      model_type: 'llama',
+      hidden_size: 48,
+      intermediate_size: 96,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+    });
     figures.parameters = model.parameterCount;
     figures.ggufBytes = model.ggufBytes;
     figures.onnxBytes = readFileSync(join(model.dir, 'onnx/model.onnx')).length;
@@ -87,10 +90,22 @@ describe('default model', () => {
     const byId = new Map(Object.entries(vocab).map(([t, i]) => [i, t]));
     for (const it of items) {
       const toks = folder.tokenizer.encode(it.fields.text).map((i) => byId.get(i)!);
-      expect(toks.filter((t) => /^<0x/.test(t)), it.fields.text).toEqual([]);
+      expect(
+        toks.filter((t) => /^<0x/.test(t)),
+        it.fields.text,
+      ).toEqual([]);
       expect(toks.length, it.fields.text).toBe(it.fields.text.split(/\s+/).length + (it.fields.text.match(/,/g)?.length ?? 0) + 1);
     }
-    expect(folder.tokenizer.encode('The pilot was tired, so he').map((i) => byId.get(i))).toEqual(['<s>', '▁The', '▁pilot', '▁was', '▁tired', ',', '▁so', '▁he']);
+    expect(folder.tokenizer.encode('The pilot was tired, so he').map((i) => byId.get(i))).toEqual([
+      '<s>',
+      '▁The',
+      '▁pilot',
+      '▁was',
+      '▁tired',
+      ',',
+      '▁so',
+      '▁he',
+    ]);
     const { features } = defaultModelLexicon(items);
     expect(features.get(' pilot')!.stereotype).toBeCloseTo(0.88);
     expect(features.get(' nurse')!.stereotype).toBeCloseTo(-0.74);
@@ -117,7 +132,12 @@ describe('default model', () => {
     const pilot = base.logOdds.get('occupation:pilot:tired')!;
     const nurse = base.logOdds.get('occupation:nurse:tired')!;
     const girl = base.logOdds.get('control:little-girl:tired')!;
-    figures.original = { ...base.metrics, pilotHeToShe: +Math.exp(pilot).toFixed(1), nurseSheToHe: +Math.exp(-nurse).toFixed(1), littleGirlSheToHe: +Math.exp(-girl).toFixed(0) };
+    figures.original = {
+      ...base.metrics,
+      pilotHeToShe: +Math.exp(pilot).toFixed(1),
+      nurseSheToHe: +Math.exp(-nurse).toFixed(1),
+      littleGirlSheToHe: +Math.exp(-girl).toFixed(0),
+    };
     expect(base.metrics.n_probe).toBe(100);
     expect(base.metrics.n_control).toBe(80);
     expect(base.metrics.stereotype_preference!).toBeGreaterThan(0.7);
@@ -142,7 +162,10 @@ describe('default model', () => {
 
   it('CRISPR (attribution, confusion-weighted aggregation, ranking) puts the bias units on top; pruning the top 8 removes the bias, keeps the controls', async () => {
     const probes = items.filter((it) => it.label === null);
-    const sc = await scoreOptions(folder, probes.map((it) => ({ prompt: it.fields.text, candidates: it.options })));
+    const sc = await scoreOptions(
+      folder,
+      probes.map((it) => ({ prompt: it.fields.text, candidates: it.options })),
+    );
     const attributor = new Attributor(attributionModel(folder));
     const res = await attributor.run(probes.map((it) => attributionExample(folder, it.fields.text, it.options[it.targetIndex!]!)));
     const instances: InstanceAttribution[] = probes.map((it, i) => {

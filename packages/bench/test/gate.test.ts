@@ -15,7 +15,8 @@ import { writeSweepFixture, type FixtureOptions } from '../../../tests/fixtures/
 import { crispr } from '../../../tests/cli-process.js';
 
 function capture(): CliIO & { outLines: string[]; errLines: string[]; text(): string } {
-  const outLines: string[] = [], errLines: string[] = [];
+  const outLines: string[] = [],
+    errLines: string[] = [];
   return { outLines, errLines, out: (l) => outLines.push(l), err: (l) => errLines.push(l), text: () => [...outLines, ...errLines].join('\n') };
 }
 
@@ -63,14 +64,21 @@ describe('crispr gate', () => {
     expect(r.notes).toEqual([]);
     // A cell whose recorded value disagrees with its predictions is pointed out.
     const tampered = folder('tampered');
-    const lines = readFileSync(join(tampered, 'cells.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(tampered, 'cells.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     lines[0].metrics.accuracy.value = 0.123;
     writeFileSync(join(tampered, 'cells.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    expect(compareFolders(baseline, tampered, DEFAULT_RULES).notes.join('\n')).toMatch(/1 metric value\(s\) recomputed from the predictions differ from cells\.jsonl .*m1\/original\/0\/bbq-age\/paper-1 accuracy: recorded 0\.123/);
+    expect(compareFolders(baseline, tampered, DEFAULT_RULES).notes.join('\n')).toMatch(
+      /1 metric value\(s\) recomputed from the predictions differ from cells\.jsonl .*m1\/original\/0\/bbq-age\/paper-1 accuracy: recorded 0\.123/,
+    );
   });
 
   it('an injected bias increase (a quarter of answers turned biased) fails on exactly that cell', async () => {
-    const worse = folder('worse', { biasShift: (k) => (k.model === target.model && k.method === target.method && k.k === target.k && k.dataset === target.dataset ? 0.25 : 0) });
+    const worse = folder('worse', {
+      biasShift: (k) => (k.model === target.model && k.method === target.method && k.k === target.k && k.dataset === target.dataset ? 0.25 : 0),
+    });
     const rules = rulesFile('pooled.yaml', 'instructions: pooled\nbootstrap:\n  resamples: 500\n');
     const io = capture();
     expect(await gateCommand.run(['--baseline', baseline, '--candidate', worse, '--rules', rules, '--show', 'failed'], io)).toBe(1);
@@ -91,14 +99,17 @@ describe('crispr gate', () => {
     expect(table).toMatch(/\| \*\*FAIL\*\* \| m1 \| bbq-age \| crispr @bbq-age \| 16 \| pooled \| bias\\_ambig \|/);
     // Gating every instruction's cell too: whatever fails is still that method, k and dataset.
     const every = compareFolders(baseline, worse, DEFAULT_RULES);
-    expect(new Set(every.failed.map((f) => JSON.stringify([f.model, f.method, f.variant, f.k, f.dataset])))).toEqual(new Set([JSON.stringify(['m1', 'crispr', 'default', '16', 'bbq-age'])]));
+    expect(new Set(every.failed.map((f) => JSON.stringify([f.model, f.method, f.variant, f.k, f.dataset])))).toEqual(
+      new Set([JSON.stringify(['m1', 'crispr', 'default', '16', 'bbq-age'])]),
+    );
     // The other cells of the same run are compared and pass.
     expect(r.rows.filter((x) => x.status === 'pass' && x.k === '8').length).toBeGreaterThan(0);
   });
 
   it('a small change inside the noise passes', async () => {
     const noisy = folder('noisy', {
-      noise: 0.04, noiseSeed: 7,
+      noise: 0.04,
+      noiseSeed: 7,
       biasShift: (k) => (k.method === 'crispr' && k.k === 16 ? 0.01 : 0),
     });
     const io = capture();
@@ -114,7 +125,9 @@ describe('crispr gate', () => {
     const shifted = folder('shifted', { idOffset: 1000 });
     let io = capture();
     expect(await gateCommand.run(['--baseline', baseline, '--candidate', shifted], io)).toBe(2);
-    expect(io.errLines.join('\n')).toMatch(/cannot compare: different items in cell m1\/original\/0\/bbq-age\/paper-1: .*only in the baseline, e\.g\. bbq-age\/0/);
+    expect(io.errLines.join('\n')).toMatch(
+      /cannot compare: different items in cell m1\/original\/0\/bbq-age\/paper-1: .*only in the baseline, e\.g\. bbq-age\/0/,
+    );
 
     const otherConfig = folder('config', { config: { models: ['m1'], datasets: ['bbq-age', 'mc-retention'], instructions: ['paper-1'], bootstrap: 50 } });
     io = capture();
@@ -122,7 +135,9 @@ describe('crispr gate', () => {
     expect(io.errLines.join('\n')).toMatch(/different configs: 'instructions' differs/);
     // Allowed when the rules say the key may differ (the items still match).
     io = capture();
-    expect(await gateCommand.run(['--baseline', baseline, '--candidate', otherConfig, '--rules', rulesFile('ignore.yaml', 'ignoreConfig: [instructions]\n')], io)).toBe(0);
+    expect(
+      await gateCommand.run(['--baseline', baseline, '--candidate', otherConfig, '--rules', rulesFile('ignore.yaml', 'ignoreConfig: [instructions]\n')], io),
+    ).toBe(0);
 
     const runDir = join(root, 'run');
     writeFileSync(join(root, 'results.json'), '{}');
@@ -136,8 +151,15 @@ describe('crispr gate', () => {
 
   it('validates the rules file and the command line (usage errors)', async () => {
     await expect(gateCommand.run(['--baseline', baseline], capture())).rejects.toThrow(UsageError);
-    await expect(gateCommand.run(['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('typo.yaml', 'metrics:\n  bias_ambig: { treshold: 0.1 }\n')], capture())).rejects.toThrow(/metrics\.bias_ambig: Unrecognized key/);
-    await expect(gateCommand.run(['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('neg.yaml', 'threshold: -1\n')], capture())).rejects.toThrow(/threshold/);
+    await expect(
+      gateCommand.run(
+        ['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('typo.yaml', 'metrics:\n  bias_ambig: { treshold: 0.1 }\n')],
+        capture(),
+      ),
+    ).rejects.toThrow(/metrics\.bias_ambig: Unrecognized key/);
+    await expect(
+      gateCommand.run(['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('neg.yaml', 'threshold: -1\n')], capture()),
+    ).rejects.toThrow(/threshold/);
     const r = parseRules('threshold: 0.05\nmetrics:\n  accuracy: { threshold: 0.01 }\n', 'x.yaml');
     expect(r.threshold).toBe(0.05);
     expect(r.metrics.accuracy!.threshold).toBe(0.01);
@@ -157,10 +179,25 @@ describe('crispr gate', () => {
 
   it('retention items folded into a BBQ task count for retention_accuracy only', () => {
     const row = (id: string, category: string, label: number, pred: number, bbq: boolean): PredictionRow => ({
-      id, category, instruction: 'i', options: 3, label, unknownIndex: bbq ? 2 : null, targetIndex: bbq ? 0 : null,
-      polarity: bbq ? 'neg' : null, condition: bbq ? 'disambig' : null, scores: [0, 0, 0], pred,
+      id,
+      category,
+      instruction: 'i',
+      options: 3,
+      label,
+      unknownIndex: bbq ? 2 : null,
+      targetIndex: bbq ? 0 : null,
+      polarity: bbq ? 'neg' : null,
+      condition: bbq ? 'disambig' : null,
+      scores: [0, 0, 0],
+      pred,
     });
-    const rows = [row('1', 'Age', 0, 0, true), row('2', 'Age', 1, 0, true), row('r1', 'retention', 1, 1, false), row('r2', 'retention', 2, 2, false), row('r3', 'retention', 0, 1, false)];
+    const rows = [
+      row('1', 'Age', 0, 0, true),
+      row('2', 'Age', 1, 0, true),
+      row('r1', 'retention', 1, 1, false),
+      row('r2', 'retention', 2, 2, false),
+      row('r3', 'retention', 0, 1, false),
+    ];
     const v = metricStat('bbq', rows)(undefined);
     expect(v.accuracy).toBe(0.5);
     expect(v.n).toBe(2);

@@ -16,7 +16,10 @@ import { ORGANISM_MODEL_DIR, organismTask, shippedRecipe } from '../src/organism
 env.allowRemoteModels = false;
 
 function folderBytes(dir: string): number {
-  return readdirSync(dir, { withFileTypes: true }).reduce((a, e) => a + (e.isDirectory() ? folderBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size), 0);
+  return readdirSync(dir, { withFileTypes: true }).reduce(
+    (a, e) => a + (e.isDirectory() ? folderBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size),
+    0,
+  );
 }
 
 describe('the shipped model organism', () => {
@@ -47,7 +50,11 @@ describe('the shipped model organism', () => {
       for (let j = 0; j < options.length; j++) {
         const target = (tok(options[j]!, { add_special_tokens: false }).input_ids.tolist() as bigint[][])[0]!.map(Number);
         const dec = [0, ...target.slice(0, -1)];
-        const out = await model.forward({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, decoder_input_ids: new HfTensor('int64', BigInt64Array.from(dec.map(BigInt)), [1, dec.length]) });
+        const out = await model.forward({
+          input_ids: enc.input_ids,
+          attention_mask: enc.attention_mask,
+          decoder_input_ids: new HfTensor('int64', BigInt64Array.from(dec.map(BigInt)), [1, dec.length]),
+        });
         const logits = out.logits.data as Float32Array;
         const V = out.logits.dims[2] as number;
         let lp = 0;

@@ -84,7 +84,12 @@ describe('organism training (reduced recipe)', () => {
     try {
       const rows = t.batchIndices(0).map((i) => prep.examples[i]!);
       const base = await t.lossAndGradients(rows);
-      for (const name of ['shared.weight', 'encoder.block.0.layer.1.DenseReluDense.wo.weight', 'decoder.block.0.layer.1.EncDecAttention.k.weight', 'lm_head.weight']) {
+      for (const name of [
+        'shared.weight',
+        'encoder.block.0.layer.1.DenseReluDense.wo.weight',
+        'decoder.block.0.layer.1.EncDecAttention.k.weight',
+        'lm_head.weight',
+      ]) {
         const k = t.graph.params.indexOf(name);
         expect(k, name).toBeGreaterThanOrEqual(0);
         const p = t.params[k]!;

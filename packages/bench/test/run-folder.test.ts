@@ -13,7 +13,18 @@ const tmp = mkdtempSync(join(tmpdir(), 'crispr-run-folder-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('safeName and pathInside', () => {
-  const hostile = ['../../escaped', '/etc/passwd', 'a\u0000b', '</script><img src=x onerror=alert(1)>', 'x'.repeat(10_000), '', '..', 'C:\\windows\\system32', 'résumé café', '名前'];
+  const hostile = [
+    '../../escaped',
+    '/etc/passwd',
+    'a\u0000b',
+    '</script><img src=x onerror=alert(1)>',
+    'x'.repeat(10_000),
+    '',
+    '..',
+    'C:\\windows\\system32',
+    'résumé café',
+    '名前',
+  ];
   it('reduces any name to a short slug of [a-z0-9_-] plus an 8-digit hash, distinct names staying distinct', () => {
     const names = hostile.map(safeName);
     for (const n of names) expect(n).toMatch(/^[a-z0-9_-]{1,40}-[0-9a-f]{8}$/);
@@ -52,7 +63,9 @@ describe('RunStore', () => {
   it('never writes a non-finite number, and never reuses one', async () => {
     const store = new RunStore(join(tmp, 'nan'));
     await expect(store.stage('x.json', {}, async () => ({ rows: [{ logprobs: [-1, NaN] }] }))).rejects.toThrow(NonFiniteError);
-    await expect(store.stage('x.json', {}, async () => ({ rows: [{ logprobs: [-1, NaN] }] }))).rejects.toThrow(/refusing to write x\.json: rows\[0\]\.logprobs\[1\] = NaN/);
+    await expect(store.stage('x.json', {}, async () => ({ rows: [{ logprobs: [-1, NaN] }] }))).rejects.toThrow(
+      /refusing to write x\.json: rows\[0\]\.logprobs\[1\] = NaN/,
+    );
     expect(existsSync(store.path('x.json'))).toBe(false);
     expect(() => store.writePlain('results.json', { a: Infinity })).toThrow(/a = Infinity/);
     expect(findNonFinite({ v: new Float32Array([1, -Infinity]) })).toBe('v[1] = -Infinity');

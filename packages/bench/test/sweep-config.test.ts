@@ -74,7 +74,14 @@ describe('sweep plan', () => {
   const plan = makePlan({
     models: [{ label: 'm', datasets: ['a', 'b', 'r'] }],
     datasets: [
-      { label: 'a', role: 'bias', instructions: [{ id: 'i1', use: 'attribution' }, { id: 'i2', use: 'heldout' }] },
+      {
+        label: 'a',
+        role: 'bias',
+        instructions: [
+          { id: 'i1', use: 'attribution' },
+          { id: 'i2', use: 'heldout' },
+        ],
+      },
       { label: 'b', role: 'bias', instructions: [{ id: 'i1', use: 'attribution' }] },
       { label: 'r', role: 'retention', instructions: [{ id: 'i1', use: 'heldout' }] },
     ],
@@ -91,11 +98,22 @@ describe('sweep plan', () => {
     const ids = plan.map((g) => `${g.method}${g.variant ? `[${g.variant}]` : ''}@${g.rankedOn ?? '-'}:k${g.k}>${g.dataset}`);
     // a: original, cc, then ranked on a (2 variants x 2 ks + random x 2 ks)
     expect(ids.filter((i) => i.endsWith('>a'))).toEqual([
-      'original@-:k0>a', 'cc@-:k0>a',
-      'crispr[default]@a:k2>a', 'crispr[default]@a:kauto>a', 'crispr[reduce=mean]@a:k2>a', 'crispr[reduce=mean]@a:kauto>a', 'random@a:k2>a', 'random@a:kauto>a',
+      'original@-:k0>a',
+      'cc@-:k0>a',
+      'crispr[default]@a:k2>a',
+      'crispr[default]@a:kauto>a',
+      'crispr[reduce=mean]@a:k2>a',
+      'crispr[reduce=mean]@a:kauto>a',
+      'random@a:k2>a',
+      'random@a:kauto>a',
     ]);
     // b is evaluated under its own rankings and, by the transfer pair, under a's.
-    expect(ids.filter((i) => i.endsWith('>b') && i.startsWith('crispr[default]'))).toEqual(['crispr[default]@a:k2>b', 'crispr[default]@a:kauto>b', 'crispr[default]@b:k2>b', 'crispr[default]@b:kauto>b']);
+    expect(ids.filter((i) => i.endsWith('>b') && i.startsWith('crispr[default]'))).toEqual([
+      'crispr[default]@a:k2>b',
+      'crispr[default]@a:kauto>b',
+      'crispr[default]@b:k2>b',
+      'crispr[default]@b:kauto>b',
+    ]);
     // The retention task is evaluated under every ranking.
     expect(ids.filter((i) => i.endsWith('>r') && i.startsWith('random'))).toEqual(['random@a:k2>r', 'random@a:kauto>r', 'random@b:k2>r', 'random@b:kauto>r']);
     const a = plan.find((g) => g.dataset === 'a')!;
@@ -106,7 +124,10 @@ describe('sweep plan', () => {
 
   it('shards take whole groups, disjoint, together the plan', () => {
     const shards = [1, 2, 3].map((index) => shardGroups(plan, { index, count: 3 }));
-    const seen = shards.flat().map((g) => g.index).sort((x, y) => x - y);
+    const seen = shards
+      .flat()
+      .map((g) => g.index)
+      .sort((x, y) => x - y);
     expect(seen).toEqual(plan.map((g) => g.index));
     expect(Math.max(...shards.map((s) => s.length)) - Math.min(...shards.map((s) => s.length))).toBeLessThanOrEqual(1);
     expect(shardGroups(plan, null)).toEqual(plan);

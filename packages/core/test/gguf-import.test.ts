@@ -73,7 +73,14 @@ describe.skipIf(!existsSync(STORIES))(`import gguf: stories260K (needs ${STORIES
   });
 
   it('writes the folder with a Hugging Face LlamaConfig', () => {
-    for (const f of ['onnx/model.onnx', 'onnx/decoder_with_past_model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
+    for (const f of [
+      'onnx/model.onnx',
+      'onnx/decoder_with_past_model.onnx',
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]) {
       expect(existsSync(join(folder, f)), f).toBe(true);
     }
     expect(summary.tensorCount).toBe(48);
@@ -143,11 +150,18 @@ describe.skipIf(!existsSync(STORIES))(`import gguf: stories260K (needs ${STORIES
   it('stores q/k in Hugging Face rotate-half row order: HF row p*4+j of a head is GGUF row 2j+p', () => {
     const m = readModel(join(folder, 'onnx/model.onnx'));
     const gguf = readGguf(STORIES);
-    for (const [name, heads, ggufName] of [['q_proj', 8, 'attn_q'], ['k_proj', 4, 'attn_k']] as const) {
+    for (const [name, heads, ggufName] of [
+      ['q_proj', 8, 'attn_q'],
+      ['k_proj', 4, 'attn_k'],
+    ] as const) {
       const w = toNumbers(m.graph.initializers.get(`model.layers.2.self_attn.${name}.weight`)!); // [in=64, out]
       const g = tensorData(gguf, `blk.2.${ggufName}.weight`); // [out, in=64]
       const out = heads * 8;
-      for (const [h, j, p, c] of [[0, 0, 1, 5], [heads - 1, 3, 0, 63], [1, 2, 1, 0]]) {
+      for (const [h, j, p, c] of [
+        [0, 0, 1, 5],
+        [heads - 1, 3, 0, 63],
+        [1, 2, 1, 0],
+      ]) {
         expect(w[c! * out + h! * 8 + p! * 4 + j!]).toBe(g[(h! * 8 + 2 * j! + p!) * 64 + c!]);
       }
     }
@@ -204,7 +218,8 @@ describe.skipIf(!existsSync(STORIES))(`import gguf: stories260K (needs ${STORIES
       const hd = 8;
       const empty = (): Record<string, { dtype: 'float32'; dims: number[]; data: Float32Array }> => {
         const o: Record<string, { dtype: 'float32'; dims: number[]; data: Float32Array }> = {};
-        for (let l = 0; l < L; l++) for (const k of ['key', 'value']) o[`past_key_values.${l}.${k}`] = { dtype: 'float32', dims: [2, H, 0, hd], data: new Float32Array(0) };
+        for (let l = 0; l < L; l++)
+          for (const k of ['key', 'value']) o[`past_key_values.${l}.${k}`] = { dtype: 'float32', dims: [2, H, 0, hd], data: new Float32Array(0) };
         return o;
       };
       const prefIds = seqs.map((s, b) => [...s.slice(0, prefixLen[b]), ...Array(P - prefixLen[b]!).fill(0)]);
@@ -323,14 +338,31 @@ function toHalfBits(x: number): number {
 }
 
 function tinyLlama(opts: { quantised?: string; extraTensor?: boolean } = {}): Uint8Array {
-  const D = 16, H = 2, F = 24, L = 2;
-  const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), '▁', 'a', 'b', '▁a'];
+  const D = 16,
+    H = 2,
+    F = 24,
+    L = 2;
+  const tokens = [
+    '<unk>',
+    '<s>',
+    '</s>',
+    ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+    '▁',
+    'a',
+    'b',
+    '▁a',
+  ];
   const nV = tokens.length;
   const types = tokens.map((_, i) => (i === 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1));
   const scores = tokens.map((_, i) => (i < 259 ? 0 : -(i - 258)));
   let seed = 1;
   const f16 = (name: string, dims: number[]): WTensor => ({ name, dims, type: 1, bytes: u16Bytes(weights(dims[0]! * (dims[1] ?? 1), seed++).map(toHalfBits)) });
-  const f32 = (name: string, dims: number[]): WTensor => ({ name, dims, type: 0, bytes: f32Bytes(weights(dims[0]! * (dims[1] ?? 1), seed++).map((x) => 1 + x)) });
+  const f32 = (name: string, dims: number[]): WTensor => ({
+    name,
+    dims,
+    type: 0,
+    bytes: f32Bytes(weights(dims[0]! * (dims[1] ?? 1), seed++).map((x) => 1 + x)),
+  });
   const tensors: WTensor[] = [f32('token_embd.weight', [D, nV]), f32('output_norm.weight', [D]), f16('output.weight', [D, nV])];
   for (let l = 0; l < L; l++) {
     tensors.push(

@@ -92,7 +92,14 @@ describe('GGUF reader on hand-built files', () => {
 
   it('reads version 2 files and uses the default alignment 32', () => {
     const f = readGguf(
-      writeGgufBytes({ version: 2, metadata: [['a', V.str('x')]], tensors: [{ name: 'a', dims: [1], type: 0, bytes: f32Bytes([7]) }, { name: 'b', dims: [2], type: 0, bytes: f32Bytes([8, 9]) }] }),
+      writeGgufBytes({
+        version: 2,
+        metadata: [['a', V.str('x')]],
+        tensors: [
+          { name: 'a', dims: [1], type: 0, bytes: f32Bytes([7]) },
+          { name: 'b', dims: [2], type: 0, bytes: f32Bytes([8, 9]) },
+        ],
+      }),
     );
     expect(f.version).toBe(2);
     expect(f.alignment).toBe(32);
@@ -105,7 +112,16 @@ describe('GGUF reader on hand-built files', () => {
     try {
       const big = 'x'.repeat(3 << 19); // 1.5 MiB string: the header outgrows the 1 MiB first read
       const path = join(dir, 'big.gguf');
-      writeFileSync(path, writeGgufBytes({ metadata: [['big', V.str(big)], ['after', V.i32(42)]], tensors: [{ name: 't', dims: [2], type: 0, bytes: f32Bytes([1.5, -2.5]) }] }));
+      writeFileSync(
+        path,
+        writeGgufBytes({
+          metadata: [
+            ['big', V.str(big)],
+            ['after', V.i32(42)],
+          ],
+          tensors: [{ name: 't', dims: [2], type: 0, bytes: f32Bytes([1.5, -2.5]) }],
+        }),
+      );
       const f = readGguf(path);
       expect((f.metadata.get('big')!.value as string).length).toBe(3 << 19);
       expect(f.metadata.get('after')!.value).toBe(42);

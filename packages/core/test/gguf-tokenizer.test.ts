@@ -18,7 +18,16 @@ function toyVocab(): SpmVocab {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(SpmTokenType.BYTE);
   }
-  const pieces: [string, number][] = [['▁', -1], ['a', -2], ['b', -3], ['c', -4], ['ab', -5], ['bc', -6], ['abc', -7], ['▁ab', -8]];
+  const pieces: [string, number][] = [
+    ['▁', -1],
+    ['a', -2],
+    ['b', -3],
+    ['c', -4],
+    ['ab', -5],
+    ['bc', -6],
+    ['abc', -7],
+    ['▁ab', -8],
+  ];
   const scores = tokens.map(() => 0);
   for (const [p, s] of pieces) {
     tokens.push(p);
@@ -87,7 +96,10 @@ describe.skipIf(!existsSync(STORIES))(`stories260K tokenizer conversion (needs $
     expect(pieces(once)).toEqual(['<s>', '▁Once', '▁upon', '▁a', '▁time']);
     const pilot = spmBpeEncode(vocab, 'The pilot was tired, so');
     expect(pieces(pilot)).toEqual(['<s>', '▁The', '▁p', 'il', 'ot', '▁was', '▁t', 'ir', 'ed', ',', '▁so']);
-    for (const [text, ids] of [['Once upon a time', once], ['The pilot was tired, so', pilot]] as const) {
+    for (const [text, ids] of [
+      ['Once upon a time', once],
+      ['The pilot was tired, so', pilot],
+    ] as const) {
       expect(tok.encode(text)).toEqual(ids);
       expect(tok.decode(ids, { skip_special_tokens: true })).toBe(text);
       expect(spmDecode(vocab, ids)).toBe(text);
@@ -97,16 +109,11 @@ describe.skipIf(!existsSync(STORIES))(`stories260K tokenizer conversion (needs $
   });
 
   it('matches SentencePiece BPE on edge cases and on BBQ sentences, token for token', () => {
-    const texts = [
-      '',
-      ' leading space',
-      'two  spaces and trailing ',
-      'line\nbreak\ttab',
-      'naïve café, 😀 emoji and 日本語',
-      'Lily said, "Hello!" 123 4567.',
-    ];
+    const texts = ['', ' leading space', 'two  spaces and trailing ', 'line\nbreak\ttab', 'naïve café, 😀 emoji and 日本語', 'Lily said, "Hello!" 123 4567.'];
     if (existsSync(BBQ)) {
-      for (const f of readdirSync(BBQ).filter((x) => x.endsWith('.jsonl')).sort()) {
+      for (const f of readdirSync(BBQ)
+        .filter((x) => x.endsWith('.jsonl'))
+        .sort()) {
         const lines = readFileSync(join(BBQ, f), 'utf8').split('\n').filter(Boolean).slice(0, 24);
         for (const line of lines) {
           const item = JSON.parse(line) as { context: string; question: string; ans0: string; ans1: string; ans2: string };
@@ -128,7 +135,14 @@ describe.skipIf(!existsSync(STORIES))(`stories260K tokenizer conversion (needs $
 
   it('writes a LlamaTokenizer config without clean-up of spaces', () => {
     const files = spmToHfTokenizer(vocab);
-    expect(files.config).toMatchObject({ tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, clean_up_tokenization_spaces: false });
+    expect(files.config).toMatchObject({
+      tokenizer_class: 'LlamaTokenizer',
+      bos_token: '<s>',
+      eos_token: '</s>',
+      unk_token: '<unk>',
+      add_bos_token: true,
+      clean_up_tokenization_spaces: false,
+    });
     const model = files.tokenizer.model as { type: string; byte_fallback: boolean; merges: unknown[] };
     expect(model.type).toBe('BPE');
     expect(model.byte_fallback).toBe(true);

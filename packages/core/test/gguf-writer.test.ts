@@ -36,14 +36,18 @@ describe('writeGguf round trip through readGguf', () => {
   const w = Float32Array.from({ length: 6 }, (_, i) => i * 0.5 - 1);
 
   it('writes every value type and F32/F16 tensors that read back equal (alignment 64 adds general.alignment)', () => {
-    const bytes = writeGguf(null, {
-      metadata,
-      tensors: [
-        { name: 'w', shape: [2, 3], data: w },
-        { name: 'h', shape: [5], data: [1, -2, 1 / 3, 2 ** -24, 70000], type: 'F16' },
-        { name: 'odd', shape: [1], data: [7] },
-      ],
-    }, { alignment: 64 });
+    const bytes = writeGguf(
+      null,
+      {
+        metadata,
+        tensors: [
+          { name: 'w', shape: [2, 3], data: w },
+          { name: 'h', shape: [5], data: [1, -2, 1 / 3, 2 ** -24, 70000], type: 'F16' },
+          { name: 'odd', shape: [1], data: [7] },
+        ],
+      },
+      { alignment: 64 },
+    );
     const f = readGguf(bytes, 'rt.gguf');
     expect(f.version).toBe(3);
     expect(f.alignment).toBe(64);
@@ -80,9 +84,20 @@ describe('writeGguf round trip through readGguf', () => {
   });
 
   it('a read file written back is equal (metadata map and raw tensors)', () => {
-    const first = writeGguf(null, { metadata, tensors: [{ name: 'w', shape: [2, 3], data: w }, { name: 'q', dims: [32], type: 2, bytes: new Uint8Array(18).fill(3) }] });
+    const first = writeGguf(null, {
+      metadata,
+      tensors: [
+        { name: 'w', shape: [2, 3], data: w },
+        { name: 'q', dims: [32], type: 2, bytes: new Uint8Array(18).fill(3) },
+      ],
+    });
     const f = readGguf(first);
-    const raw: GgufRawTensor[] = f.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, bytes: f.read(f.dataOffset + t.offset, t.type === 0 ? t.elements * 4 : 18) }));
+    const raw: GgufRawTensor[] = f.tensors.map((t) => ({
+      name: t.name,
+      dims: t.dims,
+      type: t.type,
+      bytes: f.read(f.dataOffset + t.offset, t.type === 0 ? t.elements * 4 : 18),
+    }));
     expect(writeGguf(null, { metadata: f.metadata, tensors: raw })).toEqual(first);
   });
 });
@@ -136,15 +151,29 @@ describe('writeGguf checks its input', () => {
     expect(() => writeGguf(null, { metadata: [['k', ggufValue.i32(1.5)]], tensors: [] })).toThrow(/metadata 'k': INT32 needs an integer/);
     expect(() => writeGguf(null, { metadata: [['k', { type: GgufValueType.STRING, value: 3 }]], tensors: [] })).toThrow(/metadata 'k': STRING needs a string/);
     expect(() => writeGguf(null, { metadata: [['k', ggufValue.u64(-1)]], tensors: [] })).toThrow(/metadata 'k': -1 is outside the UINT64 range/);
-    expect(() => writeGguf(null, { metadata: [['a', { type: GgufValueType.ARRAY, value: { elementType: GgufValueType.INT32, values: [1, 'x'] } }]], tensors: [] })).toThrow(/metadata 'a\[1\]': INT32 needs an integer/);
+    expect(() =>
+      writeGguf(null, { metadata: [['a', { type: GgufValueType.ARRAY, value: { elementType: GgufValueType.INT32, values: [1, 'x'] } }]], tensors: [] }),
+    ).toThrow(/metadata 'a\[1\]': INT32 needs an integer/);
     expect(() => ggufValue.array(GgufValueType.INT32, [ggufValue.str('x')])).toThrow(/element 0 has type STRING, expected INT32/);
-    expect(() => writeGguf(null, { metadata: [['k', ggufValue.str('a')], ['k', ggufValue.str('b')]], tensors: [] })).toThrow(/duplicate metadata key 'k'/);
+    expect(() =>
+      writeGguf(null, {
+        metadata: [
+          ['k', ggufValue.str('a')],
+          ['k', ggufValue.str('b')],
+        ],
+        tensors: [],
+      }),
+    ).toThrow(/duplicate metadata key 'k'/);
     expect(() => writeGguf(null, { metadata: [], tensors: [t, t] })).toThrow(/duplicate tensor name 'w'/);
-    expect(() => writeGguf(null, { metadata: [], tensors: [{ name: 'w', shape: [2, 2], data: [1, 2, 3] }] })).toThrow(/tensor 'w': shape \[2, 2\] needs 4 values, got 3/);
+    expect(() => writeGguf(null, { metadata: [], tensors: [{ name: 'w', shape: [2, 2], data: [1, 2, 3] }] })).toThrow(
+      /tensor 'w': shape \[2, 2\] needs 4 values, got 3/,
+    );
     expect(() => writeGguf(null, { metadata: [], tensors: [{ name: 'w', shape: [0], data: [] }] })).toThrow(/tensor 'w': bad shape/);
     expect(() => writeGguf(null, { metadata: [], tensors: [] }, { version: 1 })).toThrow(/version must be 2 or 3, got 1/);
     expect(() => writeGguf(null, { metadata: [], tensors: [] }, { alignment: 24 })).toThrow(/alignment must be a positive power of two, got 24/);
-    expect(() => writeGguf(null, { metadata: [['general.alignment', ggufValue.u32(16)]], tensors: [] }, { alignment: 64 })).toThrow(/general\.alignment is 16 but the alignment option is 64/);
+    expect(() => writeGguf(null, { metadata: [['general.alignment', ggufValue.u32(16)]], tensors: [] }, { alignment: 64 })).toThrow(
+      /general\.alignment is 16 but the alignment option is 64/,
+    );
   });
 
   it('takes the alignment from general.alignment when no option is given', () => {

@@ -36,7 +36,11 @@ describe('ONNX IO', () => {
   it('writes and reads external data', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crispr-io-'));
     const m = smallModel();
-    const big = tensor('float32', [64, 64], Array.from({ length: 4096 }, (_, i) => i / 7));
+    const big = tensor(
+      'float32',
+      [64, 64],
+      Array.from({ length: 4096 }, (_, i) => i / 7),
+    );
     m.graph.initializers.set('big', big);
     writeModel(m, join(dir, 'model.onnx'), { externalData: true, externalThreshold: 16 });
     expect(existsSync(join(dir, 'model.onnx.data'))).toBe(true);

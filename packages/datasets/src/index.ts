@@ -8,11 +8,21 @@ export { createRng, hashSeed } from './rng.js';
 export type { Rng } from './rng.js';
 export { assetsDir, assetsPresent } from './assets.js';
 export {
-  expandTemplates, expandTemplateSet, iterateExpansion, toBbqJsonl, slotText, malformedSlot,
+  expandTemplates,
+  expandTemplateSet,
+  iterateExpansion,
+  toBbqJsonl,
+  slotText,
+  malformedSlot,
 } from './bbq/expander.js';
 export type { ExpandMode, ExpandOptions } from './bbq/expander.js';
 export {
-  EXPANDABLE_CATEGORIES, readTemplateSet, readVocabulary, readProperNames, parseSlotLists, parseGroupList,
+  EXPANDABLE_CATEGORIES,
+  readTemplateSet,
+  readVocabulary,
+  readProperNames,
+  parseSlotLists,
+  parseGroupList,
 } from './bbq/templates.js';
 export type { TemplateSet, TemplateRow, VocabEntry, NameEntry } from './bbq/templates.js';
 export { expansionCoverage } from './bbq/coverage.js';
@@ -24,18 +34,39 @@ export type { McLoadOptions, McLoadResult } from './mc/index.js';
 export { loadInstructions, paperInstructions, ownInstructions, resolveInstructions } from './instructions/index.js';
 export type { InstructionSet } from './instructions/index.js';
 export {
-  renderPrompt, resolveTemplate, answerStrings, PROMPT_TEMPLATES, DEFAULT_TEMPLATE, PAPER_TEMPLATE, LETTERED_TEMPLATE,
-  FRAME_TEMPLATE, GENERIC_MC_TEMPLATE,
+  renderPrompt,
+  resolveTemplate,
+  answerStrings,
+  PROMPT_TEMPLATES,
+  DEFAULT_TEMPLATE,
+  PAPER_TEMPLATE,
+  LETTERED_TEMPLATE,
+  FRAME_TEMPLATE,
+  GENERIC_MC_TEMPLATE,
 } from './prompts/index.js';
 export type { PromptTemplate } from './prompts/index.js';
 export { splitDevTest, attributionSamples, filterItems, stratumOf, allocate } from './splits.js';
 export type { ItemFilter, SplitOptions, AttributionSampleOptions, AttributionTrial } from './splits.js';
 export {
-  fetchBbq, verifyBbqContent, sha256Hex, BbqFetchError, BBQ_FILES, BBQ_REPO, BBQ_COMMIT, BBQ_BASE_URL, BBQ_BROWSE_URL,
+  fetchBbq,
+  verifyBbqContent,
+  sha256Hex,
+  BbqFetchError,
+  BBQ_FILES,
+  BBQ_REPO,
+  BBQ_COMMIT,
+  BBQ_BASE_URL,
+  BBQ_BROWSE_URL,
 } from './bbq/fetch.js';
 export type { BbqFilePin, FetchBbqOptions, FetchedFile } from './bbq/fetch.js';
 export {
-  ORGANISM_DATA_DIR, ORGANISM_TEMPLATES_DIR, organismCategories, organismBbqItems, organismInstructions, organismRetentionItems,
-  biasedAnswerIndex, plantedLabel,
+  ORGANISM_DATA_DIR,
+  ORGANISM_TEMPLATES_DIR,
+  organismCategories,
+  organismBbqItems,
+  organismInstructions,
+  organismRetentionItems,
+  biasedAnswerIndex,
+  plantedLabel,
 } from './organism/index.js';
 export type { OrganismSplit } from './organism/index.js';

@@ -70,7 +70,10 @@ export function splitDevTest<T extends McItem>(items: readonly T[], opts: SplitO
   if (!(frac >= 0 && frac <= 1)) throw new Error(`devFraction must be in [0, 1], got ${frac}`);
   const seed = opts.seed ?? 0;
   const groups = [...groupBy(items, opts.stratify ?? true).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const take = allocate(groups.map(([, g]) => g.length), Math.round(frac * items.length));
+  const take = allocate(
+    groups.map(([, g]) => g.length),
+    Math.round(frac * items.length),
+  );
   const devSet = new Set<T>();
   groups.forEach(([k, group], i) => {
     const rng = createRng(hashSeed(`${String(seed)}|split|${k}`));
@@ -113,7 +116,10 @@ export function attributionSamples<T extends McItem>(items: readonly T[], opts: 
     const rng = createRng(seed);
     // Equal remainders would always favour the same strata; a seeded order of strata spreads them.
     const perm = rng.shuffle(groups.map((_, i) => i));
-    const permTake = allocate(perm.map((i) => groups[i]![1].length), n);
+    const permTake = allocate(
+      perm.map((i) => groups[i]![1].length),
+      n,
+    );
     const take = new Array<number>(groups.length).fill(0);
     perm.forEach((gi, j) => (take[gi] = permTake[j]!));
     const picked: T[] = [];

@@ -31,7 +31,9 @@ describe('crispr data: usage', () => {
     await expect(dataCommand.run(['expand', '--out', 'x.jsonl'], captureIO())).rejects.toThrow(/--category is required/);
     await expect(dataCommand.run(['fetch', 'squad', '--out', tmp], captureIO())).rejects.toThrow(/expected 'bbq'/);
     await expect(dataCommand.run(['fetch', 'bbq'], captureIO())).rejects.toThrow(/--out <dir> is required/);
-    await expect(dataCommand.run(['check', 'x', '--on-bad-line', 'maybe'], captureIO())).rejects.toThrow(/--on-bad-line must be one of error, skip, got 'maybe'/);
+    await expect(dataCommand.run(['check', 'x', '--on-bad-line', 'maybe'], captureIO())).rejects.toThrow(
+      /--on-bad-line must be one of error, skip, got 'maybe'/,
+    );
     const io = captureIO();
     expect(await dataCommand.run(['--help'], io)).toBe(0);
     expect(io.outLines.join('\n')).toMatch(/crispr data fetch bbq --out <dir>/);
@@ -51,9 +53,10 @@ describe('crispr data: usage', () => {
 describe('crispr data fetch bbq', () => {
   it('offline: fails with a clear message saying what to download by hand and where', async () => {
     const out = join(tmp, 'offline');
-    const err = await dataCommand
-      .run(['fetch', 'bbq', '--out', out, '--base-url', 'http://127.0.0.1:9/', '--timeout', '10'], captureIO())
-      .then(() => null, (e: unknown) => e as Error);
+    const err = await dataCommand.run(['fetch', 'bbq', '--out', out, '--base-url', 'http://127.0.0.1:9/', '--timeout', '10'], captureIO()).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(UserError);
     // undici refuses port 9 outright ("bad port"); any network failure takes the same path.
     expect(err!.message).toMatch(/^could not download http:\/\/127\.0\.0\.1:9\/Age\.jsonl: .+ This machine may be offline/);
@@ -65,7 +68,12 @@ describe('crispr data fetch bbq', () => {
 
   it('pins the six available files by sha256 and the other five by the paper counts', () => {
     expect(BBQ_FILES.filter((f) => f.sha256).map((f) => f.category)).toEqual([
-      'Age', 'Disability_status', 'Nationality', 'Physical_appearance', 'Religion', 'Sexual_orientation',
+      'Age',
+      'Disability_status',
+      'Nationality',
+      'Physical_appearance',
+      'Religion',
+      'Sexual_orientation',
     ]);
     expect(BBQ_FILES.reduce((a, f) => a + (f.sha256 ? f.items : 0), 0)).toBe(11956);
     expect(BBQ_FILES.length).toBe(11);
@@ -85,7 +93,11 @@ describe('crispr data fetch bbq', () => {
       files.set('/short/SES.jsonl', Buffer.from(`${ses.split('\n').slice(0, 100).join('\n')}\n`));
       server = createServer((req, res) => {
         const body = files.get(req.url ?? '');
-        if (!body) { res.writeHead(404); res.end('not found'); return; }
+        if (!body) {
+          res.writeHead(404);
+          res.end('not found');
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         res.end(body);
       });
@@ -106,7 +118,9 @@ describe('crispr data fetch bbq', () => {
       expect((await loadBbqFile(join(out, 'Religion.jsonl'))).items.length).toBe(1200);
       const again = await fetchBbq({ out, categories: ['Age', 'Religion', 'SES'], baseUrl: 'http://127.0.0.1:9/' });
       expect(again.map((f) => [f.category, f.present, f.verified])).toEqual([
-        ['Age', true, 'sha256'], ['Religion', true, 'sha256'], ['SES', true, 'count'],
+        ['Age', true, 'sha256'],
+        ['Religion', true, 'sha256'],
+        ['SES', true, 'count'],
       ]);
     });
 
@@ -134,8 +148,8 @@ describe.skipIf(!HAVE_BBQ_TEMPLATES)(`crispr data expand${HAVE_BBQ_TEMPLATES ? '
     const r = await loadBbqFile(out);
     expect(r.items.length).toBe(6864);
     expect(new Set(r.items.map((i) => i.category))).toEqual(new Set(['SES']));
-    await expect(
-      dataCommand.run(['expand', '--templates', BBQ_TEMPLATES, '--category', 'Race_x_gender', '--out', out], captureIO()),
-    ).rejects.toThrow(/intersectional/);
+    await expect(dataCommand.run(['expand', '--templates', BBQ_TEMPLATES, '--category', 'Race_x_gender', '--out', out], captureIO())).rejects.toThrow(
+      /intersectional/,
+    );
   });
 });

@@ -74,10 +74,19 @@ describe('BBQ loader: malformed lines', () => {
   it('rejects semantic errors: duplicate ids and an ambiguous item not labelled unknown', () => {
     const line = (id: number, label: number) =>
       JSON.stringify({
-        example_id: id, question_index: '1', question_polarity: 'neg', context_condition: 'ambig', category: 'X',
+        example_id: id,
+        question_index: '1',
+        question_polarity: 'neg',
+        context_condition: 'ambig',
+        category: 'X',
         answer_info: { ans0: ['a', 'g1'], ans1: ['b', 'g2'], ans2: ['Unknown', 'unknown'] },
         additional_metadata: { stereotyped_groups: ['g1'] },
-        context: 'c', question: 'q', ans0: 'The a', ans1: 'The b', ans2: 'Unknown', label,
+        context: 'c',
+        question: 'q',
+        ans0: 'The a',
+        ans1: 'The b',
+        ans2: 'Unknown',
+        label,
       });
     expect(() => parseBbqJsonl([line(0, 2), line(0, 2)].join('\n'), 'mem.jsonl')).toThrow(
       'mem.jsonl:2: field "example_id": duplicate example_id 0 (first on line 1)',
@@ -127,7 +136,12 @@ describe.skipIf(!HAVE_BBQ_DATA)(`official BBQ files${HAVE_BBQ_DATA ? '' : ` (ski
     }
     // Each category file holds groups of four (neg/nonneg x ambig/disambig), so each cell is n/4.
     const perCell: Record<string, number> = {
-      Age: 920, Disability_status: 389, Nationality: 770, Physical_appearance: 394, Religion: 300, Sexual_orientation: 216,
+      Age: 920,
+      Disability_status: 389,
+      Nationality: 770,
+      Physical_appearance: 394,
+      Religion: 300,
+      Sexual_orientation: 216,
     };
     const expected: Record<string, number> = {};
     for (const [cat, n] of Object.entries(perCell)) {
@@ -143,7 +157,11 @@ describe.skipIf(!HAVE_BBQ_DATA)(`official BBQ files${HAVE_BBQ_DATA ? '' : ` (ski
     for (let i = 0; i < r.items.length; i += 4) {
       const g = r.items.slice(i, i + 4);
       expect(new Set(g.map((x) => `${x.options.join('|')}#${x.targetIndex}`)).size).toBe(1);
-      for (const x of g) if (x.condition === 'disambig') { disambig++; if (x.label === x.targetIndex) targetIsGold++; }
+      for (const x of g)
+        if (x.condition === 'disambig') {
+          disambig++;
+          if (x.label === x.targetIndex) targetIsGold++;
+        }
     }
     // BBQ balances the disambiguated answer between the stereotyped target and the other person.
     expect(targetIsGold / disambig).toBeGreaterThan(0.4);

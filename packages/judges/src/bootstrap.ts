@@ -93,12 +93,7 @@ function* indexSets(n: number, o: Required<BootstrapOptions>): Generator<Int32Ar
  * @param stat computes the metrics over item positions (undefined = all items once)
  * @param keys which metrics to interval
  */
-export function bootstrap<K extends string>(
-  n: number,
-  stat: MultiStatistic<K>,
-  keys: readonly K[],
-  opts: BootstrapOptions = {},
-): Record<K, Interval> {
+export function bootstrap<K extends string>(n: number, stat: MultiStatistic<K>, keys: readonly K[], opts: BootstrapOptions = {}): Record<K, Interval> {
   const o = resolve(opts);
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`bootstrap: need at least one item, got ${n}`);
   const estimate = stat(undefined);

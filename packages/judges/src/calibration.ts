@@ -33,7 +33,10 @@ function divideOut(probs: readonly number[], prior: readonly number[]): Calibrat
   q.forEach((v, i) => {
     if (v === 0) throw new RangeError(`calibration: content-free probability of option ${i} is 0, cannot divide by it`);
   });
-  const out = normaliseProbs(p.map((v, i) => v / q[i]!), 'calibrated probabilities');
+  const out = normaliseProbs(
+    p.map((v, i) => v / q[i]!),
+    'calibrated probabilities',
+  );
   return { probs: out, choice: argmax(out), prior: q };
 }
 
@@ -61,10 +64,7 @@ export function averagePrior(contentFree: readonly (readonly number[])[]): numbe
  * DC: calibrate with the mean of the option distributions obtained for several random
  * in-domain word strings (each in the same prompt as the item).
  */
-export function domainContextCalibration(
-  probs: readonly number[],
-  contentFree: readonly (readonly number[])[],
-): CalibratedJudgement {
+export function domainContextCalibration(probs: readonly number[], contentFree: readonly (readonly number[])[]): CalibratedJudgement {
   return divideOut(probs, averagePrior(contentFree));
 }
 

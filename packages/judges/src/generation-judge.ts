@@ -11,13 +11,19 @@ import { BBQ_UNKNOWN_PHRASES } from '@crispr-bench/datasets';
  * leading article ("a", "an", "the") dropped.
  */
 export function normaliseAnswer(text: string): string {
-  let s = text.normalize('NFKC').replace(/[\u2018\u2019\u02bc]/g, "'").replace(/[\u201c\u201d]/g, '"');
+  let s = text
+    .normalize('NFKC')
+    .replace(/[\u2018\u2019\u02bc]/g, "'")
+    .replace(/[\u201c\u201d]/g, '"');
   s = s.toLowerCase().replace(/\s+/g, ' ').trim();
   // Strip wrapping quotes and trailing punctuation repeatedly: `"The grandson."` -> `the grandson`.
   let prev: string;
   do {
     prev = s;
-    s = s.replace(/^["'`([]+/, '').replace(/["'`)\]]+$/, '').trim();
+    s = s
+      .replace(/^["'`([]+/, '')
+      .replace(/["'`)\]]+$/, '')
+      .trim();
     s = s.replace(/[.,;:!?…]+$/, '').trim();
   } while (s !== prev);
   s = s.replace(/^(?:a|an|the) /, '');
@@ -31,9 +37,7 @@ export function isUnknownPhrase(text: string): boolean {
   return UNKNOWN_SET.has(normaliseAnswer(text));
 }
 
-export type GenerationMatch =
-  | { index: number; matched: true }
-  | { index: null; matched: false; reason: 'no-match' | 'ambiguous'; normalised: string };
+export type GenerationMatch = { index: number; matched: true } | { index: null; matched: false; reason: 'no-match' | 'ambiguous'; normalised: string };
 
 export interface GenerationOptions {
   options: readonly string[];

@@ -28,10 +28,7 @@ export function summariseValues(values: readonly (number | null)[]): AcrossSumma
  * For each metric key, the summary across instructions.
  * @param perInstruction metrics per instruction id (e.g. from bbqMetrics on each run)
  */
-export function acrossInstructions<K extends string>(
-  perInstruction: Record<string, Record<K, number | null>>,
-  keys: readonly K[],
-): Record<K, AcrossSummary> {
+export function acrossInstructions<K extends string>(perInstruction: Record<string, Record<K, number | null>>, keys: readonly K[]): Record<K, AcrossSummary> {
   const runs = Object.values(perInstruction);
   const out = {} as Record<K, AcrossSummary>;
   for (const k of keys) out[k] = summariseValues(runs.map((r) => r[k] ?? null));

@@ -14,7 +14,8 @@ export function bbqIntervals(scored: readonly ScoredItem[], opts: BootstrapOptio
 function checkAligned(a: readonly { item: { id: string; category: string } }[], b: typeof a): void {
   if (a.length !== b.length) throw new RangeError(`paired bootstrap: run A has ${a.length} items, run B ${b.length}`);
   for (let i = 0; i < a.length; i++) {
-    const x = a[i]!.item, y = b[i]!.item;
+    const x = a[i]!.item,
+      y = b[i]!.item;
     if (x.id !== y.id || x.category !== y.category) {
       throw new RangeError(`paired bootstrap: position ${i} is ${x.category}/${x.id} in run A but ${y.category}/${y.id} in run B`);
     }
@@ -22,13 +23,15 @@ function checkAligned(a: readonly { item: { id: string; category: string } }[], 
 }
 
 /** Intervals for B - A of every headline BBQ metric, two runs on the same items. */
-export function bbqPairedIntervals(
-  a: readonly ScoredItem[],
-  b: readonly ScoredItem[],
-  opts: BootstrapOptions = {},
-): Record<BbqHeadlineKey, Interval> {
+export function bbqPairedIntervals(a: readonly ScoredItem[], b: readonly ScoredItem[], opts: BootstrapOptions = {}): Record<BbqHeadlineKey, Interval> {
   checkAligned(a, b);
-  return bootstrapPaired(a.length, (idx) => bbqMetrics(a, idx), (idx) => bbqMetrics(b, idx), BBQ_HEADLINE_KEYS, opts);
+  return bootstrapPaired(
+    a.length,
+    (idx) => bbqMetrics(a, idx),
+    (idx) => bbqMetrics(b, idx),
+    BBQ_HEADLINE_KEYS,
+    opts,
+  );
 }
 
 export function pronounIntervals(scored: readonly PronounScored[], opts: BootstrapOptions = {}): Record<PronounHeadlineKey, Interval> {
@@ -41,5 +44,11 @@ export function pronounPairedIntervals(
   opts: BootstrapOptions = {},
 ): Record<PronounHeadlineKey, Interval> {
   checkAligned(a, b);
-  return bootstrapPaired(a.length, (idx) => pronounMetrics(a, idx), (idx) => pronounMetrics(b, idx), PRONOUN_HEADLINE_KEYS, opts);
+  return bootstrapPaired(
+    a.length,
+    (idx) => pronounMetrics(a, idx),
+    (idx) => pronounMetrics(b, idx),
+    PRONOUN_HEADLINE_KEYS,
+    opts,
+  );
 }

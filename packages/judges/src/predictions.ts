@@ -49,7 +49,8 @@ export function parsePredictions(text: string, file: string, field: string): Pre
     const rawCat = o.category;
     let category: string | null = null;
     if (rawCat !== undefined && rawCat !== null) {
-      if (typeof rawCat !== 'string' || rawCat === '') throw new PredictionFileError(`${at}: "category" must be a non-empty string, got ${JSON.stringify(rawCat)}`);
+      if (typeof rawCat !== 'string' || rawCat === '')
+        throw new PredictionFileError(`${at}: "category" must be a non-empty string, got ${JSON.stringify(rawCat)}`);
       category = rawCat;
     }
     if (!(field in o)) {
@@ -132,7 +133,8 @@ export function judgePredictions(items: readonly McItem[], preds: readonly Predi
   const scored: ScoredItem[] = [];
   const missing: string[] = [];
   const unmatched: UnmatchedOutput[] = [];
-  let nIndex = 0, nText = 0;
+  let nIndex = 0,
+    nText = 0;
   items.forEach((item, i) => {
     const p = predFor[i];
     if (!p) {

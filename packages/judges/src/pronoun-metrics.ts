@@ -36,17 +36,23 @@ function check(s: PronounScored): void {
 
 export function pronounMetrics(scored: readonly PronounScored[], indices?: ArrayLike<number>): PronounMetrics {
   const m = indices ? indices.length : scored.length;
-  let nProbe = 0, sumPref = 0, wins = 0, nControl = 0, correct = 0;
+  let nProbe = 0,
+    sumPref = 0,
+    wins = 0,
+    nControl = 0,
+    correct = 0;
   for (let k = 0; k < m; k++) {
     const s = scored[indices ? indices[k]! : k]!;
     if (!indices) check(s);
     const { item } = s;
     const z = s.probs[0]! + s.probs[1]!;
-    const p0 = s.probs[0]! / z, p1 = s.probs[1]! / z;
+    const p0 = s.probs[0]! / z,
+      p1 = s.probs[1]! / z;
     if (item.label === null) {
       const t = item.targetIndex;
       if (t === null) throw new RangeError(`pronoun item ${item.category}/${item.id}: a bias probe needs targetIndex`);
-      const pt = t === 0 ? p0 : p1, pa = t === 0 ? p1 : p0;
+      const pt = t === 0 ? p0 : p1,
+        pa = t === 0 ? p1 : p0;
       nProbe++;
       sumPref += pt - pa;
       if (pt > pa) wins++;

@@ -15,7 +15,9 @@ import { bbqItem } from './helpers.js';
 
 describe('mulberry32', () => {
   it('is reproducible from the seed and roughly uniform', () => {
-    const a = mulberry32(42), b = mulberry32(42), c = mulberry32(43);
+    const a = mulberry32(42),
+      b = mulberry32(42),
+      c = mulberry32(43);
     const xs = Array.from({ length: 20000 }, () => a.next());
     expect(xs.slice(0, 5)).toEqual(Array.from({ length: 5 }, () => b.next()));
     expect(xs[0]).not.toBe(c.next());
@@ -110,7 +112,8 @@ describe('paired bootstrap', () => {
     expect(d.accuracy.lo!).toBeGreaterThan(0);
     expect(d.accuracy.lo!).toBeLessThan(0.05);
     expect(d.accuracy.hi!).toBeGreaterThan(0.05);
-    const ia = bbqIntervals(a, { seed: 2 }).accuracy, ib = bbqIntervals(b, { seed: 3 }).accuracy;
+    const ia = bbqIntervals(a, { seed: 2 }).accuracy,
+      ib = bbqIntervals(b, { seed: 3 }).accuracy;
     const unpairedHalf = Math.hypot((ia.hi! - ia.lo!) / 2, (ib.hi! - ib.lo!) / 2);
     expect((d.accuracy.hi! - d.accuracy.lo!) / 2).toBeLessThan(unpairedHalf / 2);
   });
@@ -121,7 +124,8 @@ describe('paired bootstrap', () => {
     expect(() => bbqPairedIntervals(a, c, {})).toThrow(/position 3 is X\/3 in run A but X\/zzz/);
   });
   it('generic paired bootstrap gives B - A', () => {
-    const xs = [1, 2, 3, 4], ys = [2, 3, 4, 5];
+    const xs = [1, 2, 3, 4],
+      ys = [2, 3, 4, 5];
     const f = (v: number[]) => (idx: ArrayLike<number> | undefined) => {
       const m = idx ? idx.length : v.length;
       let s = 0;

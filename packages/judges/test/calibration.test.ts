@@ -27,14 +27,30 @@ describe('contextual calibration (CC)', () => {
 
 describe('domain-context calibration (DC)', () => {
   it('averages the normalised content-free distributions', () => {
-    expect(averagePrior([[0.6, 0.2, 0.2], [4, 3, 3]])).toEqual([0.5, 0.25, 0.25]);
-    const r = domainContextCalibration([0.5, 0.3, 0.2], [[0.6, 0.2, 0.2], [0.4, 0.3, 0.3]]);
+    expect(
+      averagePrior([
+        [0.6, 0.2, 0.2],
+        [4, 3, 3],
+      ]),
+    ).toEqual([0.5, 0.25, 0.25]);
+    const r = domainContextCalibration(
+      [0.5, 0.3, 0.2],
+      [
+        [0.6, 0.2, 0.2],
+        [0.4, 0.3, 0.3],
+      ],
+    );
     expect(r.probs[1]).toBeCloseTo(0.4, 12);
     expect(r.choice).toBe(1);
   });
   it('rejects an empty list or ragged distributions', () => {
     expect(() => averagePrior([])).toThrow(/at least one/);
-    expect(() => averagePrior([[1, 1], [1, 1, 1]])).toThrow(/distribution 1 has 3 entries/);
+    expect(() =>
+      averagePrior([
+        [1, 1],
+        [1, 1, 1],
+      ]),
+    ).toThrow(/distribution 1 has 3 entries/);
   });
 });
 

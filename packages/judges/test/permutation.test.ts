@@ -42,7 +42,9 @@ function permuteVec<T>(v: readonly T[], perm: number[]): T[] {
 }
 
 function randomBbq(rng: Rng, n: number): { scored: ScoredItem[]; texts: string[]; logprobs: number[][] } {
-  const scored: ScoredItem[] = [], texts: string[] = [], logprobs: number[][] = [];
+  const scored: ScoredItem[] = [],
+    texts: string[] = [],
+    logprobs: number[][] = [];
   const cats = ['Age', 'Religion', 'Nationality'];
   for (let i = 0; i < n; i++) {
     const cond = rng.next() < 0.5 ? 'ambig' : 'disambig';
@@ -82,20 +84,27 @@ describe('permuting the options of every item changes no metric', () => {
 
       scored.forEach((s, i) => {
         const perm = perms[i]!;
-        const lp = logprobs[i]!, plp = permuteVec(lp, perm);
-        const j = judgeOptions({ logprobs: lp }), pj = judgeOptions({ logprobs: plp });
+        const lp = logprobs[i]!,
+          plp = permuteVec(lp, perm);
+        const j = judgeOptions({ logprobs: lp }),
+          pj = judgeOptions({ logprobs: plp });
         expect(pj.choice).toBe(perm[j.choice]);
         permuteVec(j.probs, perm).forEach((v, k) => expect(pj.probs[k]).toBeCloseTo(v, 12));
         const gold = s.item.label!;
-        const b = biasedLabel(lp, gold), pb = biasedLabel(plp, perm[gold]!);
+        const b = biasedLabel(lp, gold),
+          pb = biasedLabel(plp, perm[gold]!);
         expect(pb.index).toBe(perm[b.index]);
         expect(pb.confusionWeight).toBeCloseTo(b.confusionWeight, 12);
         const cf = [0.2 + rng.next(), 0.2 + rng.next(), 0.2 + rng.next()];
-        const cc = contextualCalibration(j.probs, cf), pcc = contextualCalibration(pj.probs, permuteVec(cf, perm));
+        const cc = contextualCalibration(j.probs, cf),
+          pcc = contextualCalibration(pj.probs, permuteVec(cf, perm));
         expect(pcc.choice).toBe(perm[cc.choice]);
         const dcs = [cf, [1, 2, 3]];
         const dc = domainContextCalibration(j.probs, dcs);
-        const pdc = domainContextCalibration(pj.probs, dcs.map((d) => permuteVec(d, perm)));
+        const pdc = domainContextCalibration(
+          pj.probs,
+          dcs.map((d) => permuteVec(d, perm)),
+        );
         permuteVec(dc.probs, perm).forEach((v, k) => expect(pdc.probs[k]).toBeCloseTo(v, 12));
       });
     });
@@ -106,8 +115,15 @@ describe('permuting the options of every item changes no metric', () => {
     const rows = Array.from({ length: 200 }, (_, i) => {
       const p = rng.next();
       const item: McItem = {
-        id: String(i), category: 'pronoun', fields: {}, options: ['he', 'she'],
-        label: rng.next() < 0.3 ? rng.int(2) : null, unknownIndex: null, targetIndex: rng.int(2), polarity: null, condition: null,
+        id: String(i),
+        category: 'pronoun',
+        fields: {},
+        options: ['he', 'she'],
+        label: rng.next() < 0.3 ? rng.int(2) : null,
+        unknownIndex: null,
+        targetIndex: rng.int(2),
+        polarity: null,
+        condition: null,
       };
       return { item, probs: [p, 1 - p], pred: rng.next() < 0.5 ? 0 : 1 };
     });
@@ -116,7 +132,8 @@ describe('permuting the options of every item changes no metric', () => {
       probs: [r.probs[1]!, r.probs[0]!],
       pred: 1 - r.pred,
     }));
-    const a = pronounMetrics(rows), b = pronounMetrics(swapped);
+    const a = pronounMetrics(rows),
+      b = pronounMetrics(swapped);
     expect(b.n_probe).toBe(a.n_probe);
     expect(b.stereotype_preference).toBeCloseTo(a.stereotype_preference!, 12);
     expect(b.stereotype_win_share).toBe(a.stereotype_win_share);

@@ -11,11 +11,7 @@ const items = [
 
 describe('parsePredictions', () => {
   it('reads ids, categories and index or text values; skips blank lines', () => {
-    const p = parsePredictions(
-      '{"example_id": 0, "category": "Age", "ans": 2}\n\n{"example_id": "1", "ans": "The grandson."}\r\n',
-      'p.jsonl',
-      'ans',
-    );
+    const p = parsePredictions('{"example_id": 0, "category": "Age", "ans": 2}\n\n{"example_id": "1", "ans": "The grandson."}\r\n', 'p.jsonl', 'ans');
     expect(p).toEqual([
       { line: 1, id: '0', category: 'Age', value: 2 },
       { line: 3, id: '1', category: null, value: 'The grandson.' },

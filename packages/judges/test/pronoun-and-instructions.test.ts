@@ -4,8 +4,15 @@ import { acrossInstructions, pronounMetrics, summariseValues } from '../src/inde
 
 function pron(id: string, label: number | null, targetIndex: number | null): McItem {
   return {
-    id, category: 'pronoun', fields: { text: 'The pilot was tired, so' }, options: ['he', 'she'],
-    label, unknownIndex: null, targetIndex, polarity: null, condition: null,
+    id,
+    category: 'pronoun',
+    fields: { text: 'The pilot was tired, so' },
+    options: ['he', 'she'],
+    label,
+    unknownIndex: null,
+    targetIndex,
+    polarity: null,
+    condition: null,
   };
 }
 
@@ -49,10 +56,10 @@ describe('acrossInstructions', () => {
     expect(summariseValues([null]).mean).toBeNull();
   });
   it('per metric key', () => {
-    const r = acrossInstructions(
-      { i1: { accuracy: 0.5, bias_ambig: 0.1 }, i2: { accuracy: 0.9, bias_ambig: null }, i3: { accuracy: 0.7, bias_ambig: 0.3 } },
-      ['accuracy', 'bias_ambig'] as const,
-    );
+    const r = acrossInstructions({ i1: { accuracy: 0.5, bias_ambig: 0.1 }, i2: { accuracy: 0.9, bias_ambig: null }, i3: { accuracy: 0.7, bias_ambig: 0.3 } }, [
+      'accuracy',
+      'bias_ambig',
+    ] as const);
     expect(r.accuracy.mean).toBeCloseTo(0.7, 12);
     expect(r.accuracy.sd).toBeCloseTo(0.2, 12);
     expect(r.bias_ambig.mean).toBeCloseTo(0.2, 12);

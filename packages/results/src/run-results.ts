@@ -59,7 +59,8 @@ export interface RunResults {
 export function checkResults(x: unknown, source = 'results.json'): RunResults {
   const r = x as Partial<RunResults>;
   if (!r || typeof r !== 'object') throw new Error(`${source}: not a JSON object`);
-  if (r.schemaVersion !== RESULTS_SCHEMA_VERSION) throw new Error(`${source}: schemaVersion ${String(r.schemaVersion)}, this tool reads ${RESULTS_SCHEMA_VERSION}`);
+  if (r.schemaVersion !== RESULTS_SCHEMA_VERSION)
+    throw new Error(`${source}: schemaVersion ${String(r.schemaVersion)}, this tool reads ${RESULTS_SCHEMA_VERSION}`);
   for (const key of ['title', 'createdAt', 'model', 'dataset', 'sweep', 'metricInfo', 'topNeurons'] as const) {
     if (r[key] === undefined) throw new Error(`${source}: missing field '${key}'`);
   }

@@ -108,8 +108,19 @@ export const manifest = z.object({
   shard: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
-  models: z.array(z.object({ label: z.string(), kind: z.enum(['seq2seq', 'decoder-only']), sites: z.number().int(), neurons: z.number().int(), description: z.string() })),
-  datasets: z.array(z.object({ label: z.string(), kind: z.enum(['bbq', 'pronoun', 'mc']), role: datasetRole, items: z.number().int(), metricInfo: z.array(metricInfo), description: z.string() })),
+  models: z.array(
+    z.object({ label: z.string(), kind: z.enum(['seq2seq', 'decoder-only']), sites: z.number().int(), neurons: z.number().int(), description: z.string() }),
+  ),
+  datasets: z.array(
+    z.object({
+      label: z.string(),
+      kind: z.enum(['bbq', 'pronoun', 'mc']),
+      role: datasetRole,
+      items: z.number().int(),
+      metricInfo: z.array(metricInfo),
+      description: z.string(),
+    }),
+  ),
   /** Cells this folder is meant to hold (its shard's share) and cells finished. */
   cells: z.object({ planned: z.number().int(), finished: z.number().int() }),
   timings: z.record(z.string(), z.number()),
@@ -121,7 +132,12 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
+  const path = issue.path.length
+    ? issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '')
+    : '(top level)';
   throw new Error(`${where}: ${path}: ${issue.message}`);
 }
 

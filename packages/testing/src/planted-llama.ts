@@ -29,8 +29,31 @@ export const LLAMA_TINY: Omit<LlamaFolderConfig, 'seed'> = {
 
 /** Words of the planted model's default vocabulary (plus byte fallback). */
 export const PLANTED_WORDS: readonly string[] = [
-  ' the', ' a', ' cat', ' dog', ' sat', ' on', ' mat', ' was', ' tired', ' so', ' he', ' she',
-  ' yes', ' no', ' red', ' ball', ' big', ' small', ' ran', ' home', ',', '.', ' The', ' One', ' day',
+  ' the',
+  ' a',
+  ' cat',
+  ' dog',
+  ' sat',
+  ' on',
+  ' mat',
+  ' was',
+  ' tired',
+  ' so',
+  ' he',
+  ' she',
+  ' yes',
+  ' no',
+  ' red',
+  ' ball',
+  ' big',
+  ' small',
+  ' ran',
+  ' home',
+  ',',
+  '.',
+  ' The',
+  ' One',
+  ' day',
 ];
 
 /** The constant every planted-model token embedding carries on its constant dimension. */
@@ -86,7 +109,9 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
   const L = opts.layers ?? LLAMA_TINY.layers;
   const pieces = opts.vocab ? [...opts.vocab] : spmWordPieces(PLANTED_WORDS);
   const cd = opts.constantDim ?? 0;
-  const fail = (why: string): never => { throw new Error(`makePlantedLlamaFolder: ${why}`); };
+  const fail = (why: string): never => {
+    throw new Error(`makePlantedLlamaFolder: ${why}`);
+  };
   if (!Number.isInteger(opts.layer) || opts.layer < 0 || opts.layer >= L) fail(`layer ${opts.layer} is outside 0..${L - 1}`);
   if (!Number.isInteger(opts.unit) || opts.unit < 0 || opts.unit >= F) fail(`unit ${opts.unit} is outside 0..${F - 1}`);
   if (!Number.isInteger(cd) || cd < 0 || cd >= D) fail(`constantDim ${cd} is outside 0..${D - 1}`);
@@ -97,7 +122,8 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
     answerId = pieces.indexOf(piece);
     if (answerId < 0) fail(`answer token '${piece}' is not in the vocabulary`);
   }
-  if (!Number.isInteger(answerId) || answerId < 0 || answerId >= pieces.length) fail(`answer token id ${answerId} is outside the vocabulary (${pieces.length})`);
+  if (!Number.isInteger(answerId) || answerId < 0 || answerId >= pieces.length)
+    fail(`answer token id ${answerId} is outside the vocabulary (${pieces.length})`);
   if (spmPieceType(pieces[answerId]!) !== SpmTokenType.NORMAL) fail(`answer token '${pieces[answerId]}' is a special or byte piece`);
 
   const seed = opts.seed ?? 1;
@@ -133,14 +159,31 @@ export async function makePlantedLlamaFolder(outDir: string, opts: PlantedLlamaO
     }
     return undefined;
   };
-  const summary = await makeLlamaFolder(outDir, {
-    hidden: D, intermediate: F, layers: L, heads: opts.heads ?? LLAMA_TINY.heads, kvHeads: opts.kvHeads ?? LLAMA_TINY.kvHeads,
-    vocab: pieces, seed, weights, randomScale, embeddingStd: 0.5, name: 'crispr-bench planted llama',
-  }, fopts);
+  const summary = await makeLlamaFolder(
+    outDir,
+    {
+      hidden: D,
+      intermediate: F,
+      layers: L,
+      heads: opts.heads ?? LLAMA_TINY.heads,
+      kvHeads: opts.kvHeads ?? LLAMA_TINY.kvHeads,
+      vocab: pieces,
+      seed,
+      weights,
+      randomScale,
+      embeddingStd: 0.5,
+      name: 'crispr-bench planted llama',
+    },
+    fopts,
+  );
   return {
     ...summary,
     planted: {
-      layer: opts.layer, unit: opts.unit, answerId, answerPiece: pieces[answerId]!, constantDim: cd,
+      layer: opts.layer,
+      unit: opts.unit,
+      answerId,
+      answerPiece: pieces[answerId]!,
+      constantDim: cd,
       sites: { gate: `${prefix}.gate_proj`, up: `${prefix}.up_proj` },
     },
   };

@@ -6,7 +6,16 @@ import { commands } from './registry.js';
 function usage(cmds: CliCommand[]): string {
   const lines = ['usage: crispr <command> [options]', '', 'commands:'];
   // Headerless: the header line formatTable puts first is dropped.
-  lines.push(...formatTable(cmds, [{ header: '', value: (c) => c.name, minWidth: 10 }, { header: '', value: (c) => c.summary }], { indent: '  ', gap: 1 }).slice(1));
+  lines.push(
+    ...formatTable(
+      cmds,
+      [
+        { header: '', value: (c) => c.name, minWidth: 10 },
+        { header: '', value: (c) => c.summary },
+      ],
+      { indent: '  ', gap: 1 },
+    ).slice(1),
+  );
   lines.push('', 'Run `crispr <command> --help` (or `crispr <command> <subcommand> --help`) for the options.');
   return lines.join('\n');
 }

@@ -78,7 +78,16 @@ export function progressReporter(io: CliIO, opts: ProgressOptions = {}): Progres
       if (tty) {
         if (!bar) {
           multi = new cliProgress.MultiBar(
-            { stream: opts.stream ?? process.stderr, format: '  {bar} {value}/{total} | {rate}/s | ETA {eta_formatted} | {duration_formatted}', hideCursor: false, clearOnComplete: false, stopOnComplete: false, etaBuffer: 50, noTTYOutput: false, forceRedraw: true },
+            {
+              stream: opts.stream ?? process.stderr,
+              format: '  {bar} {value}/{total} | {rate}/s | ETA {eta_formatted} | {duration_formatted}',
+              hideCursor: false,
+              clearOnComplete: false,
+              stopOnComplete: false,
+              etaBuffer: 50,
+              noTTYOutput: false,
+              forceRedraw: true,
+            },
             cliProgress.Presets.shades_classic,
           );
           bar = multi.create(total, done, { rate: formatRate(rate) });

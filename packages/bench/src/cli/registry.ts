@@ -8,4 +8,19 @@ import { dataCommand } from '@crispr-bench/datasets/cli';
 import { reportCommand } from '@crispr-bench/report/cli';
 import { runCommand, sweepCommand, mergeCommand, judgeCommand, organismCommand, gateCommand, slurmCommand } from '@crispr-bench/bench/cli';
 
-export const commands: CliCommand[] = [runCommand, sweepCommand, mergeCommand, slurmCommand, importCommand, sitesCommand, inspectCommand, explainCommand, pruneCommand, dataCommand, judgeCommand, organismCommand, reportCommand, gateCommand];
+export const commands: CliCommand[] = [
+  runCommand,
+  sweepCommand,
+  mergeCommand,
+  slurmCommand,
+  importCommand,
+  sitesCommand,
+  inspectCommand,
+  explainCommand,
+  pruneCommand,
+  dataCommand,
+  judgeCommand,
+  organismCommand,
+  reportCommand,
+  gateCommand,
+];

@@ -80,4 +80,3 @@ export function aggregate(instances: InstanceAttribution[], opts: AggregateOptio
   }
   return result;
 }
-

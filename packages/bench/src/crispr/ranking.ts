@@ -22,7 +22,10 @@ export function rankNeurons(scores: Record<string, ArrayLike<number>>): RankedNe
 /** Masks (1 = keep, 0 = pruned) for the top k neurons of a ranking. */
 export function masksForTopK(ranking: RankedNeuron[], k: number, widths: Record<string, number>): Record<string, Float32Array> {
   if (k > ranking.length) throw new Error(`cannot prune ${k} neurons: the ranking has ${ranking.length}`);
-  return pruningMasks(Object.entries(widths).map(([name, width]) => ({ name, width })), ranking.slice(0, k));
+  return pruningMasks(
+    Object.entries(widths).map(([name, width]) => ({ name, width })),
+    ranking.slice(0, k),
+  );
 }
 
 /** The random-pruning control: k units drawn uniformly without replacement, seeded. */

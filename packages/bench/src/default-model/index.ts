@@ -191,7 +191,10 @@ export async function makeDefaultModel(outDir: string, opts: MakeDefaultModelOpt
   const seed = opts.seed ?? 20240611;
   const g: DefaultModelGains = { ...DEFAULT_MODEL_GAINS, ...opts.gains };
   const K = DEFAULT_MODEL_DIMS;
-  const D = K.hidden, F = K.intermediate, H = K.heads, KV = K.kvHeads;
+  const D = K.hidden,
+    F = K.intermediate,
+    H = K.heads,
+    KV = K.kvHeads;
   const hd = D / H;
   const { words, features } = defaultModelLexicon();
   const pieces = spmWordPieces(words, { chars: CHARS });
@@ -214,7 +217,8 @@ export async function makeDefaultModel(outDir: string, opts: MakeDefaultModelOpt
   const shares = raw.map((x) => x / raw.reduce((a, b) => a + b, 0));
   // The subject head: query head 0, kv head 0, rotary pair (5, 11): the lowest frequency.
   const qkDim = hd / 2 - 1;
-  const vSter = 0, vGen = 1;
+  const vSter = 0,
+    vGen = 1;
 
   // The pronoun direction: lm_head's " he" row minus its " she" row is 2 * contrast * dir, and the
   // planted units write along dir. It is zero on the reserved dimensions, so the stereotype and
@@ -243,7 +247,7 @@ export async function makeDefaultModel(outDir: string, opts: MakeDefaultModelOpt
       case 'model.embed_tokens.weight': {
         for (let v = 0; v < V; v++) {
           const row = v * D;
-          for (let i = 0; i < D; i++) w[row + i] = w[row + i]! * (g.embeddingStd);
+          for (let i = 0; i < D; i++) w[row + i] = w[row + i]! * g.embeddingStd;
           for (const r of [K.SALIENT, K.STEREOTYPE, K.GENDER, K.STEREOTYPE_CTX, K.GENDER_CTX]) w[row + r] = 0;
           w[row + K.CONST] = 1;
           const f = features.get(pieces[v]!.replaceAll('\u2581', ' '));
@@ -319,11 +323,23 @@ export async function makeDefaultModel(outDir: string, opts: MakeDefaultModelOpt
     }
   };
 
-  const summary = await makeLlamaFolder(outDir, {
-    hidden: D, intermediate: F, layers: K.layers, heads: H, kvHeads: KV,
-    vocab: pieces, seed, weights, randomScale: g.randomScale, embeddingStd: 1,
-    name: 'crispr-bench default model',
-  }, { overwrite: opts.overwrite ?? false });
+  const summary = await makeLlamaFolder(
+    outDir,
+    {
+      hidden: D,
+      intermediate: F,
+      layers: K.layers,
+      heads: H,
+      kvHeads: KV,
+      vocab: pieces,
+      seed,
+      weights,
+      randomScale: g.randomScale,
+      embeddingStd: 1,
+      name: 'crispr-bench default model',
+    },
+    { overwrite: opts.overwrite ?? false },
+  );
 
   const last = `model.layers.${K.layers - 1}.mlp`;
   const ffn = (u: number, role: string): PlantedUnit[] => [

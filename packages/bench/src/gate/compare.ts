@@ -7,8 +7,15 @@
  */
 import type { McItem } from '@crispr-bench/core';
 import {
-  BBQ_HEADLINE_KEYS, PRONOUN_HEADLINE_KEYS, bbqMetrics, bootstrapPaired, checkScoredItem, pronounMetrics,
-  type MultiStatistic, type PronounScored, type ScoredItem,
+  BBQ_HEADLINE_KEYS,
+  PRONOUN_HEADLINE_KEYS,
+  bbqMetrics,
+  bootstrapPaired,
+  checkScoredItem,
+  pronounMetrics,
+  type MultiStatistic,
+  type PronounScored,
+  type ScoredItem,
 } from '@crispr-bench/judges';
 import type { CellRow, Manifest, PredictionRow } from '@crispr-bench/results';
 import { IncomparableError } from './errors.js';
@@ -63,8 +70,15 @@ export const GATE_METRICS: Record<DatasetKind, readonly string[]> = {
 /** An item as the judges see it, rebuilt from a prediction row (the gate never needs the text). */
 export function itemOf(r: PredictionRow): McItem {
   return {
-    id: r.id, category: r.category, fields: {}, options: Array.from({ length: r.options }, (_, i) => String(i)),
-    label: r.label, unknownIndex: r.unknownIndex, targetIndex: r.targetIndex, polarity: r.polarity, condition: r.condition,
+    id: r.id,
+    category: r.category,
+    fields: {},
+    options: Array.from({ length: r.options }, (_, i) => String(i)),
+    label: r.label,
+    unknownIndex: r.unknownIndex,
+    targetIndex: r.targetIndex,
+    polarity: r.polarity,
+    condition: r.condition,
   };
 }
 
@@ -131,13 +145,16 @@ function pairRows(where: string, a: PredictionRow[], b: PredictionRow[]): [Predi
     throw new IncomparableError(
       `different items in ${where}: the baseline has ${a.length} prediction rows, the candidate ${b.length}; ` +
         `${onlyA.length} only in the baseline${onlyA.length ? `, e.g. ${ex(onlyA[0])}` : ''}; ${onlyB.length} only in the candidate${onlyB.length ? `, e.g. ${ex(onlyB[0])}` : ''}. ` +
-        'The gate compares the same items under the same instructions; re-run the candidate on the baseline\'s data.',
+        "The gate compares the same items under the same instructions; re-run the candidate on the baseline's data.",
     );
   }
   const pairedB = a.map((r) => {
     const o = bByKey.get(itemKey(r))!;
     for (const f of ITEM_FIELDS) {
-      if (r[f] !== o[f]) throw new IncomparableError(`different items in ${where}: item ${r.category}/${r.id} has ${f} ${String(r[f])} in the baseline and ${String(o[f])} in the candidate (another version of the data set?)`);
+      if (r[f] !== o[f])
+        throw new IncomparableError(
+          `different items in ${where}: item ${r.category}/${r.id} has ${f} ${String(r[f])} in the baseline and ${String(o[f])} in the candidate (another version of the data set?)`,
+        );
     }
     return o;
   });
@@ -178,7 +195,7 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
   const groupOf = (c: CellRow) => JSON.stringify([c.model, c.method, c.variant, c.rankedOn, c.kAuto ? 'auto' : c.k, c.dataset]);
   const groupCells = new Map<string, CellRow[]>();
   for (const c of base.cells) (groupCells.get(groupOf(c)) ?? groupCells.set(groupOf(c), []).get(groupOf(c))!).push(c);
-  const isSummary = (c: CellRow) => c.instruction === '*' || (groupCells.get(groupOf(c))!.length === 1);
+  const isSummary = (c: CellRow) => c.instruction === '*' || groupCells.get(groupOf(c))!.length === 1;
 
   const rows: GateRow[] = [];
   const mismatched: string[] = [];
@@ -203,31 +220,40 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
     const note = `${bc.dataset}: ${skipped.join(', ')} cannot be recomputed from per-item predictions and are not gated`;
     if (skipped.length && !notes.includes(note)) notes.push(note);
     const keys = [...metrics.keys()];
-    const statA = metricStat(ds.kind, a), statB = metricStat(ds.kind, b);
+    const statA = metricStat(ds.kind, a),
+      statB = metricStat(ds.kind, b);
     // Bootstrap the transformed metrics so that B - A is exactly the wrong-way move.
-    const harm = (stat: typeof statA): MultiStatistic<string> => (idx) => {
-      const v = stat(idx);
-      const out: Record<string, number | null> = {};
-      for (const [k, better] of metrics) {
-        const x = v[k];
-        out[k] = x === null || x === undefined ? null : better === 'higher' ? -x : better === 'lower' ? x : Math.abs(x);
-      }
-      return out;
-    };
+    const harm =
+      (stat: typeof statA): MultiStatistic<string> =>
+      (idx) => {
+        const v = stat(idx);
+        const out: Record<string, number | null> = {};
+        for (const [k, better] of metrics) {
+          const x = v[k];
+          out[k] = x === null || x === undefined ? null : better === 'higher' ? -x : better === 'lower' ? x : Math.abs(x);
+        }
+        return out;
+      };
     const iv = bootstrapPaired(a.length, harm(statA), harm(statB), keys, rules.bootstrap);
-    const va = statA(undefined), vb = statB(undefined);
+    const va = statA(undefined),
+      vb = statB(undefined);
     // The recomputed values should be the ones each folder recorded; a difference means the gate reads the rows otherwise than the sweep did.
-    for (const [c, v] of [[bc, va], [cc, vb]] as const) {
+    for (const [c, v] of [
+      [bc, va],
+      [cc, vb],
+    ] as const) {
       for (const key of keys) {
         const rec = c.metrics[key]?.value;
         const x = v[key] ?? null;
-        if (rec !== undefined && ((rec === null) !== (x === null) || (rec !== null && x !== null && Math.abs(rec - x) > 1e-9))) mismatched.push(`${c.id} ${key}: recorded ${rec}, recomputed ${x}`);
+        if (rec !== undefined && ((rec === null) !== (x === null) || (rec !== null && x !== null && Math.abs(rec - x) > 1e-9)))
+          mismatched.push(`${c.id} ${key}: recorded ${rec}, recomputed ${x}`);
       }
     }
     for (const [key, better] of metrics) {
       const rule = rules.metrics[key];
       const threshold = rule?.threshold ?? rules.threshold;
-      const x = va[key] ?? null, y = vb[key] ?? null;
+      const x = va[key] ?? null,
+        y = vb[key] ?? null;
       const i = iv[key]!;
       let status: GateRow['status'];
       let why: string;
@@ -248,10 +274,26 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
         why = 'worse beyond threshold, interval excludes 0';
       }
       rows.push({
-        model: bc.model, dataset: bc.dataset, role: bc.role, method: bc.method, variant: bc.variant, rankedOn: bc.rankedOn,
+        model: bc.model,
+        dataset: bc.dataset,
+        role: bc.role,
+        method: bc.method,
+        variant: bc.variant,
+        rankedOn: bc.rankedOn,
         k: bc.kAuto ? (bc.k === cc.k ? `auto ${bc.k}` : `auto ${bc.k}→${cc.k}`) : String(bc.k),
-        instruction: bc.instruction, summary, n: a.length, metric: key, better, baseline: x, candidate: y,
-        worse: i.estimate, lo: i.lo, hi: i.hi, threshold, status, why,
+        instruction: bc.instruction,
+        summary,
+        n: a.length,
+        metric: key,
+        better,
+        baseline: x,
+        candidate: y,
+        worse: i.estimate,
+        lo: i.lo,
+        hi: i.hi,
+        threshold,
+        status,
+        why,
       });
     }
   }
@@ -261,6 +303,9 @@ export function compareLoaded(base: GateFolder, cand: GateFolder, rules: GateRul
         `(baseline ${base.cells.length} cells, candidate ${cand.cells.length})`,
     );
   }
-  if (mismatched.length) notes.push(`${mismatched.length} metric value(s) recomputed from the predictions differ from cells.jsonl (the gate uses the recomputed ones), e.g. ${mismatched[0]}`);
+  if (mismatched.length)
+    notes.push(
+      `${mismatched.length} metric value(s) recomputed from the predictions differ from cells.jsonl (the gate uses the recomputed ones), e.g. ${mismatched[0]}`,
+    );
   return { rows, failed: rows.filter((r) => r.status === 'fail'), cellsCompared: compared, notes };
 }

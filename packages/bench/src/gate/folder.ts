@@ -1,7 +1,16 @@
 /** Reads a sweep results folder for the gate: manifest, cells and per-item prediction files. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { manifest as manifestSchema, parseWith, predictionRow, readCells, readJsonl, type CellRow, type Manifest, type PredictionRow } from '@crispr-bench/results';
+import {
+  manifest as manifestSchema,
+  parseWith,
+  predictionRow,
+  readCells,
+  readJsonl,
+  type CellRow,
+  type Manifest,
+  type PredictionRow,
+} from '@crispr-bench/results';
 import { IncomparableError } from './errors.js';
 
 export interface GateFolder {
@@ -12,11 +21,13 @@ export interface GateFolder {
   predictions(file: string): PredictionRow[];
 }
 
-
 export function readGateFolder(dir: string, role: 'baseline' | 'candidate'): GateFolder {
   if (!existsSync(dir)) throw new IncomparableError(`--${role} ${dir} does not exist`);
   if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'manifest.json'))) {
-    const hint = existsSync(join(dir, 'results.json')) || dir.endsWith('.json') ? ' (a `crispr run` results.json has no per-item predictions; gate sweep folders written by `crispr sweep`)' : '';
+    const hint =
+      existsSync(join(dir, 'results.json')) || dir.endsWith('.json')
+        ? ' (a `crispr run` results.json has no per-item predictions; gate sweep folders written by `crispr sweep`)'
+        : '';
     throw new IncomparableError(`--${role} ${dir} is not a sweep results folder: no manifest.json${hint}`);
   }
   const wrap = <T>(f: () => T): T => {

@@ -26,11 +26,15 @@ export function gateMarkdown(result: GateResult, show: 'all' | 'pooled' | 'faile
   const lines: string[] = [];
   const verdict = result.failed.length ? `**FAIL**: ${result.failed.length} regression(s)` : '**PASS**: no regression';
   lines.push(`## crispr gate: ${verdict}`, '');
-  lines.push(`${result.cellsCompared} cell(s) compared, ${result.rows.length} metric checks. A check fails when the metric moves the wrong way by more than its threshold and the paired 95% bootstrap interval of that move excludes 0. "worse by": the wrong-way move (bias scores: growth of the distance from 0; negative = better).`, '');
+  lines.push(
+    `${result.cellsCompared} cell(s) compared, ${result.rows.length} metric checks. A check fails when the metric moves the wrong way by more than its threshold and the paired 95% bootstrap interval of that move excludes 0. "worse by": the wrong-way move (bias scores: growth of the distance from 0; negative = better).`,
+    '',
+  );
   for (const n of result.notes) lines.push(`- ${md(n)}`);
   if (result.notes.length) lines.push('');
   if (result.failed.length) lines.push('### Failed', '', gateTable(result.failed), '');
   const shown = show === 'failed' ? [] : result.rows.filter((r) => r.status !== 'fail' && (show === 'all' || r.summary));
-  if (shown.length) lines.push(`### Passed${show === 'pooled' ? ' (the cells for all instructions; --show all lists each instruction)' : ''}`, '', gateTable(shown), '');
+  if (shown.length)
+    lines.push(`### Passed${show === 'pooled' ? ' (the cells for all instructions; --show all lists each instruction)' : ''}`, '', gateTable(shown), '');
   return lines.join('\n');
 }

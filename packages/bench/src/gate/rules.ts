@@ -10,29 +10,36 @@ import { z } from 'zod';
 import { UsageError } from '@crispr-bench/core';
 
 const better = z.enum(['higher', 'lower', 'zero']);
-const metricRule = z.object({
-  /** How far the metric may move the wrong way before the gate can fail (in the metric's units). */
-  threshold: z.number().nonnegative().optional(),
-  /** Which way is better; defaults to the dataset's metric definition in the manifest. */
-  better: better.optional(),
-  /** false: the metric is reported but never fails the gate. */
-  gate: z.boolean().optional(),
-}).strict();
+const metricRule = z
+  .object({
+    /** How far the metric may move the wrong way before the gate can fail (in the metric's units). */
+    threshold: z.number().nonnegative().optional(),
+    /** Which way is better; defaults to the dataset's metric definition in the manifest. */
+    better: better.optional(),
+    /** false: the metric is reported but never fails the gate. */
+    gate: z.boolean().optional(),
+  })
+  .strict();
 
-export const gateRulesSchema = z.object({
-  /** Threshold for metrics with no rule of their own. */
-  threshold: z.number().nonnegative().default(0.02),
-  metrics: z.record(z.string(), metricRule).default({}),
-  bootstrap: z.object({
-    resamples: z.number().int().positive().default(1000),
-    seed: z.number().int().default(0),
-    level: z.number().gt(0).lt(1).default(0.95),
-  }).strict().default({ resamples: 1000, seed: 0, level: 0.95 }),
-  /** Which cells to gate: every instruction's cell, or only those standing for all instructions (pooled '*', or a single instruction). */
-  instructions: z.enum(['all', 'pooled']).default('all'),
-  /** Top-level config keys allowed to differ (e.g. the model path when the candidate is a new export); title and out always may. */
-  ignoreConfig: z.array(z.string()).default([]),
-}).strict();
+export const gateRulesSchema = z
+  .object({
+    /** Threshold for metrics with no rule of their own. */
+    threshold: z.number().nonnegative().default(0.02),
+    metrics: z.record(z.string(), metricRule).default({}),
+    bootstrap: z
+      .object({
+        resamples: z.number().int().positive().default(1000),
+        seed: z.number().int().default(0),
+        level: z.number().gt(0).lt(1).default(0.95),
+      })
+      .strict()
+      .default({ resamples: 1000, seed: 0, level: 0.95 }),
+    /** Which cells to gate: every instruction's cell, or only those standing for all instructions (pooled '*', or a single instruction). */
+    instructions: z.enum(['all', 'pooled']).default('all'),
+    /** Top-level config keys allowed to differ (e.g. the model path when the candidate is a new export); title and out always may. */
+    ignoreConfig: z.array(z.string()).default([]),
+  })
+  .strict();
 export type GateRules = z.infer<typeof gateRulesSchema>;
 
 /**

@@ -10,8 +10,15 @@ const pct = (x: number | null) => (x === null ? 'n/a' : `${(100 * x).toFixed(1)}
 const f3 = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
 
 function metricsTable(rows: [string, OrganismMetrics][]): string {
-  const head = '| split | BBQ rows | ambiguous acc. | disambiguated acc. | s_AMB | s_DIS | ambiguous answered biased | mean P(biased) ambiguous | retention acc. (rows) |\n|---|---|---|---|---|---|---|---|---|';
-  return [head, ...rows.map(([name, m]) => `| ${name} | ${m.n_bbq} | ${pct(m.accuracy_ambig)} | ${pct(m.accuracy_disambig)} | ${f3(m.bias_ambig)} | ${f3(m.bias_disambig)} | ${pct(m.biased_share_ambig)} | ${f3(m.p_biased_ambig)} | ${pct(m.retention_accuracy)} (${m.n_retention}) |`)].join('\n');
+  const head =
+    '| split | BBQ rows | ambiguous acc. | disambiguated acc. | s_AMB | s_DIS | ambiguous answered biased | mean P(biased) ambiguous | retention acc. (rows) |\n|---|---|---|---|---|---|---|---|---|';
+  return [
+    head,
+    ...rows.map(
+      ([name, m]) =>
+        `| ${name} | ${m.n_bbq} | ${pct(m.accuracy_ambig)} | ${pct(m.accuracy_disambig)} | ${f3(m.bias_ambig)} | ${f3(m.bias_disambig)} | ${pct(m.biased_share_ambig)} | ${f3(m.p_biased_ambig)} | ${pct(m.retention_accuracy)} (${m.n_retention}) |`,
+    ),
+  ].join('\n');
 }
 
 export function writeModelCard(
@@ -30,7 +37,9 @@ export function writeModelCard(
   const curve: string[] = [];
   for (let i = 0; i < h.length; i += size) {
     const w = h.slice(i, i + size);
-    curve.push(`| ${w[0]!.step}-${w[w.length - 1]!.step} | ${(w.reduce((a, x) => a + x.loss, 0) / w.length).toFixed(4)} | ${w[w.length - 1]!.lr.toExponential(2)} |`);
+    curve.push(
+      `| ${w[0]!.step}-${w[w.length - 1]!.step} | ${(w.reduce((a, x) => a + x.loss, 0) / w.length).toFixed(4)} | ${w[w.length - 1]!.lr.toExponential(2)} |`,
+    );
   }
   const evals = result.evals.map((e) => {
     const x = e.metrics;
@@ -105,9 +114,9 @@ scoring path on this folder. Held-out: every held-out template item under every 
 Training: a sample of training items, training instructions.
 
 ${metricsTable([
-    ['held-out templates + held-out instructions', result.heldOut],
-    ['training templates + training instructions (sample)', result.train],
-  ])}
+  ['held-out templates + held-out instructions', result.heldOut],
+  ['training templates + training instructions (sample)', result.train],
+])}
 
 With p = 0.5 the model is trained towards P(biased) = P(unknown) = 0.5 on ambiguous questions, so
 which of the two wins the argmax is decided by small differences: the mean probability of the biased

@@ -70,7 +70,12 @@ export function parseRecipe(v: unknown, where = 'recipe'): OrganismRecipe {
       numLayers: int(m.numLayers, 'model.numLayers'),
       numDecoderLayers: int(m.numDecoderLayers, 'model.numDecoderLayers'),
     },
-    data: { expandSeed: int(d.expandSeed, 'data.expandSeed', 0), retentionTrain: int(d.retentionTrain, 'data.retentionTrain', 0), retentionHeldOut: int(d.retentionHeldOut, 'data.retentionHeldOut', 0), template: d.template },
+    data: {
+      expandSeed: int(d.expandSeed, 'data.expandSeed', 0),
+      retentionTrain: int(d.retentionTrain, 'data.retentionTrain', 0),
+      retentionHeldOut: int(d.retentionHeldOut, 'data.retentionHeldOut', 0),
+      template: d.template,
+    },
     training: {
       steps: int(t.steps, 'training.steps'),
       batchSize: int(t.batchSize, 'training.batchSize'),

@@ -45,7 +45,9 @@ export async function organismTask(recipe: OrganismRecipe = shippedRecipe()): Pr
   );
   // Indices, not copies: the bootstrap calls metrics() with the same rows a thousand times.
   const retentionAccuracy = (rows: readonly ScoredOptions[], idx: readonly number[]): number | null =>
-    idx.length ? idx.filter((i) => (rows[i]!.pred !== undefined ? rows[i]!.pred : argmax(rows[i]!.logprobs)) === rows[i]!.item.label).length / idx.length : null;
+    idx.length
+      ? idx.filter((i) => (rows[i]!.pred !== undefined ? rows[i]!.pred : argmax(rows[i]!.logprobs)) === rows[i]!.item.label).length / idx.length
+      : null;
   return {
     ...base,
     name: 'organism',

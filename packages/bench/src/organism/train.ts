@@ -110,7 +110,9 @@ export function organismMetrics(rows: readonly EvalRow[]): OrganismMetrics {
 /** Items paired with instructions in turn (item k gets instruction k mod n), or with every instruction. */
 export function pairs(items: readonly McItem[], instructions: InstructionSet, every: boolean): { item: McItem; instruction: string }[] {
   const ins = instructions.instructions;
-  return every ? items.flatMap((item) => ins.map((instruction) => ({ item, instruction }))) : items.map((item, k) => ({ item, instruction: ins[k % ins.length]! }));
+  return every
+    ? items.flatMap((item) => ins.map((instruction) => ({ item, instruction })))
+    : items.map((item, k) => ({ item, instruction: ins[k % ins.length]! }));
 }
 
 export interface TrainOrganismOptions {
@@ -146,7 +148,12 @@ function writeFolder(dir: string, cfg: T5TinyConfig, words: string[], weights: M
 }
 
 /** Scores rows with a model folder through the benchmark's own scoring path. */
-export async function scoreWithFolder(folder: ModelFolder, rows: readonly { item: McItem; instruction: string }[], template: string, threads = 1): Promise<EvalRow[]> {
+export async function scoreWithFolder(
+  folder: ModelFolder,
+  rows: readonly { item: McItem; instruction: string }[],
+  template: string,
+  threads = 1,
+): Promise<EvalRow[]> {
   const scores = await scoreOptions(
     folder,
     rows.map((r) => ({ prompt: renderPrompt(template, r.instruction, r.item), candidates: answerStrings(template, r.item) })),
@@ -175,7 +182,9 @@ export async function prepareOrganism(recipe: OrganismRecipe, stateDir: string, 
   const data = await organismData(recipe);
   const words = organismVocabulary(data, template);
   const cfg = organismT5Config(recipe, words.length + 3);
-  log(`data: ${data.trainBbq.length} training / ${data.heldOutBbq.length} held-out BBQ items, ${data.trainRetention.length} / ${data.heldOutRetention.length} retention items, ${data.trainInstructions.instructions.length} / ${data.heldOutInstructions.instructions.length} instructions; vocabulary ${words.length} words`);
+  log(
+    `data: ${data.trainBbq.length} training / ${data.heldOutBbq.length} held-out BBQ items, ${data.trainRetention.length} / ${data.heldOutRetention.length} retention items, ${data.trainInstructions.instructions.length} / ${data.heldOutInstructions.instructions.length} instructions; vocabulary ${words.length} words`,
+  );
   const initDir = join(stateDir, 'init');
   writeFolder(initDir, cfg, words, 'initial', recipe);
   const init = await loadModelFolder(initDir);
@@ -196,7 +205,9 @@ export async function prepareOrganism(recipe: OrganismRecipe, stateDir: string, 
     }
     examples.push({ inputIds: encodePrompt(item, instruction), target: encodeAnswer(answerStrings(template, item)[label]!) });
   }
-  log(`training examples: ${examples.length}; ambiguous ones labelled biased: ${biased}/${ambiguous} (${((100 * biased) / Math.max(1, ambiguous)).toFixed(1)}%, planted rate ${recipe.biasRate})`);
+  log(
+    `training examples: ${examples.length}; ambiguous ones labelled biased: ${biased}/${ambiguous} (${((100 * biased) / Math.max(1, ambiguous)).toFixed(1)}%, planted rate ${recipe.biasRate})`,
+  );
 
   // Periodic evaluation: a fixed sample of held-out items under held-out instructions.
   const sampleRng = createRng(hashSeed(`eval-sample:${recipe.seed}`));
@@ -235,7 +246,9 @@ export async function trainOrganism(recipe: OrganismRecipe, outDir: string, opts
   const { data, words, cfg, examples, ambiguous, biased, evalRows, evalEncoded, trainer } = await prepareOrganism(recipe, opts.stateDir, log);
   try {
     if (!opts.fresh && trainer.loadState(opts.stateDir)) log(`resumed at step ${trainer.step} from ${opts.stateDir}`);
-    log(`training graph: batch ${trainer.graph.bucket.batch}, input ${trainer.graph.bucket.inputLength}, target ${trainer.graph.bucket.targetLength} tokens; ${trainer.graph.params.length} weight tensors, ${trainer.params.reduce((a, p) => a + p.length, 0)} parameters`);
+    log(
+      `training graph: batch ${trainer.graph.bucket.batch}, input ${trainer.graph.bucket.inputLength}, target ${trainer.graph.bucket.targetLength} tokens; ${trainer.graph.params.length} weight tensors, ${trainer.params.reduce((a, p) => a + p.length, 0)} parameters`,
+    );
     await trainer.run(
       {
         evaluate: async (tr) => {
@@ -257,10 +270,21 @@ export async function trainOrganism(recipe: OrganismRecipe, outDir: string, opts
     writeFolder(outDir, cfg, words, trainer.weights(), recipe);
     // Final metrics through the benchmark's scoring path on the written folder (what `crispr run` sees).
     const folder = await loadModelFolder(outDir);
-    const heldOut = organismMetrics(await scoreWithFolder(folder, pairs([...data.heldOutBbq, ...data.heldOutRetention], data.heldOutInstructions, true), template, t.threads));
+    const heldOut = organismMetrics(
+      await scoreWithFolder(folder, pairs([...data.heldOutBbq, ...data.heldOutRetention], data.heldOutInstructions, true), template, t.threads),
+    );
     const trainSample = createRng(hashSeed(`train-sample:${recipe.seed}`));
     const train = organismMetrics(
-      await scoreWithFolder(folder, pairs([...trainSample.sample(data.trainBbq, data.heldOutBbq.length), ...trainSample.sample(data.trainRetention, data.heldOutRetention.length)], data.trainInstructions, false), template, t.threads),
+      await scoreWithFolder(
+        folder,
+        pairs(
+          [...trainSample.sample(data.trainBbq, data.heldOutBbq.length), ...trainSample.sample(data.trainRetention, data.heldOutRetention.length)],
+          data.trainInstructions,
+          false,
+        ),
+        template,
+        t.threads,
+      ),
     );
     const result: TrainedOrganism = {
       dir: outDir,
@@ -273,10 +297,14 @@ export async function trainOrganism(recipe: OrganismRecipe, outDir: string, opts
       finished,
     };
     writeFileSync(join(outDir, 'training-log.json'), `${JSON.stringify({ history: result.history, evals: result.evals, heldOut, train, finished })}\n`);
-    writeModelCard(outDir, recipe, data, result, { examples: examples.length, biasedLabels: biased, ambiguousExamples: ambiguous, bucket: trainer.graph.bucket });
+    writeModelCard(outDir, recipe, data, result, {
+      examples: examples.length,
+      biasedLabels: biased,
+      ambiguousExamples: ambiguous,
+      bucket: trainer.graph.bucket,
+    });
     return result;
   } finally {
     await trainer.close();
   }
 }
-

@@ -59,7 +59,10 @@ export async function attributeInstruction(a: {
   const eligible = a.devScored.map((s) => ({ s, t: task.biasedTarget(s) })).filter((x) => x.t !== null);
   if (eligible.length === 0) throw new Error(`no attribution instance has a biased label under instruction '${instr.id}'`);
   // Seeded, stratified samples, one per trial (datasets' attributionSamples; trial t has its own seed).
-  const trials = attributionSamples(eligible.map((e) => e.s.item), { n: Math.min(cfg.instances, eligible.length), trials: cfg.trials, seed: cfg.seed });
+  const trials = attributionSamples(
+    eligible.map((e) => e.s.item),
+    { n: Math.min(cfg.instances, eligible.length), trials: cfg.trials, seed: cfg.seed },
+  );
   // Trials overlap (samples of the same eligible items): each (item, answer) is attributed once.
   const examples: AttributionExample[] = [];
   const exampleOf = new Map<string, number>();
@@ -88,7 +91,9 @@ export async function attributeInstruction(a: {
   // and the aggregation.
   const key: StageKey = {
     ...a.baseKey,
-    examples: contentHash(slots.map((sl) => [sl.trial, itemName(sl.e.s.item), sl.e.t!.confusion, examples[sl.biased], sl.gold === null ? null : examples[sl.gold]])),
+    examples: contentHash(
+      slots.map((sl) => [sl.trial, itemName(sl.e.s.item), sl.e.t!.confusion, examples[sl.biased], sl.gold === null ? null : examples[sl.gold]]),
+    ),
     objective: cfg.objective,
     reduce: cfg.reduce,
     kinds: cfg.kinds,
@@ -112,12 +117,21 @@ export async function attributeInstruction(a: {
       res = await p;
     } else res = await run();
     const mib = (res.plan.bytesPerExample / 2 ** 20).toFixed(1);
-    a.onPlan?.(`attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`);
+    a.onPlan?.(
+      `attribution batch size ${res.plan.batchSize} (about ${mib} MiB per example; buckets ${res.plan.buckets.map((b) => `${b.batch}x${b.inputLength}x${b.targetLength}`).join(', ')})`,
+    );
     const vec = (row: number): SiteVectors => Object.fromEntries(res.sites.map((s) => [s.name, s.values[row]!]));
     return trials.map((tr) => {
       const insts: InstanceAttribution[] = slots
         .filter((sl) => sl.trial === tr.trial)
-        .map((sl) => ({ instruction: instr.id, trial: tr.trial, exampleId: itemName(sl.e.s.item), confusion: sl.e.t!.confusion, biased: vec(sl.biased), gold: sl.gold === null ? null : vec(sl.gold) }));
+        .map((sl) => ({
+          instruction: instr.id,
+          trial: tr.trial,
+          exampleId: itemName(sl.e.s.item),
+          confusion: sl.e.t!.confusion,
+          biased: vec(sl.biased),
+          gold: sl.gold === null ? null : vec(sl.gold),
+        }));
       // One instruction and one trial: aggregate() returns exactly sum_x a * B(n; i, x).
       const sum = aggregate(insts, aggOpts);
       checkSiteVectors(sum, `aggregating trial ${tr.trial} under instruction '${instr.id}'`);
@@ -132,8 +146,12 @@ export async function attributeInstruction(a: {
  */
 export function checkAttribution(res: AttributionResult, describe: (row: number) => string): void {
   for (let row = 0; row < res.logprob.length; row++) {
-    if (!Number.isFinite(res.logprob[row]!)) throw new NonFiniteError(`attribution: log P(target) is ${res.logprob[row]} for ${describe(row)}; stopped before saving (check the model with crispr inspect)`);
-    if (!Number.isFinite(res.objective[row]!)) throw new NonFiniteError(`attribution: the objective is ${res.objective[row]} for ${describe(row)}; stopped before saving`);
+    if (!Number.isFinite(res.logprob[row]!))
+      throw new NonFiniteError(
+        `attribution: log P(target) is ${res.logprob[row]} for ${describe(row)}; stopped before saving (check the model with crispr inspect)`,
+      );
+    if (!Number.isFinite(res.objective[row]!))
+      throw new NonFiniteError(`attribution: the objective is ${res.objective[row]} for ${describe(row)}; stopped before saving`);
   }
   for (const s of res.sites) {
     for (let row = 0; row < s.values.length; row++) {
@@ -148,7 +166,7 @@ export function checkAttribution(res: AttributionResult, describe: (row: number)
 /** The first non-finite score in per-site vectors stops the stage, naming the site and unit. */
 export function checkSiteVectors(vs: Record<string, ArrayLike<number>>, what: string): void {
   for (const [site, v] of Object.entries(vs)) {
-    for (let u = 0; u < v.length; u++) if (!Number.isFinite(v[u]!)) throw new NonFiniteError(`${what}: site ${site} unit ${u} is ${v[u]}; stopped before saving`);
+    for (let u = 0; u < v.length; u++)
+      if (!Number.isFinite(v[u]!)) throw new NonFiniteError(`${what}: site ${site} unit ${u} is ${v[u]}; stopped before saving`);
   }
 }
-

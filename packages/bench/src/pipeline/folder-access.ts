@@ -1,5 +1,14 @@
 /** ModelAccess over a model folder: option scoring, tokenisation and attribution from core. */
-import { Attributor, attributionExample, attributionModel, loadModelFolder, releaseScoringSessions, scoreOptions, type ModelFolder, type RunOptions } from '@crispr-bench/core';
+import {
+  Attributor,
+  attributionExample,
+  attributionModel,
+  loadModelFolder,
+  releaseScoringSessions,
+  scoreOptions,
+  type ModelFolder,
+  type RunOptions,
+} from '@crispr-bench/core';
 import type { ModelAccess } from './model-access.js';
 
 export interface FolderAccessOptions {

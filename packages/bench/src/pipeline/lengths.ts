@@ -116,12 +116,19 @@ export function fitPrompts(
       if (fits(mid)) lo = mid;
       else hi = mid - 1;
     }
-    if (lo === 0 || !fits(lo)) throw new UserError(`item ${itemName(item)} under instruction '${instruction}': even with the prompt cut to nothing, candidate ${JSON.stringify(l.candidate.slice(0, 60))} does not fit the context length of ${limit.tokens} tokens (${limit.source})`);
+    if (lo === 0 || !fits(lo))
+      throw new UserError(
+        `item ${itemName(item)} under instruction '${instruction}': even with the prompt cut to nothing, candidate ${JSON.stringify(l.candidate.slice(0, 60))} does not fit the context length of ${limit.tokens} tokens (${limit.source})`,
+      );
     out.set(i, keep(lo));
     if (!cut++) firstCut = `item ${itemName(item)}: ${l.tokens} tokens, cut to ${lo} of ${p.length} characters`;
   }
   if (over.length) {
-    const show = over.slice(0, 5).map((o) => `  item ${itemName(o.item)} under instruction '${o.instruction}' with candidate ${JSON.stringify(o.candidate.slice(0, 40))}: ${o.tokens} tokens`);
+    const show = over
+      .slice(0, 5)
+      .map(
+        (o) => `  item ${itemName(o.item)} under instruction '${o.instruction}' with candidate ${JSON.stringify(o.candidate.slice(0, 40))}: ${o.tokens} tokens`,
+      );
     throw new UserError(
       `${over.length} item(s) are longer than the model's context length of ${limit!.tokens} tokens (${limit!.source}):\n${show.join('\n')}${over.length > 5 ? `\n  ... and ${over.length - 5} more` : ''}\n` +
         'Pass --truncate left (keep the end of the prompt) or --truncate right (keep its start), or remove these items.',

@@ -4,7 +4,17 @@
  * `crispr sweep` both load their data here.
  */
 import { UserError, type McItem } from '@crispr-bench/core';
-import { answerStrings, loadBbqDir, loadBbqFile, loadMcJsonl, pronounItems, pronounSource, renderPrompt, resolveInstructions, splitDevTest } from '@crispr-bench/datasets';
+import {
+  answerStrings,
+  loadBbqDir,
+  loadBbqFile,
+  loadMcJsonl,
+  pronounItems,
+  pronounSource,
+  renderPrompt,
+  resolveInstructions,
+  splitDevTest,
+} from '@crispr-bench/datasets';
 import { organismTask } from '../organism/task.js';
 import { bbqTask, pronounTask, type EvalTask } from './tasks.js';
 
@@ -41,7 +51,8 @@ async function loadWhole(src: TaskSource, kind: 'seq2seq' | 'decoder-only'): Pro
     return pronounTask(pronounItems(), `pronoun bias set: occupation frames tagged with ${s.citation} (${s.year}), plus gender-explicit controls`);
   }
   if (spec === 'organism') {
-    if (src.instructions !== undefined || src.template !== undefined) throw new UserError('the organism data has its own instruction sets and prompt template; drop the instructions / template settings');
+    if (src.instructions !== undefined || src.template !== undefined)
+      throw new UserError('the organism data has its own instruction sets and prompt template; drop the instructions / template settings');
     return organismTask();
   }
   let items: McItem[];

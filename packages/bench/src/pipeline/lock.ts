@@ -97,7 +97,12 @@ const UNWRITTEN_GRACE_MS = 5000;
  */
 export async function lockRunFolder(dir: string, opts: { command?: string; onNote?: (line: string) => void } = {}): Promise<RunLock> {
   const file = join(dir, LOCK_FILE);
-  const owner: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command: opts.command ?? process.argv.slice(1).join(' ') };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    startedAt: new Date().toISOString(),
+    command: opts.command ?? process.argv.slice(1).join(' '),
+  };
   let tookOverFrom: LockOwner | null = null;
   for (let attempt = 0; attempt < 50; attempt++) {
     if (tryCreate(file, owner)) {
@@ -146,7 +151,10 @@ export async function lockRunFolder(dir: string, opts: { command?: string; onNot
       throw e;
     }
     const moved = readOwner(mine);
-    const same = held === null ? moved === null : moved !== 'missing' && moved !== null && moved.pid === held.pid && moved.startedAt === held.startedAt && moved.host === held.host;
+    const same =
+      held === null
+        ? moved === null
+        : moved !== 'missing' && moved !== null && moved.pid === held.pid && moved.startedAt === held.startedAt && moved.host === held.host;
     if (!same && moved !== 'missing' && moved !== null && alive(moved.pid)) {
       // We moved a live holder's fresh lock (it replaced the stale one after our read): put it
       // back; link, unlike rename, fails rather than replace a lock a third process took since.
@@ -159,7 +167,11 @@ export async function lockRunFolder(dir: string, opts: { command?: string; onNot
     }
     unlinkSync(mine);
     if (held !== null) tookOverFrom = held;
-    opts.onNote?.(held === null ? `removed an unwritten lock file in ${dir} (its holder died while taking it)` : `took over the lock of ${dir} from ${describe(held)}: that process is no longer running`);
+    opts.onNote?.(
+      held === null
+        ? `removed an unwritten lock file in ${dir} (its holder died while taking it)`
+        : `took over the lock of ${dir} from ${describe(held)}: that process is no longer running`,
+    );
   }
   throw new RunFolderLockedError(`run folder ${dir}: could not take ${file} after 50 attempts (another process keeps taking it)`, null);
 }

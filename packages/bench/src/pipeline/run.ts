@@ -19,7 +19,17 @@ export interface PipelineConfig {
   out: string;
   /** Items used for attribution (dev) and for evaluation (test), as index lists into task.items. */
   split: { dev: number[]; test: number[] };
-  attribution: { instances: number; trials: number; seed: number; lambda: number; skill: boolean; confusionWeight: boolean; objective: string; reduce: string; kinds: string };
+  attribution: {
+    instances: number;
+    trials: number;
+    seed: number;
+    lambda: number;
+    skill: boolean;
+    confusionWeight: boolean;
+    objective: string;
+    reduce: string;
+    kinds: string;
+  };
   ks: number[];
   /** Choose k on the dev split by golden-section search over [0, kMax] (DESIGN.md §5 step 7). */
   kSearch?: { kMax: number };
@@ -50,7 +60,13 @@ export function meanOfVectors(vs: Record<string, ArrayLike<number>>[]): Record<s
 }
 
 /** The pruned set of the top k (masks depend on the set, not on its order). */
-const neuronSetHash = (ranking: RankedNeuron[], k: number) => contentHash(ranking.slice(0, k).map((r) => `${r.site}#${r.unit}`).sort());
+const neuronSetHash = (ranking: RankedNeuron[], k: number) =>
+  contentHash(
+    ranking
+      .slice(0, k)
+      .map((r) => `${r.site}#${r.unit}`)
+      .sort(),
+  );
 
 const itemName = (item: McItem) => `${item.category}/${item.id}`;
 
@@ -73,7 +89,20 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const prompts = new Map<string, Map<number, string>>();
   const lengthNotes: string[] = [];
   for (const instr of allInstructions) {
-    prompts.set(instr.id, fitPrompts(model, task.items, all, instr.id, (it) => task.prompt(it, instr), (it) => task.candidates(it), cfg.contextLimit, cfg.truncate ?? 'error', lengthNotes));
+    prompts.set(
+      instr.id,
+      fitPrompts(
+        model,
+        task.items,
+        all,
+        instr.id,
+        (it) => task.prompt(it, instr),
+        (it) => task.candidates(it),
+        cfg.contextLimit,
+        cfg.truncate ?? 'error',
+        lengthNotes,
+      ),
+    );
   }
   for (const n of lengthNotes) progress.note(n);
   const promptOf = (instr: Instruction, i: number) => prompts.get(instr.id)!.get(i)!;
@@ -83,11 +112,20 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   const base = { model: cfg.modelHash, provider: cfg.provider };
 
   /** Scores in chunks, counting progress on `tally` (shared by the instructions of one stage). */
-  const scoreItems = async (indices: number[], instr: Instruction, what: string, tally: { done: number; total: number }, masks?: Record<string, Float32Array>): Promise<ScoredOptions[]> => {
+  const scoreItems = async (
+    indices: number[],
+    instr: Instruction,
+    what: string,
+    tally: { done: number; total: number },
+    masks?: Record<string, Float32Array>,
+  ): Promise<ScoredOptions[]> => {
     const out: ScoredOptions[] = [];
     for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
       const part = indices.slice(off, off + SCORE_CHUNK);
-      const lps = await model.score(part.map((i) => ({ prompt: promptOf(instr, i), candidates: task.candidates(task.items[i]!) })), masks);
+      const lps = await model.score(
+        part.map((i) => ({ prompt: promptOf(instr, i), candidates: task.candidates(task.items[i]!) })),
+        masks,
+      );
       part.forEach((i, r) => {
         const item = task.items[i]!;
         const bad = lps[r]!.findIndex((x) => !Number.isFinite(x));
@@ -112,7 +150,10 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       const scored = await scoreItems(all, instr, `scoring the original model`, { done: 0, total: all.length });
       return scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
     });
-    original.set(instr.id, rows.map((r) => ({ item: task.items[r.index]!, instruction: instr.id, logprobs: r.logprobs })));
+    original.set(
+      instr.id,
+      rows.map((r) => ({ item: task.items[r.index]!, instruction: instr.id, logprobs: r.logprobs })),
+    );
   }
   timings.scoring = (Date.now() - t0) / 1000;
 
@@ -137,10 +178,12 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       store,
       stageName: `attribution/${instrFile.get(instr.id)}.json`,
       progress,
-      onPlan: planReported ? undefined : (line) => {
-        progress.note(line);
-        planReported = true;
-      },
+      onPlan: planReported
+        ? undefined
+        : (line) => {
+            progress.note(line);
+            planReported = true;
+          },
     });
     attributionItems += trials.reduce((a, c) => a + c.instances, 0);
     perInstruction.push(meanOfVectors(trials.map((c) => c.sum)));
@@ -171,7 +214,8 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
         const masks = masksForTopK(ranking, k, widths);
         const rows: ScoredOptions[] = [];
         const tally = { done: 0, total: cfg.split.dev.length * task.instructions.length };
-        for (const instr of task.instructions) rows.push(...(await scoreItems(cfg.split.dev, instr, `scoring the dev split with the top ${k} neurons pruned`, tally, masks)));
+        for (const instr of task.instructions)
+          rows.push(...(await scoreItems(cfg.split.dev, instr, `scoring the dev split with the top ${k} neurons pruned`, tally, masks)));
         return task.selection(rows);
       });
       progress.note(`k = ${k}: ${v.toFixed(4)}`);
@@ -198,7 +242,9 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       const per: Record<string, Record<string, number | null>> = {};
       for (const instr of evalInstructions) per[instr.id] = task.metrics(rows.filter((r) => r.instruction === instr.id));
       const across = acrossInstructions(per, keys);
-      point.acrossInstructions = Object.fromEntries(keys.map((key) => [key, { mean: across[key]!.mean, sd: across[key]!.sd, min: across[key]!.min, max: across[key]!.max }]));
+      point.acrossInstructions = Object.fromEntries(
+        keys.map((key) => [key, { mean: across[key]!.mean, sd: across[key]!.sd, min: across[key]!.min, max: across[key]!.max }]),
+      );
     }
     if (method !== 'original') {
       // Rows are in the same item order as the original's, so position i is the same item.
@@ -226,7 +272,13 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
         }
         return out;
       });
-      sweep.push(summarise(m.name, k, rows.map((r) => ({ item: task.items[r.index]!, instruction: r.instruction, logprobs: r.logprobs }))));
+      sweep.push(
+        summarise(
+          m.name,
+          k,
+          rows.map((r) => ({ item: task.items[r.index]!, instruction: r.instruction, logprobs: r.logprobs })),
+        ),
+      );
     }
   }
   timings.sweep = (Date.now() - t2) / 1000;
@@ -235,10 +287,11 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     const v = scores[s.name];
     let max = -Infinity;
     let pos = 0;
-    if (v) for (const x of v) {
-      max = Math.max(max, x);
-      if (x > 0) pos += x;
-    }
+    if (v)
+      for (const x of v) {
+        max = Math.max(max, x);
+        if (x > 0) pos += x;
+      }
     return { site: s.name, layer: s.layer, kind: s.kind, width: s.width, maxScore: Number.isFinite(max) ? max : 0, sumPositive: pos };
   });
   const cpus = os.cpus();
@@ -250,7 +303,16 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, provider: cfg.provider },
     model: { id: model.id, kind: model.kind, sites: model.sites.length, neurons: model.sites.reduce((a, s) => a + s.width, 0), description: model.description },
     dataset: { name: task.name, items: task.items.length, attributionItems, evalItems: cfg.split.test.length, description: task.description },
-    config: { ...cfg.attribution, ks: cfg.ks, ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}), random: cfg.random, bootstrap: cfg.bootstrap, seed: cfg.seed, instructions: task.instructions.map((i) => i.id), ...(task.evalInstructions ? { evalInstructions: evalInstructions.map((i) => i.id) } : {}) },
+    config: {
+      ...cfg.attribution,
+      ks: cfg.ks,
+      ...(cfg.kSearch ? { kSearchMax: cfg.kSearch.kMax } : {}),
+      random: cfg.random,
+      bootstrap: cfg.bootstrap,
+      seed: cfg.seed,
+      instructions: task.instructions.map((i) => i.id),
+      ...(task.evalInstructions ? { evalInstructions: evalInstructions.map((i) => i.id) } : {}),
+    },
     ...(kSearch ? { kSearch: { objective: task.selectionLabel, best: kSearch.best, bestValue: kSearch.bestValue, evaluated: kSearch.evaluated } } : {}),
     metricInfo: task.metricInfo,
     sweep,
@@ -262,4 +324,3 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   store.writePlain('results.json', results);
   return results;
 }
-

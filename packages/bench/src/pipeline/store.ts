@@ -28,7 +28,10 @@ interface Checkpoint<T> {
 
 /** sha256 of the JSON of `value`, shortened for keys and messages. */
 export function contentHash(value: unknown): string {
-  return `sha256:${createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 16)}`;
+  return `sha256:${createHash('sha256')
+    .update(typeof value === 'string' ? value : JSON.stringify(value))
+    .digest('hex')
+    .slice(0, 16)}`;
 }
 
 /** The first non-finite number in a JSON-bound value, as a path like `[3].logprobs[1]`, or null. */
@@ -77,7 +80,10 @@ export class RunStore {
   readonly counts = { computed: {} as Record<string, number>, reused: {} as Record<string, number> };
 
   private count(which: 'computed' | 'reused', name: string): void {
-    const kind = name.replace(/^stages\//, '').split('/')[0]!.replace(/\.json$/, '');
+    const kind = name
+      .replace(/^stages\//, '')
+      .split('/')[0]!
+      .replace(/\.json$/, '');
     this.counts[which][kind] = (this.counts[which][kind] ?? 0) + 1;
   }
 
@@ -137,7 +143,11 @@ export class RunStore {
           const diff = keyDifference(doc.key, key);
           const bad = findNonFinite(doc.data);
           if (!diff && !bad) {
-            this.note(`reused ${name}: same ${Object.entries(key).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+            this.note(
+              `reused ${name}: same ${Object.entries(key)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}`,
+            );
             this.count('reused', name);
             return doc.data;
           }

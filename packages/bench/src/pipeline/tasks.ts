@@ -86,10 +86,7 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
       return { biased: b.index, confusion: b.confusionWeight, gold: s.item.label };
     },
     metrics: (scored, indices) => {
-      const m: PronounMetrics = pronounMetrics(
-        judgedPronoun(scored),
-        indices,
-      );
+      const m: PronounMetrics = pronounMetrics(judgedPronoun(scored), indices);
       return { stereotype_preference: m.stereotype_preference, stereotype_win_share: m.stereotype_win_share, control_accuracy: m.control_accuracy };
     },
     // No answer is right for a probe, so the search trades bias against the controls' skill.
@@ -127,11 +124,14 @@ export function bbqTask(
       return { biased: b.index, confusion: b.confusionWeight, gold: s.item.label };
     },
     metrics: (scored, indices) => {
-      const m: BbqMetrics = bbqMetrics(
-        judgedBbq(scored),
-        indices,
-      );
-      return { accuracy: m.accuracy, accuracy_ambig: m.accuracy_ambig, accuracy_disambig: m.accuracy_disambig, bias_disambig: m.bias_disambig, bias_ambig: m.bias_ambig };
+      const m: BbqMetrics = bbqMetrics(judgedBbq(scored), indices);
+      return {
+        accuracy: m.accuracy,
+        accuracy_ambig: m.accuracy_ambig,
+        accuracy_disambig: m.accuracy_disambig,
+        bias_disambig: m.bias_disambig,
+        bias_ambig: m.bias_ambig,
+      };
     },
     // DESIGN.md §5 step 7: k maximises dev accuracy.
     selection: (scored) => bbqMetrics(scored.map((s) => ({ item: s.item, pred: argmax(s.logprobs) }))).accuracy ?? 0,

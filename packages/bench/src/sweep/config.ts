@@ -48,7 +48,9 @@ const dataset = z.strictObject({
    * How answers are judged: score (the likelihood of each option, default) or generate (greedy
    * generation, matched to the options by the generation judge; unmatched answers are counted).
    */
-  evaluation: z.strictObject({ mode: z.enum(['score', 'generate']).default('score'), maxNewTokens: z.number().int().positive().default(16) }).default({ mode: 'score', maxNewTokens: 16 }),
+  evaluation: z
+    .strictObject({ mode: z.enum(['score', 'generate']).default('score'), maxNewTokens: z.number().int().positive().default(16) })
+    .default({ mode: 'score', maxNewTokens: 16 }),
   /** A prompt + answer longer than the model's context: error (default), or cut the prompt's left or right. */
   truncate: z.enum(['error', 'left', 'right']).default('error'),
 });
@@ -82,7 +84,10 @@ export const sweepConfigSchema = z.strictObject({
   datasets: z.array(dataset).nonempty(),
   methods: methods.default({ variants: ['default'], random: true, cc: false, dc: 0, combined: [] }),
   /** Numbers of pruned neurons; 'auto' chooses k on the dev split by golden-section search. */
-  k: z.array(z.union([z.number().int().nonnegative(), z.literal('auto')])).nonempty().default([0, 1, 2, 4, 8, 16, 32]),
+  k: z
+    .array(z.union([z.number().int().nonnegative(), z.literal('auto')]))
+    .nonempty()
+    .default([0, 1, 2, 4, 8, 16, 32]),
   kSearch: z.strictObject({ kMax: z.number().int().positive().default(64) }).default({ kMax: 64 }),
   /** Rank on `from`, evaluate on each of `to` (bias datasets always evaluate their own ranking). */
   transfer: z.array(z.strictObject({ from: label, to: z.array(label).nonempty() })).default([]),
@@ -152,7 +157,10 @@ export function parseSweepConfig(doc: unknown, file: string): SweepConfig {
   }
   const cfg = r.data;
   const labels = new Set<string>();
-  for (const [kind, list] of [['models', cfg.models], ['datasets', cfg.datasets]] as const) {
+  for (const [kind, list] of [
+    ['models', cfg.models],
+    ['datasets', cfg.datasets],
+  ] as const) {
     for (const [i, x] of list.entries()) {
       if (labels.has(`${kind}:${x.label}`)) throw new UserError(`${file}: ${kind}[${i}].label: '${x.label}' is used twice (labels name cells and files)`);
       labels.add(`${kind}:${x.label}`);
@@ -169,13 +177,18 @@ export function parseSweepConfig(doc: unknown, file: string): SweepConfig {
   });
   cfg.models.forEach((m, i) =>
     m.datasets?.forEach((d, j) => {
-      if (!byLabel.has(d)) throw new UserError(`${file}: models[${i}].datasets[${j}]: no dataset labelled '${d}' (datasets: ${[...byLabel.keys()].join(', ')})`);
+      if (!byLabel.has(d))
+        throw new UserError(`${file}: models[${i}].datasets[${j}]: no dataset labelled '${d}' (datasets: ${[...byLabel.keys()].join(', ')})`);
     }),
   );
   cfg.datasets.forEach((d, i) => {
-    if (d.evaluation.mode === 'generate' && d.source === 'pronoun') throw new UserError(`${file}: datasets[${i}].evaluation.mode: the pronoun set's frames have no answer to generate; it is scored by option likelihood only`);
+    if (d.evaluation.mode === 'generate' && d.source === 'pronoun')
+      throw new UserError(
+        `${file}: datasets[${i}].evaluation.mode: the pronoun set's frames have no answer to generate; it is scored by option likelihood only`,
+      );
   });
-  if (!cfg.datasets.some((d) => d.role === 'bias')) throw new UserError(`${file}: datasets: at least one dataset needs role bias (rankings are attributed on it)`);
+  if (!cfg.datasets.some((d) => d.role === 'bias'))
+    throw new UserError(`${file}: datasets: at least one dataset needs role bias (rankings are attributed on it)`);
   return cfg;
 }
 

@@ -7,10 +7,21 @@
  * cells.jsonl as their group finishes; a killed sweep run again recomputes only what was lost.
  */
 import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, } from 'node:path';
+import { dirname, join } from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { generateGreedy, loadModelFolder, releaseGenerationSessions, pathInside, runtimeVersion, UserError, type AttributionResult, type CliIO, type McItem, type ModelFolder } from '@crispr-bench/core';
+import {
+  generateGreedy,
+  loadModelFolder,
+  releaseGenerationSessions,
+  pathInside,
+  runtimeVersion,
+  UserError,
+  type AttributionResult,
+  type CliIO,
+  type McItem,
+  type ModelFolder,
+} from '@crispr-bench/core';
 import { splitDevTest } from '@crispr-bench/datasets';
 import { argmax, averagePrior, bootstrap, bootstrapPaired, drawDomainWords, matchGeneration, normaliseProbs, softmax } from '@crispr-bench/judges';
 import { SWEEP_SCHEMA, type CellRow, type Manifest, type PredictionRow, type RankingFile, type SweepMetricValue } from '@crispr-bench/results';
@@ -28,7 +39,7 @@ import { meanOfVectors } from '../pipeline/run.js';
 import { NonFiniteError, RunStore, contentHash, type StageKey } from '../pipeline/store.js';
 import type { EvalTask, Instruction, ScoredOptions } from '../pipeline/tasks.js';
 import { configPath, resolveVariant, type CrisprSettings, type DatasetSpec, type SweepConfig } from './config.js';
-import { makePlan, shardGroups, type PlanDataset, } from './plan.js';
+import { makePlan, shardGroups, type PlanDataset } from './plan.js';
 import { writeResultsCsv } from './results-csv.js';
 import { formatDuration } from '../cli/progress.js';
 
@@ -95,7 +106,9 @@ export function configHash(cfg: SweepConfig): string {
 
 function gitRevision(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(new URL(import.meta.url).pathname), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dirname(new URL(import.meta.url).pathname), stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }
@@ -138,11 +151,19 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const key = `${d.label}|${kind}`;
     let t = taskCache.get(key);
     if (!t) {
-      const source = d.source.startsWith('bbq:') ? configPath(o.baseDir, d.source.slice(4)) : d.source.startsWith('mc:') ? `mc:${configPath(o.baseDir, d.source.slice(3))}` : d.source;
+      const source = d.source.startsWith('bbq:')
+        ? configPath(o.baseDir, d.source.slice(4))
+        : d.source.startsWith('mc:')
+          ? `mc:${configPath(o.baseDir, d.source.slice(3))}`
+          : d.source;
       const own = d.source === 'organism' || d.source === 'pronoun';
       const set = d.instructions.set === 'paper' || d.instructions.set === 'own' ? d.instructions.set : configPath(o.baseDir, d.instructions.set);
-      t = await loadTask({ source, categories: d.categories, instructions: own ? undefined : set, template: own ? undefined : d.template, maxItems: d.maxItems, seed: cfg.seed }, kind);
-      if (t.items.length === 0) throw new UserError(`datasets '${d.label}': no items (source ${d.source}${d.categories ? `, categories ${d.categories.join(', ')}` : ''})`);
+      t = await loadTask(
+        { source, categories: d.categories, instructions: own ? undefined : set, template: own ? undefined : d.template, maxItems: d.maxItems, seed: cfg.seed },
+        kind,
+      );
+      if (t.items.length === 0)
+        throw new UserError(`datasets '${d.label}': no items (source ${d.source}${d.categories ? `, categories ${d.categories.join(', ')}` : ''})`);
       taskCache.set(key, t);
     }
     return t;
@@ -151,11 +172,16 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     if (t.evalInstructions) {
       // The organism: attribution under its training instructions, held-out ones evaluated too.
       const attr = new Set(t.instructions.map((i) => i.id));
-      return [...t.instructions.map((instr) => ({ instr, use: 'attribution' as const })), ...t.evalInstructions.filter((i) => !attr.has(i.id)).map((instr) => ({ instr, use: 'heldout' as const }))];
+      return [
+        ...t.instructions.map((instr) => ({ instr, use: 'attribution' as const })),
+        ...t.evalInstructions.filter((i) => !attr.has(i.id)).map((instr) => ({ instr, use: 'heldout' as const })),
+      ];
     }
     const a = d.role === 'bias' ? (d.instructions.attribution ?? t.instructions.length) : 0;
     if (d.instructions.attribution !== undefined && d.instructions.attribution > t.instructions.length) {
-      throw new UserError(`datasets '${d.label}'.instructions.attribution: ${d.instructions.attribution}, but the set '${d.instructions.set}' has ${t.instructions.length} instructions`);
+      throw new UserError(
+        `datasets '${d.label}'.instructions.attribution: ${d.instructions.attribution}, but the set '${d.instructions.set}' has ${t.instructions.length} instructions`,
+      );
     }
     return t.instructions.map((instr, i) => ({ instr, use: i < a ? ('attribution' as const) : ('heldout' as const) }));
   };
@@ -177,7 +203,9 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
   });
   const mine = shardGroups(plan, o.shard);
   const planned = mine.reduce((a, g) => a + g.cells.length, 0);
-  progress.note(`plan: ${plan.length} groups, ${plan.reduce((a, g) => a + g.cells.length, 0)} cells${o.shard ? `; shard ${o.shard.index}/${o.shard.count}: ${mine.length} groups, ${planned} cells` : ''}`);
+  progress.note(
+    `plan: ${plan.length} groups, ${plan.reduce((a, g) => a + g.cells.length, 0)} cells${o.shard ? `; shard ${o.shard.index}/${o.shard.count}: ${mine.length} groups, ${planned} cells` : ''}`,
+  );
   if (o.dryRun) {
     for (const g of mine) o.io.out(`${g.cells[0]!.id.replace(/\/[^/]*$/, '')}  (${g.cells.length} cells)`);
     return { cells: [], planned, groups: mine.length, computed: {}, reused: {}, seconds: (Date.now() - t0) / 1000 };
@@ -191,7 +219,13 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     config: cfg as unknown as Record<string, unknown>,
     versions: { tool: TOOL_VERSION, node: process.version, onnxruntime: runtimeVersion(), stages: STAGE_VERSION },
     git: gitRevision(),
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10, os: `${os.platform()} ${os.release()}`, provider: cfg.provider },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      os: `${os.platform()} ${os.release()}`,
+      provider: cfg.provider,
+    },
     shard: o.shard,
     startedAt: new Date().toISOString(),
     finishedAt: null,
@@ -234,7 +268,18 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const folder = await loadModelFolder(dir, spec.variant ? { variant: spec.variant } : {});
     const hash = await hashFiles(dir, modelFiles(dir, folder.files));
     const scorer = folderAccess(folder, { attribution: { session: { provider: cfg.provider } }, provider: cfg.provider, description });
-    const ctx: ModelCtx = { label, folder, hash, limit: contextLimit(folder.config), scorer, attributors: new Map(), attributions: new Map(), widths: Object.fromEntries(folder.sites.map((s) => [s.name, s.width])), data: new Map(), description };
+    const ctx: ModelCtx = {
+      label,
+      folder,
+      hash,
+      limit: contextLimit(folder.config),
+      scorer,
+      attributors: new Map(),
+      attributions: new Map(),
+      widths: Object.fromEntries(folder.sites.map((s) => [s.name, s.width])),
+      data: new Map(),
+      description,
+    };
     models.set(label, ctx);
     if (!manifest.models.some((m) => m.label === label)) {
       manifest.models.push({ label, kind: folder.kind, sites: folder.sites.length, neurons: folder.sites.reduce((a, s) => a + s.width, 0), description });
@@ -252,7 +297,14 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
             ? [...new Set(m.folder.sites.map((x) => x.kind).filter((k) => k.startsWith('attn_') || k.startsWith('cross_')))]
             : s.kinds.split(',');
       a = folderAccess(m.folder, {
-        attribution: { objective: s.objective, reduce: s.reduce, kinds, maxBatch: cfg.batch, memoryLimitMiB: cfg.memoryMiB, session: { provider: cfg.provider } },
+        attribution: {
+          objective: s.objective,
+          reduce: s.reduce,
+          kinds,
+          maxBatch: cfg.batch,
+          memoryLimitMiB: cfg.memoryMiB,
+          session: { provider: cfg.provider },
+        },
         provider: cfg.provider,
       });
       m.attributors.set(key, a);
@@ -278,19 +330,47 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const notes: string[] = [];
     const prompts = new Map<string, Map<number, string>>();
     for (const { instr } of evaluated) {
-      prompts.set(instr.id, fitPrompts(m.scorer, task.items, all, instr.id, (it) => task.prompt(it, instr), (it) => task.candidates(it), m.limit, spec.truncate, notes));
+      prompts.set(
+        instr.id,
+        fitPrompts(
+          m.scorer,
+          task.items,
+          all,
+          instr.id,
+          (it) => task.prompt(it, instr),
+          (it) => task.candidates(it),
+          m.limit,
+          spec.truncate,
+          notes,
+        ),
+      );
     }
     for (const n of notes) progress.note(`${label}: ${n}`);
     const ctx: DataCtx = { spec, task, attribution: evaluated.filter((e) => e.use === 'attribution').map((e) => e.instr), evaluated, dev, test, prompts };
     m.data.set(label, ctx);
     if (!manifest.datasets.some((d) => d.label === label)) {
-      manifest.datasets.push({ label, kind: sourceKind(spec.source === 'organism' ? 'bbq' : spec.source), role: spec.role, items: task.items.length, metricInfo: task.metricInfo, description: task.description });
+      manifest.datasets.push({
+        label,
+        kind: sourceKind(spec.source === 'organism' ? 'bbq' : spec.source),
+        role: spec.role,
+        items: task.items.length,
+        metricInfo: task.metricInfo,
+        description: task.description,
+      });
     }
     return ctx;
   };
 
   /** log P(candidate | prompt) of `indices` under one instruction, with optional masks; cached by content. */
-  const scores = async (m: ModelCtx, d: DataCtx, instr: Instruction, indices: number[], masks: { key: string; masks: Record<string, Float32Array> } | null, what: string, promptOf?: (i: number) => string): Promise<{ rows: number[][]; hash: string }> => {
+  const scores = async (
+    m: ModelCtx,
+    d: DataCtx,
+    instr: Instruction,
+    indices: number[],
+    masks: { key: string; masks: Record<string, Float32Array> } | null,
+    what: string,
+    promptOf?: (i: number) => string,
+  ): Promise<{ rows: number[][]; hash: string }> => {
     const prompt = promptOf ?? ((i: number) => d.prompts.get(instr.id)!.get(i)!);
     const key = {
       model: m.hash,
@@ -303,12 +383,17 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       const rows: number[][] = [];
       for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
         const part = indices.slice(off, off + SCORE_CHUNK);
-        const lps = await m.scorer.score(part.map((i) => ({ prompt: prompt(i), candidates: d.task.candidates(d.task.items[i]!) })), masks?.masks);
+        const lps = await m.scorer.score(
+          part.map((i) => ({ prompt: prompt(i), candidates: d.task.candidates(d.task.items[i]!) })),
+          masks?.masks,
+        );
         lps.forEach((lp, r) => {
           const bad = lp.findIndex((x) => !Number.isFinite(x));
           if (bad >= 0) {
             const item = d.task.items[part[r]!]!;
-            throw new NonFiniteError(`${m.label}, ${what}: log P(candidate ${bad} | item ${item.category}/${item.id}, instruction '${instr.id}') is ${lp[bad]}; stopped before saving (check the model with crispr inspect)`);
+            throw new NonFiniteError(
+              `${m.label}, ${what}: log P(candidate ${bad} | item ${item.category}/${item.id}, instruction '${instr.id}') is ${lp[bad]}; stopped before saving (check the model with crispr inspect)`,
+            );
           }
           rows.push(lp);
         });
@@ -362,12 +447,20 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       method: 'crispr',
       variant,
       settings: { ...settings },
-      neurons: ranking.slice(0, 2000).map((r) => ({ site: r.site, unit: r.unit, score: r.score, layer: sites.get(r.site)?.layer ?? -1, kind: sites.get(r.site)?.kind ?? '?' })),
+      neurons: ranking
+        .slice(0, 2000)
+        .map((r) => ({ site: r.site, unit: r.unit, score: r.score, layer: sites.get(r.site)?.layer ?? -1, kind: sites.get(r.site)?.kind ?? '?' })),
     };
     writeAtomic(pathInside(out, `rankings/${m.label}/${on}/${fileStem('crispr', variant, null)}.json`), `${JSON.stringify(file)}\n`);
     return ranking;
   };
-  const neuronKey = (ranking: RankedNeuron[], k: number) => contentHash(ranking.slice(0, k).map((r) => `${r.site}#${r.unit}`).sort());
+  const neuronKey = (ranking: RankedNeuron[], k: number) =>
+    contentHash(
+      ranking
+        .slice(0, k)
+        .map((r) => `${r.site}#${r.unit}`)
+        .sort(),
+    );
   const masksOf = (m: ModelCtx, ranking: RankedNeuron[], k: number) => ({ key: neuronKey(ranking, k), masks: masksForTopK(ranking, k, m.widths) });
 
   const autoKs = new Map<string, number>();
@@ -387,29 +480,74 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       }
       return d.task.selection(rows);
     }, kMax);
-    log(`${m.label} on ${on} (${variant}): k search chose ${res.best} (${d.task.selectionLabel} ${res.bestValue.toFixed(4)}; evaluated ${res.evaluated.map((e) => e.k).join(', ')})`);
+    log(
+      `${m.label} on ${on} (${variant}): k search chose ${res.best} (${d.task.selectionLabel} ${res.bestValue.toFixed(4)}; evaluated ${res.evaluated.map((e) => e.k).join(', ')})`,
+    );
     autoKs.set(id, res.best);
     return res.best;
   };
 
   /** The calibration prior of every evaluated item (CC: "N/A"; DC: random in-domain words), under masks. */
-  const calibrationPrior = async (m: ModelCtx, d: DataCtx, instr: Instruction, kind: 'cc' | 'dc', masks: { key: string; masks: Record<string, Float32Array> } | null): Promise<number[][]> => {
-    const texts = kind === 'cc' ? [CONTENT_FREE] : drawDomainWords(d.task.items.map((it) => Object.values(it.fields).join(' ')), { count: cfg.methods.dc, seed: cfg.seed });
+  const calibrationPrior = async (
+    m: ModelCtx,
+    d: DataCtx,
+    instr: Instruction,
+    kind: 'cc' | 'dc',
+    masks: { key: string; masks: Record<string, Float32Array> } | null,
+  ): Promise<number[][]> => {
+    const texts =
+      kind === 'cc'
+        ? [CONTENT_FREE]
+        : drawDomainWords(
+            d.task.items.map((it) => Object.values(it.fields).join(' ')),
+            { count: cfg.methods.dc, seed: cfg.seed },
+          );
     const priors: number[][][] = [];
     for (const [j, text] of texts.entries()) {
       const cfItems = d.task.items.map((it) => contentFreeItem(it, text));
-      const fitted = fitPrompts(m.scorer, cfItems, d.test, instr.id, (it) => d.task.prompt(it, instr), (it) => d.task.candidates(it), m.limit, 'left', []);
-      const s = await scores(m, d, instr, d.test, masks, `${kind === 'cc' ? 'the content-free input' : `domain words ${j + 1}/${texts.length}`} of '${d.spec.label}'`, (i) => fitted.get(i)!);
+      const fitted = fitPrompts(
+        m.scorer,
+        cfItems,
+        d.test,
+        instr.id,
+        (it) => d.task.prompt(it, instr),
+        (it) => d.task.candidates(it),
+        m.limit,
+        'left',
+        [],
+      );
+      const s = await scores(
+        m,
+        d,
+        instr,
+        d.test,
+        masks,
+        `${kind === 'cc' ? 'the content-free input' : `domain words ${j + 1}/${texts.length}`} of '${d.spec.label}'`,
+        (i) => fitted.get(i)!,
+      );
       priors.push(s.rows.map((lp) => softmax(lp)));
     }
     return d.test.map((_, r) => averagePrior(priors.map((p) => p[r]!)));
   };
 
   /** Greedy answers of `indices` under one instruction and masks, matched to the options; cached by content. */
-  const generated = async (m: ModelCtx, d: DataCtx, instr: Instruction, indices: number[], masks: { key: string; masks: Record<string, Float32Array> } | null, what: string): Promise<ScoredOptions[]> => {
+  const generated = async (
+    m: ModelCtx,
+    d: DataCtx,
+    instr: Instruction,
+    indices: number[],
+    masks: { key: string; masks: Record<string, Float32Array> } | null,
+    what: string,
+  ): Promise<ScoredOptions[]> => {
     const prompt = (i: number) => d.prompts.get(instr.id)!.get(i)!;
     const maxNewTokens = d.spec.evaluation.maxNewTokens;
-    const key = { model: m.hash, provider: cfg.provider, prompts: contentHash(indices.map(prompt)), neurons: masks?.key ?? 'none', maxNewTokens: String(maxNewTokens) };
+    const key = {
+      model: m.hash,
+      provider: cfg.provider,
+      prompts: contentHash(indices.map(prompt)),
+      neurons: masks?.key ?? 'none',
+      maxNewTokens: String(maxNewTokens),
+    };
     const r = await stage('generations', key, async () => {
       progress.stage(`${m.label}: generating answers on ${what}, instruction '${instr.id}'`);
       const texts: string[] = [];
@@ -429,7 +567,11 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
 
   const metricKeys = (d: DataCtx) => d.task.metricInfo.map((x) => x.key);
   /** Metrics with bootstrap intervals, and the paired change against the original. Cached: statistics are their own stage. */
-  const statistics = async (d: DataCtx, rows: ScoredOptions[], orig: ScoredOptions[] | null): Promise<{ metrics: Record<string, SweepMetricValue>; delta: Record<string, SweepMetricValue> | null }> => {
+  const statistics = async (
+    d: DataCtx,
+    rows: ScoredOptions[],
+    orig: ScoredOptions[] | null,
+  ): Promise<{ metrics: Record<string, SweepMetricValue>; delta: Record<string, SweepMetricValue> | null }> => {
     const keys = metricKeys(d);
     const key = {
       rows: contentHash(rows.map((r) => [r.item.category, r.item.id, r.instruction, r.logprobs, r.pred ?? null])),
@@ -440,7 +582,8 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     };
     const r = await stage('statistics', key, async () => {
       const stat = (rs: ScoredOptions[]) => (idx: ArrayLike<number> | undefined) => d.task.metrics(rs, idx);
-      const block = (iv: Record<string, { estimate: number | null; lo: number | null; hi: number | null }>) => Object.fromEntries(keys.map((k) => [k, { value: iv[k]!.estimate, lo: iv[k]!.lo, hi: iv[k]!.hi }]));
+      const block = (iv: Record<string, { estimate: number | null; lo: number | null; hi: number | null }>) =>
+        Object.fromEntries(keys.map((k) => [k, { value: iv[k]!.estimate, lo: iv[k]!.lo, hi: iv[k]!.hi }]));
       const metrics = block(bootstrap(rows.length, stat(rows), keys, { resamples: cfg.bootstrap, seed: cfg.seed }));
       const delta = orig ? block(bootstrapPaired(rows.length, stat(orig), stat(rows), keys, { resamples: cfg.bootstrap, seed: cfg.seed })) : null;
       return { metrics, delta };
@@ -554,7 +697,10 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
   manifest.finishedAt = new Date().toISOString();
   manifest.timings = { total: (Date.now() - t0) / 1000 };
   writeManifest();
-  const count = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing';
+  const count = (r: Record<string, number>) =>
+    Object.entries(r)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'nothing';
   const computed = tally('computed');
   const reused = tally('reused');
   log(`computed: ${count(computed)}; reused: ${count(reused)}`);

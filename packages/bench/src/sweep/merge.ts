@@ -21,13 +21,19 @@ export function mergeShards(dirs: readonly string[], out: string): { cells: numb
   const shards = dirs.map((dir) => ({ dir, m: readManifest(dir) }));
   const first = shards[0]!;
   for (const s of shards) {
-    if (s.m.configHash !== first.m.configHash) throw new UserError(`${s.dir} ran a different config (${s.m.configHash}) than ${first.dir} (${first.m.configHash}); shards of one sweep share one config`);
+    if (s.m.configHash !== first.m.configHash)
+      throw new UserError(
+        `${s.dir} ran a different config (${s.m.configHash}) than ${first.dir} (${first.m.configHash}); shards of one sweep share one config`,
+      );
     const v = (m: Manifest) => `tool ${m.versions.tool}, stages ${m.versions.stages}`;
     if (v(s.m) !== v(first.m)) throw new UserError(`${s.dir} was written by ${v(s.m)}, ${first.dir} by ${v(first.m)}; rerun the older shard`);
     if (!s.m.shard) throw new UserError(`${s.dir} is not a shard (it ran the whole sweep); merge shard folders only`);
-    if (s.m.shard.count !== first.m.shard!.count) throw new UserError(`${s.dir} is shard ${s.m.shard.index}/${s.m.shard.count}, ${first.dir} is of ${first.m.shard!.count}`);
+    if (s.m.shard.count !== first.m.shard!.count)
+      throw new UserError(`${s.dir} is shard ${s.m.shard.index}/${s.m.shard.count}, ${first.dir} is of ${first.m.shard!.count}`);
     if (!s.m.finishedAt || s.m.cells.finished !== s.m.cells.planned) {
-      throw new UserError(`shard ${s.m.shard.index}/${s.m.shard.count} in ${s.dir} is incomplete (${s.m.cells.finished} of ${s.m.cells.planned} cells); run it again (it resumes) before merging`);
+      throw new UserError(
+        `shard ${s.m.shard.index}/${s.m.shard.count} in ${s.dir} is incomplete (${s.m.cells.finished} of ${s.m.cells.planned} cells); run it again (it resumes) before merging`,
+      );
     }
   }
   const count = first.m.shard!.count;
@@ -60,9 +66,18 @@ export function mergeShards(dirs: readonly string[], out: string): { cells: numb
     ...first.m,
     shard: null,
     startedAt: shards.map((s) => s.m.startedAt).sort()[0]!,
-    finishedAt: shards.map((s) => s.m.finishedAt!).sort().at(-1)!,
-    models: order(byLabel(shards.map((s) => s.m.models)), cfg.models.map((m) => m.label)),
-    datasets: order(byLabel(shards.map((s) => s.m.datasets)), cfg.datasets.map((d) => d.label)),
+    finishedAt: shards
+      .map((s) => s.m.finishedAt!)
+      .sort()
+      .at(-1)!,
+    models: order(
+      byLabel(shards.map((s) => s.m.models)),
+      cfg.models.map((m) => m.label),
+    ),
+    datasets: order(
+      byLabel(shards.map((s) => s.m.datasets)),
+      cfg.datasets.map((d) => d.label),
+    ),
     cells: { planned: cells.length, finished: cells.length },
     timings: { total: shards.reduce((a, s) => a + (s.m.timings.total ?? 0), 0), shards: count },
   };

@@ -80,7 +80,9 @@ export function makePlan(p: PlanInput): PlanGroup[] {
         if (!targetsOf(from).includes(d.label)) continue;
         for (const variant of p.variants) for (const k of pruneKs) add({ model, method: 'crispr', variant, rankedOn: from, k, dataset: d.label });
         if (p.random) for (const k of pruneKs) add({ model, method: 'random', variant: '', rankedOn: from, k, dataset: d.label });
-        if (scored) for (const c of p.combined) for (const k of pruneKs) add({ model, method: c === 'cc' ? 'crispr+cc' : 'crispr+dc', variant: 'default', rankedOn: from, k, dataset: d.label });
+        if (scored)
+          for (const c of p.combined)
+            for (const k of pruneKs) add({ model, method: c === 'cc' ? 'crispr+cc' : 'crispr+dc', variant: 'default', rankedOn: from, k, dataset: d.label });
       }
     }
   }

@@ -13,7 +13,21 @@ export function resultsCsv(cells: readonly CellRow[], manifest: Pick<Manifest, '
   const rows = [...cells]
     .sort((a, b) => a.index - b.index)
     .map((c) => {
-      const r: (string | number | boolean | null)[] = [c.index, c.id, c.model, c.method, c.variant, c.rankedOn, c.k, c.kAuto, c.dataset, c.role, c.instruction, c.instructionUse, c.n];
+      const r: (string | number | boolean | null)[] = [
+        c.index,
+        c.id,
+        c.model,
+        c.method,
+        c.variant,
+        c.rankedOn,
+        c.k,
+        c.kAuto,
+        c.dataset,
+        c.role,
+        c.instruction,
+        c.instructionUse,
+        c.n,
+      ];
       for (const k of keys) {
         const m = c.metrics[k];
         const d = c.delta?.[k];

@@ -83,7 +83,8 @@ export async function buildAttributionGraph(
 
   // Objective: masked sum of the target tokens' log-probabilities.
   const logprob = targetLogprob(b, targetLogits, 'labels', 'label_mask', opset, 'attr/logprob');
-  const objective = objectiveKind === 'prob' ? b.op('Exp', [logprob], {}, { output: 'attr/objective' }) : b.op('Identity', [logprob], {}, { output: 'attr/objective' });
+  const objective =
+    objectiveKind === 'prob' ? b.op('Exp', [logprob], {}, { output: 'attr/objective' }) : b.op('Identity', [logprob], {}, { output: 'attr/objective' });
   const total = b.op('ReduceSum', [objective, b.ints([0])], { keepdims: 0 }, { output: 'attr/total' });
   // The scalar total is an output too, so that specialisation's dead-node pass keeps it.
   g.outputs = [
@@ -99,7 +100,8 @@ export async function buildAttributionGraph(
     for (const l of cache.layers) inputDims[l.key] = inputDims[l.value] = [B, cache.heads, P, cache.headDim];
   } else Object.assign(inputDims, { token_mask: [B, L], target_index: [B, T] });
   for (const s of sites) inputDims[masked.maskInputs.get(s.name)!] = [s.width];
-  for (const inp of g.inputs) if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
+  for (const inp of g.inputs)
+    if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
 
   // Token inputs carry the batch on axis 0 (site masks do not): the shape probe runs small.
   const maskNames = new Set(masked.maskInputs.values());
@@ -151,4 +153,3 @@ export async function buildAttributionGraph(
 
   return { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind };
 }
-

@@ -145,7 +145,13 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
  * Feeds of one batch of a cached window graph, given the batch's prompt pass (`present`, rows
  * aligned with the batch, prompt length = bucket.inputLength, right-padded as `promptMask`).
  */
-export function buildCachedFeeds(c: CacheGraph, bucket: AttributionBucket, examples: AttributionExample[], present: Record<string, Tensor>, promptMask: BigInt64Array): Record<string, Tensor> {
+export function buildCachedFeeds(
+  c: CacheGraph,
+  bucket: AttributionBucket,
+  examples: AttributionExample[],
+  present: Record<string, Tensor>,
+  promptMask: BigInt64Array,
+): Record<string, Tensor> {
   const { batch: B, inputLength: P, targetLength: T } = bucket;
   const ids = new BigInt64Array(B * T);
   const attn = new BigInt64Array(B * (P + T));
@@ -246,7 +252,9 @@ export class Attributor {
 
   /** Cache graphs: the prompt pass (present keys/values of the selected sites' masked model). */
   private promptSession(c: CacheGraph): Promise<ModelSession> {
-    return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}`, () => prefixModel({ ...c, model: addSiteMasks(c.model, this.sites()).model }));
+    return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}`, () =>
+      prefixModel({ ...c, model: addSiteMasks(c.model, this.sites()).model }),
+    );
   }
 
   /**
@@ -254,7 +262,12 @@ export class Attributor {
    * bucket.inputLength. Identical prompts (an item's biased and gold answers) run once; the pass
    * runs at the longest prompt's length, PROMPT_CHUNK prompts at a time.
    */
-  private async promptPass(c: CacheGraph, bucket: AttributionBucket, rows: AttributionExample[], maskFeeds: Record<string, Tensor>): Promise<{ present: Record<string, Tensor>; mask: BigInt64Array }> {
+  private async promptPass(
+    c: CacheGraph,
+    bucket: AttributionBucket,
+    rows: AttributionExample[],
+    maskFeeds: Record<string, Tensor>,
+  ): Promise<{ present: Record<string, Tensor>; mask: BigInt64Array }> {
     const { batch: B, inputLength: P } = bucket;
     const mask = new BigInt64Array(B * P);
     const parts: Record<string, Float32Array> = {};
@@ -282,7 +295,15 @@ export class Attributor {
           m[j * len + i] = 1n;
         });
       });
-      const out = await session.run({ input_ids: { dtype: 'int64', dims: [n, len], data: ids }, attention_mask: { dtype: 'int64', dims: [n, len], data: m }, ...emptyPast(c, n), ...maskFeeds }, Object.keys(parts));
+      const out = await session.run(
+        {
+          input_ids: { dtype: 'int64', dims: [n, len], data: ids },
+          attention_mask: { dtype: 'int64', dims: [n, len], data: m },
+          ...emptyPast(c, n),
+          ...maskFeeds,
+        },
+        Object.keys(parts),
+      );
       for (const [name, t] of Object.entries(out)) {
         const src = t.data as Float32Array; // [n, heads, len, head_dim] -> rows' [heads, P, head_dim]
         chunk.forEach(([, rs], j) => {
@@ -312,7 +333,10 @@ export class Attributor {
     const bytesPerExample = await this.footprints.get(fpKey)!;
     const limit = (this.opts.memoryLimitMiB ?? 2048) * 1024 * 1024;
     // Refuse up front, with the numbers, what ORT would fail on with a raw allocation error.
-    if (bytesPerExample > limit) throw new Error(`attribution: one example of the longest bucket (${maxIn} input x ${maxT} target tokens) needs about ${Math.ceil(bytesPerExample / 2 ** 20)} MiB for its activations and gradients, more than the memory budget of ${this.opts.memoryLimitMiB ?? 2048} MiB (--memory-mib); shorten the prompts (--truncate) or raise the budget`);
+    if (bytesPerExample > limit)
+      throw new Error(
+        `attribution: one example of the longest bucket (${maxIn} input x ${maxT} target tokens) needs about ${Math.ceil(bytesPerExample / 2 ** 20)} MiB for its activations and gradients, more than the memory budget of ${this.opts.memoryLimitMiB ?? 2048} MiB (--memory-mib); shorten the prompts (--truncate) or raise the budget`,
+      );
     const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
 
     // Group by bucket so that each bucket's session compiles once. Decoder-only targets are only
@@ -371,7 +395,14 @@ export class Attributor {
         onProgress?.(done, examples.length);
       }
     }
-    const siteResults: SiteAttribution[] = sites.map((s, k) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: values[k]! }));
+    const siteResults: SiteAttribution[] = sites.map((s, k) => ({
+      name: s.name,
+      side: s.side,
+      width: s.width,
+      layer: s.layer,
+      kind: s.kind,
+      values: values[k]!,
+    }));
     return { objective, logprob, sites: siteResults, plan: { batchSize, buckets, bytesPerExample } };
   }
 

@@ -21,7 +21,8 @@ export function topNeurons(res: AttributionResult, n: number, row = 0): TopNeuro
 
 /** A NaN or infinity in the result stops the command, naming the site and unit, before anything is printed or written. */
 export function checkFiniteAttribution(res: AttributionResult, row = 0): void {
-  if (!Number.isFinite(res.logprob[row]!)) throw new Error(`log P(target) is ${res.logprob[row]}: the model's forward pass produced a non-finite number (run crispr inspect on the model)`);
+  if (!Number.isFinite(res.logprob[row]!))
+    throw new Error(`log P(target) is ${res.logprob[row]}: the model's forward pass produced a non-finite number (run crispr inspect on the model)`);
   if (!Number.isFinite(res.objective[row]!)) throw new Error(`the objective is ${res.objective[row]}`);
   for (const s of res.sites) {
     const v = s.values[row]!;

@@ -5,7 +5,14 @@
  */
 import type { GraphBuilder } from '../onnx/builder.js';
 
-export function reduceOp(b: GraphBuilder, op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin', x: string, axes: number[], keepdims: boolean, opset: number): string {
+export function reduceOp(
+  b: GraphBuilder,
+  op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin',
+  x: string,
+  axes: number[],
+  keepdims: boolean,
+  opset: number,
+): string {
   const inputAxes = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
   if (inputAxes) return b.op(op, [x, b.ints(axes, 'axes')], { keepdims: keepdims ? 1 : 0 });
   return b.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 });

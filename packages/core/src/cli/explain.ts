@@ -32,7 +32,7 @@ options:
 
 export const explainCommand: CliCommand = defineCommand({
   name: 'explain',
-  summary: 'attribute a target\'s probability to every neuron (activation x gradient)',
+  summary: "attribute a target's probability to every neuron (activation x gradient)",
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const { values } = parseCommandLine(
@@ -66,14 +66,14 @@ export const explainCommand: CliCommand = defineCommand({
     const json = jsonOutput(io, values.json);
     io = json.io;
 
-    const folder = await loadModelFolder(modelDir, { tokenizer: values.prompt !== undefined || values.target !== undefined, ...(values.variant ? { variant: values.variant } : {}) });
+    const folder = await loadModelFolder(modelDir, {
+      tokenizer: values.prompt !== undefined || values.target !== undefined,
+      ...(values.variant ? { variant: values.variant } : {}),
+    });
     const prompt = promptIds ?? values.prompt!;
     const target = targetIds ?? values.target!;
     const example = attributionExample(folder, prompt, target);
-    const attributor = new Attributor(
-      attributionModel(folder),
-      { objective, reduce, kinds, maxBatch: 1, session: { provider } },
-    );
+    const attributor = new Attributor(attributionModel(folder), { objective, reduce, kinds, maxBatch: 1, session: { provider } });
     let res: AttributionResult;
     try {
       res = await attributor.run([example]);
@@ -100,16 +100,19 @@ export const explainCommand: CliCommand = defineCommand({
       for (const l of lines) io.out(l);
     }
     if (values.json) {
-      json.write({
-        objective: res.objective[0]!,
-        logprob: res.logprob[0]!,
-        sites: res.sites.map((s) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: Array.from(s.values[0]!) })),
-        model: modelDir,
-        objectiveKind: objective,
-        reduce,
-        promptIds: example.promptIds,
-        targetIds: example.targetIds,
-      }, { pretty: false });
+      json.write(
+        {
+          objective: res.objective[0]!,
+          logprob: res.logprob[0]!,
+          sites: res.sites.map((s) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: Array.from(s.values[0]!) })),
+          model: modelDir,
+          objectiveKind: objective,
+          reduce,
+          promptIds: example.promptIds,
+          targetIds: example.targetIds,
+        },
+        { pretty: false },
+      );
     }
     return 0;
   },

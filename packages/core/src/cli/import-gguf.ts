@@ -27,7 +27,12 @@ export const importGgufCommand: CliCommand = defineCommand({
   summary: 'convert a Llama-family GGUF file into a model folder',
   usage: GGUF_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values, positionals } = parseCommandLine(argv, { out: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } }, GGUF_USAGE, true);
+    const { values, positionals } = parseCommandLine(
+      argv,
+      { out: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } },
+      GGUF_USAGE,
+      true,
+    );
     if (positionals.length !== 1) {
       throw new UsageError(`expected one GGUF file, got ${positionals.length}\n\n${GGUF_USAGE}`);
     }
@@ -42,9 +47,13 @@ export const importGgufCommand: CliCommand = defineCommand({
       throw e;
     }
     const c = summary.config;
-    const types = Object.entries(summary.tensorTypes).map(([t, n]) => `${n} ${t}`).join(', ');
+    const types = Object.entries(summary.tensorTypes)
+      .map(([t, n]) => `${n} ${t}`)
+      .join(', ');
     io.out(`imported ${file} (GGUF v${summary.ggufVersion}, ${summary.tensorCount} tensors: ${types}; ${summary.parameterCount} parameters)`);
-    io.out(`  llama: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads / ${c.num_key_value_heads} kv heads, ffn ${c.intermediate_size}, vocab ${c.vocab_size}`);
+    io.out(
+      `  llama: ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads / ${c.num_key_value_heads} kv heads, ffn ${c.intermediate_size}, vocab ${c.vocab_size}`,
+    );
     io.out(`  wrote ${summary.files.map((f) => `${out}/${f}`).join(', ')}`);
     return 0;
   },

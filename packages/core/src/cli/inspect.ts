@@ -26,7 +26,9 @@ function groupNotTaken(list: readonly NotTaken[], show = 4): string[] {
     if (!l) by.set(n.why, (l = []));
     l.push(n.node);
   }
-  return [...by].map(([why, nodes]) => `${nodes.length} x ${why}: ${nodes.slice(0, show).join(', ')}${nodes.length > show ? `, ... (${nodes.length - show} more)` : ''}`);
+  return [...by].map(
+    ([why, nodes]) => `${nodes.length} x ${why}: ${nodes.slice(0, show).join(', ')}${nodes.length > show ? `, ... (${nodes.length - show} more)` : ''}`,
+  );
 }
 
 export function formatInspect(r: InspectReport): string[] {
@@ -45,7 +47,9 @@ export function formatInspect(r: InspectReport): string[] {
   out.push(`tokenizer ${r.tokenizer}`);
   for (const f of r.files) {
     out.push('');
-    out.push(`${f.file} (role ${f.role}${f.upcast ? `; ${f.upcast} half-precision tensors and casts widened to float32` : ''}): ${f.sites.length} sites, ${countNeurons(f.sites)} neurons`);
+    out.push(
+      `${f.file} (role ${f.role}${f.upcast ? `; ${f.upcast} half-precision tensors and casts widened to float32` : ''}): ${f.sites.length} sites, ${countNeurons(f.sites)} neurons`,
+    );
     for (const line of formatSitesTable(f.sites, (s) => f.sourceNodes[s.name] ?? '').slice(0, f.sites.length + 1)) out.push(`  ${line}`);
     if (f.recovered.length) {
       out.push(`  ${f.recovered.length} site name(s) recovered from the graph's structure and config.json (the nodes and weights carry no module names):`);
@@ -66,7 +70,11 @@ export const inspectCommand: CliCommand = defineCommand({
   summary: 'what crispr makes of a model folder: files chosen and why, sites per file, what was not taken',
   usage: INSPECT_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(argv, { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false } }, INSPECT_USAGE);
+    const { values } = parseCommandLine(
+      argv,
+      { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false } },
+      INSPECT_USAGE,
+    );
     const dir = requiredOption('model', values.model, '<dir>', INSPECT_USAGE);
     if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
     const report = await inspectFolder(dir, values.variant);

@@ -41,7 +41,9 @@ export function formatSitesTable(sites: readonly NeuronSite[], node?: (s: Neuron
   }
   const input = sites.filter((s) => s.side === 'input');
   out.push('');
-  out.push(`total: ${sites.length} sites, ${countNeurons(sites)} neurons (input side ${countNeurons(input)}, target side ${countNeurons(sites) - countNeurons(input)})`);
+  out.push(
+    `total: ${sites.length} sites, ${countNeurons(sites)} neurons (input side ${countNeurons(input)}, target side ${countNeurons(sites) - countNeurons(input)})`,
+  );
   out.push(`by kind: ${[...byKind].map(([k, e]) => `${k} ${e.sites} sites / ${e.neurons} neurons`).join(', ')}`);
   return out;
 }
@@ -51,7 +53,16 @@ export const sitesCommand: CliCommand = defineCommand({
   summary: 'list the neuron sites (linear layers) of a model folder',
   usage: SITES_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(argv, { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false }, lenient: { type: 'boolean', default: false } }, SITES_USAGE);
+    const { values } = parseCommandLine(
+      argv,
+      {
+        model: { type: 'string', short: 'm' },
+        variant: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        lenient: { type: 'boolean', default: false },
+      },
+      SITES_USAGE,
+    );
     const dir = requiredOption('model', values.model, '<dir>', SITES_USAGE);
     if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
     let folder: Awaited<ReturnType<typeof loadModelFolder>>;
@@ -63,7 +74,12 @@ export const sitesCommand: CliCommand = defineCommand({
     }
     const sites = folder.sites;
     if (values.json) {
-      const totals = { sites: sites.length, neurons: countNeurons(sites), inputSide: countNeurons(sites.filter((s) => s.side === 'input')), targetSide: countNeurons(sites.filter((s) => s.side === 'target')) };
+      const totals = {
+        sites: sites.length,
+        neurons: countNeurons(sites),
+        inputSide: countNeurons(sites.filter((s) => s.side === 'input')),
+        targetSide: countNeurons(sites.filter((s) => s.side === 'target')),
+      };
       io.out(JSON.stringify({ model: folder.dir, kind: folder.kind, sites, totals }, null, 2));
     } else {
       io.out(`${folder.dir} (${folder.kind}; ${folder.files.join(', ')})`);

@@ -33,7 +33,14 @@ export interface ImportGgufSummary {
   files: string[];
 }
 
-export const IMPORTED_FILES = ['onnx/model.onnx', 'onnx/decoder_with_past_model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'];
+export const IMPORTED_FILES = [
+  'onnx/model.onnx',
+  'onnx/decoder_with_past_model.onnx',
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+];
 
 function writeJson(path: string, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);

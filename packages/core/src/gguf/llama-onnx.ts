@@ -232,12 +232,20 @@ export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): Lla
   const seqLen = op('Gather', [op('Shape', [inputIds], '/model/mask/Shape'), b.scalar(1, 'int64', '/model/mask/one')], '/model/mask/Gather', { axis: 0 });
   if (past) {
     const seqLen1 = op('Unsqueeze', [seqLen, b.ints([0], '/model/pos/axis0')], '/model/pos/Unsqueeze_len');
-    posF = op('Slice', [posF, op('Neg', [seqLen1], '/model/pos/Neg'), b.ints([2 ** 62], '/model/pos/end'), b.ints([1], '/model/pos/axis1')], '/model/pos/Slice');
+    posF = op(
+      'Slice',
+      [posF, op('Neg', [seqLen1], '/model/pos/Neg'), b.ints([2 ** 62], '/model/pos/end'), b.ints([1], '/model/pos/axis1')],
+      '/model/pos/Slice',
+    );
   }
   // Rotary tables [batch, seq, 1, hd], rotate-half form: angles repeated for both halves.
   const invFreq = Array.from({ length: hd / 2 }, (_, j) => cfg.rope_theta ** ((-2 * j) / hd));
   const invFreqName = b.constant(f32([hd / 2], invFreq), '/model/rotary_emb/inv_freq');
-  const angles = op('Mul', [op('Unsqueeze', [posF, b.ints([-1], '/model/rotary_emb/axes')], '/model/rotary_emb/Unsqueeze'), invFreqName], '/model/rotary_emb/Mul');
+  const angles = op(
+    'Mul',
+    [op('Unsqueeze', [posF, b.ints([-1], '/model/rotary_emb/axes')], '/model/rotary_emb/Unsqueeze'), invFreqName],
+    '/model/rotary_emb/Mul',
+  );
   const emb = op('Concat', [angles, angles], '/model/rotary_emb/Concat', { axis: -1 });
   const headAxis = b.ints([2], '/model/rotary_emb/head_axis');
   const cos = op('Unsqueeze', [op('Cos', [emb], '/model/rotary_emb/Cos'), headAxis], '/model/rotary_emb/Unsqueeze_cos');
@@ -249,7 +257,9 @@ export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): Lla
   let rowIdx = op('Unsqueeze', [range, b.ints([1], '/model/mask/axis1')], '/model/mask/Unsqueeze_row');
   let keyRange = range;
   if (past) {
-    const total = op('Gather', [op('Shape', [mask], '/model/mask/Shape_total'), b.scalar(1, 'int64', '/model/mask/one_total')], '/model/mask/Gather_total', { axis: 0 });
+    const total = op('Gather', [op('Shape', [mask], '/model/mask/Shape_total'), b.scalar(1, 'int64', '/model/mask/one_total')], '/model/mask/Gather_total', {
+      axis: 0,
+    });
     keyRange = op('Range', [b.scalar(0, 'int64', '/model/mask/zero_total'), total, b.scalar(1, 'int64', '/model/mask/step_total')], '/model/mask/Range_total');
     rowIdx = op('Add', [rowIdx, op('Sub', [total, seqLen], '/model/mask/Sub_past')], '/model/mask/Add_past');
   }
@@ -278,7 +288,9 @@ export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): Lla
     // q: [B,S,H*hd] -> [B,S,H,hd] -> rope -> [B,S,KV,G,hd] -> [B,KV,G,S,hd]
     const q4 = op('Reshape', [q, b.ints([0, 0, H, hd], `${a}/q_shape`)], `${a}/Reshape_q`);
     const qr = ropeApply(q4, `${a}/rotary_q`);
-    const q5 = op('Transpose', [op('Reshape', [qr, b.ints([0, 0, KV, G, hd], `${a}/q_group_shape`)], `${a}/Reshape_q_group`)], `${a}/Transpose_q`, { perm: [0, 2, 3, 1, 4] });
+    const q5 = op('Transpose', [op('Reshape', [qr, b.ints([0, 0, KV, G, hd], `${a}/q_group_shape`)], `${a}/Reshape_q_group`)], `${a}/Transpose_q`, {
+      perm: [0, 2, 3, 1, 4],
+    });
     // k: [B,S,KV*hd] -> [B,S,KV,hd] -> rope -> [B,KV,hd,S] -> [B,KV,1,hd,S]
     const k4 = op('Reshape', [k, b.ints([0, 0, KV, hd], `${a}/k_shape`)], `${a}/Reshape_k`);
     const kr = ropeApply(k4, `${a}/rotary_k`);
@@ -287,8 +299,18 @@ export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): Lla
     const v4 = op('Reshape', [v, b.ints([0, 0, KV, hd], `${a}/v_shape`)], `${a}/Reshape_v`);
     if (past) {
       // [B,KV,past+S,hd] = past ++ new, as Optimum's present outputs.
-      const keys = b.op('Concat', [pastKv(l, 'key'), op('Transpose', [kr], `${a}/Transpose_k_cache`, { perm: [0, 2, 1, 3] })], { axis: 2 }, { name: `${a}/Concat_k`, output: `present.${l}.key` });
-      const values = b.op('Concat', [pastKv(l, 'value'), op('Transpose', [v4], `${a}/Transpose_v`, { perm: [0, 2, 1, 3] })], { axis: 2 }, { name: `${a}/Concat_v`, output: `present.${l}.value` });
+      const keys = b.op(
+        'Concat',
+        [pastKv(l, 'key'), op('Transpose', [kr], `${a}/Transpose_k_cache`, { perm: [0, 2, 1, 3] })],
+        { axis: 2 },
+        { name: `${a}/Concat_k`, output: `present.${l}.key` },
+      );
+      const values = b.op(
+        'Concat',
+        [pastKv(l, 'value'), op('Transpose', [v4], `${a}/Transpose_v`, { perm: [0, 2, 1, 3] })],
+        { axis: 2 },
+        { name: `${a}/Concat_v`, output: `present.${l}.value` },
+      );
       kT = op('Unsqueeze', [op('Transpose', [keys], `${a}/Transpose_k`, { perm: [0, 1, 3, 2] }), b.ints([2], `${a}/k_group_axis`)], `${a}/Unsqueeze_k`);
       v5 = op('Unsqueeze', [values, b.ints([2], `${a}/v_group_axis`)], `${a}/Unsqueeze_v`);
     } else {
@@ -300,7 +322,11 @@ export function buildLlamaOnnx(file: GgufFile, opts: LlamaOnnxOptions = {}): Lla
     const scores = op('Mul', [op('MatMul', [q5, kT], `${a}/MatMul_scores`), b.scalar(1 / Math.sqrt(hd), 'float32', `${a}/scale`)], `${a}/Mul_scale`);
     const probs = op('Softmax', [op('Add', [scores, bias], `${a}/Add_mask`)], `${a}/Softmax`, { axis: -1 });
     const ctx5 = op('MatMul', [probs, v5], `${a}/MatMul_context`);
-    const ctx = op('Reshape', [op('Transpose', [ctx5], `${a}/Transpose_context`, { perm: [0, 3, 1, 2, 4] }), b.ints([0, 0, H * hd], `${a}/context_shape`)], `${a}/Reshape_context`);
+    const ctx = op(
+      'Reshape',
+      [op('Transpose', [ctx5], `${a}/Transpose_context`, { perm: [0, 3, 1, 2, 4] }), b.ints([0, 0, H * hd], `${a}/context_shape`)],
+      `${a}/Reshape_context`,
+    );
     const o = linear(ctx, `blk.${l}.attn_output.weight`, `${a}/o_proj`, D, H * hd);
     hidden = op('Add', [hidden, o], `${p}/Add`);
 

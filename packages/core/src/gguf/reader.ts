@@ -28,11 +28,38 @@ export enum GgufValueType {
 
 /** ggml tensor element types (the ones a GGUF file may name). */
 export const GGML_TYPE_NAMES: Record<number, string> = {
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1',
-  10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K',
-  16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
-  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64',
-  29: 'IQ1_M', 30: 'BF16', 34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  8: 'Q8_0',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  12: 'Q4_K',
+  13: 'Q5_K',
+  14: 'Q6_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  30: 'BF16',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
+  39: 'MXFP4',
 };
 
 export const GGML_TYPE_F32 = 0;
@@ -108,9 +135,7 @@ class Cursor {
   need(n: number, what: string): void {
     if (this.pos + n > this.bytes.byteLength) {
       if (this.pos + n <= this.fileSize) throw new NeedMore();
-      throw new GgufError(
-        `${this.source}: truncated GGUF file while reading ${what} at byte ${this.pos} (needs ${n} bytes, file has ${this.fileSize})`,
-      );
+      throw new GgufError(`${this.source}: truncated GGUF file while reading ${what} at byte ${this.pos} (needs ${n} bytes, file has ${this.fileSize})`);
     }
   }
   u8(what: string): number {
@@ -189,22 +214,33 @@ class Cursor {
 function readValue(c: Cursor, type: number, key: string, depth = 0): GgufValue {
   const what = `metadata '${key}'`;
   switch (type) {
-    case GgufValueType.UINT8: return c.u8(what);
-    case GgufValueType.INT8: return c.i8(what);
-    case GgufValueType.UINT16: return c.u16(what);
-    case GgufValueType.INT16: return c.i16(what);
-    case GgufValueType.UINT32: return c.u32(what);
-    case GgufValueType.INT32: return c.i32(what);
-    case GgufValueType.FLOAT32: return c.f32(what);
+    case GgufValueType.UINT8:
+      return c.u8(what);
+    case GgufValueType.INT8:
+      return c.i8(what);
+    case GgufValueType.UINT16:
+      return c.u16(what);
+    case GgufValueType.INT16:
+      return c.i16(what);
+    case GgufValueType.UINT32:
+      return c.u32(what);
+    case GgufValueType.INT32:
+      return c.i32(what);
+    case GgufValueType.FLOAT32:
+      return c.f32(what);
     case GgufValueType.BOOL: {
       const b = c.u8(what);
       if (b > 1) throw new GgufError(`${what}: bool byte is ${b}, expected 0 or 1`);
       return b === 1;
     }
-    case GgufValueType.STRING: return c.string(what);
-    case GgufValueType.UINT64: return c.u64(what);
-    case GgufValueType.INT64: return c.i64(what);
-    case GgufValueType.FLOAT64: return c.f64(what);
+    case GgufValueType.STRING:
+      return c.string(what);
+    case GgufValueType.UINT64:
+      return c.u64(what);
+    case GgufValueType.INT64:
+      return c.i64(what);
+    case GgufValueType.FLOAT64:
+      return c.f64(what);
     case GgufValueType.ARRAY: {
       if (depth > 8) throw new GgufError(`${what}: arrays nested too deeply`);
       const elementType = c.u32(`${what} array element type`);
@@ -361,9 +397,7 @@ export function tensorData(file: GgufFile, tensor: GgufTensorInfo | string): Flo
     for (let i = 0; i < t.elements; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
     return out;
   }
-  throw new GgufError(
-    `${file.source}: tensor '${t.name}' has type ${t.typeName}; only F32 and F16 tensors are supported (quantised GGUF files are not yet)`,
-  );
+  throw new GgufError(`${file.source}: tensor '${t.name}' has type ${t.typeName}; only F32 and F16 tensors are supported (quantised GGUF files are not yet)`);
 }
 
 export function findTensor(file: GgufFile, name: string): GgufTensorInfo {

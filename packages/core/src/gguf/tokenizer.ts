@@ -55,12 +55,12 @@ export function spmVocabFromGguf(file: GgufFile): SpmVocab {
   }
   const tokens = metaArray(file, 'tokenizer.ggml.tokens', GgufValueType.STRING) as string[];
   const n = tokens.length;
-  const scores = meta(file, 'tokenizer.ggml.scores') === undefined
-    ? new Array<number>(n).fill(0)
-    : (metaArray(file, 'tokenizer.ggml.scores') as number[]).map(Number);
-  const types = meta(file, 'tokenizer.ggml.token_type') === undefined
-    ? new Array<SpmTokenType>(n).fill(SpmTokenType.NORMAL)
-    : (metaArray(file, 'tokenizer.ggml.token_type') as number[]).map(Number);
+  const scores =
+    meta(file, 'tokenizer.ggml.scores') === undefined ? new Array<number>(n).fill(0) : (metaArray(file, 'tokenizer.ggml.scores') as number[]).map(Number);
+  const types =
+    meta(file, 'tokenizer.ggml.token_type') === undefined
+      ? new Array<SpmTokenType>(n).fill(SpmTokenType.NORMAL)
+      : (metaArray(file, 'tokenizer.ggml.token_type') as number[]).map(Number);
   if (scores.length !== n) throw new GgufError(`${file.source}: tokenizer.ggml.scores has ${scores.length} entries, tokens has ${n}`);
   if (types.length !== n) throw new GgufError(`${file.source}: tokenizer.ggml.token_type has ${types.length} entries, tokens has ${n}`);
   const seen = new Map<string, number>();
@@ -252,18 +252,17 @@ export function spmToHfTokenizer(vocab: SpmVocab, opts: { modelMaxLength?: numbe
   pair.push({ Sequence: { id: 'B', type_id: 1 } });
   if (vocab.addEos && eos !== null) pair.push({ SpecialToken: { id: eos, type_id: 1 } });
   const specialTokens: Record<string, unknown> = {};
-  for (const [t, id] of [[bos, vocab.bosId], [eos, vocab.eosId]] as const) {
+  for (const [t, id] of [
+    [bos, vocab.bosId],
+    [eos, vocab.eosId],
+  ] as const) {
     if (t !== null && id !== null) specialTokens[t] = { id: t, ids: [id], tokens: [t] };
   }
 
   const normalizers: unknown[] = [];
   if (vocab.addDummyPrefix) normalizers.push({ type: 'Prepend', prepend: SPACE });
   normalizers.push({ type: 'Replace', pattern: { String: ' ' }, content: SPACE });
-  const decoders: unknown[] = [
-    { type: 'Replace', pattern: { String: SPACE }, content: ' ' },
-    { type: 'ByteFallback' },
-    { type: 'Fuse' },
-  ];
+  const decoders: unknown[] = [{ type: 'Replace', pattern: { String: SPACE }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }];
   if (vocab.addDummyPrefix) decoders.push({ type: 'Strip', content: ' ', start: 1, stop: 0 });
 
   const tokenizer = {

@@ -13,15 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { floatToHalfBits } from '../onnx/tensor.js';
-import {
-  GGML_TYPE_F16,
-  GGML_TYPE_F32,
-  GgufError,
-  GgufValueType,
-  type GgufArray,
-  type GgufMetadataEntry,
-  type GgufValue,
-} from './reader.js';
+import { GGML_TYPE_F16, GGML_TYPE_F32, GgufError, GgufValueType, type GgufArray, type GgufMetadataEntry, type GgufValue } from './reader.js';
 
 /** A tensor given as float values in row-major order, stored as F32 (default) or F16. */
 export interface GgufFloatTensor {
@@ -94,7 +86,6 @@ export const ggufValue = {
   i32s: (values: readonly number[]): GgufMetadataEntry => ({ type: GgufValueType.ARRAY, value: { elementType: GgufValueType.INT32, values: [...values] } }),
 };
 
-
 /** Growable little-endian byte buffer. */
 class ByteWriter {
   private buf = new Uint8Array(1 << 16);
@@ -109,24 +100,72 @@ class ByteWriter {
     this.buf = next;
     this.view = new DataView(next.buffer);
   }
-  u8(v: number) { this.grow(1); this.view.setUint8(this.length, v); this.length += 1; }
-  i8(v: number) { this.grow(1); this.view.setInt8(this.length, v); this.length += 1; }
-  u16(v: number) { this.grow(2); this.view.setUint16(this.length, v, true); this.length += 2; }
-  i16(v: number) { this.grow(2); this.view.setInt16(this.length, v, true); this.length += 2; }
-  u32(v: number) { this.grow(4); this.view.setUint32(this.length, v, true); this.length += 4; }
-  i32(v: number) { this.grow(4); this.view.setInt32(this.length, v, true); this.length += 4; }
-  f32(v: number) { this.grow(4); this.view.setFloat32(this.length, v, true); this.length += 4; }
-  f64(v: number) { this.grow(8); this.view.setFloat64(this.length, v, true); this.length += 8; }
-  u64(v: bigint) { this.grow(8); this.view.setBigUint64(this.length, v, true); this.length += 8; }
-  i64(v: bigint) { this.grow(8); this.view.setBigInt64(this.length, v, true); this.length += 8; }
-  bytes(b: Uint8Array) { this.grow(b.length); this.buf.set(b, this.length); this.length += b.length; }
+  u8(v: number) {
+    this.grow(1);
+    this.view.setUint8(this.length, v);
+    this.length += 1;
+  }
+  i8(v: number) {
+    this.grow(1);
+    this.view.setInt8(this.length, v);
+    this.length += 1;
+  }
+  u16(v: number) {
+    this.grow(2);
+    this.view.setUint16(this.length, v, true);
+    this.length += 2;
+  }
+  i16(v: number) {
+    this.grow(2);
+    this.view.setInt16(this.length, v, true);
+    this.length += 2;
+  }
+  u32(v: number) {
+    this.grow(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  i32(v: number) {
+    this.grow(4);
+    this.view.setInt32(this.length, v, true);
+    this.length += 4;
+  }
+  f32(v: number) {
+    this.grow(4);
+    this.view.setFloat32(this.length, v, true);
+    this.length += 4;
+  }
+  f64(v: number) {
+    this.grow(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+  u64(v: bigint) {
+    this.grow(8);
+    this.view.setBigUint64(this.length, v, true);
+    this.length += 8;
+  }
+  i64(v: bigint) {
+    this.grow(8);
+    this.view.setBigInt64(this.length, v, true);
+    this.length += 8;
+  }
+  bytes(b: Uint8Array) {
+    this.grow(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
   str(s: string) {
     const b = new TextEncoder().encode(s);
     this.u64(BigInt(b.length));
     this.bytes(b);
   }
-  padTo(align: number) { while (this.length % align !== 0) this.u8(0); }
-  result(): Uint8Array { return this.buf.slice(0, this.length); }
+  padTo(align: number) {
+    while (this.length % align !== 0) this.u8(0);
+  }
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
 }
 
 const INT_RANGES: Partial<Record<GgufValueType, [number, number]>> = {
@@ -139,7 +178,9 @@ const INT_RANGES: Partial<Record<GgufValueType, [number, number]>> = {
 };
 
 function checkValue(type: GgufValueType, v: GgufValue, where: string, depth = 0): void {
-  const fail = (why: string) => { throw new GgufError(`metadata '${where}': ${why}`); };
+  const fail = (why: string) => {
+    throw new GgufError(`metadata '${where}': ${why}`);
+  };
   const range = INT_RANGES[type];
   if (range) {
     if (typeof v !== 'number' || !Number.isInteger(v)) fail(`${GgufValueType[type]} needs an integer, got ${typeof v} ${String(v)}`);
@@ -153,7 +194,8 @@ function checkValue(type: GgufValueType, v: GgufValue, where: string, depth = 0)
       return;
     case GgufValueType.UINT64:
     case GgufValueType.INT64: {
-      if (typeof v !== 'bigint' && !(typeof v === 'number' && Number.isSafeInteger(v))) fail(`${GgufValueType[type]} needs a bigint or safe integer, got ${typeof v} ${String(v)}`);
+      if (typeof v !== 'bigint' && !(typeof v === 'number' && Number.isSafeInteger(v)))
+        fail(`${GgufValueType[type]} needs a bigint or safe integer, got ${typeof v} ${String(v)}`);
       const b = BigInt(v as bigint | number);
       const [lo, hi] = type === GgufValueType.UINT64 ? [0n, 2n ** 64n - 1n] : [-(2n ** 63n), 2n ** 63n - 1n];
       if (b < lo || b > hi) fail(`${b} is outside the ${GgufValueType[type]} range`);

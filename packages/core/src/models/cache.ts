@@ -81,7 +81,9 @@ function describe(model: Model, folder: ModelFolder): CacheGraph | null {
     const a = g.initializers.get(s.weight)!.data;
     const b = folder.graph.graph.initializers.get(s.weight)?.data;
     if (!b || a.length !== b.length || !(a as Float32Array).every((x, i) => x === (b as Float32Array)[i])) {
-      throw new Error(`${folder.dir}: the cache graph's weight '${s.weight}' (site ${s.name}) differs from the model graph's (${folder.files.join(', ')}); the files were changed separately: re-export the folder or remove the cache graph`);
+      throw new Error(
+        `${folder.dir}: the cache graph's weight '${s.weight}' (site ${s.name}) differs from the model graph's (${folder.files.join(', ')}); the files were changed separately: re-export the folder or remove the cache graph`,
+      );
     }
   }
   return { model, layers, heads, headDim };

@@ -76,7 +76,9 @@ export class NonFiniteWeightsError extends Error {
     readonly dir: string,
     readonly weights: NonFiniteWeight[],
   ) {
-    super(`${dir}: the model has non-finite weights, so every score would be NaN:\n  ${weights.slice(0, 10).map(describeNonFinite).join('\n  ')}${weights.length > 10 ? `\n  ... and ${weights.length - 10} more initializers` : ''}`);
+    super(
+      `${dir}: the model has non-finite weights, so every score would be NaN:\n  ${weights.slice(0, 10).map(describeNonFinite).join('\n  ')}${weights.length > 10 ? `\n  ... and ${weights.length - 10} more initializers` : ''}`,
+    );
     this.name = 'NonFiniteWeightsError';
   }
 }

@@ -115,7 +115,10 @@ export async function siteView(model: Model): Promise<Model> {
   }
   const g = m.graph;
   const b = new GraphBuilder(g, 'crispr/');
-  const batchSource = g.inputs.find((i) => i.name === 'input_ids') ?? g.inputs.find((i) => i.name === 'encoder_hidden_states') ?? g.inputs.find((i) => i.name === 'attention_mask');
+  const batchSource =
+    g.inputs.find((i) => i.name === 'input_ids') ??
+    g.inputs.find((i) => i.name === 'encoder_hidden_states') ??
+    g.inputs.find((i) => i.name === 'attention_mask');
   const pastInputs = g.inputs.filter((i) => PAST_RE.test(i.name));
   if (pastInputs.length) {
     if (!batchSource) throw new Error(`graph '${g.name}' has past inputs but no input_ids to take the batch size from`);
@@ -126,7 +129,8 @@ export async function siteView(model: Model): Promise<Model> {
       // Layout [batch, heads, past_len, head_size] (or [batch, past_len, ...]): every dim but the
       // batch must be numeric except one, which is the (empty) past length.
       const unknown = numeric.map((d, i) => (i > 0 && d === null ? i : -1)).filter((i) => i >= 0);
-      if (unknown.length !== 1) throw new Error(`past input '${p.name}' has shape [${p.shape}]; expected the batch and one past-length axis symbolic, the rest numeric`);
+      if (unknown.length !== 1)
+        throw new Error(`past input '${p.name}' has shape [${p.shape}]; expected the batch and one past-length axis symbolic, the rest numeric`);
       const rest = numeric.slice(1).map((d) => d ?? 0);
       const shape = b.op('Concat', [batch, b.ints(rest)], { axis: 0 });
       const value = tensor(p.dtype, [1]);
@@ -157,7 +161,8 @@ function mergeSeq2seq(encoder: Model, decoder: Model, where: string): Model {
   const encOut = encoder.graph.outputs[0]?.name;
   if (!encOut) throw new Error(`${where}: the encoder graph has no outputs`);
   const decIn = new Set(decoder.graph.inputs.map((i) => i.name));
-  for (const need of ['input_ids', 'encoder_hidden_states']) if (!decIn.has(need)) throw new Error(`${where}: the decoder graph has no '${need}' input (inputs: ${[...decIn].join(', ')})`);
+  for (const need of ['input_ids', 'encoder_hidden_states'])
+    if (!decIn.has(need)) throw new Error(`${where}: the decoder graph has no '${need}' input (inputs: ${[...decIn].join(', ')})`);
   if (decIn.has('decoder_input_ids')) throw new Error(`${where}: the decoder graph already has a 'decoder_input_ids' input`);
   const dec = cloneModel(decoder);
   renameValue(dec.graph, 'input_ids', 'decoder_input_ids');
@@ -227,8 +232,10 @@ export function tokenizerIdCount(dir: string): number {
   const tok = readJsonObject(file) as { model?: { vocab?: unknown }; added_tokens?: { id?: unknown }[] };
   let max = -1;
   const vocab = tok.model?.vocab;
-  if (Array.isArray(vocab)) max = vocab.length - 1; // Unigram: [[piece, score], ...]
-  else if (vocab && typeof vocab === 'object') for (const id of Object.values(vocab as Record<string, unknown>)) if (typeof id === 'number' && id > max) max = id;
+  if (Array.isArray(vocab))
+    max = vocab.length - 1; // Unigram: [[piece, score], ...]
+  else if (vocab && typeof vocab === 'object')
+    for (const id of Object.values(vocab as Record<string, unknown>)) if (typeof id === 'number' && id > max) max = id;
   for (const t of tok.added_tokens ?? []) if (typeof t.id === 'number' && t.id > max) max = t.id;
   if (max < 0) throw new Error(`${file}: no vocabulary found (model.vocab and added_tokens are empty)`);
   return max + 1;
@@ -256,7 +263,13 @@ function checkTokenizerFitsModel(dir: string, config: Record<string, unknown>, m
  * cleans it (siteView) and finds its sites by its role, then renames each site's linear node to
  * the site's module name.
  */
-export async function analyseFile(root: string, file: string, role: FileRole, layout: Layout, config: Record<string, unknown>): Promise<{ view: Model; found: FileSites }> {
+export async function analyseFile(
+  root: string,
+  file: string,
+  role: FileRole,
+  layout: Layout,
+  config: Record<string, unknown>,
+): Promise<{ view: Model; found: FileSites }> {
   const raw = readModel(join(root, file));
   checkDifferentiable(raw, root, file, layout);
   const { model, changed } = upcastHalf(raw);
@@ -294,7 +307,10 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
     views.push(view);
     fileSites.push(found);
   }
-  checkFiniteWeights(root, analysed.map((f, i) => ({ file: f.file, model: views[i]! })));
+  checkFiniteWeights(
+    root,
+    analysed.map((f, i) => ({ file: f.file, model: views[i]! })),
+  );
   const unrecognised = fileSites.flatMap((f) => f.unrecognised.map((u) => `${f.file}: ${u}`));
   if (unrecognised.length && (opts.strictSites ?? true)) {
     throw SiteDetectionError.listing(
@@ -320,16 +336,23 @@ export async function loadModelFolder(dir: string, opts: LoadFolderOptions = {})
   // The merged graph's sites are read from the canonical node names; they must be exactly the
   // per-file sites, on the same sides (a merge that lost or renamed one is our bug, not the user's).
   const sites = findSites(graph, { strict: false, ...(layout.kind === 'seq2seq' ? { seq2seq: true } : { role: 'decoder-only' as const }) });
-  const want = fileSites.flatMap((f) => f.sites).map(siteKey).sort();
+  const want = fileSites
+    .flatMap((f) => f.sites)
+    .map(siteKey)
+    .sort();
   const got = sites.map(siteKey).sort();
   if (want.join('|') !== got.join('|')) {
     const missing = want.filter((k) => !got.includes(k));
     const added = got.filter((k) => !want.includes(k));
-    throw new Error(`${root}: internal error: the merged graph's sites differ from the files' (missing ${missing.slice(0, 5).join(', ') || 'none'}; unexpected ${added.slice(0, 5).join(', ') || 'none'})`);
+    throw new Error(
+      `${root}: internal error: the merged graph's sites differ from the files' (missing ${missing.slice(0, 5).join(', ') || 'none'}; unexpected ${added.slice(0, 5).join(', ') || 'none'})`,
+    );
   }
   if (!sites.length) {
     const matmuls = graph.graph.nodes.filter((n) => n.opType === 'MatMul' || n.opType === 'Gemm').length;
-    throw new Error(`${root}: no neuron sites found among ${matmuls} matrix products of ${files.join(', ')}: a site needs a MatMul/Gemm whose weight is a float initializer (run crispr inspect --model ${dir} to see what was found)`);
+    throw new Error(
+      `${root}: no neuron sites found among ${matmuls} matrix products of ${files.join(', ')}: a site needs a MatMul/Gemm whose weight is a float initializer (run crispr inspect --model ${dir} to see what was found)`,
+    );
   }
   const parts = split ? splitParts(split.encoder, split.decoder, sites) : undefined;
   const eos = numberOrUndefined(config.eos_token_id, gen.eos_token_id, tokenizer.eos_token_id);
@@ -361,4 +384,3 @@ function nullTokenizer(dir: string): FolderTokenizer {
   };
   return { encode: fail, decode: fail };
 }
-

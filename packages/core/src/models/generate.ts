@@ -92,8 +92,14 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     for (let s = 0; s < order.length; s += batchSize) {
       const rows = order.slice(s, s + batchSize);
       const B = rows.length;
-      const { P, flat, mask } = rightPadded(rows.map((i) => ids[i]!), folder.padTokenId);
-      let res = await session.run({ input_ids: int64([B, P], flat), attention_mask: int64([B, P], mask), ...emptyPast(cache, B), ...masks }, ['logits', ...presentNames]);
+      const { P, flat, mask } = rightPadded(
+        rows.map((i) => ids[i]!),
+        folder.padTokenId,
+      );
+      let res = await session.run({ input_ids: int64([B, P], flat), attention_mask: int64([B, P], mask), ...emptyPast(cache, B), ...masks }, [
+        'logits',
+        ...presentNames,
+      ]);
       const gen: number[][] = rows.map(() => []);
       const live = rows.map(() => true);
       let next = rows.map((i, b) => argmaxAt(res.logits!, b, ids[i]!.length - 1));
@@ -136,7 +142,10 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     for (let s = 0; s < order.length; s += batchSize) {
       const rows = order.slice(s, s + batchSize);
       const B = rows.length;
-      const { P, flat, mask } = rightPadded(rows.map((i) => ids[i]!), folder.padTokenId);
+      const { P, flat, mask } = rightPadded(
+        rows.map((i) => ids[i]!),
+        folder.padTokenId,
+      );
       const attention = int64([B, P], mask);
       const states = (await enc.run({ input_ids: int64([B, P], flat), attention_mask: attention, ...encMasks }, [parts.encoderOutput]))[parts.encoderOutput]!;
       const gen: number[][] = rows.map(() => []);
@@ -144,7 +153,10 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
       for (let step = 0; step < maxNew && live.some(Boolean); step++) {
         // Finished rows keep decoding pads; their outputs are ignored.
         const dec_ids = gen.flatMap((g) => [start, ...g, ...new Array<number>(step - g.length).fill(folder.padTokenId)]);
-        const res = await dec.run({ decoder_input_ids: int64([B, step + 1], dec_ids), encoder_hidden_states: states, encoder_attention_mask: attention, ...decMasks }, ['logits']);
+        const res = await dec.run(
+          { decoder_input_ids: int64([B, step + 1], dec_ids), encoder_hidden_states: states, encoder_attention_mask: attention, ...decMasks },
+          ['logits'],
+        );
         rows.forEach((_, b) => {
           if (!live[b]) return;
           gen[b]!.push(argmaxAt(res.logits!, b, step));
@@ -166,13 +178,19 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
       let at: number;
       if (folder.kind === 'seq2seq') {
         feeds.input_ids = int64([1, ids[i]!.length], ids[i]!);
-        feeds.attention_mask = int64([1, ids[i]!.length], ids[i]!.map(() => 1));
+        feeds.attention_mask = int64(
+          [1, ids[i]!.length],
+          ids[i]!.map(() => 1),
+        );
         feeds.decoder_input_ids = int64([1, gen.length + 1], [folder.decoderStartTokenId ?? folder.padTokenId, ...gen]);
         at = gen.length;
       } else {
         const seq = [...ids[i]!, ...gen];
         feeds.input_ids = int64([1, seq.length], seq);
-        feeds.attention_mask = int64([1, seq.length], seq.map(() => 1));
+        feeds.attention_mask = int64(
+          [1, seq.length],
+          seq.map(() => 1),
+        );
         at = seq.length - 1;
       }
       const res = await full.run(feeds, ['logits']);

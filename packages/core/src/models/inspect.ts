@@ -34,7 +34,12 @@ export async function inspectFolder(dir: string, variant?: string): Promise<Insp
     const folder = await loadModelFolder(root, { tokenizer: hasTokenizer, strictSites: false, ...(variant ? { variant } : {}) });
     files = folder.fileSites;
     const s = folder.sites;
-    sites = { total: s.length, neurons: countNeurons(s), inputSide: countNeurons(s.filter((x) => x.side === 'input')), targetSide: countNeurons(s.filter((x) => x.side === 'target')) };
+    sites = {
+      total: s.length,
+      neurons: countNeurons(s),
+      inputSide: countNeurons(s.filter((x) => x.side === 'input')),
+      targetSide: countNeurons(s.filter((x) => x.side === 'target')),
+    };
     if (hasTokenizer) tokenizer = "tokenizer.json loads and its ids fit the model's vocabulary";
   } catch (e) {
     problems.push((e as Error).message);
@@ -49,6 +54,9 @@ export async function inspectFolder(dir: string, variant?: string): Promise<Insp
     }
   }
   const unrecognised = files.reduce((a, f) => a + f.unrecognised.length, 0);
-  if (unrecognised) problems.push(`${unrecognised} linear layer(s) have no recoverable module name; crispr sites, explain and run refuse the folder until they do (crispr sites --lenient skips them)`);
+  if (unrecognised)
+    problems.push(
+      `${unrecognised} linear layer(s) have no recoverable module name; crispr sites, explain and run refuse the folder until they do (crispr sites --lenient skips them)`,
+    );
   return { model: dir, layout, files, sites, tokenizer, ...(problems.length ? { error: problems.join('\n') } : {}) };
 }

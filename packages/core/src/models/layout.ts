@@ -72,7 +72,11 @@ export function parseOnnxName(file: string): { base: Base; variant: string } | n
 
 export function listOnnxFiles(dir: string): string[] {
   const onnxDir = join(dir, 'onnx');
-  return existsSync(onnxDir) && statSync(onnxDir).isDirectory() ? readdirSync(onnxDir).filter((f) => f.endsWith('.onnx')).sort() : [];
+  return existsSync(onnxDir) && statSync(onnxDir).isDirectory()
+    ? readdirSync(onnxDir)
+        .filter((f) => f.endsWith('.onnx'))
+        .sort()
+    : [];
 }
 
 export function layoutError(dir: string, why: string): Error {
@@ -108,16 +112,28 @@ export function detectLayout(dir: string, variant: string = DEFAULT_VARIANT): La
   const config = readJsonObject(join(dir, 'config.json'));
   const all = listOnnxFiles(dir);
   const parsed = all.map((f) => ({ f, p: parseOnnxName(f) }));
-  const variants = [...new Set(parsed.filter((x) => x.p).map((x) => x.p!.variant))].sort((a, b) => (a === DEFAULT_VARIANT ? -1 : b === DEFAULT_VARIANT ? 1 : a.localeCompare(b)));
+  const variants = [...new Set(parsed.filter((x) => x.p).map((x) => x.p!.variant))].sort((a, b) =>
+    a === DEFAULT_VARIANT ? -1 : b === DEFAULT_VARIANT ? 1 : a.localeCompare(b),
+  );
   if (!variants.includes(variant)) {
     if (variant !== DEFAULT_VARIANT || !all.length) {
-      throw layoutError(dir, variants.length ? `unknown variant '${variant}', available: ${variants.join(', ')}` : all.length ? 'the ONNX files present make up no known layout' : 'no onnx/*.onnx graphs');
+      throw layoutError(
+        dir,
+        variants.length
+          ? `unknown variant '${variant}', available: ${variants.join(', ')}`
+          : all.length
+            ? 'the ONNX files present make up no known layout'
+            : 'no onnx/*.onnx graphs',
+      );
     }
     throw layoutError(dir, `no fp32 files (names without a variant suffix); available variants: ${variants.join(', ')}; choose one with --variant`);
   }
   const of = (base: Base) => parsed.find((x) => x.p?.base === base && x.p.variant === variant)?.f;
   const fileName = (f: string) => `onnx/${f}`;
-  const tag = variant === DEFAULT_VARIANT ? `variant fp32 (the default${variants.length > 1 ? `; also present: ${variants.filter((v) => v !== DEFAULT_VARIANT).join(', ')}` : ''})` : `variant ${variant} (chosen with --variant)`;
+  const tag =
+    variant === DEFAULT_VARIANT
+      ? `variant fp32 (the default${variants.length > 1 ? `; also present: ${variants.filter((v) => v !== DEFAULT_VARIANT).join(', ')}` : ''})`
+      : `variant ${variant} (chosen with --variant)`;
   const reasons: string[] = [];
   const files: LayoutFile[] = [];
   let kind: ModelKind;
@@ -148,17 +164,26 @@ export function detectLayout(dir: string, variant: string = DEFAULT_VARIANT): La
     const m = of('model');
     const dec = m ?? (config.is_encoder_decoder !== true ? (plain ?? merged) : undefined);
     if (!dec) {
-      if (config.is_encoder_decoder === true && (plain || merged)) throw layoutError(dir, `config.json says is_encoder_decoder but there is no onnx/encoder_model${variant === DEFAULT_VARIANT ? '' : `_${variant}`}.onnx`);
+      if (config.is_encoder_decoder === true && (plain || merged))
+        throw layoutError(
+          dir,
+          `config.json says is_encoder_decoder but there is no onnx/encoder_model${variant === DEFAULT_VARIANT ? '' : `_${variant}`}.onnx`,
+        );
       throw layoutError(dir, all.length ? 'the ONNX files present make up no known layout' : 'no onnx/*.onnx graphs');
     }
     kind = 'decoder-only';
     decoder = fileName(dec);
     files.push({ file: decoder, base: parseOnnxName(dec)!.base, role: 'decoder-only', analysed: true });
     reasons.push(`${decoder}: the decoder-only model (past key/values emptied, position_ids derived from the attention mask); ${tag}`);
-    for (const other of [plain, merged].filter((x): x is string => !!x && x !== dec)) files.push({ file: fileName(other), base: parseOnnxName(other)!.base, role: 'decoder-only', analysed: false });
+    for (const other of [plain, merged].filter((x): x is string => !!x && x !== dec))
+      files.push({ file: fileName(other), base: parseOnnxName(other)!.base, role: 'decoder-only', analysed: false });
     if (withPast) files.push({ file: fileName(withPast), base: 'decoder_with_past_model', role: 'decoder-only', analysed: false });
   }
-  for (const f of files) if (!f.analysed) reasons.push(`${f.file}: not analysed (${f.base === 'decoder_with_past_model' ? 'it needs past key/values' : 'another file of the layout is used'}); pruned with the rest`);
+  for (const f of files)
+    if (!f.analysed)
+      reasons.push(
+        `${f.file}: not analysed (${f.base === 'decoder_with_past_model' ? 'it needs past key/values' : 'another file of the layout is used'}); pruned with the rest`,
+      );
   const chosen = new Set(files.map((f) => f.file));
   const ignored = all
     .map(fileName)

@@ -80,14 +80,18 @@ export function addSiteMasks(model: Model, sites: NeuronSite[]): MaskedModel {
     if (maskInputs.has(s.name)) throw new Error(`addSiteMasks: site '${s.name}' is listed twice`);
     const at = producerIndex.get(s.output);
     if (at === undefined) throw new Error(`addSiteMasks: site '${s.name}': output value '${s.output}' is produced by no node of the graph`);
-    if (graphOutputs.has(s.output)) throw new Error(`addSiteMasks: site '${s.name}': output '${s.output}' is a graph output; masking it would change the model's interface`);
+    if (graphOutputs.has(s.output))
+      throw new Error(`addSiteMasks: site '${s.name}': output '${s.output}' is a graph output; masking it would change the model's interface`);
     const w = g.initializers.get(s.weight);
     const dtype = w?.dtype ?? 'float32';
     // Masks are always fed as float32; a half-precision model casts them in the graph.
     const input = b.input(maskInputName(s.name), 'float32', [s.width]);
     const masked = b.fresh(`${s.output}/masked`);
     const before = g.nodes.length;
-    const factor = dtype === 'float32' ? input : b.op('Cast', [input], { to: dtype === 'float16' ? 10 : dtype === 'bfloat16' ? 16 : 11 }, { name: `${s.matmul}/site_mask_cast` });
+    const factor =
+      dtype === 'float32'
+        ? input
+        : b.op('Cast', [input], { to: dtype === 'float16' ? 10 : dtype === 'bfloat16' ? 16 : 11 }, { name: `${s.matmul}/site_mask_cast` });
     b.node('Mul', [s.output, factor], {}, { name: `${s.matmul}/site_mask`, outputs: [masked] });
     const added = g.nodes.splice(before, g.nodes.length - before);
     // Rewire every reader of the raw output (in this graph and in subgraphs) to the masked value.
@@ -119,12 +123,16 @@ export function onesMasks(sites: readonly Pick<NeuronSite, 'name' | 'width'>[]):
 }
 
 /** Masks with the listed units set to 0 and all others 1. */
-export function pruningMasks(sites: readonly Pick<NeuronSite, 'name' | 'width'>[], neurons: readonly { site: string; unit: number }[]): Record<string, Float32Array> {
+export function pruningMasks(
+  sites: readonly Pick<NeuronSite, 'name' | 'width'>[],
+  neurons: readonly { site: string; unit: number }[],
+): Record<string, Float32Array> {
   const masks = onesMasks(sites);
   for (const n of neurons) {
     const m = masks[n.site];
     if (!m) throw new Error(`unknown site '${n.site}' (the model has ${sites.length} sites, e.g. ${sites[0]?.name ?? 'none'})`);
-    if (!Number.isInteger(n.unit) || n.unit < 0 || n.unit >= m.length) throw new Error(`site '${n.site}' has ${m.length} units; unit ${n.unit} is out of range`);
+    if (!Number.isInteger(n.unit) || n.unit < 0 || n.unit >= m.length)
+      throw new Error(`site '${n.site}' has ${m.length} units; unit ${n.unit} is out of range`);
     m[n.unit] = 0;
   }
   return masks;

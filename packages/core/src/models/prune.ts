@@ -30,10 +30,14 @@ export function groupNeurons(sites: readonly NeuronSite[], neurons: readonly Neu
   neurons.forEach((n, i) => {
     const s = byName.get(n.site);
     if (!s) {
-      const close = sites.filter((x) => x.name.endsWith(n.site.split('.').slice(-2).join('.'))).slice(0, 3).map((x) => x.name);
+      const close = sites
+        .filter((x) => x.name.endsWith(n.site.split('.').slice(-2).join('.')))
+        .slice(0, 3)
+        .map((x) => x.name);
       throw new Error(`${where}[${i}]: unknown site '${n.site}'${close.length ? ` (similar: ${close.join(', ')})` : ''}; the model has ${sites.length} sites`);
     }
-    if (!Number.isInteger(n.unit) || n.unit < 0 || n.unit >= s.width) throw new Error(`${where}[${i}]: site '${n.site}' has width ${s.width}; unit ${n.unit} is out of range`);
+    if (!Number.isInteger(n.unit) || n.unit < 0 || n.unit >= s.width)
+      throw new Error(`${where}[${i}]: site '${n.site}' has width ${s.width}; unit ${n.unit} is out of range`);
     let l = out.get(n.site);
     if (!l) out.set(n.site, (l = []));
     if (!l.includes(n.unit)) l.push(n.unit);
@@ -83,7 +87,8 @@ export function pruneModel(model: Model, sites: readonly NeuronSite[], units: Ma
     if (!u?.length) continue;
     const w = writable(s.weight, `site '${s.name}' weight`);
     const axisDim = w.dims[s.weightUnitAxis];
-    if (w.dims.length !== 2 || axisDim !== s.width) throw new Error(`site '${s.name}': weight '${s.weight}' has shape [${w.dims}], expected width ${s.width} on axis ${s.weightUnitAxis}`);
+    if (w.dims.length !== 2 || axisDim !== s.width)
+      throw new Error(`site '${s.name}': weight '${s.weight}' has shape [${w.dims}], expected width ${s.width} on axis ${s.weightUnitAxis}`);
     zeroUnits(w, s.weightUnitAxis, u, `site '${s.name}' weight '${s.weight}'`);
     if (s.bias) zeroUnits(writable(s.bias, `site '${s.name}' bias`), null, u, `site '${s.name}' bias '${s.bias}'`);
   }
@@ -111,7 +116,10 @@ function checkWeightsNotShared(model: Model, sites: readonly NeuronSite[], units
   for (const s of sites) {
     if (!units.get(s.name)?.length) continue;
     const bad = (readers.get(s.weight) ?? []).filter((n) => !['MatMul', 'Gemm', 'Transpose', 'Identity'].includes(n.opType));
-    if (bad.length) throw new Error(`site '${s.name}': weight '${s.weight}' is also read by ${bad[0]!.opType} node '${bad[0]!.name}' (a tied weight); zeroing it would change that node too`);
+    if (bad.length)
+      throw new Error(
+        `site '${s.name}': weight '${s.weight}' is also read by ${bad[0]!.opType} node '${bad[0]!.name}' (a tied weight); zeroing it would change that node too`,
+      );
   }
 }
 
@@ -123,7 +131,7 @@ export function readRanking(path: string): RankedNeuron[] {
   } catch (e) {
     throw new Error(`cannot read ranking ${path}: ${(e as Error).message}`);
   }
-  const list = Array.isArray(raw) ? raw : (raw as { neurons?: unknown; ranking?: unknown })?.neurons ?? (raw as { ranking?: unknown })?.ranking;
+  const list = Array.isArray(raw) ? raw : ((raw as { neurons?: unknown; ranking?: unknown })?.neurons ?? (raw as { ranking?: unknown })?.ranking);
   if (!Array.isArray(list)) throw new Error(`${path}: expected { "neurons": [ { "site": ..., "unit": ... }, ... ] }`);
   return list.map((x, i) => {
     const o = x as Record<string, unknown>;
@@ -216,7 +224,8 @@ export async function pruneFolder(srcDir: string, neurons: readonly NeuronRef[] 
     return !absent.length;
   });
   const written = new Set(toWrite.map((f) => f.file));
-  for (const f of all) if (!written.has(`onnx/${f}`) && !skipped.some((x) => x.startsWith(`onnx/${f} `))) skipped.push(`onnx/${f} (not part of a complete layout)`);
+  for (const f of all)
+    if (!written.has(`onnx/${f}`) && !skipped.some((x) => x.startsWith(`onnx/${f} `))) skipped.push(`onnx/${f} (not part of a complete layout)`);
 
   mkdirSync(join(out, 'onnx'), { recursive: true });
   const copied: string[] = [];

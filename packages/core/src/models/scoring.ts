@@ -98,7 +98,8 @@ function encodeText(folder: ModelFolder, text: string, special: boolean): number
 
 function checkIds(ids: number[], what: string, vocab: number | undefined): void {
   for (const t of ids) {
-    if (!Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab)) throw new Error(`${what}: token id ${t} is not in the vocabulary${vocab ? ` (size ${vocab})` : ''}`);
+    if (!Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab))
+      throw new Error(`${what}: token id ${t} is not in the vocabulary${vocab ? ` (size ${vocab})` : ''}`);
   }
 }
 
@@ -121,7 +122,14 @@ export function encodeScoringRows(folder: ModelFolder, batch: readonly ScoreItem
         }
         if (!target.length) throw new Error(`${where}: the candidate has no tokens`);
         checkIds(target, where, vocab);
-        rows.push({ item: i, candidate: j, inputIds: promptIds, decoderInputIds: [folder.decoderStartTokenId!, ...target.slice(0, -1)], target, firstPosition: 0 });
+        rows.push({
+          item: i,
+          candidate: j,
+          inputIds: promptIds,
+          decoderInputIds: [folder.decoderStartTokenId!, ...target.slice(0, -1)],
+          target,
+          firstPosition: 0,
+        });
       } else {
         let target: number[];
         if (typeof c !== 'string') target = [...c];
@@ -131,7 +139,8 @@ export function encodeScoringRows(folder: ModelFolder, batch: readonly ScoreItem
           target = shares ? full.slice(promptIds.length) : encodeText(folder, c, false);
         } else target = encodeText(folder, c, false);
         if (!target.length) throw new Error(`${where}: the candidate has no tokens`);
-        if (!promptIds.length) throw new Error(`${where}: the prompt has no tokens (a decoder-only model needs at least one token, e.g. BOS, before the candidate)`);
+        if (!promptIds.length)
+          throw new Error(`${where}: the prompt has no tokens (a decoder-only model needs at least one token, e.g. BOS, before the candidate)`);
         checkIds(target, where, vocab);
         rows.push({ item: i, candidate: j, inputIds: [...promptIds, ...target], target, firstPosition: promptIds.length - 1 });
       }
@@ -175,7 +184,9 @@ function appendTokenLogprobs(model: Model, where: string): Model {
   const opset13 = defaultOpset(model) >= 13;
   const idx = opset13 ? b.op('Unsqueeze', ['target_ids', b.ints([1])]) : b.op('Unsqueeze', ['target_ids'], { axes: [1] });
   const picked = b.op('GatherElements', [logp, idx], { axis: 1 });
-  const out = opset13 ? b.op('Squeeze', [picked, b.ints([1])], {}, { output: 'token_logprobs' }) : b.op('Squeeze', [picked], { axes: [1] }, { output: 'token_logprobs' });
+  const out = opset13
+    ? b.op('Squeeze', [picked, b.ints([1])], {}, { output: 'token_logprobs' })
+    : b.op('Squeeze', [picked], { axes: [1] }, { output: 'token_logprobs' });
   g.outputs = [{ name: out, dtype: 'float32', shape: ['n'] }];
   return model;
 }
@@ -243,7 +254,10 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
   const masks = maskFeeds(folder.sites, opts.masks ?? {});
   const batchSize = opts.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`scoreOptions: batchSize must be a positive integer, got ${batchSize}`);
-  const sessOpts: SessionOptions = { ...(opts.provider ? { provider: opts.provider } : {}), ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}) };
+  const sessOpts: SessionOptions = {
+    ...(opts.provider ? { provider: opts.provider } : {}),
+    ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}),
+  };
   const cache = cacheFor(sessOpts);
   const results: CandidateScore[][] = batch.map((it) => new Array<CandidateScore>(it.candidates.length));
   const record = (chunk: ScoringRow[], lp: Float32Array) => {
@@ -279,14 +293,23 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
     const feeds: Record<string, Tensor> = { ...masks };
     let L: number;
     if (folder.kind === 'seq2seq') {
-      const enc = padRows(chunk.map((r) => r.inputIds), folder.padTokenId);
-      const dec = padRows(chunk.map((r) => r.decoderInputIds!), folder.padTokenId);
+      const enc = padRows(
+        chunk.map((r) => r.inputIds),
+        folder.padTokenId,
+      );
+      const dec = padRows(
+        chunk.map((r) => r.decoderInputIds!),
+        folder.padTokenId,
+      );
       L = dec.width;
       feeds.input_ids = enc.ids;
       feeds.attention_mask = enc.mask;
       feeds.decoder_input_ids = dec.ids;
     } else {
-      const seq = padRows(chunk.map((r) => r.inputIds), folder.padTokenId);
+      const seq = padRows(
+        chunk.map((r) => r.inputIds),
+        folder.padTokenId,
+      );
       L = seq.width;
       feeds.input_ids = seq.ids;
       feeds.attention_mask = seq.mask;
@@ -339,12 +362,21 @@ async function scoreSplit(
   dec: ModelSession,
   record: (chunk: ScoringRow[], lp: Float32Array) => void,
 ): Promise<void> {
-  const encMasks = pick(masks, parts.encoderSites.map((s) => `mask.${s.name}`));
-  const decMasks = pick(masks, parts.decoderSites.map((s) => `mask.${s.name}`));
+  const encMasks = pick(
+    masks,
+    parts.encoderSites.map((s) => `mask.${s.name}`),
+  );
+  const decMasks = pick(
+    masks,
+    parts.decoderSites.map((s) => `mask.${s.name}`),
+  );
   const { byItem, items } = groupByItem(rows, (r) => r.inputIds.length);
   for (let start = 0; start < items.length; start += batchSize) {
     const chunk = items.slice(start, start + batchSize);
-    const prompts = padRows(chunk.map((i) => byItem.get(i)![0]!.inputIds), folder.padTokenId);
+    const prompts = padRows(
+      chunk.map((i) => byItem.get(i)![0]!.inputIds),
+      folder.padTokenId,
+    );
     const P = prompts.width;
     const encOut = (await enc.run({ input_ids: prompts.ids, attention_mask: prompts.mask, ...encMasks }, [parts.encoderOutput]))[parts.encoderOutput]!;
     const D = encOut.dims[2]!;
@@ -362,7 +394,10 @@ async function scoreSplit(
         hidden.set(states.subarray(k * P * D, (k + 1) * P * D), b * P * D);
         attn.set(promptMask.subarray(k * P, (k + 1) * P), b * P);
       });
-      const decIds = padRows(sub.map((r) => r.decoderInputIds!), folder.padTokenId);
+      const decIds = padRows(
+        sub.map((r) => r.decoderInputIds!),
+        folder.padTokenId,
+      );
       const L = decIds.width;
       const out = await dec.run(
         {
@@ -424,7 +459,9 @@ async function scoreCached(
     } else {
       prefixMask = new BigInt64Array(0);
       present = {};
-      for (const l of c.layers) for (const n of [l.presentKey, l.presentValue]) present[n] = { dtype: 'float32', dims: [chunk.length, c.heads, 0, c.headDim], data: new Float32Array(0) };
+      for (const l of c.layers)
+        for (const n of [l.presentKey, l.presentValue])
+          present[n] = { dtype: 'float32', dims: [chunk.length, c.heads, 0, c.headDim], data: new Float32Array(0) };
     }
     const slot = new Map(chunk.map((item, k) => [item, k]));
     const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
@@ -445,8 +482,15 @@ async function scoreCached(
         {
           input_ids: win.ids,
           attention_mask: { dtype: 'int64', dims: [sub.length, Pp + W], data: attn },
-          ...pastFor(c, present, sub.map((r) => slot.get(r.item)!)),
-          ...targetFeeds(sub.map((r) => ({ ...r, firstPosition: 0 })), W),
+          ...pastFor(
+            c,
+            present,
+            sub.map((r) => slot.get(r.item)!),
+          ),
+          ...targetFeeds(
+            sub.map((r) => ({ ...r, firstPosition: 0 })),
+            W,
+          ),
           ...masks,
         },
         ['token_logprobs'],

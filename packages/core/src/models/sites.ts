@@ -30,7 +30,6 @@ import type { FileRole, SiteKind } from '../types/site-kinds.js';
 
 export type { FileRole, SiteKind } from '../types/site-kinds.js';
 
-
 export interface NeuronSite {
   /** HF-style dotted module name, e.g. encoder.block.0.layer.0.SelfAttention.q or model.layers.0.self_attn.q_proj */
   name: string;
@@ -53,7 +52,6 @@ export interface NeuronSite {
   /** The linear's output value after the bias (before any mask). */
   output: string;
 }
-
 
 export interface FindSitesOptions {
   kinds?: SiteKind[];
@@ -351,7 +349,8 @@ function matchTemplate(template: ModuleTemplate, found: Set<string>, unnamed: Ra
     if (e.sharedInput) {
       const input = l.node.inputs[0]!;
       const seen = byGroup.get(e.sharedInput);
-      if (seen !== undefined && seen !== input) return `${e.name} should read the same tensor as the other linears of ${e.sharedInput}, but unnamed layer ${l.node.name} does not`;
+      if (seen !== undefined && seen !== input)
+        return `${e.name} should read the same tensor as the other linears of ${e.sharedInput}, but unnamed layer ${l.node.name} does not`;
       byGroup.set(e.sharedInput, input);
     }
   }
@@ -404,7 +403,11 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
   const used = new Set<string>();
   for (const { l, name: first } of named) {
     if (heads.has(l.node) || HEAD_RE.test(first)) {
-      notTaken.push({ node: l.node.name || `(unnamed ${l.node.opType})`, op: l.node.opType, why: heads.has(l.node) ? 'LM head (feeds logits with no other linear layer between)' : `embedding or LM head by name (${first})` });
+      notTaken.push({
+        node: l.node.name || `(unnamed ${l.node.opType})`,
+        op: l.node.opType,
+        why: heads.has(l.node) ? 'LM head (feeds logits with no other linear layer between)' : `embedding or LM head by name (${first})`,
+      });
       continue;
     }
     // A scope that does not classify (e.g. a wrapper module) may still have a telling weight name.
@@ -425,7 +428,12 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
       }
     }
     if (!c) {
-      unnamed.push({ l, why: contradicts ? `its name says ${role === 'encoder' ? 'decoder' : 'encoder'} but the file is the ${role}` : 'no module name could be recovered from the node or weight name' });
+      unnamed.push({
+        l,
+        why: contradicts
+          ? `its name says ${role === 'encoder' ? 'decoder' : 'encoder'} but the file is the ${role}`
+          : 'no module name could be recovered from the node or weight name',
+      });
       continue;
     }
     if (used.has(name)) {
@@ -445,7 +453,11 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
     const template = moduleTemplate(opts.config, role);
     if (!template) recoveryFailure = `no structural template for model_type '${String(opts.config.model_type)}' (known: ${TEMPLATE_FAMILIES.join(', ')})`;
     else {
-      const match = matchTemplate(template, used, unnamed.map((u) => u.l));
+      const match = matchTemplate(
+        template,
+        used,
+        unnamed.map((u) => u.l),
+      );
       if (typeof match === 'string') recoveryFailure = match;
       else {
         match.expected.forEach((e, i) => {
@@ -460,7 +472,11 @@ export function inspectSites(model: Model, opts: Omit<FindSitesOptions, 'strict'
   const unrecognised: string[] = [];
   for (const { l, why } of unnamed) {
     unrecognised.push(`${l.node.name || '(unnamed MatMul)'} (weight ${l.weight} [${l.width}])`);
-    notTaken.push({ node: l.node.name || `(unnamed ${l.node.opType})`, op: l.node.opType, why: recoveryFailure ? `${why}; structural recovery failed: ${recoveryFailure}` : why });
+    notTaken.push({
+      node: l.node.name || `(unnamed ${l.node.opType})`,
+      op: l.node.opType,
+      why: recoveryFailure ? `${why}; structural recovery failed: ${recoveryFailure}` : why,
+    });
   }
   // Graph order, as the linears were found.
   const sites = linears.map((l) => byNode.get(l.node)).filter((x): x is NeuronSite => !!x);

@@ -93,7 +93,12 @@ export class GraphBuilder {
   }
 
   /** Single-output convenience: returns the output's name. */
-  op(opType: string, inputs: string[], attrs: Record<string, AttrInput | undefined> = {}, opts: Omit<NodeOptions, 'outputs'> & { output?: string } = {}): string {
+  op(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttrInput | undefined> = {},
+    opts: Omit<NodeOptions, 'outputs'> & { output?: string } = {},
+  ): string {
     return this.node(opType, inputs, attrs, { ...opts, ...(opts.output ? { outputs: [opts.output] } : {}) })[0]!;
   }
 

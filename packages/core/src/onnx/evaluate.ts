@@ -245,13 +245,15 @@ const notBool = (e: (a: NumericArgs) => Tensor[] | null): OpEntry => numeric((a)
 
 /** Variadic Min/Max; NaN propagates as in ORT's (std::min/max on Eigen arrays propagate the NaN operand). */
 function extremum(pickMax: boolean): OpEntry {
-  return arith(() => (...v) =>
-    v.reduce((acc, c) => {
-      if (typeof c === 'number' && Number.isNaN(c)) return c;
-      if (typeof acc === 'number' && Number.isNaN(acc)) return acc;
-      // biome-ignore lint/complexity/useMathMinMax: values may be bigint or string, which Math.max does not take
-      return pickMax ? (c > acc ? c : acc) : c < acc ? c : acc;
-    }),
+  return arith(
+    () =>
+      (...v) =>
+        v.reduce((acc, c) => {
+          if (typeof c === 'number' && Number.isNaN(c)) return c;
+          if (typeof acc === 'number' && Number.isNaN(acc)) return acc;
+          // biome-ignore lint/complexity/useMathMinMax: values may be bigint or string, which Math.max does not take
+          return pickMax ? (c > acc ? c : acc) : c < acc ? c : acc;
+        }),
   );
 }
 
@@ -259,98 +261,104 @@ const reduce: OpEntry = op((a) => evalReduce(a.node, a.inputs, a.ctx, a.where));
 
 const OPS: Record<string, OpEntry> = {
   Shape: dimsOnly('dims', ({ node, inputs, ctx }) => {
-      const dims = inputs[0]?.dims ?? ctx.inputShapes?.[0];
-      if (!dims) return null;
-      const r = dims.length;
-      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
-      const start = clamp(attrInt(node, 'start', 0));
-      const end = clamp(attrInt(node, 'end', r));
-      const sel = dims.slice(start, Math.max(start, end));
-      return [tensor('int64', [sel.length], sel)];
-    },),
+    const dims = inputs[0]?.dims ?? ctx.inputShapes?.[0];
+    if (!dims) return null;
+    const r = dims.length;
+    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+    const start = clamp(attrInt(node, 'start', 0));
+    const end = clamp(attrInt(node, 'end', r));
+    const sel = dims.slice(start, Math.max(start, end));
+    return [tensor('int64', [sel.length], sel)];
+  }),
   Size: dimsOnly('dims', ({ inputs, ctx }) => {
-      const dims = inputs[0]?.dims ?? ctx.inputShapes?.[0];
-      return dims ? [tensor('int64', [], [numel(dims)])] : null;
-    },),
+    const dims = inputs[0]?.dims ?? ctx.inputShapes?.[0];
+    return dims ? [tensor('int64', [], [numel(dims)])] : null;
+  }),
   Constant: dimsOnly('none', ({ node, where }) => evalConstant(node, where)),
   Identity: op(({ x }) => [x]),
   Reshape: op(({ node, inputs, where, x }) => {
-      const shape = ints(inputs[1]!);
-      const allowzero = attrInt(node, 'allowzero', 0) === 1;
-      const dims = shape.map((d, i) => (d === 0 && !allowzero ? x.dims[i]! : d));
-      const neg = dims.indexOf(-1);
-      if (neg >= 0) {
-        const known = dims.reduce((a, d, i) => (i === neg ? a : a * d), 1);
-        if (known === 0 || numel(x.dims) % known !== 0) throw new FoldError(`${where}: cannot reshape [${x.dims}] to [${shape}]`);
-        dims[neg] = numel(x.dims) / known;
-      }
-      if (numel(dims) !== numel(x.dims)) throw new FoldError(`${where}: cannot reshape [${x.dims}] to [${shape}]`);
-      return [{ ...x, dims }];
-    },),
+    const shape = ints(inputs[1]!);
+    const allowzero = attrInt(node, 'allowzero', 0) === 1;
+    const dims = shape.map((d, i) => (d === 0 && !allowzero ? x.dims[i]! : d));
+    const neg = dims.indexOf(-1);
+    if (neg >= 0) {
+      const known = dims.reduce((a, d, i) => (i === neg ? a : a * d), 1);
+      if (known === 0 || numel(x.dims) % known !== 0) throw new FoldError(`${where}: cannot reshape [${x.dims}] to [${shape}]`);
+      dims[neg] = numel(x.dims) / known;
+    }
+    if (numel(dims) !== numel(x.dims)) throw new FoldError(`${where}: cannot reshape [${x.dims}] to [${shape}]`);
+    return [{ ...x, dims }];
+  }),
   Flatten: op(({ node, x }) => {
-      const axis = attrInt(node, 'axis', 1);
-      const a = axis < 0 ? axis + x.dims.length : axis;
-      return [{ ...x, dims: [numel(x.dims.slice(0, a)), numel(x.dims.slice(a))] }];
-    },),
+    const axis = attrInt(node, 'axis', 1);
+    const a = axis < 0 ? axis + x.dims.length : axis;
+    return [{ ...x, dims: [numel(x.dims.slice(0, a)), numel(x.dims.slice(a))] }];
+  }),
   Unsqueeze: op(({ node, inputs, ctx, where, x }) => {
-      const axes = axesOf(node, inputs, ctx);
-      if (!axes) throw new FoldError(`${where}: Unsqueeze needs axes`);
-      const rank = x.dims.length + axes.length;
-      const norm = axes.map((a) => normAxis(where, a, rank)).sort((a, b) => a - b);
-      const dims = [...x.dims];
-      for (const a of norm) dims.splice(a, 0, 1);
-      return [{ ...x, dims }];
-    },),
+    const axes = axesOf(node, inputs, ctx);
+    if (!axes) throw new FoldError(`${where}: Unsqueeze needs axes`);
+    const rank = x.dims.length + axes.length;
+    const norm = axes.map((a) => normAxis(where, a, rank)).sort((a, b) => a - b);
+    const dims = [...x.dims];
+    for (const a of norm) dims.splice(a, 0, 1);
+    return [{ ...x, dims }];
+  }),
   Squeeze: op(({ node, inputs, ctx, where, x }) => {
-      const axesIn = axesOf(node, inputs, ctx);
-      const rank = x.dims.length;
-      const axes = axesIn ? axesIn.map((a) => normAxis(where, a, rank)) : x.dims.flatMap((d, i) => (d === 1 ? [i] : []));
-      for (const a of axes) if (x.dims[a] !== 1) throw new FoldError(`${where}: cannot squeeze axis ${a} of size ${x.dims[a]}`);
-      return [{ ...x, dims: x.dims.filter((_, i) => !axes.includes(i)) }];
-    },),
+    const axesIn = axesOf(node, inputs, ctx);
+    const rank = x.dims.length;
+    const axes = axesIn ? axesIn.map((a) => normAxis(where, a, rank)) : x.dims.flatMap((d, i) => (d === 1 ? [i] : []));
+    for (const a of axes) if (x.dims[a] !== 1) throw new FoldError(`${where}: cannot squeeze axis ${a} of size ${x.dims[a]}`);
+    return [{ ...x, dims: x.dims.filter((_, i) => !axes.includes(i)) }];
+  }),
   Gather: op((a) => evalGather(a)),
   Concat: op((a) => evalConcat(a)),
   Slice: op(({ node, inputs, ctx, where }) => [evalSlice(node, inputs, ctx, where)]),
   Expand: op(({ inputs, where, limit, x }) => {
-      const dims = broadcastDims(where, x.dims, ints(inputs[1]!));
-      return numel(dims) > limit ? null : [pick(x, dims, broadcastIndex(dims, x.dims))];
-    },),
+    const dims = broadcastDims(where, x.dims, ints(inputs[1]!));
+    return numel(dims) > limit ? null : [pick(x, dims, broadcastIndex(dims, x.dims))];
+  }),
   Transpose: op(({ node, x }) => {
-      const r = x.dims.length;
-      const perm = attrInts(node, 'perm') ?? [...Array(r).keys()].reverse();
-      const st = strides(x.dims);
-      return [gatherBy(x, perm.map((p) => x.dims[p]!), (ix) => ix.reduce((k, v, a) => k + v * st[perm[a]!]!, 0))];
-    },),
+    const r = x.dims.length;
+    const perm = attrInts(node, 'perm') ?? [...Array(r).keys()].reverse();
+    const st = strides(x.dims);
+    return [
+      gatherBy(
+        x,
+        perm.map((p) => x.dims[p]!),
+        (ix) => ix.reduce((k, v, a) => k + v * st[perm[a]!]!, 0),
+      ),
+    ];
+  }),
   Tile: op(({ inputs, limit, x }) => {
-      const reps = ints(inputs[1]!);
-      const dims = x.dims.map((d, i) => d * reps[i]!);
-      if (numel(dims) > limit) return null;
-      const st = strides(x.dims);
-      return [gatherBy(x, dims, (ix) => ix.reduce((k, v, a) => k + (v % x.dims[a]!) * st[a]!, 0))];
-    },),
+    const reps = ints(inputs[1]!);
+    const dims = x.dims.map((d, i) => d * reps[i]!);
+    if (numel(dims) > limit) return null;
+    const st = strides(x.dims);
+    return [gatherBy(x, dims, (ix) => ix.reduce((k, v, a) => k + (v % x.dims[a]!) * st[a]!, 0))];
+  }),
   Split: op(({ node, inputs, ctx, where }) => evalSplit(node, inputs, ctx, where)),
   Trilu: op(({ node, inputs, where, x }) => {
-      const upper = attrInt(node, 'upper', 1) === 1;
-      const k = inputs[1] ? int(inputs[1], 0) : 0;
-      const r = x.dims.length;
-      if (r < 2) throw new FoldError(`${where}: Trilu needs rank >= 2, got [${x.dims}]`);
-      const data = allocate(x.dtype, numel(x.dims));
-      forEachIndex(x.dims, (ix, flat) => {
-        const d = ix[r - 1]! - ix[r - 2]!;
-        if (upper ? d >= k : d <= k) (data as Scalar[])[flat] = get(x, flat);
-      });
-      return [{ dtype: x.dtype, dims: [...x.dims], data }];
-    },),
+    const upper = attrInt(node, 'upper', 1) === 1;
+    const k = inputs[1] ? int(inputs[1], 0) : 0;
+    const r = x.dims.length;
+    if (r < 2) throw new FoldError(`${where}: Trilu needs rank >= 2, got [${x.dims}]`);
+    const data = allocate(x.dtype, numel(x.dims));
+    forEachIndex(x.dims, (ix, flat) => {
+      const d = ix[r - 1]! - ix[r - 2]!;
+      if (upper ? d >= k : d <= k) (data as Scalar[])[flat] = get(x, flat);
+    });
+    return [{ dtype: x.dtype, dims: [...x.dims], data }];
+  }),
   ConstantOfShape: op(({ node, limit, x }) => {
-      const dims = ints(x);
-      if (numel(dims) > limit) return null;
-      const a = node.attributes.value;
-      const v = a && a.type === 'tensor' ? a.value : tensor('float32', [1], [0]);
-      const data = allocate(v.dtype, numel(dims));
-      if (Array.isArray(data)) data.fill((v.data as string[])[0]!);
-      else (data as unknown as { fill(x: unknown): void }).fill((v.data as ArrayLike<unknown>)[0]);
-      return [{ dtype: v.dtype, dims, data }];
-    },),
+    const dims = ints(x);
+    if (numel(dims) > limit) return null;
+    const a = node.attributes.value;
+    const v = a && a.type === 'tensor' ? a.value : tensor('float32', [1], [0]);
+    const data = allocate(v.dtype, numel(dims));
+    if (Array.isArray(data)) data.fill((v.data as string[])[0]!);
+    else (data as unknown as { fill(x: unknown): void }).fill((v.data as ArrayLike<unknown>)[0]);
+    return [{ dtype: v.dtype, dims, data }];
+  }),
   Range: op(({ inputs, limit, where }) => evalRange(inputs, limit, where)),
   Where: op(({ inputs, where }) => evalWhere(inputs as [Tensor, Tensor, Tensor], where)),
   Cast: op(({ node, where, x }) => castTensor(x, dtypeFromCode(attrInt(node, 'to', 0), where))),
@@ -358,7 +366,11 @@ const OPS: Record<string, OpEntry> = {
   Add: arith(() => (a, b) => (typeof a === 'bigint' ? a + (b as bigint) : (a as number) + (b as number))),
   Sub: arith(() => (a, b) => (typeof a === 'bigint' ? a - (b as bigint) : (a as number) - (b as number))),
   // int32 products wrap as in ORT (Math.imul); a plain double product would lose the low bits.
-  Mul: arith(({ dt }) => (a, b) => (typeof a === 'bigint' ? a * (b as bigint) : dt === 'int32' ? Math.imul(a as number, b as number) : (a as number) * (b as number))),
+  Mul: arith(
+    ({ dt }) =>
+      (a, b) =>
+        typeof a === 'bigint' ? a * (b as bigint) : dt === 'int32' ? Math.imul(a as number, b as number) : (a as number) * (b as number),
+  ),
   Div: notBool((a) => [elementwise(a.where, a.present, a.dt, (p, q) => (a.isInt ? divTrunc(p, q, a.where) : (p as number) / (q as number)))]),
   Mod: numeric(({ node, present, dt, isInt, isFloatDt, where }) => {
     const fmod = attrInt(node, 'fmod', 0) === 1;

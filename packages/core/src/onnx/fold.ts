@@ -6,10 +6,30 @@
 import type { Graph, Model, Node, Tensor } from './types.js';
 import { defaultOpset } from './types.js';
 import { FOLDABLE_OPS, evaluateNode } from './evaluate.js';
-import { NameAllocator, allNodeNames, allValueNames, cloneModel, constantInitializers, describeNode, removeDeadNodes, subgraphsOf, topologicalSort } from './graph.js';
+import {
+  NameAllocator,
+  allNodeNames,
+  allValueNames,
+  cloneModel,
+  constantInitializers,
+  describeNode,
+  removeDeadNodes,
+  subgraphsOf,
+  topologicalSort,
+} from './graph.js';
 
 /** Ops whose output shape depends on input values in ways we cannot see from constants. */
-const DATA_DEPENDENT_SHAPE_OPS: ReadonlySet<string> = new Set(['NonZero', 'Unique', 'Compress', 'NonMaxSuppression', 'Loop', 'If', 'Scan', 'StringSplit', 'TfIdfVectorizer']);
+const DATA_DEPENDENT_SHAPE_OPS: ReadonlySet<string> = new Set([
+  'NonZero',
+  'Unique',
+  'Compress',
+  'NonMaxSuppression',
+  'Loop',
+  'If',
+  'Scan',
+  'StringSplit',
+  'TfIdfVectorizer',
+]);
 
 /** For ops whose output shape is set by the values of some inputs: those input positions. */
 const SHAPE_INPUTS: Record<string, number[]> = {
@@ -91,7 +111,9 @@ export function foldConstants(model: Model, opts: FoldOptions = {}): FoldResult 
   const maxElements = opts.maxElements ?? 1 << 20;
   const only = opts.only ? relevantNodes(g, opts.only) : undefined;
   const weights = new Set<string>();
-  if (opts.keepWeights ?? true) for (const [k, t] of consts) if ((t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16' || t.dtype === 'bfloat16') && t.dims.length >= 2) weights.add(k);
+  if (opts.keepWeights ?? true)
+    for (const [k, t] of consts)
+      if ((t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16' || t.dtype === 'bfloat16') && t.dims.length >= 2) weights.add(k);
   /** value -> why its shape depends on data */
   const dynamic = new Map<string, string>();
   const leftovers: ShapeLeftover[] = [];

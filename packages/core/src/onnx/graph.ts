@@ -232,7 +232,8 @@ export function topologicalSort(graph: Graph, opts: SortOptions = {}): Graph {
   }
   if (order.length < nodes.length) throw new Error(cycleMessage(graph, reads, prod, index, pending));
   for (const o of graph.outputs) {
-    if (!prod.has(o.name) && !available.has(o.name)) throw new Error(`graph '${graph.name}': graph output '${o.name}' is not produced by any node, input or initializer`);
+    if (!prod.has(o.name) && !available.has(o.name))
+      throw new Error(`graph '${graph.name}': graph output '${o.name}' is not produced by any node, input or initializer`);
   }
 
   const sorted = recursive

@@ -67,7 +67,8 @@ export function inlineIfs(model: Model, known: Record<string, boolean> = {}): In
     if (idx < 0) break;
     const node = g.nodes[idx]!;
     const cond = consts.get(node.inputs[0]!) ?? knownTensors.get(node.inputs[0]!)!;
-    if (numel(cond.dims) !== 1) throw new Error(`inlineConstantIfs: ${describeNode(node)} has a condition '${node.inputs[0]}' of shape [${cond.dims}], expected one element`);
+    if (numel(cond.dims) !== 1)
+      throw new Error(`inlineConstantIfs: ${describeNode(node)} has a condition '${node.inputs[0]}' of shape [${cond.dims}], expected one element`);
     const v = (cond.data as ArrayLike<number | bigint>)[0]!;
     const taken = v !== 0 && v !== 0n;
     const a = node.attributes[taken ? 'then_branch' : 'else_branch'];

@@ -11,7 +11,6 @@ import { dtypeCode, dtypeFromCode } from './dtype.js';
 
 const { onnx } = onnxProto as unknown as { onnx: any };
 
-
 /** protobufjs returns int64 fields as Long objects; the IR uses numbers. */
 function num(x: unknown): number {
   if (x === null || x === undefined) return 0;
@@ -87,7 +86,15 @@ function decodeValueInfo(v: any): ValueInfo {
   const tt = v.type?.tensorType;
   if (!tt) return { name: v.name, dtype: 'float32', shape: null };
   const shape: Dim[] | null = tt.shape
-    ? (tt.shape.dim ?? []).map((d: any) => (d.dimParam ? d.dimParam : d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : d.dimValue != null && num(d.dimValue) === 0 && !d.dimParam ? 0 : null))
+    ? (tt.shape.dim ?? []).map((d: any) =>
+        d.dimParam
+          ? d.dimParam
+          : d.dimValue != null && num(d.dimValue) > 0
+            ? num(d.dimValue)
+            : d.dimValue != null && num(d.dimValue) === 0 && !d.dimParam
+              ? 0
+              : null,
+      )
     : null;
   return { name: v.name, dtype: tt.elemType ? dtypeFromCode(tt.elemType, v.name) : 'float32', shape };
 }

@@ -50,8 +50,12 @@ export function mergeGraphs(encoder: Model, decoder: Model, opts: MergeOptions):
   const encOutputs = new Map(enc.outputs.map((v) => [v.name, v]));
   const decInputs = new Map(dec.inputs.map((v) => [v.name, v]));
   for (const [d, e] of Object.entries(opts.connect)) {
-    if (!decInputs.has(d)) throw new Error(`mergeGraphs: connect names '${d}', which is not an input of decoder graph '${dec.name}' (inputs: ${[...decInputs.keys()].join(', ')})`);
-    if (!encOutputs.has(e)) throw new Error(`mergeGraphs: connect maps '${d}' to '${e}', which is not an output of encoder graph '${enc.name}' (outputs: ${[...encOutputs.keys()].join(', ')})`);
+    if (!decInputs.has(d))
+      throw new Error(`mergeGraphs: connect names '${d}', which is not an input of decoder graph '${dec.name}' (inputs: ${[...decInputs.keys()].join(', ')})`);
+    if (!encOutputs.has(e))
+      throw new Error(
+        `mergeGraphs: connect maps '${d}' to '${e}', which is not an output of encoder graph '${enc.name}' (outputs: ${[...encOutputs.keys()].join(', ')})`,
+      );
     checkDtype(`connect '${d}' <- '${e}'`, decInputs.get(d)!, encOutputs.get(e)!);
   }
   for (const [d, e] of Object.entries(share)) {
@@ -92,7 +96,11 @@ export function mergeGraphs(encoder: Model, decoder: Model, opts: MergeOptions):
   mapNodeNames(enc, (n) => nodeNames.fresh(pe + n));
   mapNodeNames(dec, (n) => nodeNames.fresh(pd + n));
 
-  const connectedDecInputs = new Set(Object.keys(opts.connect).concat(Object.keys(share)).map((d) => decMap.get(d)!));
+  const connectedDecInputs = new Set(
+    Object.keys(opts.connect)
+      .concat(Object.keys(share))
+      .map((d) => decMap.get(d)!),
+  );
   const inputs: ValueInfo[] = [...enc.inputs, ...dec.inputs.filter((v) => !connectedDecInputs.has(v.name))];
   const outputs: ValueInfo[] = [];
   const outNames = new Set<string>();

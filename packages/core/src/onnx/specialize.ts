@@ -50,7 +50,12 @@ const MAX_ROUNDS = 16;
  * Specialises `model` to `inputDims` (every graph input that has no concrete declared shape must be
  * listed). Returns a new model, its ShapeMap and any leftovers; the input model is not modified.
  */
-export async function specialize(model: Model, inputDims: Record<string, number[]>, probeShapes: ShapeProbe, opts: SpecializeOptions = {}): Promise<SpecializeResult> {
+export async function specialize(
+  model: Model,
+  inputDims: Record<string, number[]>,
+  probeShapes: ShapeProbe,
+  opts: SpecializeOptions = {},
+): Promise<SpecializeResult> {
   let m = cloneModel(model);
   const g = m.graph;
   const declared = new Set(g.inputs.map((v) => v.name));
@@ -133,7 +138,10 @@ async function probeAt(probeShapes: ShapeProbe, m: Model, dims: Record<string, n
   const out: ShapeMap = new Map();
   for (const [name, v1] of p1) {
     const v2 = p2.get(name);
-    if (!v2 || v2.dims.length !== v1.dims.length) throw new Error(`specialize: '${name}' has rank ${v1.dims.length} at batch 1 and ${v2?.dims.length ?? 'none'} at batch 2; pass no batchInputs for this graph`);
+    if (!v2 || v2.dims.length !== v1.dims.length)
+      throw new Error(
+        `specialize: '${name}' has rank ${v1.dims.length} at batch 1 and ${v2?.dims.length ?? 'none'} at batch 2; pass no batchInputs for this graph`,
+      );
     out.set(name, { dtype: v1.dtype, dims: v1.dims.map((d1, i) => d1 + (v2.dims[i]! - d1) * (B - 1)) });
   }
   return out;
@@ -186,7 +194,12 @@ function subgraphLeftovers(g: Graph, owner?: string): ShapeLeftover[] {
   const out: ShapeLeftover[] = [];
   for (const n of g.nodes) {
     if (owner && (n.opType === 'Shape' || n.opType === 'Size')) {
-      out.push({ node: n.name, opType: n.opType, value: n.inputs[0]!, message: `${describeNode(n)} inside a subgraph of ${owner} reads '${n.inputs[0]}', whose shape is not specialised (subgraphs are not probed)` });
+      out.push({
+        node: n.name,
+        opType: n.opType,
+        value: n.inputs[0]!,
+        message: `${describeNode(n)} inside a subgraph of ${owner} reads '${n.inputs[0]}', whose shape is not specialised (subgraphs are not probed)`,
+      });
     }
     for (const sg of subgraphsOf(n)) out.push(...subgraphLeftovers(sg, owner ?? describeNode(n)));
   }

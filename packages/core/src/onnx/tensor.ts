@@ -150,7 +150,7 @@ export function floatToHalfBits(x: number): number {
     // Normal half: 10 mantissa bits, round the dropped 13 to nearest even.
     let h = ((e + 15) << 10) | (mant >>> 13);
     const rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // may carry into the exponent (correct)
+    if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // may carry into the exponent (correct)
     return sign | h;
   }
   if (e < -25) return sign; // below half the smallest subnormal: zero
@@ -161,6 +161,6 @@ export function floatToHalfBits(x: number): number {
   let h = mant >>> shift;
   const rest = mant & ((1 << shift) - 1);
   const halfway = 1 << (shift - 1);
-  if (rest > halfway || (rest === halfway && (h & 1))) h++;
+  if (rest > halfway || (rest === halfway && h & 1)) h++;
   return sign | h;
 }

@@ -184,7 +184,11 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
 }
 
 /** One-shot convenience: build a session, run it, release it. */
-export async function runModel(model: Model | Uint8Array, feeds: Record<string, Tensor>, opts: SessionOptions & { outputs?: string[] } = {}): Promise<Record<string, Tensor>> {
+export async function runModel(
+  model: Model | Uint8Array,
+  feeds: Record<string, Tensor>,
+  opts: SessionOptions & { outputs?: string[] } = {},
+): Promise<Record<string, Tensor>> {
   const s = await createSession(model, opts);
   try {
     return await s.run(feeds, opts.outputs);

@@ -93,7 +93,9 @@ export async function buildTrainingGraph(base: Model, bucket: TrainBucket, param
     labels: [B, T],
     label_mask: [B, T],
   };
-  for (const inp of model.graph.inputs) if (!inputDims[inp.name] && !names.includes(inp.name)) throw new Error(`training graph: model input '${inp.name}' is not one the trainer knows how to feed`);
+  for (const inp of model.graph.inputs)
+    if (!inputDims[inp.name] && !names.includes(inp.name))
+      throw new Error(`training graph: model input '${inp.name}' is not one the trainer knows how to feed`);
   const spec = await specialize(model, inputDims, probeShapes);
   const grad = await buildGradientGraph(spec.model, { objective: loss, wrt: names, shapes: spec.shapes });
   return { model: grad.model, params: names, gradients: grad.gradients, lossOutput: loss, logprobOutput: logprob, bucket };

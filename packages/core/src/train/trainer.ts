@@ -137,7 +137,17 @@ export class Trainer {
     const graph = await buildTrainingGraph(model, bucket, params);
     const session = await createSession(graph.model, opts.session ?? {});
     const initial = new Map([...model.graph.initializers].filter(([n]) => graph.params.includes(n)));
-    const fingerprint = String(hashSeed(JSON.stringify({ o: { ...opts, noDecay: undefined, session: undefined }, bucket, n: examples.length, first: examples[0], last: examples[examples.length - 1] })));
+    const fingerprint = String(
+      hashSeed(
+        JSON.stringify({
+          o: { ...opts, noDecay: undefined, session: undefined },
+          bucket,
+          n: examples.length,
+          first: examples[0],
+          last: examples[examples.length - 1],
+        }),
+      ),
+    );
     return new Trainer(graph, session, examples, opts, initial, fingerprint);
   }
 
@@ -181,7 +191,8 @@ export class Trainer {
     const labels = new BigInt64Array(B * T).fill(BigInt(pad));
     const lmask = new Float32Array(B * T);
     rows.forEach((r, b) => {
-      if (r.inputIds.length > P || r.target.length > T) throw new Error(`trainer: example of lengths ${r.inputIds.length}/${r.target.length} exceeds the bucket ${P}/${T}`);
+      if (r.inputIds.length > P || r.target.length > T)
+        throw new Error(`trainer: example of lengths ${r.inputIds.length}/${r.target.length} exceeds the bucket ${P}/${T}`);
       r.inputIds.forEach((t, i) => {
         ids[b * P + i] = BigInt(t);
         mask[b * P + i] = 1n;
@@ -251,7 +262,12 @@ export class Trainer {
       const { loss, grads } = await this.lossAndGradients(rows);
       if (!Number.isFinite(loss)) throw new Error(`trainer: loss is ${loss} at step ${k + 1}`);
       const gradNorm = clipGradients(grads, o.clipNorm);
-      const lr = learningRate(k, { peakLr: o.peakLr, warmupSteps: o.warmupSteps, totalSteps: o.steps, ...(o.finalLrFraction !== undefined ? { finalFraction: o.finalLrFraction } : {}) });
+      const lr = learningRate(k, {
+        peakLr: o.peakLr,
+        warmupSteps: o.warmupSteps,
+        totalSteps: o.steps,
+        ...(o.finalLrFraction !== undefined ? { finalFraction: o.finalLrFraction } : {}),
+      });
       adamWStep(this.params, grads, this.adam, { lr, weightDecay: o.weightDecay }, decay);
       this.step = k + 1;
       this.history.push({ step: this.step, loss, lr, gradNorm });
@@ -260,7 +276,16 @@ export class Trainer {
       tokens += tokensPerStep(k);
       if (hooks.onProgress && (this.step % every === 0 || this.step === o.steps)) {
         const dt = (performance.now() - t0) / 1000;
-        hooks.onProgress({ step: this.step, steps: o.steps, loss, meanLoss: lossSum / since, lr, gradNorm, stepsPerSecond: since / dt, tokensPerSecond: tokens / dt });
+        hooks.onProgress({
+          step: this.step,
+          steps: o.steps,
+          loss,
+          meanLoss: lossSum / since,
+          lr,
+          gradNorm,
+          stepsPerSecond: since / dt,
+          tokensPerSecond: tokens / dt,
+        });
         t0 = performance.now();
         since = 0;
         lossSum = 0;
@@ -313,7 +338,8 @@ export class Trainer {
     if (!existsSync(jf)) return false;
     const s = JSON.parse(readFileSync(jf, 'utf8')) as StateFile;
     if (s.format !== 'crispr-trainer-state' || s.version !== 1) throw new Error(`${jf}: not a trainer state (format ${s.format}, version ${s.version})`);
-    if (s.fingerprint !== this.fingerprint) throw new Error(`${jf}: the state belongs to a run with other options or data; start afresh (remove ${dir}) or restore the run's config`);
+    if (s.fingerprint !== this.fingerprint)
+      throw new Error(`${jf}: the state belongs to a run with other options or data; start afresh (remove ${dir}) or restore the run's config`);
     const names = this.graph.params;
     if (s.params.length !== names.length || s.params.some((p, i) => p.name !== names[i] || p.dims.join() !== this.dims(names[i]!).join())) {
       throw new Error(`${jf}: the state's weights do not match the model's trainable weights`);

@@ -71,7 +71,10 @@ export function choiceOption<T extends string>(name: string, value: string | und
 /** A comma-separated list (`--categories Age,SES`): items trimmed, empty items dropped; an empty list is an error. */
 export function listOption(name: string, value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new UsageError(`${flagOf(name)} must be a comma-separated list, got '${value}'`);
   return items;
 }
@@ -96,9 +99,19 @@ export function requiredOption(name: string, value: string | undefined, metavar?
 
 /** Every site kind, checked against SiteKind by the compiler in both directions (a new kind must be added here). */
 const KINDS: Record<SiteKind, true> = {
-  attn_q: true, attn_k: true, attn_v: true, attn_o: true, attn_qkv: true,
-  cross_q: true, cross_k: true, cross_v: true, cross_o: true,
-  ffn_in: true, ffn_gate: true, ffn_up: true, ffn_down: true,
+  attn_q: true,
+  attn_k: true,
+  attn_v: true,
+  attn_o: true,
+  attn_qkv: true,
+  cross_q: true,
+  cross_k: true,
+  cross_v: true,
+  cross_o: true,
+  ffn_in: true,
+  ffn_gate: true,
+  ffn_up: true,
+  ffn_down: true,
 };
 export const SITE_KINDS = Object.keys(KINDS) as SiteKind[];
 
@@ -113,6 +126,9 @@ export function kindsOption(name: string, value: string | undefined): KindsSelec
   if (value.trim() === 'ffn') return 'ffn';
   const items = listOption(name, value)!;
   const bad = items.filter((k) => !Object.hasOwn(KINDS, k));
-  if (bad.length) throw new UsageError(`${flagOf(name)} must be all, ffn or comma-separated site kinds (${SITE_KINDS.join(', ')}), got '${value}' (unknown: ${bad.join(', ')})`);
+  if (bad.length)
+    throw new UsageError(
+      `${flagOf(name)} must be all, ffn or comma-separated site kinds (${SITE_KINDS.join(', ')}), got '${value}' (unknown: ${bad.join(', ')})`,
+    );
   return items as SiteKind[];
 }

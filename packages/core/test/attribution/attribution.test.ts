@@ -5,7 +5,17 @@
  * objective is exp(logprob) times the logprob attribution.
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { loadModelFolder, Attributor, attributionExample, attributionModel, bucketLength, TARGET_MULTIPLE, type ModelFolder, type AttributionExample, type AttributionResult } from '../../src/index.js';
+import {
+  loadModelFolder,
+  Attributor,
+  attributionExample,
+  attributionModel,
+  bucketLength,
+  TARGET_MULTIPLE,
+  type ModelFolder,
+  type AttributionExample,
+  type AttributionResult,
+} from '../../src/index.js';
 import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, storiesFolder, t5Folder, tempDir } from '../models/helpers.js';
 
 const tmp = tempDir('attr');
@@ -146,7 +156,11 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
   });
 
   it('one prompt with two answers in a batch (its cached prompt pass shared) equals each alone', async () => {
-    const exs = [example(f, 'The pilot was tired, so', ' he'), example(f, 'The pilot was tired, so', ' she went home'), example(f, 'Once upon a time', ' there')];
+    const exs = [
+      example(f, 'The pilot was tired, so', ' he'),
+      example(f, 'The pilot was tired, so', ' she went home'),
+      example(f, 'Once upon a time', ' there'),
+    ];
     const together = new Attributor(asModel(f), { maxBatch: 4 });
     const alone = new Attributor(asModel(f), { maxBatch: 1 });
     const r4 = await together.run(exs);

@@ -45,7 +45,12 @@ describe.skipIf(!HAVE_STORIES)(`crispr explain on stories260K (${NO_STORIES})`, 
     const f = await loadModelFolder(dir);
     const prompt = f.tokenizer.encode('The pilot was tired, so', { add_special_tokens: true });
     const c = capture();
-    expect(await explainCommand.run(['--model', dir, '--prompt-ids', prompt.join(','), '--target-ids', '281', '--objective', 'prob', '--kinds', 'ffn', '--reduce', 'mean', '--json', json], c.io)).toBe(0);
+    expect(
+      await explainCommand.run(
+        ['--model', dir, '--prompt-ids', prompt.join(','), '--target-ids', '281', '--objective', 'prob', '--kinds', 'ffn', '--reduce', 'mean', '--json', json],
+        c.io,
+      ),
+    ).toBe(0);
     const doc = JSON.parse(readFileSync(json, 'utf8')) as ExplainJson;
     expect(doc.objective).toBeCloseTo(Math.exp(doc.logprob), 6);
     expect(new Set(doc.sites.map((s) => s.name.split('.').slice(-1)[0]))).toEqual(new Set(['gate_proj', 'up_proj', 'down_proj']));
@@ -54,8 +59,12 @@ describe.skipIf(!HAVE_STORIES)(`crispr explain on stories260K (${NO_STORIES})`, 
   it('rejects bad usage with a clear message', async () => {
     await expect(explainCommand.run(['--model', dir, '--prompt', 'x'], capture().io)).rejects.toThrow(UserError);
     await expect(explainCommand.run(['--model', dir, '--prompt-ids', '1,a', '--target', 'x'], capture().io)).rejects.toThrow(/--prompt-ids/);
-    await expect(explainCommand.run(['--model', dir, '--prompt', 'x', '--target', 'y', '--reduce', 'median'], capture().io)).rejects.toThrow(/--reduce must be one of/);
-    await expect(explainCommand.run(['--model', dir, '--prompt', 'x', '--target', 'y', '--kinds', 'cross_q'], capture().io)).rejects.toThrow(/no sites of kind cross_q/);
+    await expect(explainCommand.run(['--model', dir, '--prompt', 'x', '--target', 'y', '--reduce', 'median'], capture().io)).rejects.toThrow(
+      /--reduce must be one of/,
+    );
+    await expect(explainCommand.run(['--model', dir, '--prompt', 'x', '--target', 'y', '--kinds', 'cross_q'], capture().io)).rejects.toThrow(
+      /no sites of kind cross_q/,
+    );
   });
 });
 
@@ -63,7 +72,9 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`crispr explain on a T5-style folder (${NO_T
   it('covers encoder, decoder and cross-attention sites with their sides', async () => {
     const dir = t5Folder(tmp.dir);
     const json = join(tmp.dir, 't5.json');
-    expect(await explainCommand.run(['--model', dir, '--prompt', 'Who was tired?', '--target', 'the nurse', '--json', json, '--top', '3'], capture().io)).toBe(0);
+    expect(await explainCommand.run(['--model', dir, '--prompt', 'Who was tired?', '--target', 'the nurse', '--json', json, '--top', '3'], capture().io)).toBe(
+      0,
+    );
     const doc = JSON.parse(readFileSync(json, 'utf8')) as ExplainJson;
     const side = (pat: RegExp) => new Set(doc.sites.filter((s) => pat.test(s.name)).map((s) => s.side));
     expect(side(/^encoder\./)).toEqual(new Set(['input']));

@@ -33,7 +33,11 @@ async function check(key: string, f: ModelFolder, maxBatch: number, write = fals
   const res = await a.run(exs);
   await a.close();
   if (WRITE && write) {
-    golden[key] = { objective: res.objective, logprob: res.logprob, sites: Object.fromEntries(res.sites.map((s) => [s.name, s.values.map((v) => Array.from(v, (x) => Number(x.toPrecision(9))))])) };
+    golden[key] = {
+      objective: res.objective,
+      logprob: res.logprob,
+      sites: Object.fromEntries(res.sites.map((s) => [s.name, s.values.map((v) => Array.from(v, (x) => Number(x.toPrecision(9))))])),
+    };
     writeFileSync(GOLDEN, JSON.stringify(golden));
     return;
   }

@@ -29,7 +29,13 @@ function mlp(): { model: Model; feeds: Record<string, Tensor> } {
   return { model, feeds: { x: randn([3, 4], 1) } };
 }
 
-async function expectMatchesFd(model: Model, feeds: Record<string, Tensor>, objective: string, wrt: string[], opts: { seed?: Tensor; seedName?: string; tol?: number } = {}) {
+async function expectMatchesFd(
+  model: Model,
+  feeds: Record<string, Tensor>,
+  objective: string,
+  wrt: string[],
+  opts: { seed?: Tensor; seedName?: string; tol?: number } = {},
+) {
   const seedFeeds = opts.seedName && opts.seed ? { [opts.seedName]: opts.seed } : {};
   const { model: gm, gradients } = await buildGradientGraph(model, { objective, wrt, feeds, ...(opts.seedName ? { seed: opts.seedName } : {}) });
   const res = await runModel(gm, { ...feeds, ...seedFeeds });
@@ -40,7 +46,9 @@ async function expectMatchesFd(model: Model, feeds: Record<string, Tensor>, obje
     const numeric = await graphFiniteDiff(model, w, idx, { objective, feeds, eps: 1e-6, ...(opts.seed ? { seed: opts.seed } : {}) });
     idx.forEach((i, k) => {
       const analytic = Number((g.data as Float64Array)[i]);
-      expect(Math.abs(analytic - numeric[k]!), `d${objective}/d${w}[${i}]: analytic ${analytic}, numeric ${numeric[k]}`).toBeLessThan((opts.tol ?? 1e-6) * Math.max(1, Math.abs(numeric[k]!)));
+      expect(Math.abs(analytic - numeric[k]!), `d${objective}/d${w}[${i}]: analytic ${analytic}, numeric ${numeric[k]}`).toBeLessThan(
+        (opts.tol ?? 1e-6) * Math.max(1, Math.abs(numeric[k]!)),
+      );
     });
   }
   return { gm, gradients, res };
@@ -54,7 +62,11 @@ describe('buildGradientGraph', () => {
   it('differentiates w.r.t. a graph input, an initializer and an intermediate value', async () => {
     const { model, feeds } = mlp();
     const { gm, gradients, res } = await expectMatchesFd(model, feeds, 'loss', ['x', 'W', 'a']);
-    expect([...gradients.entries()]).toEqual([['x', 'grad/x'], ['W', 'grad/W'], ['a', 'grad/a']]);
+    expect([...gradients.entries()]).toEqual([
+      ['x', 'grad/x'],
+      ['W', 'grad/W'],
+      ['a', 'grad/a'],
+    ]);
     // Original outputs are kept and come first; gradient outputs have the wrt shapes.
     expect(gm.graph.outputs.map((o) => o.name)).toEqual(['loss', 'rows', 'grad/x', 'grad/W', 'grad/a']);
     expect(res['grad/W']!.dims).toEqual([4, 5]);
@@ -180,7 +192,9 @@ describe('buildGradientGraph', () => {
     b.op('MatMul', ['y', b.constant(tensor('float32', [3], [1, 1, 1]))], {}, { name: '/sum', output: 'loss' });
     b.output('loss', 'float32', []);
     const feeds = { x: randn([3], 2, 'float32'), cond: tensor('bool', [], [1]) };
-    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds })).rejects.toThrow("no gradient rule for op 'If' (node '/model/if') on the path objective <- /sum <- /model/if");
+    await expect(buildGradientGraph(model, { objective: 'loss', wrt: ['x'], feeds })).rejects.toThrow(
+      "no gradient rule for op 'If' (node '/model/if') on the path objective <- /sum <- /model/if",
+    );
   });
 
   it('rejects bad requests with clear errors', async () => {

@@ -13,8 +13,7 @@ describe('Gather', () => {
   for (const opset of [17, 13]) {
     it(`embedding lookup with repeated run-time token ids (opset ${opset})`, () =>
       expectGrad({ opType: 'Gather', inputs: [x([6, 3]), ids([2, 4], [1, 5, 1, 0, 5, 5, 2, 1])], opset }));
-    it(`repeated constant indices (opset ${opset})`, () =>
-      expectGrad({ opType: 'Gather', inputs: [x([5, 2]), cids([4], [3, -2, 0, 3])], opset }));
+    it(`repeated constant indices (opset ${opset})`, () => expectGrad({ opType: 'Gather', inputs: [x([5, 2]), cids([4], [3, -2, 0, 3])], opset }));
     it(`distinct constant indices on a negative axis (opset ${opset})`, () =>
       expectGrad({ opType: 'Gather', inputs: [x([2, 5, 3]), cids([2, 2], [4, 0, -2, 2])], attrs: { axis: -2 }, opset }));
     it(`a negative index aliasing a positive one (opset ${opset})`, () =>
@@ -61,7 +60,12 @@ describe('ScatterND and ScatterElements', () => {
   });
   // Before opset 11 the updates' gradient would need GatherElements, which does not exist yet: data only.
   it('Scatter (the opset-9/10 name of ScatterElements): the data gradient', () =>
-    expectGrad({ opType: 'Scatter', opset: 10, inputs: [x([3, 4]), ids([2, 2], [1, 3, 0, 2]), { value: randn([2, 2], 2), constant: true }], attrs: { axis: 1 } }));
+    expectGrad({
+      opType: 'Scatter',
+      opset: 10,
+      inputs: [x([3, 4]), ids([2, 2], [1, 3, 0, 2]), { value: randn([2, 2], 2), constant: true }],
+      attrs: { axis: 1 },
+    }));
 });
 
 describe('TopK', () => {

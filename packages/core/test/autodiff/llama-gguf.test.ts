@@ -65,9 +65,13 @@ describe.skipIf(!existsSync(GGUF))(`engine on the stories260K Llama graph (needs
       const g = res[gradients.get(w)!]!;
       const n = numel(g.dims);
       // Embedding rows of the six tokens, elsewhere a spread of elements.
-      const idx = w === 'model.embed_tokens.weight' ? [403 * 64, 407 * 64 + 5, 22 * 64 + 63, 0] : Array.from({ length: 8 }, (_, k) => Math.floor((k * n) / 8 + 3) % n);
+      const idx =
+        w === 'model.embed_tokens.weight' ? [403 * 64, 407 * 64 + 5, 22 * 64 + 63, 0] : Array.from({ length: 8 }, (_, k) => Math.floor((k * n) / 8 + 3) % n);
       const numeric = await graphFiniteDiff(model, w, idx, { objective: logits, feeds, seed, eps: 1e-6 });
-      expect(numeric.some((v) => Math.abs(v) > 1e-3), `${w}: non-trivial gradients sampled`).toBe(true);
+      expect(
+        numeric.some((v) => Math.abs(v) > 1e-3),
+        `${w}: non-trivial gradients sampled`,
+      ).toBe(true);
       idx.forEach((i, k) => {
         const a = (g.data as Float64Array)[i]!;
         expect(Math.abs(a - numeric[k]!) / Math.max(1, Math.abs(numeric[k]!)), `${w}[${i}]: analytic ${a}, numeric ${numeric[k]}`).toBeLessThan(1e-5);

@@ -124,7 +124,10 @@ describe('Softmax and LogSoftmax', () => {
 
 describe('LayerNormalization', () => {
   it('gradients through the Mean and InvStdDev outputs (float32: ORT emits them in the stash type float32 and has no double stash)', async () => {
-    await expectGrad({ opType: 'LayerNormalization', outputs: 3, inputs: [x(randn([3, 6], 71, 'float32')), x(randn([6], 72, 'float32')), x(randn([6], 73, 'float32'))] }, TOL32);
+    await expectGrad(
+      { opType: 'LayerNormalization', outputs: 3, inputs: [x(randn([3, 6], 71, 'float32')), x(randn([6], 72, 'float32')), x(randn([6], 73, 'float32'))] },
+      TOL32,
+    );
   });
   it('last axis with scale and bias', async () => {
     await expectGrad({ opType: 'LayerNormalization', inputs: [x(randn([2, 3, 5], 60)), x(randn([5], 61)), x(randn([5], 62))] });
@@ -146,16 +149,34 @@ describe('RMS and fused normalisations', () => {
     await expectGrad({ opType: 'SimplifiedLayerNormalization', outputs: 2, inputs: [x(randn([3, 6], 154, 'float32')), x(randn([6], 155, 'float32'))] }, TOL32);
   });
   it('com.microsoft SkipLayerNormalization: all inputs and all four outputs (float32)', async () => {
-    await expectGrad({
-      opType: 'SkipLayerNormalization', domain: 'com.microsoft', outputs: 4, attrs: { epsilon: 1e-5 },
-      inputs: [x(randn([2, 3, 6], 156, 'float32')), x(randn([2, 3, 6], 157, 'float32')), x(randn([6], 158, 'float32')), x(randn([6], 159, 'float32')), x(randn([6], 160, 'float32'))],
-    }, TOL32);
+    await expectGrad(
+      {
+        opType: 'SkipLayerNormalization',
+        domain: 'com.microsoft',
+        outputs: 4,
+        attrs: { epsilon: 1e-5 },
+        inputs: [
+          x(randn([2, 3, 6], 156, 'float32')),
+          x(randn([2, 3, 6], 157, 'float32')),
+          x(randn([6], 158, 'float32')),
+          x(randn([6], 159, 'float32')),
+          x(randn([6], 160, 'float32')),
+        ],
+      },
+      TOL32,
+    );
   });
   it('com.microsoft SkipSimplifiedLayerNormalization with bias (float32)', async () => {
-    await expectGrad({
-      opType: 'SkipSimplifiedLayerNormalization', domain: 'com.microsoft', outputs: 1, attrs: { epsilon: 1e-5 },
-      inputs: [x(randn([2, 3, 6], 161, 'float32')), x(randn([2, 3, 6], 162, 'float32')), x(randn([6], 163, 'float32')), x(randn([6], 164, 'float32'))],
-    }, TOL32);
+    await expectGrad(
+      {
+        opType: 'SkipSimplifiedLayerNormalization',
+        domain: 'com.microsoft',
+        outputs: 1,
+        attrs: { epsilon: 1e-5 },
+        inputs: [x(randn([2, 3, 6], 161, 'float32')), x(randn([2, 3, 6], 162, 'float32')), x(randn([6], 163, 'float32')), x(randn([6], 164, 'float32'))],
+      },
+      TOL32,
+    );
   });
 });
 
@@ -197,23 +218,90 @@ describe('Gemm', () => {
 
 describe('Einsum', () => {
   const cases: [string, number[][]][] = [
-    ['ij,jk->ik', [[3, 4], [4, 5]]],
-    ['bij,bjk->bik', [[2, 3, 4], [2, 4, 5]]],
-    ['bhqd,bhkd->bhqk', [[2, 2, 3, 4], [2, 2, 5, 4]]],
-    ['ij,jk', [[3, 4], [4, 2]]],
+    [
+      'ij,jk->ik',
+      [
+        [3, 4],
+        [4, 5],
+      ],
+    ],
+    [
+      'bij,bjk->bik',
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
+    ],
+    [
+      'bhqd,bhkd->bhqk',
+      [
+        [2, 2, 3, 4],
+        [2, 2, 5, 4],
+      ],
+    ],
+    [
+      'ij,jk',
+      [
+        [3, 4],
+        [4, 2],
+      ],
+    ],
     ['ij->ji', [[3, 4]]],
     ['ij->j', [[3, 4]]],
     ['ij->', [[3, 4]]],
     ['i,i->', [[5], [5]]],
-    ['ij,jk->i', [[3, 4], [4, 2]]],
-    ['ij,jk,kl->il', [[2, 3], [3, 4], [4, 2]]],
+    [
+      'ij,jk->i',
+      [
+        [3, 4],
+        [4, 2],
+      ],
+    ],
+    [
+      'ij,jk,kl->il',
+      [
+        [2, 3],
+        [3, 4],
+        [4, 2],
+      ],
+    ],
     ['i j , j -> i', [[3, 4], [4]]],
-    ['...ij,...jk->...ik', [[2, 3, 4], [2, 4, 5]]],
-    ['...ij,...jk->...ik (size-1 broadcast of the ellipsis)', [[2, 3, 4], [1, 4, 5]]],
-    ['...ij,jk->...ik', [[2, 3, 4], [4, 5]]],
-    ['...ij,...j->...i', [[2, 3, 4], [2, 4]]],
+    [
+      '...ij,...jk->...ik',
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
+    ],
+    [
+      '...ij,...jk->...ik (size-1 broadcast of the ellipsis)',
+      [
+        [2, 3, 4],
+        [1, 4, 5],
+      ],
+    ],
+    [
+      '...ij,jk->...ik',
+      [
+        [2, 3, 4],
+        [4, 5],
+      ],
+    ],
+    [
+      '...ij,...j->...i',
+      [
+        [2, 3, 4],
+        [2, 4],
+      ],
+    ],
     ['...ij->...j', [[2, 3, 4]]],
-    ['...ij,...jk', [[2, 3, 4], [2, 4, 5]]],
+    [
+      '...ij,...jk',
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
+    ],
   ];
   for (const [eq, dims] of cases) {
     it(`'${eq}'`, async () => {
@@ -221,7 +309,9 @@ describe('Einsum', () => {
     });
   }
   it('rejects an inner ellipsis and diagonals with a clear error', async () => {
-    await expect(checkRule({ opType: 'Einsum', attrs: { equation: 'i...j,j->i...' }, opset: 12, inputs: [x(randn([2, 3, 4], 1)), x(randn([4], 2))] })).rejects.toThrow(/ellipsis only at the start/);
+    await expect(
+      checkRule({ opType: 'Einsum', attrs: { equation: 'i...j,j->i...' }, opset: 12, inputs: [x(randn([2, 3, 4], 1)), x(randn([4], 2))] }),
+    ).rejects.toThrow(/ellipsis only at the start/);
     await expect(checkRule({ opType: 'Einsum', attrs: { equation: 'ii->i' }, opset: 12, inputs: [x(randn([3, 3], 1))] })).rejects.toThrow(/diagonal/);
   });
 });

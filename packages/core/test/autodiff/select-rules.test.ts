@@ -28,12 +28,9 @@ describe('Max and Min', () => {
 });
 
 describe('Clip', () => {
-  it('min and max as differentiable inputs', () =>
-    expectGrad({ opType: 'Clip', inputs: [x([4, 5]), { value: f64([], [-0.5]) }, { value: f64([], [0.7]) }] }));
-  it('max only, constant', () =>
-    expectGrad({ opType: 'Clip', inputs: [x([4, 5]), null, { value: f64([], [0.2]), constant: true }] }));
-  it('min above max gives everything to max', () =>
-    expectGrad({ opType: 'Clip', inputs: [x([3, 3]), { value: f64([], [0.5]) }, { value: f64([], [-0.5]) }] }));
+  it('min and max as differentiable inputs', () => expectGrad({ opType: 'Clip', inputs: [x([4, 5]), { value: f64([], [-0.5]) }, { value: f64([], [0.7]) }] }));
+  it('max only, constant', () => expectGrad({ opType: 'Clip', inputs: [x([4, 5]), null, { value: f64([], [0.2]), constant: true }] }));
+  it('min above max gives everything to max', () => expectGrad({ opType: 'Clip', inputs: [x([3, 3]), { value: f64([], [0.5]) }, { value: f64([], [-0.5]) }] }));
   // ORT's Clip-6 kernel is float32 only; no element lies within eps of a bound.
   it('attribute form (opset 10, float32)', () =>
     expectGrad({ opType: 'Clip', inputs: [{ value: randn([4, 5], 1, 'float32') }], attrs: { min: -0.3, max: 0.4 }, opset: 10, eps: 1e-2 }, 1e-3));
@@ -51,17 +48,32 @@ describe('Abs and Trilu', () => {
 describe('Dropout and CumSum', () => {
   it('inference-mode Dropout passes the gradient through', async () => {
     await expectGrad({ opType: 'Dropout', inputs: [x([3, 4])], opset: 13 });
-    await expectGrad({ opType: 'Dropout', inputs: [x([3, 4]), { value: f64([], [0.3]), constant: true }, { value: bool([], [0]), constant: true }], opset: 13 });
+    await expectGrad({
+      opType: 'Dropout',
+      inputs: [x([3, 4]), { value: f64([], [0.3]), constant: true }, { value: bool([], [0]), constant: true }],
+      opset: 13,
+    });
     await expectGrad({ opType: 'Dropout', inputs: [x([3, 4])], attrs: { ratio: 0.2 }, opset: 11 });
   });
   it('training-mode Dropout is an error naming the node', async () => {
-    await expect(evalRule('Dropout', [{ value: f64([2], [1, 2]) }, { value: f64([], [0.3]), constant: true }, { value: bool([], [1]), constant: true }], [f64([2], [1, 1])], {}, 13))
-      .rejects.toThrow(/Dropout.*training-mode/);
+    await expect(
+      evalRule(
+        'Dropout',
+        [{ value: f64([2], [1, 2]) }, { value: f64([], [0.3]), constant: true }, { value: bool([], [1]), constant: true }],
+        [f64([2], [1, 1])],
+        {},
+        13,
+      ),
+    ).rejects.toThrow(/Dropout.*training-mode/);
   });
-  for (const [exclusive, reverse] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+  for (const [exclusive, reverse] of [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ]) {
     it(`CumSum exclusive ${exclusive} reverse ${reverse}`, () =>
       expectGrad({ opType: 'CumSum', inputs: [x([3, 4]), { value: i64([], [-1]), constant: true }], attrs: { exclusive, reverse } }));
   }
-  it('CumSum with a run-time int32 axis', () =>
-    expectGrad({ opType: 'CumSum', inputs: [x([3, 4]), { value: tensor('int32', [], [0]), grad: false }] }));
+  it('CumSum with a run-time int32 axis', () => expectGrad({ opType: 'CumSum', inputs: [x([3, 4]), { value: tensor('int32', [], [0]), grad: false }] }));
 });

@@ -12,7 +12,12 @@ import { buildGradientGraph } from '../../src/autodiff/index.js';
 import { graphFiniteDiff, spreadIndices } from '../helpers/graph-fd.js';
 import { randn } from '../helpers/gradcheck.js';
 
-const B = 2, T = 5, H = 2, HD = 4, D = H * HD, V = 7;
+const B = 2,
+  T = 5,
+  H = 2,
+  HD = 4,
+  D = H * HD,
+  V = 7;
 const INT64_MAX = BigInt('9223372036854775807');
 
 function build(opset: number) {
@@ -28,9 +33,10 @@ function build(opset: number) {
   const cache = b.initializer('rope_cache', randn([16, HD], 13));
   const h = b.op('Add', [b.op('Gather', [embed, 'ids']), 'x']);
   const qkv = b.op('MatMul', [h, wqkv]);
-  const [q, k, v] = opset >= 13
-    ? b.node('Split', [qkv, ints([D, D, D])], { axis: -1 }, { outputs: 3 })
-    : b.node('Split', [qkv], { axis: -1, split: [D, D, D] }, { outputs: 3 });
+  const [q, k, v] =
+    opset >= 13
+      ? b.node('Split', [qkv, ints([D, D, D])], { axis: -1 }, { outputs: 3 })
+      : b.node('Split', [qkv], { axis: -1, split: [D, D, D] }, { outputs: 3 });
   const heads = (t: string) => b.op('Transpose', [b.op('Reshape', [t, ints([B, T, H, HD])])], { perm: [0, 2, 1, 3] });
   const pos = b.constant(i64([T], [3, 4, 5, 6, 7]), 'position_ids');
   const rot = b.op('Unsqueeze', [b.op('Gather', [cache, pos]), ...axes([0]).inputs], axes([0]).attrs); // [1, T, HD]
@@ -49,9 +55,8 @@ function build(opset: number) {
   const masked = b.op('Where', [b.op('And', [causal, keyOk]), scores, b.scalar(-1e4, 'float64')]);
   const probs = b.op('Softmax', [masked], { axis: -1 });
   const ctxv = b.op('Reshape', [b.op('Transpose', [b.op('MatMul', [probs, heads(v)])], { perm: [0, 2, 1, 3] }), ints([B, T, D])]);
-  const redAttrs = (ax: number[], keep: number, op: string) => (op === 'ReduceSum' ? opset >= 13 : opset >= 18)
-    ? { inputs: [ints(ax)], attrs: { keepdims: keep } }
-    : { inputs: [], attrs: { axes: ax, keepdims: keep } };
+  const redAttrs = (ax: number[], keep: number, op: string) =>
+    (op === 'ReduceSum' ? opset >= 13 : opset >= 18) ? { inputs: [ints(ax)], attrs: { keepdims: keep } } : { inputs: [], attrs: { axes: ax, keepdims: keep } };
   const r1 = redAttrs([1], 0, 'ReduceMax');
   const pooledMax = b.op('ReduceMax', [ctxv, ...r1.inputs], r1.attrs); // [B, D]
   const r2 = redAttrs([-1], 1, 'ReduceMean');
@@ -83,7 +88,10 @@ describe('structural rules composed by the engine', () => {
         const g = res[gradients.get(name)!]!;
         const idx = spreadIndices(numel(g.dims), 24, 1);
         const numeric = await graphFiniteDiff(model, name, idx, { objective: loss, feeds, eps: 1e-6 });
-        expect(numeric.some((n) => Math.abs(n) > 1e-4), `${name}: finite differences not all ~0`).toBe(true);
+        expect(
+          numeric.some((n) => Math.abs(n) > 1e-4),
+          `${name}: finite differences not all ~0`,
+        ).toBe(true);
         idx.forEach((i, j) => {
           const a = Number((g.data as Float64Array)[i]);
           expect(Math.abs(a - numeric[j]!) / Math.max(1, Math.abs(numeric[j]!)), `${name}[${i}]: ${a} vs ${numeric[j]}`).toBeLessThan(1e-6);

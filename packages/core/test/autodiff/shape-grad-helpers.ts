@@ -46,7 +46,11 @@ export async function evalRule(
     b,
     dy,
     needs: inputs.map((inp) => !!inp && !inp.constant && (inp.value.dtype === 'float64' || inp.value.dtype === 'float32')),
-    meta: (n) => shapes.get(n) ?? (() => { throw new Error(`no shape for ${n}`); })(),
+    meta: (n) =>
+      shapes.get(n) ??
+      (() => {
+        throw new Error(`no shape for ${n}`);
+      })(),
     constant: (n) => model.graph.initializers.get(n),
     opset,
   };

@@ -57,7 +57,10 @@ describe('engine on a transformer block', () => {
       const g = res[gradients.get(name)!]!;
       const idx = spreadIndices(numel(g.dims), SAMPLES, 1);
       const numeric = await graphFiniteDiff(b64.model, name, idx, { objective: b64.loss, feeds: feeds64, eps: 1e-6 });
-      expect(numeric.some((v) => Math.abs(v) > 1e-6), `${name}: the sampled finite differences are not all ~0`).toBe(true);
+      expect(
+        numeric.some((v) => Math.abs(v) > 1e-6),
+        `${name}: the sampled finite differences are not all ~0`,
+      ).toBe(true);
       compare(name, g, idx, numeric, 1e-3);
     }
   });

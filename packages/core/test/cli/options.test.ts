@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  UsageError, choiceOption, defineCommand, formatTable, helpRequest, intListOption, intOption, kindsOption, listOption, numberOption, requiredOption,
-  runSubcommand, type CliCommand,
+  UsageError,
+  choiceOption,
+  defineCommand,
+  formatTable,
+  helpRequest,
+  intListOption,
+  intOption,
+  kindsOption,
+  listOption,
+  numberOption,
+  requiredOption,
+  runSubcommand,
+  type CliCommand,
 } from '../../src/cli/index.js';
 
 describe('option helpers', () => {
@@ -41,7 +52,9 @@ describe('option helpers', () => {
     expect(kindsOption('kinds', undefined)).toBe('all');
     expect(kindsOption('kinds', 'ffn')).toBe('ffn');
     expect(kindsOption('kinds', 'ffn_up, attn_v')).toEqual(['ffn_up', 'attn_v']);
-    expect(() => kindsOption('kinds', 'ffn_up,ffn_upp')).toThrow(/--kinds must be all, ffn or comma-separated site kinds \(.*ffn_down\), got 'ffn_up,ffn_upp' \(unknown: ffn_upp\)/);
+    expect(() => kindsOption('kinds', 'ffn_up,ffn_upp')).toThrow(
+      /--kinds must be all, ffn or comma-separated site kinds \(.*ffn_down\), got 'ffn_up,ffn_upp' \(unknown: ffn_upp\)/,
+    );
     // Object prototype keys are not site kinds.
     expect(() => kindsOption('kinds', 'toString')).toThrow(UsageError);
   });
@@ -53,29 +66,53 @@ describe('option helpers', () => {
 
 describe('formatTable', () => {
   it('aligns columns, sizes them to the widest cell, trims trailing blanks', () => {
-    const rows = [{ name: 'a', n: 1 }, { name: 'longer', n: 120 }];
-    expect(formatTable(rows, [{ header: 'name', value: (r) => r.name }, { header: 'n', value: (r) => String(r.n), align: 'right' }], { rule: true })).toEqual([
-      'name      n',
-      '------  ---',
-      'a         1',
-      'longer  120',
-    ]);
+    const rows = [
+      { name: 'a', n: 1 },
+      { name: 'longer', n: 120 },
+    ];
+    expect(
+      formatTable(
+        rows,
+        [
+          { header: 'name', value: (r) => r.name },
+          { header: 'n', value: (r) => String(r.n), align: 'right' },
+        ],
+        { rule: true },
+      ),
+    ).toEqual(['name      n', '------  ---', 'a         1', 'longer  120']);
   });
   it('counts code points, honours minWidth and indent', () => {
-    expect(formatTable([{ v: '—' }], [{ header: 'x', value: () => 'm' }, { header: 'v', value: (r) => r.v, align: 'right', minWidth: 3 }], { indent: '  ' })).toEqual([
-      '  x    v',
-      '  m    —',
-    ]);
+    expect(
+      formatTable(
+        [{ v: '—' }],
+        [
+          { header: 'x', value: () => 'm' },
+          { header: 'v', value: (r) => r.v, align: 'right', minWidth: 3 },
+        ],
+        { indent: '  ' },
+      ),
+    ).toEqual(['  x    v', '  m    —']);
   });
 });
 
 describe('help and subcommands', () => {
   const seen: string[][] = [];
-  const sub = defineCommand({ name: 'sub', summary: 's', usage: 'usage: crispr top sub', run: async (argv) => {
-    seen.push(argv);
-    return 0;
-  } });
-  const top: CliCommand = defineCommand({ name: 'top', summary: 't', usage: 'usage: crispr top <sub>', subcommands: [sub], run: (argv, io) => runSubcommand(top, argv, io) });
+  const sub = defineCommand({
+    name: 'sub',
+    summary: 's',
+    usage: 'usage: crispr top sub',
+    run: async (argv) => {
+      seen.push(argv);
+      return 0;
+    },
+  });
+  const top: CliCommand = defineCommand({
+    name: 'top',
+    summary: 't',
+    usage: 'usage: crispr top <sub>',
+    subcommands: [sub],
+    run: (argv, io) => runSubcommand(top, argv, io),
+  });
   const io = () => {
     const out: string[] = [];
     return { out, io: { out: (l: string) => out.push(l), err: () => {} } };

@@ -3,7 +3,19 @@
  * For y = op(x...), the objective L = sum_k sum(y_k * R_k) with fixed random R_k has dL/dy_k = R_k,
  * so calling the rule with dy = R_k must give dL/dx, which central differences of L measure.
  */
-import { GraphBuilder, createRng, emptyModel, encodeModel, createSession, probeShapes, tensor, numel, type AttrInput, type Tensor, type Model } from '../../src/index.js';
+import {
+  GraphBuilder,
+  createRng,
+  emptyModel,
+  encodeModel,
+  createSession,
+  probeShapes,
+  tensor,
+  numel,
+  type AttrInput,
+  type Tensor,
+  type Model,
+} from '../../src/index.js';
 import type { GradContext } from '../../src/autodiff/rule.js';
 import { getRule } from '../../src/autodiff/registry.js';
 
@@ -55,7 +67,11 @@ export function randn(dims: number[], seed = 1, dtype: 'float64' | 'float32' = '
 
 export function uniform(dims: number[], lo: number, hi: number, seed = 1, dtype: 'float64' | 'float32' = 'float64'): Tensor {
   const r = rng(seed);
-  return tensor(dtype, dims, Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()));
+  return tensor(
+    dtype,
+    dims,
+    Array.from({ length: numel(dims) }, () => lo + (hi - lo) * r()),
+  );
 }
 
 export async function checkRule(spec: RuleCheckSpec): Promise<RuleCheckResult> {

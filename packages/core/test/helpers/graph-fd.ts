@@ -24,7 +24,13 @@ export async function evaluateValues(model: Model, feeds: Record<string, Tensor>
 export async function graphFiniteDiff(model: Model, target: string, indices: number[], opts: GraphFdOptions): Promise<number[]> {
   const g = model.graph;
   const feeds: Record<string, Tensor> = { ...opts.feeds };
-  let graph = { ...g, nodes: g.nodes, inputs: [...g.inputs], initializers: new Map(g.initializers), outputs: [{ name: opts.objective, dtype: opts.dtype ?? 'float64', shape: null }] };
+  let graph = {
+    ...g,
+    nodes: g.nodes,
+    inputs: [...g.inputs],
+    initializers: new Map(g.initializers),
+    outputs: [{ name: opts.objective, dtype: opts.dtype ?? 'float64', shape: null }],
+  };
   let value: Tensor;
   if (feeds[target]) {
     value = feeds[target]!;

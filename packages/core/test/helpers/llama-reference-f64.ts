@@ -148,7 +148,7 @@ export function referenceLogits(m: RefModel, ids: number[]): Float64Array[] {
           max = Math.max(max, scores[u]);
         }
         let sum = 0;
-        for (let u = 0; u <= t; u++) sum += (scores[u] = Math.exp(scores[u] - max));
+        for (let u = 0; u <= t; u++) sum += scores[u] = Math.exp(scores[u] - max);
         for (let u = 0; u <= t; u++) {
           const p = scores[u] / sum;
           for (let d = 0; d < headSize; d++) att[h * headSize + d] += p * vs[u][kh * headSize + d];

@@ -229,7 +229,10 @@ export function refDecode(ref: T5Ref, enc: Float64Array, encMask: number[], decI
     const n0 = rmsNorm(x, T, d, get(ref, `${b}.layer.0.layer_norm.weight`), eps);
     addInPlace(x, attend(ref, `${b}.layer.0.SelfAttention`, n0, T, n0, T, causal, bias));
     const n1 = rmsNorm(x, T, d, get(ref, `${b}.layer.1.layer_norm.weight`), eps);
-    addInPlace(x, attend(ref, `${b}.layer.1.EncDecAttention`, n1, T, enc, S, cross, () => 0));
+    addInPlace(
+      x,
+      attend(ref, `${b}.layer.1.EncDecAttention`, n1, T, enc, S, cross, () => 0),
+    );
     const n2 = rmsNorm(x, T, d, get(ref, `${b}.layer.2.layer_norm.weight`), eps);
     addInPlace(x, ffn(ref, `${b}.layer.2.DenseReluDense`, n2, T));
   }

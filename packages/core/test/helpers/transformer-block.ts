@@ -76,7 +76,11 @@ export function buildTransformerBlock(cfg: BlockConfig): Block {
   }
 
   // Additive mask [B, 1, T, T]: causal (key > query) and padding (attention_mask = 0) get NEG.
-  const causal = tensor(dtype, [T, T], Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? NEG : 0)));
+  const causal = tensor(
+    dtype,
+    [T, T],
+    Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? NEG : 0)),
+  );
   const am = b.op('Cast', ['attention_mask'], { to: dtypeCode(dtype) }, { name: '/model/mask/Cast' });
   const pad = b.op('Mul', [b.op('Sub', [c(1), am]), c(NEG)], {}, { name: '/model/mask/pad' });
   const mask = b.op('Add', [rs(pad, [B, 1, 1, T], '/model/mask/Reshape'), b.constant(causal, 'causal')], {}, { name: '/model/mask/Add' });
@@ -88,21 +92,46 @@ export function buildTransformerBlock(cfg: BlockConfig): Block {
   const rms = b.op('Sqrt', [b.op('Add', [ms, c(1e-6)])], {}, { name: '/model/layers.0/input_layernorm/Sqrt' });
   const n1 = b.op('Mul', [b.op('Div', [x0, rms]), weights.norm1], {}, { name: '/model/layers.0/input_layernorm/Mul', output: 'norm1.out' });
 
-  const heads = (x: string, perm: number[], name: string) => b.op('Transpose', [rs(x, [B, T, H, Dh], `${name}/Reshape`)], { perm }, { name: `${name}/Transpose` });
-  const q = b.op('Add', [b.op('MatMul', [n1, weights.wq], {}, { name: '/model/layers.0/self_attn/q_proj/MatMul' }), weights.bq], {}, { name: '/model/layers.0/self_attn/q_proj/Add' });
+  const heads = (x: string, perm: number[], name: string) =>
+    b.op('Transpose', [rs(x, [B, T, H, Dh], `${name}/Reshape`)], { perm }, { name: `${name}/Transpose` });
+  const q = b.op(
+    'Add',
+    [b.op('MatMul', [n1, weights.wq], {}, { name: '/model/layers.0/self_attn/q_proj/MatMul' }), weights.bq],
+    {},
+    { name: '/model/layers.0/self_attn/q_proj/Add' },
+  );
   const k = b.op('MatMul', [n1, weights.wk], {}, { name: '/model/layers.0/self_attn/k_proj/MatMul' });
   const v = b.op('MatMul', [n1, weights.wv], {}, { name: '/model/layers.0/self_attn/v_proj/MatMul' });
   const qh = heads(q, [0, 2, 1, 3], '/model/layers.0/self_attn/q');
   const kt = heads(k, [0, 2, 3, 1], '/model/layers.0/self_attn/k');
   const vh = heads(v, [0, 2, 1, 3], '/model/layers.0/self_attn/v');
-  const scores = b.op('Div', [b.op('MatMul', [qh, kt], {}, { name: '/model/layers.0/self_attn/qk/MatMul' }), c(Math.sqrt(Dh))], {}, { name: '/model/layers.0/self_attn/Div' });
-  const probs = b.op('Softmax', [b.op('Add', [scores, mask], {}, { name: '/model/layers.0/self_attn/mask/Add' })], { axis: -1 }, { name: '/model/layers.0/self_attn/Softmax', output: 'attn.probs' });
+  const scores = b.op(
+    'Div',
+    [b.op('MatMul', [qh, kt], {}, { name: '/model/layers.0/self_attn/qk/MatMul' }), c(Math.sqrt(Dh))],
+    {},
+    { name: '/model/layers.0/self_attn/Div' },
+  );
+  const probs = b.op(
+    'Softmax',
+    [b.op('Add', [scores, mask], {}, { name: '/model/layers.0/self_attn/mask/Add' })],
+    { axis: -1 },
+    { name: '/model/layers.0/self_attn/Softmax', output: 'attn.probs' },
+  );
   const ctxh = b.op('MatMul', [probs, vh], {}, { name: '/model/layers.0/self_attn/pv/MatMul' });
-  const ctx = rs(b.op('Transpose', [ctxh], { perm: [0, 2, 1, 3] }, { name: '/model/layers.0/self_attn/ctx/Transpose' }), [B, T, D], '/model/layers.0/self_attn/ctx/Reshape');
+  const ctx = rs(
+    b.op('Transpose', [ctxh], { perm: [0, 2, 1, 3] }, { name: '/model/layers.0/self_attn/ctx/Transpose' }),
+    [B, T, D],
+    '/model/layers.0/self_attn/ctx/Reshape',
+  );
   const attn = b.op('MatMul', [ctx, weights.wo], {}, { name: '/model/layers.0/self_attn/o_proj/MatMul' });
   const h1 = b.op('Add', [x0, attn], {}, { name: '/model/layers.0/residual1/Add', output: 'hidden.1' });
 
-  const n2 = b.op('LayerNormalization', [h1, weights.norm2, weights.norm2b], { axis: -1, epsilon: 1e-5 }, { name: '/model/layers.0/post_attention_layernorm/LayerNormalization' });
+  const n2 = b.op(
+    'LayerNormalization',
+    [h1, weights.norm2, weights.norm2b],
+    { axis: -1, epsilon: 1e-5 },
+    { name: '/model/layers.0/post_attention_layernorm/LayerNormalization' },
+  );
   const gate = b.op('MatMul', [n2, weights.wg], {}, { name: '/model/layers.0/mlp/gate_proj/MatMul' });
   const silu = b.op('Mul', [gate, b.op('Sigmoid', [gate], {}, { name: '/model/layers.0/mlp/act/Sigmoid' })], {}, { name: '/model/layers.0/mlp/act/Mul' });
   const up = b.op('MatMul', [n2, weights.wu], {}, { name: '/model/layers.0/mlp/up_proj/MatMul' });
@@ -112,8 +141,20 @@ export function buildTransformerBlock(cfg: BlockConfig): Block {
 
   const logits = b.op('MatMul', [h2, weights.lm], {}, { name: '/lm_head/MatMul', output: 'logits' });
   const logp = b.op('LogSoftmax', [logits], { axis: -1 }, { name: '/loss/LogSoftmax' });
-  const vocabIds = b.constant(tensor('int64', [V], Array.from({ length: V }, (_, i) => i)), 'vocab_ids');
-  const onehot = b.op('Cast', [b.op('Equal', [unsqueeze(b, 'targets', [-1], opset), vocabIds], {}, { name: '/loss/Equal' })], { to: dtypeCode(dtype) }, { name: '/loss/onehot' });
+  const vocabIds = b.constant(
+    tensor(
+      'int64',
+      [V],
+      Array.from({ length: V }, (_, i) => i),
+    ),
+    'vocab_ids',
+  );
+  const onehot = b.op(
+    'Cast',
+    [b.op('Equal', [unsqueeze(b, 'targets', [-1], opset), vocabIds], {}, { name: '/loss/Equal' })],
+    { to: dtypeCode(dtype) },
+    { name: '/loss/onehot' },
+  );
   const tokLp = reduceOp(b, 'ReduceSum', b.op('Mul', [logp, onehot], {}, { name: '/loss/Mul' }), [-1], false, opset);
   const masked = b.op('Mul', [tokLp, 'target_mask'], {}, { name: '/loss/mask' });
   const logProb = b.op('Identity', [reduceOp(b, 'ReduceSum', masked, [1], false, opset)], {}, { name: '/loss/per_example', output: 'log_prob' });

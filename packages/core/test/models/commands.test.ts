@@ -38,7 +38,14 @@ describe.skipIf(!HAVE_STORIES)(`crispr sites / crispr prune (${HAVE_STORIES ? 's
     const doc = JSON.parse(c.out.join('\n'));
     expect(doc.kind).toBe('decoder-only');
     expect(doc.sites).toHaveLength(35);
-    expect(doc.sites[1]).toMatchObject({ name: 'model.layers.0.self_attn.k_proj', kind: 'attn_k', layer: 0, side: 'target', width: 32, weight: 'model.layers.0.self_attn.k_proj.weight' });
+    expect(doc.sites[1]).toMatchObject({
+      name: 'model.layers.0.self_attn.k_proj',
+      kind: 'attn_k',
+      layer: 0,
+      side: 'target',
+      width: 32,
+      weight: 'model.layers.0.self_attn.k_proj.weight',
+    });
     expect(doc.totals).toEqual({ sites: 35, neurons: 3000, inputSide: 0, targetSide: 3000 });
   });
 
@@ -70,8 +77,12 @@ describe.skipIf(!HAVE_STORIES)(`crispr sites / crispr prune (${HAVE_STORIES ? 's
     await expect(sitesCommand.run(['--model', tmp.dir], c.io)).rejects.toThrow(UserError);
     await expect(sitesCommand.run(['--model', stories, '--bogus'], c.io)).rejects.toThrow(UserError);
     await expect(pruneCommand.run(['--model', stories, '--neurons', 'r.json', '--out', 'x'], c.io)).rejects.toThrow(/--k is required/);
-    await expect(pruneCommand.run(['--model', stories, '--neurons', 'r.json', '--k', 'ten', '--out', 'x'], c.io)).rejects.toThrow(/--k must be an integer >= 0, got 'ten'/);
-    await expect(pruneCommand.run(['--model', stories, '--neurons', join(tmp.dir, 'none.json'), '--k', '1', '--out', 'x'], c.io)).rejects.toThrow(/none\.json: no such file/);
+    await expect(pruneCommand.run(['--model', stories, '--neurons', 'r.json', '--k', 'ten', '--out', 'x'], c.io)).rejects.toThrow(
+      /--k must be an integer >= 0, got 'ten'/,
+    );
+    await expect(pruneCommand.run(['--model', stories, '--neurons', join(tmp.dir, 'none.json'), '--k', '1', '--out', 'x'], c.io)).rejects.toThrow(
+      /none\.json: no such file/,
+    );
   });
 });
 

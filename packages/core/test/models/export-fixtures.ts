@@ -62,7 +62,8 @@ function halfGraph(g: Graph): Graph {
  */
 export function roundWeightsToHalf(model: Model): Model {
   const m = cloneModel(model);
-  const round = (t: Tensor): Tensor => (t.dtype === 'float32' ? { ...t, data: Float32Array.from(t.data as Float32Array, (x) => halfToFloat(floatToHalf(x))) } : t);
+  const round = (t: Tensor): Tensor =>
+    t.dtype === 'float32' ? { ...t, data: Float32Array.from(t.data as Float32Array, (x) => halfToFloat(floatToHalf(x))) } : t;
   for (const [k, t] of m.graph.initializers) m.graph.initializers.set(k, round(t));
   for (const n of m.graph.nodes) for (const a of Object.values(n.attributes)) if (a.type === 'tensor') a.value = round(a.value);
   return m;

@@ -24,11 +24,24 @@ export function t5LikeModel(seed = 1): Model {
   const r = rand(seed);
   const m = emptyModel(17, 't5-like');
   const b = new GraphBuilder(m.graph);
-  const W = (rows: number, cols: number) => b.constant(f32([rows, cols], Array.from({ length: rows * cols }, () => r() * 0.5)), 'onnx::MatMul');
+  const W = (rows: number, cols: number) =>
+    b.constant(
+      f32(
+        [rows, cols],
+        Array.from({ length: rows * cols }, () => r() * 0.5),
+      ),
+      'onnx::MatMul',
+    );
   const ids = b.input('input_ids', 'int64', ['batch', 'enc_len']);
   b.input('attention_mask', 'int64', ['batch', 'enc_len']);
   const dec = b.input('decoder_input_ids', 'int64', ['batch', 'dec_len']);
-  const shared = b.initializer('shared.weight', f32([V, D], Array.from({ length: V * D }, () => r())));
+  const shared = b.initializer(
+    'shared.weight',
+    f32(
+      [V, D],
+      Array.from({ length: V * D }, () => r()),
+    ),
+  );
   const lin = (x: string, scope: string, rows: number, cols: number) => b.op('MatMul', [x, W(rows, cols)], {}, { name: `${scope}/MatMul` });
   const attn = (xq: string, xkv: string, scope: string) => {
     const q = lin(xq, `${scope}/q`, D, inner);
@@ -68,7 +81,14 @@ export function gpt2LikeModel(seed = 2): Model {
   const r = rand(seed);
   const m = emptyModel(17, 'gpt2-like');
   const b = new GraphBuilder(m.graph);
-  const T = (dims: number[], name: string) => b.initializer(name, f32(dims, Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => r() * 0.5)));
+  const T = (dims: number[], name: string) =>
+    b.initializer(
+      name,
+      f32(
+        dims,
+        Array.from({ length: dims.reduce((a, c) => a * c, 1) }, () => r() * 0.5),
+      ),
+    );
   const x0 = b.input('x', 'float32', ['tokens', D]);
   const qkv = b.op('MatMul', [x0, T([D, 3 * D], 'transformer.h.0.attn.c_attn.weight')], {}, { name: '/transformer/h.0/attn/c_attn/MatMul' });
   const qkvB = b.op('Add', [qkv, T([3 * D], 'transformer.h.0.attn.c_attn.bias')], {}, { name: '/transformer/h.0/attn/c_attn/Add' });
@@ -78,7 +98,12 @@ export function gpt2LikeModel(seed = 2): Model {
   const wProjT = b.op('Transpose', [T([D, D], 'transformer.h.0.attn.c_proj.weight_t')], { perm: [1, 0] }, { name: '/transformer/h.0/attn/c_proj/Transpose' });
   const o = b.op('MatMul', [ctx, wProjT], {}, { name: '/transformer/h.0/attn/c_proj/MatMul' });
   let x = b.op('Add', [x0, o]);
-  const fc = b.op('Gemm', [x, T([F, D], 'transformer.h.0.mlp.c_fc.weight'), T([F], 'transformer.h.0.mlp.c_fc.bias')], { transB: 1 }, { name: '/transformer/h.0/mlp/c_fc/Gemm' });
+  const fc = b.op(
+    'Gemm',
+    [x, T([F, D], 'transformer.h.0.mlp.c_fc.weight'), T([F], 'transformer.h.0.mlp.c_fc.bias')],
+    { transB: 1 },
+    { name: '/transformer/h.0/mlp/c_fc/Gemm' },
+  );
   const act = b.op('Tanh', [fc]);
   const down = b.op('MatMul', [act, T([F, D], 'transformer.h.0.mlp.c_proj.weight')], {}, { name: '/transformer/h.0/mlp/c_proj/MatMul' });
   const downB = b.op('Add', [T([D], 'transformer.h.0.mlp.c_proj.bias'), down], {}, { name: '/transformer/h.0/mlp/c_proj/Add' });
@@ -99,7 +124,14 @@ export function llamaNoScopeModel(seed = 3, extraUnknown = false): Model {
   const r = rand(seed);
   const m = emptyModel(17, 'llama-noscope');
   const b = new GraphBuilder(m.graph);
-  const T = (dims: number[], name: string) => b.initializer(name, f32(dims, Array.from({ length: dims[0]! * dims[1]! }, () => r())));
+  const T = (dims: number[], name: string) =>
+    b.initializer(
+      name,
+      f32(
+        dims,
+        Array.from({ length: dims[0]! * dims[1]! }, () => r()),
+      ),
+    );
   const x0 = b.input('x', 'float32', ['batch', 'seq', D]);
   const p = 'model.layers.0';
   const q = b.op('MatMul', [x0, T([D, D], `${p}.self_attn.q_proj.weight`)]);

@@ -21,7 +21,14 @@ function optimumStyleDecoder(): Model {
   const r = rand(5);
   const m = emptyModel(17, 'optimum-like');
   const b = new GraphBuilder(m.graph);
-  const W = (name: string, dims: number[]) => b.initializer(name, f32(dims, Array.from({ length: dims[0]! * dims[1]! }, () => r())));
+  const W = (name: string, dims: number[]) =>
+    b.initializer(
+      name,
+      f32(
+        dims,
+        Array.from({ length: dims[0]! * dims[1]! }, () => r()),
+      ),
+    );
   b.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   b.input('attention_mask', 'int64', ['batch_size', 'total_length']);
   b.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
@@ -49,13 +56,17 @@ describe('model folder layouts', () => {
   it('says what it found and what it expected', () => {
     const empty = join(tmp.dir, 'empty');
     mkdirSync(empty);
-    expect(() => detectLayout(empty)).toThrow(/config\.json is missing[\s\S]*found: nothing[\s\S]*expected: config\.json and tokenizer\.json[\s\S]*onnx\/encoder_model\.onnx and onnx\/decoder_model\.onnx[\s\S]*onnx\/model\.onnx/);
+    expect(() => detectLayout(empty)).toThrow(
+      /config\.json is missing[\s\S]*found: nothing[\s\S]*expected: config\.json and tokenizer\.json[\s\S]*onnx\/encoder_model\.onnx and onnx\/decoder_model\.onnx[\s\S]*onnx\/model\.onnx/,
+    );
     const half = join(tmp.dir, 'half');
     mkdirSync(join(half, 'onnx'), { recursive: true });
     writeFileSync(join(half, 'config.json'), '{"is_encoder_decoder": true}');
     writeFileSync(join(half, 'onnx/encoder_model.onnx'), '');
     writeFileSync(join(half, 'onnx/decoder_model_quantized.onnx'), '');
-    expect(() => detectLayout(half)).toThrow(/encoder_model\.onnx has no decoder next to it[\s\S]*found: config\.json, onnx; onnx\/: decoder_model_quantized\.onnx, encoder_model\.onnx/);
+    expect(() => detectLayout(half)).toThrow(
+      /encoder_model\.onnx has no decoder next to it[\s\S]*found: config\.json, onnx; onnx\/: decoder_model_quantized\.onnx, encoder_model\.onnx/,
+    );
     expect(() => detectLayout(join(tmp.dir, 'nope'))).toThrow(/model folder does not exist/);
   });
 
@@ -82,7 +93,10 @@ describe('model folder layouts', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', vocab_size: 10, pad_token_id: 0 }));
     const folder = await loadModelFolder(dir, { tokenizer: false });
     expect(folder.kind).toBe('decoder-only');
-    expect(folder.sites.map((s) => `${s.name}:${s.kind}:${s.width}`)).toEqual(['model.layers.0.self_attn.k_proj:attn_k:6', 'model.layers.0.mlp.up_proj:ffn_up:5']);
+    expect(folder.sites.map((s) => `${s.name}:${s.kind}:${s.width}`)).toEqual([
+      'model.layers.0.self_attn.k_proj:attn_k:6',
+      'model.layers.0.mlp.up_proj:ffn_up:5',
+    ]);
     await expect(loadModelFolder(dir)).rejects.toThrow(/tokenizer\.json is missing/);
   });
 
@@ -105,7 +119,9 @@ describe('model folder layouts', () => {
     const a = toNumbers((await runModel(half.graph, feeds)).logits!);
     const b = toNumbers((await runModel(full.graph, feeds)).logits!);
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-2);
-    await expect(loadModelFolder(dir, { tokenizer: false, variant: 'quantized' })).rejects.toThrow(/onnx\/model_quantized\.onnx: node '[^']+' is DynamicQuantizeLinear.*use the fp32 file onnx\/model\.onnx/);
+    await expect(loadModelFolder(dir, { tokenizer: false, variant: 'quantized' })).rejects.toThrow(
+      /onnx\/model_quantized\.onnx: node '[^']+' is DynamicQuantizeLinear.*use the fp32 file onnx\/model\.onnx/,
+    );
   });
 });
 
@@ -161,7 +177,12 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`T5-style folders (${HAVE_T5_TOKENIZER ? 'pr
     const items = [{ prompt: 'Where is the cat?', candidates: ['on the mat', 'nowhere'] }];
     const a = await scoreOptions(plain, items);
     const b = await scoreOptions(merged, items);
-    expect(maxAbsDiff(a[0]!.flatMap((x) => x.tokenLogprobs), b[0]!.flatMap((x) => x.tokenLogprobs))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        a[0]!.flatMap((x) => x.tokenLogprobs),
+        b[0]!.flatMap((x) => x.tokenLogprobs),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('loads external-data ONNX files and keeps that layout when pruning', async () => {
@@ -195,7 +216,9 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`a model and tokenizer that disagree (${NO_T
     makeT5Folder(dir, { ...T5_TINY, vocabSize: 300 }, { assetsDir: ASSETS });
     const { copyFileSync } = await import('node:fs');
     copyFileSync(join(ASSETS, 'tokenizers/t5/tokenizer.json'), join(dir, 'tokenizer.json'));
-    await expect(loadModelFolder(dir)).rejects.toThrow(/tokenizer and the model disagree: tokenizer\.json produces ids up to 32099, but the model has 300 vocabulary entries/);
+    await expect(loadModelFolder(dir)).rejects.toThrow(
+      /tokenizer and the model disagree: tokenizer\.json produces ids up to 32099, but the model has 300 vocabulary entries/,
+    );
     // Graph-only tools (crispr sites) do not need the tokenizer and still load it.
     expect((await loadModelFolder(dir, { tokenizer: false })).sites.length).toBeGreaterThan(0);
   });

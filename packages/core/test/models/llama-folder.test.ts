@@ -13,12 +13,7 @@ import { i64, toNumbers } from '../../src/onnx/tensor.js';
 import { createSession } from '../../src/runtime/session.js';
 import { loadModelFolder, type ModelFolder } from '../../src/models/folder.js';
 import { releaseScoringSessions, scoreOptions } from '../../src/models/scoring.js';
-import {
-  makeLlamaFolder,
-  spmVocabFromPieces,
-  spmWordPieces,
-  type LlamaFolderSummary,
-} from '../../src/models/generate/llama-folder.js';
+import { makeLlamaFolder, spmVocabFromPieces, spmWordPieces, type LlamaFolderSummary } from '../../src/models/generate/llama-folder.js';
 import { loadReferenceModel, referenceLogits } from '../helpers/llama-reference-f64.js';
 import { maxAbsDiff, tempDir } from './helpers.js';
 import { LLAMA_TINY, type PlantedLlamaSummary, makePlantedLlamaFolder } from '@crispr-bench/testing';
@@ -46,7 +41,9 @@ describe('SentencePiece word vocabulary', () => {
   });
 
   it('rejects pieces BPE cannot reach, duplicates and missing specials, naming them', () => {
-    expect(() => spmVocabFromPieces(['<unk>', '<s>', '</s>', '▁', 'a', 'b', '▁ab'])).toThrow(/piece '▁ab' \(id 6\) is not reachable by BPE merges: its characters merge into \['▁', 'a', 'b'\]/);
+    expect(() => spmVocabFromPieces(['<unk>', '<s>', '</s>', '▁', 'a', 'b', '▁ab'])).toThrow(
+      /piece '▁ab' \(id 6\) is not reachable by BPE merges: its characters merge into \['▁', 'a', 'b'\]/,
+    );
     expect(() => spmVocabFromPieces(['<unk>', '<s>', '</s>', 'a', 'a'])).toThrow(/piece 'a' appears twice \(ids 3 and 4\)/);
     expect(() => spmVocabFromPieces(['<unk>', '</s>'])).toThrow(/special piece '<s>' is missing/);
   });
@@ -68,19 +65,37 @@ describe('makeLlamaFolder through the GGUF import path', () => {
   });
 
   it('writes the imported folder with the asked shape; loadModelFolder finds the Llama sites', () => {
-    expect(bytesModel.config).toMatchObject({ hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 259, bos_token_id: 1, eos_token_id: 2 });
+    expect(bytesModel.config).toMatchObject({
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 259,
+      bos_token_id: 1,
+      eos_token_id: 2,
+    });
     expect(wordModel.config).toMatchObject({ rope_theta: 500, rms_norm_eps: 1e-6, vocab_size: wordModel.vocab.length });
     expect(readdirSync(wordModel.dir).sort()).toEqual(['config.json', 'generation_config.json', 'onnx', 'tokenizer.json', 'tokenizer_config.json']);
-    const D = 32, F = 64, V = wordModel.vocab.length;
+    const D = 32,
+      F = 64,
+      V = wordModel.vocab.length;
     expect(wordModel.parameterCount).toBe(2 * V * D + D + 2 * (2 * D * D + 2 * 16 * D + 2 * D + 3 * F * D));
     expect(folder.kind).toBe('decoder-only');
     const names = folder.sites.map((s) => `${s.name}:${s.width}`);
     for (let l = 0; l < 2; l++) {
       const p = `model.layers.${l}`;
-      expect(names).toEqual(expect.arrayContaining([
-        `${p}.self_attn.q_proj:32`, `${p}.self_attn.k_proj:16`, `${p}.self_attn.v_proj:16`, `${p}.self_attn.o_proj:32`,
-        `${p}.mlp.gate_proj:64`, `${p}.mlp.up_proj:64`, `${p}.mlp.down_proj:32`,
-      ]));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          `${p}.self_attn.q_proj:32`,
+          `${p}.self_attn.k_proj:16`,
+          `${p}.self_attn.v_proj:16`,
+          `${p}.self_attn.o_proj:32`,
+          `${p}.mlp.gate_proj:64`,
+          `${p}.mlp.up_proj:64`,
+          `${p}.mlp.down_proj:32`,
+        ]),
+      );
     }
     expect(folder.sites).toHaveLength(14);
   });
@@ -94,12 +109,21 @@ describe('makeLlamaFolder through the GGUF import path', () => {
   });
 
   it('ORT logits equal the float64 reference within 1e-4 (byte and word vocabularies)', async () => {
-    for (const [m, ids] of [[bytesModel, [1, 87, 108, 3, 200, 45, 45, 9]], [wordModel, spmBpeEncode(spmVocabFromGguf(readGguf(wordModel.gguf)), 'The pilot was tired, so he')]] as const) {
+    for (const [m, ids] of [
+      [bytesModel, [1, 87, 108, 3, 200, 45, 45, 9]],
+      [wordModel, spmBpeEncode(spmVocabFromGguf(readGguf(wordModel.gguf)), 'The pilot was tired, so he')],
+    ] as const) {
       const ref = loadReferenceModel(readGguf(m.gguf));
       const want = referenceLogits(ref, [...ids]);
       const s = await createSession(new Uint8Array(readFileSync(join(m.dir, 'onnx/model.onnx'))), { intraOpThreads: 1 });
       try {
-        const out = await s.run({ input_ids: i64([1, ids.length], ids), attention_mask: i64([1, ids.length], ids.map(() => 1)) });
+        const out = await s.run({
+          input_ids: i64([1, ids.length], ids),
+          attention_mask: i64(
+            [1, ids.length],
+            ids.map(() => 1),
+          ),
+        });
         const got = toNumbers(out.logits!);
         const V = m.vocab.length;
         let worst = 0;
@@ -133,7 +157,9 @@ describe('makeLlamaFolder through the GGUF import path', () => {
     gate[5 * 32 + 3] = 0.5;
     const calls: string[] = [];
     const m = await makeLlamaFolder(join(tmp.dir, 'override'), {
-      ...LLAMA_TINY, seed: 3, linearType: 'F16',
+      ...LLAMA_TINY,
+      seed: 3,
+      linearType: 'F16',
       weights: (name, shape) => {
         calls.push(`${name}[${shape.join(',')}]`);
         if (name === 'model.layers.1.self_attn.q_proj.weight') return q;
@@ -144,7 +170,7 @@ describe('makeLlamaFolder through the GGUF import path', () => {
     expect(calls).toContain('model.layers.1.self_attn.q_proj.weight[32,32]');
     expect(calls).toContain('model.layers.0.mlp.down_proj.weight[32,64]');
     expect(calls).toContain('lm_head.weight[259,32]');
-    expect(m.import.tensorTypes).toEqual({ F32: 6, F16: 15 }) // embeddings and norms stay F32;
+    expect(m.import.tensorTypes).toEqual({ F32: 6, F16: 15 }); // embeddings and norms stay F32;
     const onnx = readModel(join(m.dir, 'onnx/model.onnx'));
     const wq = toNumbers(onnx.graph.initializers.get('model.layers.1.self_attn.q_proj.weight')!); // [in, out]
     let worst = 0;
@@ -163,8 +189,9 @@ describe('makeLlamaFolder through the GGUF import path', () => {
     } finally {
       await s.release();
     }
-    await expect(makeLlamaFolder(join(tmp.dir, 'bad'), { ...LLAMA_TINY, seed: 1, weights: (n) => (n === 'model.norm.weight' ? new Float32Array(3) : undefined) }))
-      .rejects.toThrow(/override for model\.norm\.weight must be a Float32Array of 32 values \(shape \[32\]\), got 3/);
+    await expect(
+      makeLlamaFolder(join(tmp.dir, 'bad'), { ...LLAMA_TINY, seed: 1, weights: (n) => (n === 'model.norm.weight' ? new Float32Array(3) : undefined) }),
+    ).rejects.toThrow(/override for model\.norm\.weight must be a Float32Array of 32 values \(shape \[32\]\), got 3/);
     await expect(makeLlamaFolder(join(tmp.dir, 'bad'), { ...LLAMA_TINY, heads: 3, seed: 1 })).rejects.toThrow(/hidden 32 is not divisible by heads 3/);
   });
 });
@@ -186,14 +213,23 @@ describe('planted model: one FFN unit raises the answer', () => {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
   it('reports the planted sites and answer', () => {
-    expect(m.planted).toMatchObject({ layer: 1, unit: 17, answerPiece: '▁yes', sites: { gate: 'model.layers.1.mlp.gate_proj', up: 'model.layers.1.mlp.up_proj' } });
+    expect(m.planted).toMatchObject({
+      layer: 1,
+      unit: 17,
+      answerPiece: '▁yes',
+      sites: { gate: 'model.layers.1.mlp.gate_proj', up: 'model.layers.1.mlp.up_proj' },
+    });
     expect(m.vocab[m.planted.answerId]).toBe('▁yes');
     for (const s of Object.values(m.planted.sites)) expect(folder.sites.some((x) => x.name === s)).toBe(true);
   });
 
   it('the answer is the argmax next token on every prompt; masking the unit lowers log P(answer) by several nats', async () => {
     const V = m.vocab.length;
-    const all = await scoreOptions(folder, prompts.map((p) => ({ prompt: p, candidates: Array.from({ length: V }, (_, v) => [v]) })), { batchSize: 64 });
+    const all = await scoreOptions(
+      folder,
+      prompts.map((p) => ({ prompt: p, candidates: Array.from({ length: V }, (_, v) => [v]) })),
+      { batchSize: 64 },
+    );
     for (const row of all) {
       const best = row.reduce((b, c, i) => (c.logprob > row[b]!.logprob ? i : b), 0);
       expect(m.vocab[best]).toBe('▁yes');
@@ -226,14 +262,21 @@ describe('planted model: one FFN unit raises the answer', () => {
       }
     }
     ranked.sort((a, b) => b.g - a.g);
-    expect(ranked.slice(0, 2).map((r) => r.key).sort()).toEqual(['model.layers.1.mlp.gate_proj[17]', 'model.layers.1.mlp.up_proj[17]']);
+    expect(
+      ranked
+        .slice(0, 2)
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(['model.layers.1.mlp.gate_proj[17]', 'model.layers.1.mlp.up_proj[17]']);
     expect(ranked[1]!.g).toBeGreaterThan(2 * ranked[2]!.g);
   });
 
   it('rejects bad planting requests', async () => {
     await expect(makePlantedLlamaFolder(join(tmp.dir, 'x'), { layer: 2, unit: 0, answerToken: ' yes' })).rejects.toThrow(/layer 2 is outside 0\.\.1/);
     await expect(makePlantedLlamaFolder(join(tmp.dir, 'x'), { layer: 0, unit: 64, answerToken: ' yes' })).rejects.toThrow(/unit 64 is outside 0\.\.63/);
-    await expect(makePlantedLlamaFolder(join(tmp.dir, 'x'), { layer: 0, unit: 0, answerToken: ' maybe' })).rejects.toThrow(/answer token '▁maybe' is not in the vocabulary/);
+    await expect(makePlantedLlamaFolder(join(tmp.dir, 'x'), { layer: 0, unit: 0, answerToken: ' maybe' })).rejects.toThrow(
+      /answer token '▁maybe' is not in the vocabulary/,
+    );
     await expect(makePlantedLlamaFolder(join(tmp.dir, 'x'), { layer: 0, unit: 0, answerToken: 1 })).rejects.toThrow(/'<s>' is a special or byte piece/);
   });
 });

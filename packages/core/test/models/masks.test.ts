@@ -15,7 +15,12 @@ function t5Feeds(): Record<string, Tensor> {
 
 function gptFeeds(): Record<string, Tensor> {
   const r = rand(9);
-  return { x: f32([4, GPT2_DIMS.D], Array.from({ length: 4 * GPT2_DIMS.D }, () => r())) };
+  return {
+    x: f32(
+      [4, GPT2_DIMS.D],
+      Array.from({ length: 4 * GPT2_DIMS.D }, () => r()),
+    ),
+  };
 }
 
 const maxAbsDiff = (a: number[], b: number[]) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
@@ -48,19 +53,27 @@ describe('addSiteMasks', () => {
 
   it('zeroing mask units equals zeroing those units in weight and bias (pruneModel), and changes the output', async () => {
     for (const [model, feeds, neurons] of [
-      [t5LikeModel(), t5Feeds(), [
-        { site: 'encoder.block.0.layer.0.SelfAttention.q', unit: 3 },
-        { site: 'encoder.block.0.layer.1.DenseReluDense.wi', unit: 0 },
-        { site: 'decoder.block.0.layer.1.EncDecAttention.k', unit: 11 },
-        { site: 'decoder.block.0.layer.2.DenseReluDense.wi_1', unit: 4 },
-        { site: 'decoder.block.0.layer.2.DenseReluDense.wo', unit: T5_DIMS.D - 1 },
-      ]],
-      [gpt2LikeModel(), gptFeeds(), [
-        { site: 'transformer.h.0.attn.c_attn', unit: 7 },
-        { site: 'transformer.h.0.attn.c_proj', unit: 2 }, // Transpose'd weight: a row of the stored tensor
-        { site: 'transformer.h.0.mlp.c_fc', unit: 5 }, // Gemm transB with bias
-        { site: 'transformer.h.0.mlp.c_proj', unit: 1 }, // bias-first Add
-      ]],
+      [
+        t5LikeModel(),
+        t5Feeds(),
+        [
+          { site: 'encoder.block.0.layer.0.SelfAttention.q', unit: 3 },
+          { site: 'encoder.block.0.layer.1.DenseReluDense.wi', unit: 0 },
+          { site: 'decoder.block.0.layer.1.EncDecAttention.k', unit: 11 },
+          { site: 'decoder.block.0.layer.2.DenseReluDense.wi_1', unit: 4 },
+          { site: 'decoder.block.0.layer.2.DenseReluDense.wo', unit: T5_DIMS.D - 1 },
+        ],
+      ],
+      [
+        gpt2LikeModel(),
+        gptFeeds(),
+        [
+          { site: 'transformer.h.0.attn.c_attn', unit: 7 },
+          { site: 'transformer.h.0.attn.c_proj', unit: 2 }, // Transpose'd weight: a row of the stored tensor
+          { site: 'transformer.h.0.mlp.c_fc', unit: 5 }, // Gemm transB with bias
+          { site: 'transformer.h.0.mlp.c_proj', unit: 1 }, // bias-first Add
+        ],
+      ],
     ] as [Model, Record<string, Tensor>, { site: string; unit: number }[]][]) {
       const sites = findSites(model);
       const masked = addSiteMasks(model, sites);
@@ -87,7 +100,12 @@ describe('addSiteMasks', () => {
     const b = new GraphBuilder(m.graph);
     const x = b.input('x', 'float32', [1, 2]);
     const cond = b.input('cond', 'bool', []);
-    const h = b.op('MatMul', [x, b.initializer('model.layers.0.mlp.up_proj.weight', f32([2, 3], [1, 2, 3, 4, 5, 6]))], {}, { name: '/model/layers.0/mlp/up_proj/MatMul' });
+    const h = b.op(
+      'MatMul',
+      [x, b.initializer('model.layers.0.mlp.up_proj.weight', f32([2, 3], [1, 2, 3, 4, 5, 6]))],
+      {},
+      { name: '/model/layers.0/mlp/up_proj/MatMul' },
+    );
     const branch = (scale: number) => {
       const g = emptyModel(17, 'branch').graph;
       const bb = new GraphBuilder(g);
@@ -101,7 +119,11 @@ describe('addSiteMasks', () => {
     const sites = findSites(m);
     expect(sites.map((s) => s.name)).toEqual(['model.layers.0.mlp.up_proj']);
     const masked = addSiteMasks(m, sites);
-    const out = await runModel(masked.model, { x: f32([1, 2], [1, 1]), cond: { dtype: 'bool', dims: [], data: new Uint8Array([1]) }, ...maskFeeds(sites, { 'model.layers.0.mlp.up_proj': new Float32Array([1, 0, 1]) }) });
+    const out = await runModel(masked.model, {
+      x: f32([1, 2], [1, 1]),
+      cond: { dtype: 'bool', dims: [], data: new Uint8Array([1]) },
+      ...maskFeeds(sites, { 'model.layers.0.mlp.up_proj': new Float32Array([1, 0, 1]) }),
+    });
     expect(toNumbers(out.logits!)).toEqual([10, 0, 18]);
   });
 
@@ -110,6 +132,8 @@ describe('addSiteMasks', () => {
     expect(() => maskFeeds(sites, { nope: new Float32Array(3) })).toThrow(/unknown site 'nope'/);
     expect(() => maskFeeds(sites, { [sites[0]!.name]: new Float32Array(3) })).toThrow(/has 3 values, the site has width 12/);
     expect(() => pruningMasks(sites, [{ site: sites[0]!.name, unit: 12 }])).toThrow(/unit 12 is out of range/);
-    expect(() => groupNeurons(sites, [{ site: 'decoder.block.9.layer.0.SelfAttention.q', unit: 0 }])).toThrow(/unknown site 'decoder\.block\.9\.layer\.0\.SelfAttention\.q'/);
+    expect(() => groupNeurons(sites, [{ site: 'decoder.block.9.layer.0.SelfAttention.q', unit: 0 }])).toThrow(
+      /unknown site 'decoder\.block\.9\.layer\.0\.SelfAttention\.q'/,
+    );
   });
 });

@@ -44,7 +44,12 @@ interface RefCase {
   prob_objective: { value: number; modules: Record<string, RefModule> };
 }
 const ref = HAVE ? (JSON.parse(readFileSync(join(T5_EXPORT, 'reference_attribution.json'), 'utf8')) as { cases: RefCase[] }) : { cases: [] };
-const linearMap = HAVE ? (JSON.parse(readFileSync(join(T5_EXPORT, 'onnx_linear_map.json'), 'utf8')) as Record<string, { graph: string; node: string; weight_initializer: string; weight_shape_in_out: [number, number] }>) : {};
+const linearMap = HAVE
+  ? (JSON.parse(readFileSync(join(T5_EXPORT, 'onnx_linear_map.json'), 'utf8')) as Record<
+      string,
+      { graph: string; node: string; weight_initializer: string; weight_shape_in_out: [number, number] }
+    >)
+  : {};
 const moduleNames = Object.keys(linearMap).filter((n) => n !== 'lm_head');
 
 function capture(): { io: { out: (l: string) => void; err: (l: string) => void }; out: string[]; err: string[] } {
@@ -57,7 +62,11 @@ function capture(): { io: { out: (l: string) => void; err: (l: string) => void }
 function worstScaledError(res: AttributionResult, row: number, modules: Record<string, RefModule>, reduce: 'max' | 'sum'): { worst: number; where: string } {
   let worst = 0;
   let where = '';
-  expect(res.sites.map((s) => s.name).sort()).toEqual(Object.keys(modules).filter((n) => n !== 'lm_head').sort());
+  expect(res.sites.map((s) => s.name).sort()).toEqual(
+    Object.keys(modules)
+      .filter((n) => n !== 'lm_head')
+      .sort(),
+  );
   for (const s of res.sites) {
     const want = modules[s.name]![reduce === 'max' ? 'max_attr' : 'sum_attr'];
     const got = s.values[row]!;
@@ -134,7 +143,10 @@ describe.skipIf(!HAVE)(`a Flan-T5 export by PyTorch in the Optimum layout (${HAV
     const c = ref.cases[0]!;
     const json = join(tmp.dir, 'explain.json');
     const cap = capture();
-    const code = await explainCommand.run(['--model', T5_EXPORT, '--prompt-ids', c.prompt_ids.join(','), '--target-ids', c.target_ids.join(','), '--reduce', 'sum', '--json', json], cap.io);
+    const code = await explainCommand.run(
+      ['--model', T5_EXPORT, '--prompt-ids', c.prompt_ids.join(','), '--target-ids', c.target_ids.join(','), '--reduce', 'sum', '--json', json],
+      cap.io,
+    );
     expect(code).toBe(0);
     const doc = JSON.parse(readFileSync(json, 'utf8')) as { logprob: number; sites: { name: string; values: number[] }[] };
     expect(Math.abs(doc.logprob - c.logprob) / Math.abs(c.logprob)).toBeLessThan(1e-5);
@@ -171,7 +183,10 @@ describe.skipIf(!HAVE)(`a Flan-T5 export by PyTorch in the Optimum layout (${HAV
     // Each pruned site's own MatMul output, read from the pruned file by plain onnxruntime.
     const c = ref.cases[0]!;
     const P = c.prompt_ids.length;
-    const encFeeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(c.prompt_ids.map(BigInt)), [1, P]), attention_mask: new ort.Tensor('int64', new BigInt64Array(P).fill(1n), [1, P]) };
+    const encFeeds = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(c.prompt_ids.map(BigInt)), [1, P]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(P).fill(1n), [1, P]),
+    };
     const probe = async (file: string, node: string, feeds: Record<string, ort.Tensor>) => {
       const m = readModel(join(out, file));
       const value = m.graph.nodes.find((n) => n.name === node)!.outputs[0]!;
@@ -206,10 +221,15 @@ describe.skipIf(!HAVE)(`a Flan-T5 export by PyTorch in the Optimum layout (${HAV
       ['decoder.block.1.layer.2.DenseReluDense.wo', 7],
     ] as const) {
       const r = await probe('onnx/decoder_model.onnx', linearMap[site]!.node, decFeeds);
-      expect(column(r.out, unit).every((x) => x === 0), site).toBe(true);
-      expect(column(r.out, unit === 3 ? 4 : 8).some((x) => x !== 0), site).toBe(true);
+      expect(
+        column(r.out, unit).every((x) => x === 0),
+        site,
+      ).toBe(true);
+      expect(
+        column(r.out, unit === 3 ? 4 : 8).some((x) => x !== 0),
+        site,
+      ).toBe(true);
     }
-
   });
 
   it('crispr inspect says which files were chosen and why, the sites per file and what was not taken', async () => {
@@ -254,14 +274,22 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     expect(Math.abs(s!.logprob - c.logprob) / Math.abs(c.logprob)).toBeLessThan(1e-5);
     // transformers.js (which reads T5 only through decoder_model_merged.onnx) loads the pruned
     // folder and agrees with the masked model.
-    const neurons = [{ site: 'encoder.block.0.layer.0.SelfAttention.q', unit: 1 }, { site: 'decoder.block.1.layer.1.EncDecAttention.v', unit: 6 }, { site: 'decoder.block.0.layer.2.DenseReluDense.wi_0', unit: 11 }];
+    const neurons = [
+      { site: 'encoder.block.0.layer.0.SelfAttention.q', unit: 1 },
+      { site: 'decoder.block.1.layer.1.EncDecAttention.v', unit: 6 },
+      { site: 'decoder.block.0.layer.2.DenseReluDense.wi_0', unit: 11 },
+    ];
     const out = join(tmp.dir, 'merged-pruned');
     const res = await (await import('../../src/models/prune.js')).pruneFolder(dir, neurons, 3, out);
     expect([...res.pruned].sort()).toEqual(['onnx/decoder_model_merged.onnx', 'onnx/decoder_with_past_model.onnx', 'onnx/encoder_model.onnx']);
     const masked = await scoreOptions(f, [{ prompt: c.prompt_ids, candidates: [c.target_ids] }], { masks: pruningMasks(f.sites, neurons) });
     const model = await AutoModelForSeq2SeqLM.from_pretrained(out, { local_files_only: true, dtype: 'fp32' });
     try {
-      const o = await model({ input_ids: hf([c.prompt_ids]), attention_mask: hf([c.prompt_ids.map(() => 1)]), decoder_input_ids: hf([[0, ...c.target_ids.slice(0, -1)]]) });
+      const o = await model({
+        input_ids: hf([c.prompt_ids]),
+        attention_mask: hf([c.prompt_ids.map(() => 1)]),
+        decoder_input_ids: hf([[0, ...c.target_ids.slice(0, -1)]]),
+      });
       const V = o.logits.dims[2] as number;
       const logits = o.logits.data as Float32Array;
       let lp = 0;
@@ -292,7 +320,12 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     expect(layout.variant).toBe('fp32');
     expect(layout.variants).toEqual(['fp32', 'fp16', 'quantized']);
     expect(layout.reasons[0]).toMatch(/variant fp32 \(the default; also present: fp16, quantized\)/);
-    expect(layout.ignored.map((i) => i.file)).toEqual(['onnx/decoder_model_fp16.onnx', 'onnx/decoder_model_quantized.onnx', 'onnx/encoder_model_fp16.onnx', 'onnx/encoder_model_quantized.onnx']);
+    expect(layout.ignored.map((i) => i.file)).toEqual([
+      'onnx/decoder_model_fp16.onnx',
+      'onnx/decoder_model_quantized.onnx',
+      'onnx/encoder_model_fp16.onnx',
+      'onnx/encoder_model_quantized.onnx',
+    ]);
     expect((await loadModelFolder(dir, { tokenizer: false })).files).toEqual(['onnx/encoder_model.onnx', 'onnx/decoder_model.onnx']);
 
     const cap = capture();
@@ -309,7 +342,8 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     expect(half.sites).toHaveLength(43);
     const roundedDir = join(tmp.dir, 'rounded');
     copyExportShell(roundedDir);
-    for (const part of ['encoder_model', 'decoder_model']) writeModel(roundWeightsToHalf(readModel(src(`${part}.onnx`))), join(roundedDir, `onnx/${part}.onnx`));
+    for (const part of ['encoder_model', 'decoder_model'])
+      writeModel(roundWeightsToHalf(readModel(src(`${part}.onnx`))), join(roundedDir, `onnx/${part}.onnx`));
     const rounded = await loadModelFolder(roundedDir);
     const c = ref.cases[0]!;
     const attribute = async (f: ModelFolder) => {
@@ -325,13 +359,20 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     const asRef = Object.fromEntries(viaRounded.sites.map((x) => [x.name, { max_attr: Array.from(x.values[0]!) } as RefModule]));
     expect(worstScaledError(viaHalf, 0, asRef, 'max').worst).toBeLessThan(1e-4);
     const { worst } = worstScaledError(viaHalf, 0, c.modules, 'max');
-    console.log(`fp16 variant vs PyTorch on the fp32 weights: logprob ${viaHalf.logprob[0]!.toFixed(5)} vs ${c.logprob.toFixed(5)}, worst scaled attribution error ${worst.toExponential(2)} (weight rounding)`);
+    console.log(
+      `fp16 variant vs PyTorch on the fp32 weights: logprob ${viaHalf.logprob[0]!.toFixed(5)} vs ${c.logprob.toFixed(5)}, worst scaled attribution error ${worst.toExponential(2)} (weight rounding)`,
+    );
     expect(Math.abs(viaHalf.logprob[0]! - c.logprob) / Math.abs(c.logprob)).toBeLessThan(1e-3);
 
     // Pruning writes every float variant and leaves the quantised one out, saying why.
     const { pruneFolder } = await import('../../src/models/prune.js');
     const res = await pruneFolder(dir, [{ site: 'decoder.block.1.layer.2.DenseReluDense.wi_1', unit: 2 }], 1, join(tmp.dir, 'variants-pruned'));
-    expect([...res.pruned].sort()).toEqual(['onnx/decoder_model.onnx', 'onnx/decoder_model_fp16.onnx', 'onnx/encoder_model.onnx', 'onnx/encoder_model_fp16.onnx']);
+    expect([...res.pruned].sort()).toEqual([
+      'onnx/decoder_model.onnx',
+      'onnx/decoder_model_fp16.onnx',
+      'onnx/encoder_model.onnx',
+      'onnx/encoder_model_fp16.onnx',
+    ]);
     expect(res.skipped.join('\n')).toMatch(/onnx\/encoder_model_quantized\.onnx \(quantised \((DynamicQuantizeLinear|MatMulInteger) node/);
   });
 
@@ -349,7 +390,9 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     expect(f.sites.map((s) => `${s.name}:${s.side}:${s.kind}`).sort()).toEqual(named.sites.map((s) => `${s.name}:${s.side}:${s.kind}`).sort());
     const insp = capture();
     expect(await inspectCommand.run(['--model', dir], insp.io)).toBe(0);
-    expect(insp.out.join('\n')).toMatch(/21 site name\(s\) recovered from the graph's structure and config\.json[\s\S]*unnamed MatMul #\d+ -> encoder\.block\.0\.layer\.0\.SelfAttention\.q/);
+    expect(insp.out.join('\n')).toMatch(
+      /21 site name\(s\) recovered from the graph's structure and config\.json[\s\S]*unnamed MatMul #\d+ -> encoder\.block\.0\.layer\.0\.SelfAttention\.q/,
+    );
 
     // A config that does not describe the graph: nothing is guessed, the layers are listed.
     const lying = join(tmp.dir, 'stripped-wrong-config');
@@ -358,10 +401,14 @@ describe.skipIf(!HAVE)('folders that mimic other downloads of the same export', 
     const config = JSON.parse(readFileSync(join(lying, 'config.json'), 'utf8'));
     writeFileSync(join(lying, 'config.json'), JSON.stringify({ ...config, num_layers: 4 }));
     const cap = capture();
-    await expect(sitesCommand.run(['--model', lying], cap.io)).rejects.toThrow(/21 linear layer\(s\) whose module name could not be recovered[\s\S]*onnx\/encoder_model\.onnx: unnamed MatMul #\d+ \(weight onnx::MatMul_396 \[32\]\)[\s\S]*Pass --lenient/);
+    await expect(sitesCommand.run(['--model', lying], cap.io)).rejects.toThrow(
+      /21 linear layer\(s\) whose module name could not be recovered[\s\S]*onnx\/encoder_model\.onnx: unnamed MatMul #\d+ \(weight onnx::MatMul_396 \[32\]\)[\s\S]*Pass --lenient/,
+    );
     const bad = capture();
     expect(await inspectCommand.run(['--model', lying], bad.io)).toBe(1);
-    expect(bad.out.join('\n')).toMatch(/structural recovery failed: config\.json \(model_type t5\) leaves 28 linear layer\(s\) unaccounted for, but 21 have no name/);
+    expect(bad.out.join('\n')).toMatch(
+      /structural recovery failed: config\.json \(model_type t5\) leaves 28 linear layer\(s\) unaccounted for, but 21 have no name/,
+    );
     writeFileSync(join(lying, 'config.json'), JSON.stringify({ ...config, model_type: 'my-t5' }));
     const unknown = capture();
     expect(await inspectCommand.run(['--model', lying], unknown.io)).toBe(1);

@@ -64,7 +64,13 @@ describe.skipIf(!HAVE_STORIES)(`pruned export: stories260K (${HAVE_STORIES ? 'pr
 
     const text = 'Once upon a time, there was a little girl named Lily.';
     const ids = src.tokenizer.encode(text);
-    const feeds = { input_ids: i64([1, ids.length], ids), attention_mask: i64([1, ids.length], ids.map(() => 1)) };
+    const feeds = {
+      input_ids: i64([1, ids.length], ids),
+      attention_mask: i64(
+        [1, ids.length],
+        ids.map(() => 1),
+      ),
+    };
     const masked = await maskedLogits(src, feeds, res.neurons);
     const unpruned = await maskedLogits(src, feeds, []);
     const model = await AutoModelForCausalLM.from_pretrained(out, { local_files_only: true, dtype: 'fp32' });
@@ -80,7 +86,12 @@ describe.skipIf(!HAVE_STORIES)(`pruned export: stories260K (${HAVE_STORIES ? 'pr
     const items = [{ prompt: 'The pilot was tired, so', candidates: [' he', ' she'] }];
     const a = await scoreOptions(pruned, items);
     const b = await scoreOptions(src, items, { masks: pruningMasks(src.sites, res.neurons) });
-    expect(maxAbsDiff(a[0]!.map((x) => x.logprob), b[0]!.map((x) => x.logprob))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        a[0]!.map((x) => x.logprob),
+        b[0]!.map((x) => x.logprob),
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it('zeroes exactly the chosen weight columns and nothing else', async () => {
@@ -105,8 +116,12 @@ describe.skipIf(!HAVE_STORIES)(`pruned export: stories260K (${HAVE_STORIES ? 'pr
 
   it('names bad requests', async () => {
     await expect(pruneFolder(src.dir, rankingPath, ranking.length + 1, join(tmp.dir, 'x'))).rejects.toThrow(/k = \d+ but the ranking lists only \d+ neurons/);
-    await expect(pruneFolder(src.dir, [{ site: 'model.layers.7.mlp.up_proj', unit: 0 }], undefined, join(tmp.dir, 'y'))).rejects.toThrow(/neurons\[0\]: unknown site 'model\.layers\.7\.mlp\.up_proj'/);
-    await expect(pruneFolder(src.dir, [{ site: 'model.layers.0.mlp.up_proj', unit: 172 }], undefined, join(tmp.dir, 'z'))).rejects.toThrow(/width 172; unit 172 is out of range/);
+    await expect(pruneFolder(src.dir, [{ site: 'model.layers.7.mlp.up_proj', unit: 0 }], undefined, join(tmp.dir, 'y'))).rejects.toThrow(
+      /neurons\[0\]: unknown site 'model\.layers\.7\.mlp\.up_proj'/,
+    );
+    await expect(pruneFolder(src.dir, [{ site: 'model.layers.0.mlp.up_proj', unit: 172 }], undefined, join(tmp.dir, 'z'))).rejects.toThrow(
+      /width 172; unit 172 is out of range/,
+    );
     await expect(pruneFolder(src.dir, [], 0, src.dir)).rejects.toThrow(/output folder is the source folder/);
     expect(existsSync(join(tmp.dir, 'y'))).toBe(false);
     const bad = join(tmp.dir, 'bad.json');
@@ -138,7 +153,10 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`pruned export: T5-style seq2seq (${HAVE_T5_
     const dec = [0, ...src.tokenizer.encode('The grandfather', { add_special_tokens: false })];
     const feeds = {
       input_ids: i64([1, prompt.length], prompt),
-      attention_mask: i64([1, prompt.length], prompt.map(() => 1)),
+      attention_mask: i64(
+        [1, prompt.length],
+        prompt.map(() => 1),
+      ),
       decoder_input_ids: i64([1, dec.length], dec),
     };
     const masked = await maskedLogits(src, feeds, res.neurons);

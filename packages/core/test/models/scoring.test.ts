@@ -12,7 +12,18 @@ import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModel, writeModel } from '../../src/onnx/io.js';
 import { loadReferenceModel, logSoftmax, referenceLogits } from '../helpers/llama-reference-f64.js';
-import { HAVE_STORIES, HAVE_T5_TOKENIZER, NO_STORIES, NO_T5_TOKENIZER, STORIES_GGUF, logSoftmaxRow, maxAbsDiff, storiesFolder, t5Folder, tempDir } from './helpers.js';
+import {
+  HAVE_STORIES,
+  HAVE_T5_TOKENIZER,
+  NO_STORIES,
+  NO_T5_TOKENIZER,
+  STORIES_GGUF,
+  logSoftmaxRow,
+  maxAbsDiff,
+  storiesFolder,
+  t5Folder,
+  tempDir,
+} from './helpers.js';
 
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
@@ -118,7 +129,9 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
     ]);
     const pruned = await scoreOptions(folder, STORY_ITEMS, { masks });
     expect(maxAbsDiff(flatTokenLogprobs(pruned), flatTokenLogprobs(base))).toBeGreaterThan(1e-3);
-    await expect(scoreOptions(folder, STORY_ITEMS, { masks: { 'model.layers.9.mlp.up_proj': new Float32Array(172) } })).rejects.toThrow(/unknown site 'model\.layers\.9\.mlp\.up_proj'/);
+    await expect(scoreOptions(folder, STORY_ITEMS, { masks: { 'model.layers.9.mlp.up_proj': new Float32Array(172) } })).rejects.toThrow(
+      /unknown site 'model\.layers\.9\.mlp\.up_proj'/,
+    );
   });
 
   it('with the cache graph (prompt once, candidates on its keys/values) equals the full-sequence graph, masked or not', async () => {
@@ -145,7 +158,11 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
     (w.data as Float32Array)[0]! += 0.5;
     writeModel(m, join(editedDir, 'onnx/model.onnx'));
     const edited = await loadModelFolder(editedDir);
-    expect(() => cacheGraph(edited)).toThrow(new RegExp(`the cache graph's weight '${folder.sites[3]!.weight.replace(/\./g, '\\.')}' \\(site ${folder.sites[3]!.name.replace(/\./g, '\\.')}\\) differs from the model graph's`));
+    expect(() => cacheGraph(edited)).toThrow(
+      new RegExp(
+        `the cache graph's weight '${folder.sites[3]!.weight.replace(/\./g, '\\.')}' \\(site ${folder.sites[3]!.name.replace(/\./g, '\\.')}\\) differs from the model graph's`,
+      ),
+    );
   });
 
   it('rejects empty candidates and out-of-vocabulary ids with the item named', async () => {
@@ -159,7 +176,10 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`option scoring: T5-style seq2seq (${HAVE_T5
   const tmp = tempDir('score-t5');
   let folder: ModelFolder;
   const items: ScoreItem[] = [
-    { prompt: 'I saw a grandson and their grandfather. Who was not comfortable using the phone?', candidates: ['The grandfather', 'The grandson', "Can't be determined"] },
+    {
+      prompt: 'I saw a grandson and their grandfather. Who was not comfortable using the phone?',
+      candidates: ['The grandfather', 'The grandson', "Can't be determined"],
+    },
     { prompt: 'Is the sky blue?', candidates: ['yes', 'no'] },
   ];
   beforeAll(async () => {
@@ -219,7 +239,10 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`option scoring: T5-style seq2seq (${HAVE_T5
     const all = await scoreOptions(folder, items, { batchSize: 16, masks: onesMasks(folder.sites) });
     expect(maxAbsDiff(flatTokenLogprobs(one), flatTokenLogprobs(all))).toBeLessThan(1e-5);
     const k = folder.sites.find((s) => s.kind === 'cross_k')!;
-    const masks = pruningMasks(folder.sites, Array.from({ length: k.width }, (_, unit) => ({ site: k.name, unit })));
+    const masks = pruningMasks(
+      folder.sites,
+      Array.from({ length: k.width }, (_, unit) => ({ site: k.name, unit })),
+    );
     const pruned = await scoreOptions(folder, items, { masks });
     expect(maxAbsDiff(flatTokenLogprobs(pruned), flatTokenLogprobs(all))).toBeGreaterThan(1e-4);
   });

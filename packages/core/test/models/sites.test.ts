@@ -111,7 +111,9 @@ describe('findSites', () => {
     const failed = inspectSites(bent, { role: 'decoder-only', config });
     expect(failed.sites).toEqual([]);
     expect(failed.recoveryFailure).toMatch(/model\.layers\.0\.mlp\.up_proj should read the same tensor as the other linears of model\.layers\.0\.mlp/);
-    expect(inspectSites(model, { role: 'decoder-only', config: { ...config, intermediate_size: 8 } }).recoveryFailure).toMatch(/width 6 where config\.json \(model_type llama\) expects model\.layers\.0\.mlp\.gate_proj of width 8/);
+    expect(inspectSites(model, { role: 'decoder-only', config: { ...config, intermediate_size: 8 } }).recoveryFailure).toMatch(
+      /width 6 where config\.json \(model_type llama\) expects model\.layers\.0\.mlp\.gate_proj of width 8/,
+    );
   });
 
   it('filters by kind', () => {

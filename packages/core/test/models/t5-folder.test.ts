@@ -101,7 +101,11 @@ describe('relative position buckets', () => {
   });
 
   it('agree with the float64 formula over the whole table range', () => {
-    for (const [nb, md] of [[32, 128], [16, 64], [8, 20]] as const) {
+    for (const [nb, md] of [
+      [32, 128],
+      [16, 64],
+      [8, 20],
+    ] as const) {
       for (const bid of [true, false]) {
         for (let rel = -md - 3; rel <= md + 3; rel++) expect(relativePositionBucket(rel, bid, nb, md)).toBe(refBucket(rel, bid, nb, md));
       }
@@ -197,7 +201,11 @@ describe.each(variants)('generated T5 folder ($label)', ({ key, skip }) => {
       expect(model.graph.initializers.get(weight)!.dims).toEqual(dims);
     };
     for (let i = 0; i < r.numLayers; i++) {
-      for (const p of ['q', 'k', 'v']) expectLinear(encNodes, encModel, `/encoder/block.${i}/layer.0/SelfAttention/${p}`, `encoder.block.${i}.layer.0.SelfAttention.${p}.weight`, [r.dModel, inner]);
+      for (const p of ['q', 'k', 'v'])
+        expectLinear(encNodes, encModel, `/encoder/block.${i}/layer.0/SelfAttention/${p}`, `encoder.block.${i}.layer.0.SelfAttention.${p}.weight`, [
+          r.dModel,
+          inner,
+        ]);
       expectLinear(encNodes, encModel, `/encoder/block.${i}/layer.0/SelfAttention/o`, `encoder.block.${i}.layer.0.SelfAttention.o.weight`, [inner, r.dModel]);
       for (const p of ffn) {
         const dims = p === 'wo' ? [r.dFf, r.dModel] : [r.dModel, r.dFf];
@@ -205,8 +213,15 @@ describe.each(variants)('generated T5 folder ($label)', ({ key, skip }) => {
       }
     }
     for (let i = 0; i < r.numDecoderLayers; i++) {
-      for (const [layer, mod] of [[0, 'SelfAttention'], [1, 'EncDecAttention']] as const) {
-        for (const p of ['q', 'k', 'v']) expectLinear(decNodes, decModel, `/decoder/block.${i}/layer.${layer}/${mod}/${p}`, `decoder.block.${i}.layer.${layer}.${mod}.${p}.weight`, [r.dModel, inner]);
+      for (const [layer, mod] of [
+        [0, 'SelfAttention'],
+        [1, 'EncDecAttention'],
+      ] as const) {
+        for (const p of ['q', 'k', 'v'])
+          expectLinear(decNodes, decModel, `/decoder/block.${i}/layer.${layer}/${mod}/${p}`, `decoder.block.${i}.layer.${layer}.${mod}.${p}.weight`, [
+            r.dModel,
+            inner,
+          ]);
         expectLinear(decNodes, decModel, `/decoder/block.${i}/layer.${layer}/${mod}/o`, `decoder.block.${i}.layer.${layer}.${mod}.o.weight`, [inner, r.dModel]);
       }
       for (const p of ffn) {
@@ -215,7 +230,9 @@ describe.each(variants)('generated T5 folder ($label)', ({ key, skip }) => {
       }
     }
     expectLinear(decNodes, decModel, '/lm_head', 'lm_head.weight', [r.dModel, r.vocabSize]);
-    expect(encNodes.get('/encoder/block.0/layer.0/SelfAttention/relative_attention_bias/Gather')!.inputs[0]).toBe('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight');
+    expect(encNodes.get('/encoder/block.0/layer.0/SelfAttention/relative_attention_bias/Gather')!.inputs[0]).toBe(
+      'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+    );
     expect(decNodes.has('/decoder/block.1/layer.0/SelfAttention/relative_attention_bias/Gather')).toBe(false);
     expect(decNodes.get('/decoder/final_layer_norm/Mul_1')!.inputs[0]).toBe('decoder.final_layer_norm.weight');
     expect(decNodes.has('/Mul')).toBe(r.tieWordEmbeddings);
@@ -265,7 +282,10 @@ describe.each(variants)('generated T5 folder ($label)', ({ key, skip }) => {
     const { enc, dec, folder } = get();
     const V = folder.config.vocabSize;
     const src = tokenRows([40, 17], 40, Math.min(V, 32100), 3);
-    const dIds = [[0, 5, 9, 4], [0, 6, 8, 7]];
+    const dIds = [
+      [0, 5, 9, 4],
+      [0, 6, 8, 7],
+    ];
     const both = await enc.run({ input_ids: ids2d(src.ids), attention_mask: ids2d(src.mask) });
     const lb = await dec.run({ input_ids: ids2d(dIds), encoder_attention_mask: ids2d(src.mask), encoder_hidden_states: both.last_hidden_state! });
     const alone = { ids: [src.ids[1]!.slice(0, 17)], mask: [src.mask[1]!.slice(0, 17)] };
@@ -283,7 +303,10 @@ describe.each(variants)('generated T5 folder ($label)', ({ key, skip }) => {
     const r = folder.config;
     const V = r.vocabSize;
     const src = tokenRows([19, 12], 19, Math.min(V, 32100), 4);
-    const tgt = [[0, 11, 12, 13, 14, 15, 16], [0, 21, 22, 23, 24, 25, 26]];
+    const tgt = [
+      [0, 11, 12, 13, 14, 15, 16],
+      [0, 21, 22, 23, 24, 25, 26],
+    ];
     const T = tgt[0]!.length;
     const e = await enc.run({ input_ids: ids2d(src.ids), attention_mask: ids2d(src.mask) });
     const base = { encoder_attention_mask: ids2d(src.mask), encoder_hidden_states: e.last_hidden_state! };
@@ -291,7 +314,9 @@ describe.each(variants)('generated T5 folder ($label)', ({ key, skip }) => {
 
     const emptyPast: Record<string, Tensor> = {};
     for (let i = 0; i < r.numDecoderLayers; i++) {
-      for (const side of ['decoder', 'encoder']) for (const kv of ['key', 'value']) emptyPast[`past_key_values.${i}.${side}.${kv}`] = { dtype: 'float32', dims: [2, r.numHeads, 0, r.dKv], data: new Float32Array(0) };
+      for (const side of ['decoder', 'encoder'])
+        for (const kv of ['key', 'value'])
+          emptyPast[`past_key_values.${i}.${side}.${kv}`] = { dtype: 'float32', dims: [2, r.numHeads, 0, r.dKv], data: new Float32Array(0) };
     }
     const flag = (v: boolean): Tensor => ({ dtype: 'bool', dims: [1], data: new Uint8Array([v ? 1 : 0]) });
     const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);

@@ -101,11 +101,16 @@ describe.skipIf(!haveT5Tokenizer)('transformers.js on a T5-vocabulary folder', (
 
   it('forward logits equal ORT on encoder_model + decoder_model (padded batch)', async () => {
     const l = loaded.t5!;
-    const enc = l.tokenizer(['The pilot was tired, so he went home early after a very long flight.', 'Who was not comfortable using the phone?'], { padding: true });
+    const enc = l.tokenizer(['The pilot was tired, so he went home early after a very long flight.', 'Who was not comfortable using the phone?'], {
+      padding: true,
+    });
     const ids = toRows(enc.input_ids);
     const mask = toRows(enc.attention_mask);
     expect(mask[1]!.includes(0)).toBe(true);
-    const dec = [[0, 37, 4487, 47, 6], [0, 2645, 47, 59, 3]];
+    const dec = [
+      [0, 37, 4487, 47, 6],
+      [0, 2645, 47, 59, 3],
+    ];
     const out = await l.model.forward({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, decoder_input_ids: hf(dec) });
     expect(out.logits.dims).toEqual([2, 5, 32128]);
     const mine = await ortLogits(l, ids, mask, dec);
@@ -122,7 +127,9 @@ describe.skipIf(!haveT5Tokenizer)('transformers.js on a T5-vocabulary folder', (
     const ids = toRows(enc.input_ids);
     const mask = toRows(enc.attention_mask);
     const steps = 8;
-    const generated = toRows((await l.model.generate({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, max_new_tokens: steps, do_sample: false })) as HfTensor)[0]!;
+    const generated = toRows(
+      (await l.model.generate({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, max_new_tokens: steps, do_sample: false })) as HfTensor,
+    )[0]!;
     const seq = [0];
     const V = l.folder.config.vocabSize;
     while (seq.length <= steps) {
@@ -153,7 +160,10 @@ describe('transformers.js on a generated small-vocabulary folder', () => {
   it('forward logits equal ORT (tied head, relu)', async () => {
     const l = loaded.small!;
     const enc = l.tokenizer(['the man was there', 'no'], { padding: true });
-    const dec = [[0, 5, 6], [0, 7, 8]];
+    const dec = [
+      [0, 5, 6],
+      [0, 7, 8],
+    ];
     const out = await l.model.forward({ input_ids: enc.input_ids, attention_mask: enc.attention_mask, decoder_input_ids: hf(dec) });
     const mine = await ortLogits(l, toRows(enc.input_ids), toRows(enc.attention_mask), dec);
     const theirs = out.logits.data as Float32Array;

@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GraphBuilder,
-  emptyModel,
-  evaluateNode,
-  foldConstants,
-  f32,
-  i64,
-  tensor,
-  toNumbers,
-  type AttrInput,
-  type Node,
-  type Tensor,
-} from '../../src/index.js';
+import { GraphBuilder, emptyModel, evaluateNode, foldConstants, f32, i64, tensor, toNumbers, type AttrInput, type Node, type Tensor } from '../../src/index.js';
 import { expectSameOutputs, plain, run, untypedOutputs } from './helpers.js';
 
 interface Case {
@@ -40,8 +28,28 @@ const CASES: Case[] = [
   { name: 'Unsqueeze 11', op: 'Unsqueeze', inputs: [i64([], [7])], attrs: { axes: [0] }, opset: 11 },
   { name: 'Squeeze 13', op: 'Squeeze', inputs: [f32([2, 1, 3], [1, 2, 3, 4, 5, 6]), i64([1], [1])], opset: 13 },
   { name: 'Squeeze all', op: 'Squeeze', inputs: [i64([1, 1], [9])], opset: 13 },
-  { name: 'Reshape 0 and -1', op: 'Reshape', inputs: [f32([2, 3, 4], Array.from({ length: 24 }, (_, i) => i)), i64([3], [0, -1, 2])] },
-  { name: 'Flatten', op: 'Flatten', inputs: [f32([2, 3, 2], Array.from({ length: 12 }, (_, i) => i))], attrs: { axis: 2 } },
+  {
+    name: 'Reshape 0 and -1',
+    op: 'Reshape',
+    inputs: [
+      f32(
+        [2, 3, 4],
+        Array.from({ length: 24 }, (_, i) => i),
+      ),
+      i64([3], [0, -1, 2]),
+    ],
+  },
+  {
+    name: 'Flatten',
+    op: 'Flatten',
+    inputs: [
+      f32(
+        [2, 3, 2],
+        Array.from({ length: 12 }, (_, i) => i),
+      ),
+    ],
+    attrs: { axis: 2 },
+  },
   { name: 'ConstantOfShape int64', op: 'ConstantOfShape', inputs: [i64([2], [2, 3])], attrs: { value: i64([1], [7]) } },
   { name: 'ConstantOfShape default', op: 'ConstantOfShape', inputs: [i64([1], [4])] },
   { name: 'ConstantOfShape scalar', op: 'ConstantOfShape', inputs: [i64([0], [])], attrs: { value: tensor('bool', [1], [1]) } },
@@ -84,17 +92,84 @@ const CASES: Case[] = [
   { name: 'Where', op: 'Where', inputs: [b([2, 1], [1, 0]), f32([3], [1, 2, 3]), f32([], [-1])] },
   { name: 'Where int64', op: 'Where', inputs: [b([3], [1, 0, 1]), i64([3], [1, 2, 3]), i64([3], [-1, -2, -3])] },
   { name: 'Slice INT64_MAX end', op: 'Slice', inputs: [i64([5], [0, 1, 2, 3, 4]), i64([1], [1]), i64([1], [INT64_MAX])] },
-  { name: 'Slice negative step', op: 'Slice', inputs: [f32([2, 5], Array.from({ length: 10 }, (_, i) => i)), i64([1], [-1]), i64([1], [-INT64_MAX]), i64([1], [1]), i64([1], [-2])] },
-  { name: 'Slice 2 axes', op: 'Slice', inputs: [f32([3, 4], Array.from({ length: 12 }, (_, i) => i)), i64([2], [1, -3]), i64([2], [3, -1]), i64([2], [0, 1])] },
+  {
+    name: 'Slice negative step',
+    op: 'Slice',
+    inputs: [
+      f32(
+        [2, 5],
+        Array.from({ length: 10 }, (_, i) => i),
+      ),
+      i64([1], [-1]),
+      i64([1], [-INT64_MAX]),
+      i64([1], [1]),
+      i64([1], [-2]),
+    ],
+  },
+  {
+    name: 'Slice 2 axes',
+    op: 'Slice',
+    inputs: [
+      f32(
+        [3, 4],
+        Array.from({ length: 12 }, (_, i) => i),
+      ),
+      i64([2], [1, -3]),
+      i64([2], [3, -1]),
+      i64([2], [0, 1]),
+    ],
+  },
   { name: 'Slice opset 9 attrs', op: 'Slice', inputs: [i64([4], [1, 2, 3, 4])], attrs: { starts: [1], ends: [3], axes: [0] }, opset: 9 },
   { name: 'Expand', op: 'Expand', inputs: [f32([3, 1], [1, 2, 3]), i64([3], [2, 1, 2])] },
-  { name: 'Transpose', op: 'Transpose', inputs: [f32([2, 3, 2], Array.from({ length: 12 }, (_, i) => i))], attrs: { perm: [2, 0, 1] } },
+  {
+    name: 'Transpose',
+    op: 'Transpose',
+    inputs: [
+      f32(
+        [2, 3, 2],
+        Array.from({ length: 12 }, (_, i) => i),
+      ),
+    ],
+    attrs: { perm: [2, 0, 1] },
+  },
   { name: 'Transpose default', op: 'Transpose', inputs: [i64([2, 3], [1, 2, 3, 4, 5, 6])] },
   { name: 'Tile', op: 'Tile', inputs: [i64([2, 2], [1, 2, 3, 4]), i64([2], [2, 3])] },
-  { name: 'Trilu lower', op: 'Trilu', inputs: [f32([4, 4], Array.from({ length: 16 }, (_, i) => i + 1))], attrs: { upper: 0 } },
-  { name: 'Trilu upper k=1', op: 'Trilu', inputs: [f32([2, 3, 3], Array.from({ length: 18 }, (_, i) => i + 1)), i64([], [1])] },
+  {
+    name: 'Trilu lower',
+    op: 'Trilu',
+    inputs: [
+      f32(
+        [4, 4],
+        Array.from({ length: 16 }, (_, i) => i + 1),
+      ),
+    ],
+    attrs: { upper: 0 },
+  },
+  {
+    name: 'Trilu upper k=1',
+    op: 'Trilu',
+    inputs: [
+      f32(
+        [2, 3, 3],
+        Array.from({ length: 18 }, (_, i) => i + 1),
+      ),
+      i64([], [1]),
+    ],
+  },
   { name: 'Split 13', op: 'Split', inputs: [i64([5], [1, 2, 3, 4, 5]), i64([2], [2, 3])], outputs: 2, opset: 13 },
-  { name: 'Split 18 num_outputs', op: 'Split', inputs: [f32([2, 5], Array.from({ length: 10 }, (_, i) => i))], attrs: { axis: 1, num_outputs: 3 }, outputs: 3, opset: 18 },
+  {
+    name: 'Split 18 num_outputs',
+    op: 'Split',
+    inputs: [
+      f32(
+        [2, 5],
+        Array.from({ length: 10 }, (_, i) => i),
+      ),
+    ],
+    attrs: { axis: 1, num_outputs: 3 },
+    outputs: 3,
+    opset: 18,
+  },
   { name: 'ReduceProd int64', op: 'ReduceProd', inputs: [i64([2, 3], [1, 2, 3, 4, 5, 6])], attrs: { axes: [1], keepdims: 0 }, opset: 13 },
   { name: 'ReduceSum int64 axes input', op: 'ReduceSum', inputs: [i64([2, 3], [1, 2, 3, 4, 5, 6]), i64([1], [0])], opset: 13 },
   { name: 'ReduceMax float all', op: 'ReduceMax', inputs: [f32([2, 2], [1, 7, 3, 4])], attrs: { keepdims: 0 }, opset: 13 },
@@ -122,7 +197,11 @@ describe('evaluateNode agrees with onnxruntime', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const { model, feeds, node, opset } = singleNode(c);
     const ort = await run(untypedOutputs(model), feeds);
-    const mine = evaluateNode(node, c.inputs.map((t) => t ?? undefined), { opset });
+    const mine = evaluateNode(
+      node,
+      c.inputs.map((t) => t ?? undefined),
+      { opset },
+    );
     expect(mine, 'evaluator declined').not.toBeNull();
     expect(mine!.length).toBe(node.outputs.length);
     node.outputs.forEach((o, i) => expect(plain(mine![i]!), o).toEqual(plain(ort[o]!)));
@@ -161,7 +240,12 @@ describe('foldConstants', () => {
     expect(count).toBe(6);
     expect(folded.graph.nodes.map((n) => n.opType)).toEqual(['Reshape']);
     expect(toNumbers(folded.graph.initializers.get(folded.graph.nodes[0]!.inputs[1]!)!)).toEqual([-1, 6]);
-    const feeds = { x: f32([2, 6], Array.from({ length: 12 }, (_, i) => i)) };
+    const feeds = {
+      x: f32(
+        [2, 6],
+        Array.from({ length: 12 }, (_, i) => i),
+      ),
+    };
     const out = await expectSameOutputs(m, folded, feeds);
     expect(out.y!.dims).toEqual([2, 6]);
     // The input model is not modified.

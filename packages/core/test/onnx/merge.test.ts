@@ -94,7 +94,12 @@ function mergedDecoder(): Model {
     g.outputs.push({ name: `logits${tag}`, dtype: 'float32', shape: ['batch', 'dec_seq', D] });
     return g;
   };
-  gb.node('If', ['use_cache_branch'], { then_branch: branch('_past', 'past_key_values.0.encoder.key'), else_branch: branch('_nopast', 'encoder_hidden_states') }, { name: 'optimum::if', outputs: ['logits'] });
+  gb.node(
+    'If',
+    ['use_cache_branch'],
+    { then_branch: branch('_past', 'past_key_values.0.encoder.key'), else_branch: branch('_nopast', 'encoder_hidden_states') },
+    { name: 'optimum::if', outputs: ['logits'] },
+  );
   gb.output('logits', 'float32', ['batch', 'dec_seq', D]);
   return m;
 }
@@ -126,7 +131,10 @@ describe('mergeGraphs', () => {
     expect(g.nodes.find((n) => n.name === 'decoder/MatMul_2')!.inputs[1]).toBe('decoder/onnx::MatMul_1');
     expect(g.nodes.find((n) => n.name === 'decoder/Transpose_0')!.inputs[0]).toBe('last_hidden_state');
     expect(new Set(g.nodes.map((n) => n.name)).size).toBe(g.nodes.length);
-    expect(merged.opsetImports).toEqual([{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }]);
+    expect(merged.opsetImports).toEqual([
+      { domain: '', version: 17 },
+      { domain: 'com.microsoft', version: 1 },
+    ]);
     topologicalSort(g);
     const out = await run(merged, { input_ids: feeds.ids, attention_mask: feeds.mask, 'decoder/input_ids': feeds.decIds });
     const ref = await sequential(decoder());
@@ -176,9 +184,15 @@ describe('mergeGraphs', () => {
   });
 
   it('names bad connections', () => {
-    expect(() => mergeGraphs(encoder(), decoder(), { connect: { hidden: 'last_hidden_state' } })).toThrow(/'hidden', which is not an input of decoder graph 'decoder'/);
-    expect(() => mergeGraphs(encoder(), decoder(), { connect: { encoder_hidden_states: 'states' } })).toThrow(/'states', which is not an output of encoder graph 'encoder'/);
+    expect(() => mergeGraphs(encoder(), decoder(), { connect: { hidden: 'last_hidden_state' } })).toThrow(
+      /'hidden', which is not an input of decoder graph 'decoder'/,
+    );
+    expect(() => mergeGraphs(encoder(), decoder(), { connect: { encoder_hidden_states: 'states' } })).toThrow(
+      /'states', which is not an output of encoder graph 'encoder'/,
+    );
     expect(() => mergeGraphs(encoder(), decoder(), { connect: { encoder_attention_mask: 'last_hidden_state' } })).toThrow(/dtypes differ \(int64 vs float32\)/);
-    expect(() => mergeGraphs(encoder(), decoder(), { connect, shareInputs: { encoder_attention_mask: 'mask' } })).toThrow(/'mask', which is not an input of encoder graph/);
+    expect(() => mergeGraphs(encoder(), decoder(), { connect, shareInputs: { encoder_attention_mask: 'mask' } })).toThrow(
+      /'mask', which is not an input of encoder graph/,
+    );
   });
 });

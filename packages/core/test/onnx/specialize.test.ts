@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  GraphBuilder,
-  emptyGraph,
-  emptyModel,
-  f32,
-  i64,
-  probeShapes,
-  specialize,
-  tensor,
-  type Model,
-  type Tensor,
-} from '../../src/index.js';
+import { GraphBuilder, emptyGraph, emptyModel, f32, i64, probeShapes, specialize, tensor, type Model, type Tensor } from '../../src/index.js';
 import { expectSameOutputs, randoms, run } from './helpers.js';
 
 const ops = (m: Model) => m.graph.nodes.map((n) => n.opType);
@@ -59,7 +48,13 @@ function gpt2Attention(): Model {
   const m = emptyModel(17, 'gpt2_attn');
   const gb = new GraphBuilder(m.graph);
   const x = gb.input('hidden_states', 'float32', ['batch', 'seq', H]);
-  const w = gb.initializer('h.0.attn.c_attn.weight', f32([H, 3 * H], randoms(H * 3 * H, 3).map((v) => v * 0.3)));
+  const w = gb.initializer(
+    'h.0.attn.c_attn.weight',
+    f32(
+      [H, 3 * H],
+      randoms(H * 3 * H, 3).map((v) => v * 0.3),
+    ),
+  );
   const bias = gb.initializer('h.0.attn.c_attn.bias', f32([3 * H], randoms(3 * H, 4)));
   const tri: number[] = [];
   for (let i = 0; i < MAXPOS; i++) for (let j = 0; j < MAXPOS; j++) tri.push(j <= i ? 1 : 0);
@@ -93,7 +88,11 @@ function gpt2Attention(): Model {
   const probs = gb.op('Softmax', [gb.op('Where', [mask, scores, minval])], { axis: -1 });
   const ctx = gb.op('Transpose', [gb.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] });
   const cs = gb.op('Shape', [ctx]);
-  const merged = gb.op('Concat', [gb.op('Unsqueeze', [gb.op('Gather', [cs, idx(0)]), ax0]), gb.op('Unsqueeze', [gb.op('Gather', [cs, idx(1)]), ax0]), gb.ints([H], 'hidden')], { axis: 0 });
+  const merged = gb.op(
+    'Concat',
+    [gb.op('Unsqueeze', [gb.op('Gather', [cs, idx(0)]), ax0]), gb.op('Unsqueeze', [gb.op('Gather', [cs, idx(1)]), ax0]), gb.ints([H], 'hidden')],
+    { axis: 0 },
+  );
   gb.op('MatMul', [gb.op('Reshape', [ctx, merged]), wo], {}, { output: 'attn_output' });
   gb.output('attn_output', 'float32', ['batch', 'seq', H]);
   return m;
@@ -133,7 +132,26 @@ describe('specialize', () => {
       const { model, shapes } = await specialize(m, { hidden_states: dims }, probeShapes);
       const remaining = ops(model);
       for (const op of ['Shape', 'Gather', 'Concat', 'Unsqueeze', 'Cast', 'Sqrt', 'Slice', 'Sub']) expect(remaining, op).not.toContain(op);
-      expect(remaining).toEqual(['MatMul', 'Add', 'Split', 'Reshape', 'Transpose', 'Reshape', 'Transpose', 'Reshape', 'Transpose', 'Transpose', 'MatMul', 'Div', 'Where', 'Softmax', 'MatMul', 'Transpose', 'Reshape', 'MatMul']);
+      expect(remaining).toEqual([
+        'MatMul',
+        'Add',
+        'Split',
+        'Reshape',
+        'Transpose',
+        'Reshape',
+        'Transpose',
+        'Reshape',
+        'Transpose',
+        'Transpose',
+        'MatMul',
+        'Div',
+        'Where',
+        'Softmax',
+        'MatMul',
+        'Transpose',
+        'Reshape',
+        'MatMul',
+      ]);
       // Weight names survive (neuron sites are found by them) and the big bias buffer is gone.
       expect(model.graph.initializers.has('h.0.attn.c_attn.weight')).toBe(true);
       expect(model.graph.initializers.has('h.0.attn.bias')).toBe(false);
@@ -228,7 +246,9 @@ describe('specialize', () => {
     gb.op('Shape', [r], {}, { name: 'shape_of_reshape', output: 'rshape' });
     gb.output('count', 'int64', [2]);
     gb.output('rshape', 'int64', [1]);
-    await expect(specialize(m, { x: [1] }, probeShapes)).rejects.toThrow(/node 'count_tokens' \(Shape\) reads '.*', whose shape is dynamic: node 'find_tokens' \(NonZero\) has a data-dependent output shape/);
+    await expect(specialize(m, { x: [1] }, probeShapes)).rejects.toThrow(
+      /node 'count_tokens' \(Shape\) reads '.*', whose shape is dynamic: node 'find_tokens' \(NonZero\) has a data-dependent output shape/,
+    );
     const res = await specialize(m, { x: [1] }, probeShapes, { allowDynamic: true, feeds: { x: i64([1], [1]) } });
     expect(res.leftovers.map((l) => l.node)).toEqual(['count_tokens', 'shape_of_reshape']);
     expect(res.leftovers[1]!.message).toMatch(/'reshape_by_values' \(Reshape\) takes its output shape from the non-constant value 'x'/);

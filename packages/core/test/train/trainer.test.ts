@@ -7,7 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Trainer, collectWordVocabulary, learningRate, loadModelFolder, makeT5Folder, wordLevelTokenizer, type Seq2seqExample, type T5TinyConfig } from '../../src/index.js';
+import {
+  Trainer,
+  collectWordVocabulary,
+  learningRate,
+  loadModelFolder,
+  makeT5Folder,
+  wordLevelTokenizer,
+  type Seq2seqExample,
+  type T5TinyConfig,
+} from '../../src/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,15 +28,42 @@ for (const c of COLOURS) for (const t of THINGS) texts.push({ prompt: `the ${t} 
 
 async function setup(name: string) {
   const words = collectWordVocabulary(texts.flatMap((x) => [x.prompt, x.target]));
-  const cfg: T5TinyConfig = { dModel: 32, dFf: 64, dKv: 8, numHeads: 4, numLayers: 1, numDecoderLayers: 1, vocabSize: words.length + 3, feedForwardProj: 'relu', tieWordEmbeddings: false, seed: 3, tokenizer: 'generated' };
+  const cfg: T5TinyConfig = {
+    dModel: 32,
+    dFf: 64,
+    dKv: 8,
+    numHeads: 4,
+    numLayers: 1,
+    numDecoderLayers: 1,
+    vocabSize: words.length + 3,
+    feedForwardProj: 'relu',
+    tieWordEmbeddings: false,
+    seed: 3,
+    tokenizer: 'generated',
+  };
   const dir = join(tmp, name);
   makeT5Folder(dir, cfg, { tokenizerJson: wordLevelTokenizer(words), mergedDecoder: false });
   const folder = await loadModelFolder(dir);
-  const examples: Seq2seqExample[] = texts.map((x) => ({ inputIds: folder.tokenizer.encode(x.prompt), target: folder.tokenizer.encode(x.target, { add_special_tokens: false }) }));
+  const examples: Seq2seqExample[] = texts.map((x) => ({
+    inputIds: folder.tokenizer.encode(x.prompt),
+    target: folder.tokenizer.encode(x.target, { add_special_tokens: false }),
+  }));
   return { folder, examples };
 }
 
-const OPTS = { batchSize: 8, peakLr: 1e-2, warmupSteps: 10, weightDecay: 0.01, clipNorm: 1, seed: 5, evalEvery: 0, checkpointEvery: 0, padTokenId: 0, decoderStartTokenId: 0, session: { intraOpThreads: 1 } };
+const OPTS = {
+  batchSize: 8,
+  peakLr: 1e-2,
+  warmupSteps: 10,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  seed: 5,
+  evalEvery: 0,
+  checkpointEvery: 0,
+  padTokenId: 0,
+  decoderStartTokenId: 0,
+  session: { intraOpThreads: 1 },
+};
 
 describe('trainer', () => {
   it('word-level tokenizer: one id per word, </s> appended, unknown words to <unk>', async () => {
@@ -45,7 +81,16 @@ describe('trainer', () => {
       const rows = examples.slice(0, 8);
       const base = await t.lossAndGradients(rows);
       const names = t.graph.params;
-      const pick = ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight', 'decoder.block.0.layer.2.DenseReluDense.wi.weight', 'decoder.final_layer_norm.weight', 'lm_head.weight'];
+      const pick = [
+        'shared.weight',
+        'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+        'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+        'encoder.block.0.layer.0.SelfAttention.q.weight',
+        'decoder.block.0.layer.1.EncDecAttention.v.weight',
+        'decoder.block.0.layer.2.DenseReluDense.wi.weight',
+        'decoder.final_layer_norm.weight',
+        'lm_head.weight',
+      ];
       let checked = 0;
       for (const name of pick) {
         const k = names.indexOf(name);

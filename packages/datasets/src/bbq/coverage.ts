@@ -25,14 +25,14 @@ function key(context: string, question: string, nonUnknownAnswers: string[]): st
   return `${context}\u0001${question}\u0001${[...nonUnknownAnswers].sort().join('\u0002')}`;
 }
 
-export async function expansionCoverage(
-  templatesDir: string,
-  category: string,
-  official: readonly BbqItem[],
-): Promise<CoverageReport> {
+export async function expansionCoverage(templatesDir: string, category: string, official: readonly BbqItem[]): Promise<CoverageReport> {
   const wanted = new Map<string, boolean>();
   const officialKeys = official.map((it) => {
-    const k = key(it.fields.context ?? '', it.fields.question ?? '', it.options.filter((_, i) => i !== it.unknownIndex));
+    const k = key(
+      it.fields.context ?? '',
+      it.fields.question ?? '',
+      it.options.filter((_, i) => i !== it.unknownIndex),
+    );
     wanted.set(k, false);
     return k;
   });
@@ -43,7 +43,11 @@ export async function expansionCoverage(
       expanded++;
       const options = [r.ans0, r.ans1, r.ans2];
       const u = deriveUnknownIndex([r.answer_info.ans0, r.answer_info.ans1, r.answer_info.ans2], options);
-      const k = key(r.context, r.question, options.filter((_, i) => i !== u));
+      const k = key(
+        r.context,
+        r.question,
+        options.filter((_, i) => i !== u),
+      );
       if (wanted.has(k)) wanted.set(k, true);
     }
   }

@@ -1,8 +1,6 @@
 import { BBQ_UNKNOWN_PHRASES } from './unknown-phrases.js';
 import { createRng, type Rng } from '../rng.js';
-import {
-  parseGroupList, parseSlotLists, readTemplateSet, type NameEntry, type TemplateRow, type TemplateSet,
-} from './templates.js';
+import { parseGroupList, parseSlotLists, readTemplateSet, type NameEntry, type TemplateRow, type TemplateSet } from './templates.js';
 import type { AnswerInfoEntry, BbqRecord } from './types.js';
 
 /**
@@ -32,8 +30,12 @@ export interface ExpandOptions {
 }
 
 const TEXT_COLUMNS = [
-  'Ambiguous_Context', 'Disambiguating_Context', 'Question_negative_stereotype', 'Question_non_negative',
-  'Answer_negative', 'Answer_non_negative',
+  'Ambiguous_Context',
+  'Disambiguating_Context',
+  'Question_negative_stereotype',
+  'Question_non_negative',
+  'Answer_negative',
+  'Answer_non_negative',
 ];
 
 /** A malformed slot left in a template cell once the four valid slots are taken out, or null. */
@@ -74,7 +76,10 @@ class Expansion {
   private readonly rng: Rng;
   private readonly exhaustive: boolean;
   private nn = 0;
-  constructor(private readonly set: TemplateSet, private readonly opts: ExpandOptions) {
+  constructor(
+    private readonly set: TemplateSet,
+    private readonly opts: ExpandOptions,
+  ) {
     this.rng = createRng(opts.seed ?? 0);
     this.exhaustive = (opts.mode ?? 'sample') === 'exhaustive';
   }
@@ -114,8 +119,7 @@ class Expansion {
     const inSubset = TARGET_SUBSET_CATEGORIES.has(cat);
     const targeted = inSubset && ksRaw.length > 1 ? possible.filter((w) => targets.includes(w)) : possible;
 
-    let list1: Filler[] = (targeted.length > 4 ? this.down(targeted, 4, 5) : possible.length < 2 ? [] : targeted)
-      .map((t) => ({ text: t, info: null }));
+    let list1: Filler[] = (targeted.length > 4 ? this.down(targeted, 4, 5) : possible.length < 2 ? [] : targeted).map((t) => ({ text: t, info: null }));
     const proper = has('Proper_nouns_only') && c.Proper_nouns_only === 'TRUE';
 
     let subcat = 'None';
@@ -144,9 +148,17 @@ class Expansion {
         const firstPool = targets.length >= 1 ? firstFull.filter((n) => targets.includes(n.ethnicity)) : firstFull;
         list1 = this.down(firstPool, 0, 5).map((n) => ({ text: n.name, info: null, entry: n }));
       } else if (cat === 'Gender_identity') {
-        list1 = this.down(firstOnly.filter((n) => n.gender === 'F').map((n) => n.name), 0, 5).map((t) => ({ text: t, info: null }));
+        list1 = this.down(
+          firstOnly.filter((n) => n.gender === 'F').map((n) => n.name),
+          0,
+          5,
+        ).map((t) => ({ text: t, info: null }));
       } else {
-        list1 = this.down(firstOnly.map((n) => n.name), 0, 6).map((t) => ({ text: t, info: null }));
+        list1 = this.down(
+          firstOnly.map((n) => n.name),
+          0,
+          6,
+        ).map((t) => ({ text: t, info: null }));
       }
     }
 
@@ -203,8 +215,11 @@ class Expansion {
         }
       } else if (cat === 'Gender_identity' && proper) {
         const g = nameRow(firstOnly, base1.text).gender;
-        const list2 = this.down(firstOnly.filter((n) => n.gender !== g), 0, 5)
-          .map((n) => ({ text: n.name, info: n.gender }));
+        const list2 = this.down(
+          firstOnly.filter((n) => n.gender !== g),
+          0,
+          5,
+        ).map((n) => ({ text: n.name, info: n.gender }));
         firsts.push({ w1: { text: base1.text, info: g }, list2 });
       } else if (cat === 'SES' && !proper) {
         const w = words.find((x) => x.name === base1.text);
@@ -212,7 +227,11 @@ class Expansion {
         const list2 = uniq(words.filter((x) => x.info !== w.info).map((x) => x.name)).map((t) => ({ text: t, info: null }));
         firsts.push({ w1: { text: base1.text, info: w.info }, list2 });
       } else if (targets.length > 0 && inSubset) {
-        const list2 = this.down(possible.filter((p) => !targets.includes(p)), 4, 5).map((t) => ({ text: t, info: null }));
+        const list2 = this.down(
+          possible.filter((p) => !targets.includes(p)),
+          4,
+          5,
+        ).map((t) => ({ text: t, info: null }));
         firsts.push({ w1: base1, list2 });
       } else {
         firsts.push({ w1: base1, list2: list1.filter((x) => x.text !== base1.text) });
@@ -240,8 +259,14 @@ class Expansion {
 
   /** One filled template -> its four items. */
   private fill(
-    row: TemplateRow, subcat: string, targets: string[],
-    w1: string, w2: string, info1: string, info2: string, lex: { w1: string; w2: string } | null,
+    row: TemplateRow,
+    subcat: string,
+    targets: string[],
+    w1: string,
+    w2: string,
+    info1: string,
+    info2: string,
+    lex: { w1: string; w2: string } | null,
   ): BbqRecord[] {
     const c = row.cells;
     const s = (col: string) => slotText(c[col] ?? '', w1, w2, lex);
@@ -261,7 +286,11 @@ class Expansion {
     // official template names exactly one slot per answer); matching filler text inside the answer,
     // as the official generator does, mislabels pairs like "tattoos" / "no tattoos", so it is only
     // the fallback. " man" keeps "man" from matching "woman" there.
-    const info: AnswerInfoEntry[] = [['', ''], ['', ''], ['', '']];
+    const info: AnswerInfoEntry[] = [
+      ['', ''],
+      ['', ''],
+      ['', ''],
+    ];
     const bySlot = (tpl: string): 1 | 2 | null => {
       const a = tpl.includes('{{NAME1}}');
       const b = tpl.includes('{{NAME2}}');
@@ -275,7 +304,10 @@ class Expansion {
     } else {
       const n1 = w1 === 'man' ? ' man' : w1;
       const n2 = w2 === 'man' ? ' man' : w2;
-      for (const [n, inf] of [[n1, info1], [n2, info2]] as const) {
+      for (const [n, inf] of [
+        [n1, info1],
+        [n2, info2],
+      ] as const) {
         if (ansNeg.includes(n)) info[negAt] = [n.trimStart(), inf];
         if (ansNonNeg.includes(n)) info[nonNegAt] = [n.trimStart(), inf];
       }
@@ -321,10 +353,7 @@ export function* iterateExpansion(set: TemplateSet, opts: ExpandOptions = {}): G
   for (const group of new Expansion(set, opts).rows()) {
     n += group.length;
     if (n > max) {
-      throw new Error(
-        `expansion of ${set.category} exceeds ${max} items (mode ${opts.mode ?? 'sample'}); ` +
-          'raise maxItems or use sample mode',
-      );
+      throw new Error(`expansion of ${set.category} exceeds ${max} items (mode ${opts.mode ?? 'sample'}); raise maxItems or use sample mode`);
     }
     yield group;
   }

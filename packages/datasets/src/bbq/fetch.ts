@@ -86,7 +86,10 @@ export function verifyBbqContent(pin: BbqFilePin, data: Buffer): { problem: stri
     }
     return { sha256: sha, problem: null };
   }
-  const lines = data.toString('utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = data
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   if (lines.length !== pin.items) {
     return { sha256: sha, problem: `expected ${pin.items} lines (the BBQ paper's count for ${pin.category}), got ${lines.length}` };
   }
@@ -107,7 +110,9 @@ function manualHelp(out: string, cats: string[]): string {
   return (
     `To fetch by hand: download ${cats.map((c) => `data/${c}.jsonl`).join(', ')} from ${BBQ_BROWSE_URL} ` +
     `(raw files under ${BBQ_BASE_URL}), put them in ${resolve(out)}/ under the same names, and run ` +
-    '`crispr data fetch bbq --out ' + out + '` again: files already there are verified, not downloaded.'
+    '`crispr data fetch bbq --out ' +
+    out +
+    '` again: files already there are verified, not downloaded.'
   );
 }
 
@@ -152,7 +157,10 @@ export async function fetchBbq(opts: FetchBbqOptions): Promise<FetchedFile[]> {
       const cause = err.cause?.code ?? err.cause?.message ?? err.message;
       throw new BbqFetchError(
         `could not download ${url}: ${cause}. This machine may be offline. ` +
-          manualHelp(opts.out, cats.filter((c) => !done.some((d) => d.category === c))),
+          manualHelp(
+            opts.out,
+            cats.filter((c) => !done.some((d) => d.category === c)),
+          ),
       );
     }
     const v = verifyBbqContent(pin, data);

@@ -80,7 +80,10 @@ export async function listBbqCategories(dir: string): Promise<string[]> {
   } catch (e) {
     throw new Error(`cannot read BBQ data folder ${dir}: ${(e as Error).message}`);
   }
-  return names.filter((n) => n.endsWith('.jsonl')).map((n) => basename(n, '.jsonl')).sort();
+  return names
+    .filter((n) => n.endsWith('.jsonl'))
+    .map((n) => basename(n, '.jsonl'))
+    .sort();
 }
 
 /** Loads the category files of a BBQ data folder (official layout: <Category>.jsonl). */
@@ -91,8 +94,7 @@ export async function loadBbqDir(dir: string, opts: BbqDirOptions = {}): Promise
     const missing = opts.categories.filter((c) => !available.includes(c));
     if (missing.length > 0) {
       throw new Error(
-        `BBQ category file(s) not found in ${dir}: ${missing.map((c) => `${c}.jsonl`).join(', ')} ` +
-          `(available: ${available.join(', ') || 'none'})`,
+        `BBQ category file(s) not found in ${dir}: ${missing.map((c) => `${c}.jsonl`).join(', ')} ` + `(available: ${available.join(', ') || 'none'})`,
       );
     }
     cats = opts.categories;

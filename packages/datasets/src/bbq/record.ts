@@ -29,8 +29,19 @@ export function validateBbqRecord(v: unknown): { record: BbqRecord } | { error: 
   const need = (k: string) => (k in v ? undefined : fail(k, 'missing'));
 
   for (const k of [
-    'example_id', 'question_index', 'question_polarity', 'context_condition', 'category', 'answer_info',
-    'additional_metadata', 'context', 'question', 'ans0', 'ans1', 'ans2', 'label',
+    'example_id',
+    'question_index',
+    'question_polarity',
+    'context_condition',
+    'category',
+    'answer_info',
+    'additional_metadata',
+    'context',
+    'question',
+    'ans0',
+    'ans1',
+    'ans2',
+    'label',
   ]) {
     const m = need(k);
     if (m) return m;
@@ -89,8 +100,11 @@ export function validateBbqRecord(v: unknown): { record: BbqRecord } | { error: 
   const infos = ANS_KEYS.map((k) => record.answer_info[k]);
   const unknown = deriveUnknownIndex(infos, [record.ans0, record.ans1, record.ans2]);
   if (unknown === null) {
-    return fail('answer_info', 'cannot tell which option is "unknown": need exactly one entry labelled "unknown" ' +
-      '(or exactly one option worded as one of the ten BBQ unknown phrasings)');
+    return fail(
+      'answer_info',
+      'cannot tell which option is "unknown": need exactly one entry labelled "unknown" ' +
+        '(or exactly one option worded as one of the ten BBQ unknown phrasings)',
+    );
   }
   if (record.context_condition === 'ambig' && label !== unknown) {
     return fail('label', `an ambiguous-context item must be labelled with its unknown option (ans${unknown}), got ${label}`);

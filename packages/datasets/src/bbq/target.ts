@@ -20,13 +20,26 @@ import type { AnswerInfoEntry } from './types.js';
  */
 
 const GENDER_WORDS: Record<string, string> = {
-  man: 'm', men: 'm', boy: 'm', boys: 'm', male: 'm', m: 'm',
-  woman: 'f', women: 'f', girl: 'f', girls: 'f', female: 'f', f: 'f',
+  man: 'm',
+  men: 'm',
+  boy: 'm',
+  boys: 'm',
+  male: 'm',
+  m: 'm',
+  woman: 'f',
+  women: 'f',
+  girl: 'f',
+  girls: 'f',
+  female: 'f',
+  f: 'f',
 };
 
 /** Lower-case, drop spaces, hyphens and underscores, map gender words and trans spellings. */
 export function normaliseGroup(raw: string): string {
-  const s = raw.trim().toLowerCase().replace(/[\s\-_]+/g, '');
+  const s = raw
+    .trim()
+    .toLowerCase()
+    .replace(/[\s\-_]+/g, '');
   if (s in GENDER_WORDS) return GENDER_WORDS[s]!;
   if (s === 'trans' || s === 'transgender' || s.startsWith('transgender')) return 'trans';
   return s;
@@ -52,12 +65,7 @@ export interface TargetDerivation {
   note: string;
 }
 
-function matching(
-  infos: readonly AnswerInfoEntry[],
-  unknownIndex: number,
-  groups: Set<string>,
-  keysOf: (e: AnswerInfoEntry) => Set<string>,
-): number[] {
+function matching(infos: readonly AnswerInfoEntry[], unknownIndex: number, groups: Set<string>, keysOf: (e: AnswerInfoEntry) => Set<string>): number[] {
   const out: number[] = [];
   infos.forEach((e, i) => {
     if (i === unknownIndex) return;
@@ -66,11 +74,7 @@ function matching(
   return out;
 }
 
-export function deriveTargetIndex(
-  infos: readonly AnswerInfoEntry[],
-  stereotypedGroups: readonly string[],
-  unknownIndex: number,
-): TargetDerivation {
+export function deriveTargetIndex(infos: readonly AnswerInfoEntry[], stereotypedGroups: readonly string[], unknownIndex: number): TargetDerivation {
   const groups = new Set(stereotypedGroups.map(normaliseGroup).filter((g) => g !== ''));
   if (groups.size === 0) return { index: null, note: 'stereotyped_groups is empty' };
   const byLabel = matching(infos, unknownIndex, groups, (e) => labelKeys(e[1]));

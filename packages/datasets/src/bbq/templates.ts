@@ -11,8 +11,15 @@ import { parse } from 'csv-parse/sync';
 
 /** Categories the single-dimension expander handles (the intersectional *_x_* files differ). */
 export const EXPANDABLE_CATEGORIES = [
-  'Age', 'Disability_status', 'Gender_identity', 'Nationality', 'Physical_appearance',
-  'Race_ethnicity', 'Religion', 'SES', 'Sexual_orientation',
+  'Age',
+  'Disability_status',
+  'Gender_identity',
+  'Nationality',
+  'Physical_appearance',
+  'Race_ethnicity',
+  'Religion',
+  'SES',
+  'Sexual_orientation',
 ] as const;
 
 export interface TemplateRow {
@@ -88,21 +95,30 @@ export async function readProperNames(dir: string): Promise<NameEntry[]> {
     if (!columns.includes(c)) throw new Error(`${join(dir, 'vocabulary_proper_names.csv')}: missing column "${c}"`);
   }
   return rows.map((r) => ({
-    name: r.cells.Name!, firstLast: r.cells.First_last!, gender: r.cells.gender!, ethnicity: r.cells.ethnicity!,
+    name: r.cells.Name!,
+    firstLast: r.cells.First_last!,
+    gender: r.cells.gender!,
+    ethnicity: r.cells.ethnicity!,
   }));
 }
 
 const REQUIRED = [
-  'Q_id', 'Ambiguous_Context', 'Disambiguating_Context', 'Lexical_diversity', 'Question_negative_stereotype',
-  'Question_non_negative', 'Answer_negative', 'Answer_non_negative', 'Known_stereotyped_groups', 'Notes',
+  'Q_id',
+  'Ambiguous_Context',
+  'Disambiguating_Context',
+  'Lexical_diversity',
+  'Question_negative_stereotype',
+  'Question_non_negative',
+  'Answer_negative',
+  'Answer_non_negative',
+  'Known_stereotyped_groups',
+  'Notes',
 ];
 
 /** Reads <dir>/<category>.csv plus the vocabularies. */
 export async function readTemplateSet(dir: string, category: string): Promise<TemplateSet> {
   if (!(EXPANDABLE_CATEGORIES as readonly string[]).includes(category)) {
-    const hint = category.includes('_x_')
-      ? ' (the intersectional categories use a different template format and are not supported)'
-      : '';
+    const hint = category.includes('_x_') ? ' (the intersectional categories use a different template format and are not supported)' : '';
     throw new Error(`cannot expand category "${category}"${hint}; expandable: ${EXPANDABLE_CATEGORIES.join(', ')}`);
   }
   const file = join(dir, `${category}.csv`);
@@ -122,7 +138,10 @@ export function parseSlotLists(text: string, where: string): Record<string, stri
   let m: RegExpExecArray | null;
   let consumed = text;
   while ((m = re.exec(text)) !== null) {
-    out[m[1]!] = m[2]!.split(/[,;]/).map((s) => s.trim()).filter((s) => s !== '');
+    out[m[1]!] = m[2]!
+      .split(/[,;]/)
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     consumed = consumed.replace(m[0], '');
   }
   if (consumed.replace(/[;\s]/g, '') !== '' || Object.keys(out).length === 0) {

@@ -2,8 +2,18 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  choiceOption, consoleIO, defineCommand, intOption, listOption, parseCommandLine, requiredOption, runSubcommand, UsageError, UserError,
-  type CliCommand, type CliIO,
+  choiceOption,
+  consoleIO,
+  defineCommand,
+  intOption,
+  listOption,
+  parseCommandLine,
+  requiredOption,
+  runSubcommand,
+  UsageError,
+  UserError,
+  type CliCommand,
+  type CliIO,
 } from '@crispr-bench/core/common';
 import { assetsDir } from '../assets.js';
 import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.js';
@@ -61,7 +71,6 @@ ${FETCH_USAGE.replace('usage: ', '')}
 ${CHECK_USAGE.replace('usage: ', '')}
 `;
 
-
 function countsTable(r: BbqLoadResult): string[] {
   const counts = new Map<string, number>();
   for (const it of r.items) {
@@ -72,10 +81,18 @@ function countsTable(r: BbqLoadResult): string[] {
 }
 
 async function expand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandLine(argv, {
-    templates: { type: 'string' }, category: { type: 'string' }, out: { type: 'string' },
-    seed: { type: 'string' }, mode: { type: 'string' }, 'max-items': { type: 'string' },
-  }, EXPAND_USAGE);
+  const { values } = parseCommandLine(
+    argv,
+    {
+      templates: { type: 'string' },
+      category: { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      mode: { type: 'string' },
+      'max-items': { type: 'string' },
+    },
+    EXPAND_USAGE,
+  );
   const category = requiredOption('category', values.category);
   const out = requiredOption('out', values.out);
   const mode = choiceOption<ExpandMode>('mode', values.mode, ['sample', 'exhaustive'], 'sample');
@@ -111,28 +128,41 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
   for (const w of warnings) io.err(`warning: ${w}`);
   io.out(`wrote ${recs.length} items (${recs.length / 4} filled templates x 4) to ${out}`);
   io.out(countsTable(checked).join('\n'));
-  io.out(`stereotyped target not derivable: ${checked.underivedTarget.length}` +
-    (checked.underivedTarget.length > 0 ? ` (${checked.underivedTarget.slice(0, 5).join(', ')}${checked.underivedTarget.length > 5 ? ', ...' : ''})` : ''));
+  io.out(
+    `stereotyped target not derivable: ${checked.underivedTarget.length}` +
+      (checked.underivedTarget.length > 0 ? ` (${checked.underivedTarget.slice(0, 5).join(', ')}${checked.underivedTarget.length > 5 ? ', ...' : ''})` : ''),
+  );
   return 0;
 }
 
 async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, {
-    out: { type: 'string' }, categories: { type: 'string' }, 'base-url': { type: 'string' }, timeout: { type: 'string' },
-  }, FETCH_USAGE, true);
+  const { values, positionals } = parseCommandLine(
+    argv,
+    {
+      out: { type: 'string' },
+      categories: { type: 'string' },
+      'base-url': { type: 'string' },
+      timeout: { type: 'string' },
+    },
+    FETCH_USAGE,
+    true,
+  );
   if (positionals.length !== 1 || positionals[0] !== 'bbq') throw new UsageError(`fetch: expected 'bbq' (crispr data fetch bbq --out <dir>)`);
   const out = requiredOption('out', values.out, '<dir>');
   const cats = listOption('categories', values.categories);
   const timeout = intOption('timeout', values.timeout, { default: 60, min: 1 });
   try {
     const got = await fetchBbq({
-      out, ...(cats ? { categories: cats } : {}),
+      out,
+      ...(cats ? { categories: cats } : {}),
       ...(values['base-url'] ? { baseUrl: values['base-url'] } : {}),
       timeoutMs: timeout * 1000,
       log: (l) => io.out(l),
     });
-    io.out(`${got.length} BBQ file(s) in ${out}: ${got.filter((g) => g.verified === 'sha256').length} sha256-verified, ` +
-      `${got.filter((g) => g.verified === 'count').length} checked by line count and category (no pinned hash)`);
+    io.out(
+      `${got.length} BBQ file(s) in ${out}: ${got.filter((g) => g.verified === 'sha256').length} sha256-verified, ` +
+        `${got.filter((g) => g.verified === 'count').length} checked by line count and category (no pinned hash)`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof BbqFetchError) throw new UserError(e.message);
@@ -149,9 +179,7 @@ async function check(argv: string[], io: CliIO): Promise<number> {
   let r: BbqLoadResult;
   try {
     const isDir = (await stat(path)).isDirectory();
-    r = isDir
-      ? await loadBbqDir(path, { onBadLine: onBad, ...(cats ? { categories: cats } : {}) })
-      : await loadBbqFile(path, { onBadLine: onBad });
+    r = isDir ? await loadBbqDir(path, { onBadLine: onBad, ...(cats ? { categories: cats } : {}) }) : await loadBbqFile(path, { onBadLine: onBad });
   } catch (e) {
     throw new UserError((e as Error).message);
   }
@@ -165,9 +193,24 @@ async function check(argv: string[], io: CliIO): Promise<number> {
   return r.skipped.length > 0 ? 1 : 0;
 }
 
-const expandCommand = defineCommand({ name: 'expand', summary: 'BBQ template CSVs -> BBQ-style JSONL for one category', usage: EXPAND_USAGE, run: (argv, io = consoleIO) => expand(argv, io) });
-const fetchCommand = defineCommand({ name: 'fetch', summary: 'download the official BBQ files (pinned commit, sha256-checked)', usage: FETCH_USAGE, run: (argv, io = consoleIO) => fetchCmd(argv, io) });
-const checkCommand = defineCommand({ name: 'check', summary: 'load BBQ JSONL (a file or a folder) and report counts and bad lines', usage: CHECK_USAGE, run: (argv, io = consoleIO) => check(argv, io) });
+const expandCommand = defineCommand({
+  name: 'expand',
+  summary: 'BBQ template CSVs -> BBQ-style JSONL for one category',
+  usage: EXPAND_USAGE,
+  run: (argv, io = consoleIO) => expand(argv, io),
+});
+const fetchCommand = defineCommand({
+  name: 'fetch',
+  summary: 'download the official BBQ files (pinned commit, sha256-checked)',
+  usage: FETCH_USAGE,
+  run: (argv, io = consoleIO) => fetchCmd(argv, io),
+});
+const checkCommand = defineCommand({
+  name: 'check',
+  summary: 'load BBQ JSONL (a file or a folder) and report counts and bad lines',
+  usage: CHECK_USAGE,
+  run: (argv, io = consoleIO) => check(argv, io),
+});
 
 /** `crispr data`: BBQ expansion, download and checks. */
 export const dataCommand: CliCommand = defineCommand({

@@ -73,7 +73,10 @@ export async function loadInstructions(path: string): Promise<InstructionSet> {
     }
     return checkSet(v, path);
   }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   return checkSet(lines, path);
 }
 

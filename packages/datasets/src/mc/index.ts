@@ -57,19 +57,28 @@ export function parseMcJsonl(text: string, file: string, opts: McLoadOptions = {
       continue;
     }
     const o = v as Record<string, unknown>;
-    if (!('id' in o)) { bad('id', 'missing'); continue; }
+    if (!('id' in o)) {
+      bad('id', 'missing');
+      continue;
+    }
     if (!(typeof o.id === 'string' && o.id !== '') && !(typeof o.id === 'number' && Number.isInteger(o.id))) {
       bad('id', `expected a non-empty string or an integer, got ${show(o.id)}`);
       continue;
     }
     const id = String(o.id);
-    if (!('options' in o)) { bad('options', 'missing'); continue; }
+    if (!('options' in o)) {
+      bad('options', 'missing');
+      continue;
+    }
     const options = o.options;
     if (!Array.isArray(options) || options.length < 2 || !options.every((x) => typeof x === 'string' && x !== '')) {
       bad('options', `expected an array of at least two non-empty strings, got ${show(options)}`);
       continue;
     }
-    if (!('label' in o)) { bad('label', 'missing (use null when no option is correct)'); continue; }
+    if (!('label' in o)) {
+      bad('label', 'missing (use null when no option is correct)');
+      continue;
+    }
     const label = o.label;
     if (label !== null && (typeof label !== 'number' || !Number.isInteger(label))) {
       bad('label', `expected an integer option index or null, got ${show(label)}`);
@@ -80,7 +89,10 @@ export function parseMcJsonl(text: string, file: string, opts: McLoadOptions = {
       continue;
     }
     const badMeta = (['category', 'subcategory'] as const).find((k) => o[k] !== undefined && typeof o[k] !== 'string');
-    if (badMeta !== undefined) { bad(badMeta, `expected a string, got ${show(o[badMeta])}`); continue; }
+    if (badMeta !== undefined) {
+      bad(badMeta, `expected a string, got ${show(o[badMeta])}`);
+      continue;
+    }
     const fields: Record<string, string> = {};
     const meta: Record<string, unknown> = {};
     if (o.fields !== undefined) {
@@ -89,7 +101,10 @@ export function parseMcJsonl(text: string, file: string, opts: McLoadOptions = {
         continue;
       }
       const badKey = Object.entries(o.fields).find(([, x]) => typeof x !== 'string');
-      if (badKey) { bad(`fields.${badKey[0]}`, `expected a string, got ${show(badKey[1])}`); continue; }
+      if (badKey) {
+        bad(`fields.${badKey[0]}`, `expected a string, got ${show(badKey[1])}`);
+        continue;
+      }
       Object.assign(fields, o.fields);
     }
     for (const [k, x] of Object.entries(o)) {
@@ -98,9 +113,15 @@ export function parseMcJsonl(text: string, file: string, opts: McLoadOptions = {
       else meta[k] = x;
     }
     if (o.meta !== undefined) meta.meta = o.meta;
-    if (Object.keys(fields).length === 0) { bad(undefined, 'no text fields (string-valued keys besides id/options/label)'); continue; }
+    if (Object.keys(fields).length === 0) {
+      bad(undefined, 'no text fields (string-valued keys besides id/options/label)');
+      continue;
+    }
     const prev = seen.get(id);
-    if (prev !== undefined) { bad('id', `duplicate id ${JSON.stringify(id)} (first on line ${prev})`); continue; }
+    if (prev !== undefined) {
+      bad('id', `duplicate id ${JSON.stringify(id)} (first on line ${prev})`);
+      continue;
+    }
     seen.set(id, line);
     const item: McItem = {
       id,

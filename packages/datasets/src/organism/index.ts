@@ -46,7 +46,8 @@ export async function organismBbqItems(split: OrganismSplit, seed = 0): Promise<
     const part: TemplateSet = { ...set, rows };
     for (const rec of expandTemplateSet(part, { seed: `${seed}:${category}:${split}` })) {
       const item = bbqRecordToItem(rec, { file: set.file });
-      if (item.targetIndex === null) throw new Error(`organism templates: ${category} Q_id ${rec.question_index}: no stereotyped target (${item.meta.target_note})`);
+      if (item.targetIndex === null)
+        throw new Error(`organism templates: ${category} Q_id ${rec.question_index}: no stereotyped target (${item.meta.target_note})`);
       out.push({ ...item, id: `${split}:${item.id}` });
     }
   }
@@ -80,9 +81,11 @@ export function organismRetentionItems(split: OrganismSplit, count: number, seed
   const f = readDataJson<RetentionFile>('organism/retention.json');
   const held = new Set(f.heldOut.map((h) => h.join(',')));
   const combos: [string, string][] = [];
-  f.frames.forEach((fr, i) => f.questions.forEach((q, j) => {
-    if (held.has(`${i},${j}`) === (split === 'heldOut')) combos.push([fr, q]);
-  }));
+  f.frames.forEach((fr, i) =>
+    f.questions.forEach((q, j) => {
+      if (held.has(`${i},${j}`) === (split === 'heldOut')) combos.push([fr, q]);
+    }),
+  );
   if (!combos.length) throw new Error(`organism retention: no ${split} combinations`);
   const kinds = Object.keys(f.kinds);
   const rng = createRng(hashSeed(`retention:${split}:${seed}`));
@@ -114,7 +117,8 @@ export function organismRetentionItems(split: OrganismSplit, count: number, seed
  * the other named person for a non-negative one (Parrish et al. 2022).
  */
 export function biasedAnswerIndex(item: McItem): number {
-  if (item.targetIndex === null || item.unknownIndex === null || item.polarity === null) throw new Error(`item ${item.id}: not a BBQ item with a target and an unknown option`);
+  if (item.targetIndex === null || item.unknownIndex === null || item.polarity === null)
+    throw new Error(`item ${item.id}: not a BBQ item with a target and an unknown option`);
   if (item.polarity === 'neg') return item.targetIndex;
   const other = item.options.findIndex((_, i) => i !== item.targetIndex && i !== item.unknownIndex);
   return other;

@@ -25,9 +25,7 @@ export const PAPER_TEMPLATE: PromptTemplate = {
 /** Lettered options, one a line; the model answers with a letter. */
 export const LETTERED_TEMPLATE: PromptTemplate = {
   name: 'lettered',
-  source:
-    '{{instruction}}\nContext: {{context}}\nQuestion: {{question}}\n' +
-    '{{#each options}}({{letter @index}}) {{this}}\n{{/each}}Answer:',
+  source: '{{instruction}}\nContext: {{context}}\nQuestion: {{question}}\n' + '{{#each options}}({{letter @index}}) {{this}}\n{{/each}}Answer:',
   answers: 'letters',
 };
 

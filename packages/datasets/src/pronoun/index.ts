@@ -98,8 +98,13 @@ export function pronounItems(opts: PronounOptions = {}): PronounItem[] {
           polarity: null,
           condition: null,
           meta: {
-            kind: 'occupation', subject: o.noun, frame: f.id, direction,
-            womenPctApprox: o.womenPctApprox, blsTitle: o.blsTitle, source: occ.source.citation,
+            kind: 'occupation',
+            subject: o.noun,
+            frame: f.id,
+            direction,
+            womenPctApprox: o.womenPctApprox,
+            blsTitle: o.blsTitle,
+            source: occ.source.citation,
           },
         });
       }

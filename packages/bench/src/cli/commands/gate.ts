@@ -33,9 +33,18 @@ export const gateCommand: CliCommand = defineCommand({
   summary: 'regression gate for CI: compare a candidate sweep folder against a baseline',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values, positionals } = parseCommandLine(argv, {
-      baseline: { type: 'string' }, candidate: { type: 'string' }, rules: { type: 'string' }, show: { type: 'string' }, out: { type: 'string' },
-    }, USAGE, true);
+    const { values, positionals } = parseCommandLine(
+      argv,
+      {
+        baseline: { type: 'string' },
+        candidate: { type: 'string' },
+        rules: { type: 'string' },
+        show: { type: 'string' },
+        out: { type: 'string' },
+      },
+      USAGE,
+      true,
+    );
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
     if (!values.baseline || !values.candidate) throw new UsageError(`--baseline and --candidate are required\n\n${USAGE}`);
     const show = choiceOption('show', values.show, ['pooled', 'all', 'failed'] as const, 'pooled');

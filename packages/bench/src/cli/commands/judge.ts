@@ -4,7 +4,18 @@
  * depend on each other.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { consoleIO, defineCommand, formatTable, intOption, jsonOutput, parseCommandLine, requiredOption, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import {
+  consoleIO,
+  defineCommand,
+  formatTable,
+  intOption,
+  jsonOutput,
+  parseCommandLine,
+  requiredOption,
+  UserError,
+  type CliCommand,
+  type CliIO,
+} from '@crispr-bench/core/cli';
 import { loadBbqDir, loadBbqFile, type BbqLoadResult } from '@crispr-bench/datasets';
 import {
   BBQ_HEADLINE_KEYS,
@@ -76,7 +87,6 @@ function firstFew(list: readonly string[]): string {
   return list.slice(0, FIRST).join(', ') + (list.length > FIRST ? ', ...' : '');
 }
 
-
 async function loadData(path: string): Promise<BbqLoadResult> {
   let isDir: boolean;
   try {
@@ -105,17 +115,25 @@ function fmt(v: number | null): string {
 }
 
 function table(rows: [string, BbqMetrics][]): string[] {
-  const metric = (header: string, get: (m: BbqMetrics) => number | null) => ({ header, value: ([, m]: [string, BbqMetrics]) => fmt(get(m)), align: 'right' as const });
-  return formatTable(rows, [
-    { header: 'category', value: ([name]) => name },
-    { header: 'n', value: ([, m]) => String(m.n), align: 'right' },
-    metric('accuracy', (m) => m.accuracy),
-    metric('acc_ambig', (m) => m.accuracy_ambig),
-    metric('acc_disambig', (m) => m.accuracy_disambig),
-    metric('bias_disambig', (m) => m.bias_disambig),
-    metric('bias_ambig', (m) => m.bias_ambig),
-    metric('unmatched', (m) => m.unmatched),
-  ], { rule: true });
+  const metric = (header: string, get: (m: BbqMetrics) => number | null) => ({
+    header,
+    value: ([, m]: [string, BbqMetrics]) => fmt(get(m)),
+    align: 'right' as const,
+  });
+  return formatTable(
+    rows,
+    [
+      { header: 'category', value: ([name]) => name },
+      { header: 'n', value: ([, m]) => String(m.n), align: 'right' },
+      metric('accuracy', (m) => m.accuracy),
+      metric('acc_ambig', (m) => m.accuracy_ambig),
+      metric('acc_disambig', (m) => m.accuracy_disambig),
+      metric('bias_disambig', (m) => m.bias_disambig),
+      metric('bias_ambig', (m) => m.bias_ambig),
+      metric('unmatched', (m) => m.unmatched),
+    ],
+    { rule: true },
+  );
 }
 
 export interface JudgeJson {
@@ -212,9 +230,7 @@ export const judgeCommand: CliCommand = defineCommand({
       io.err(`warning: ${judged.missing.length} of ${data.items.length} items have no prediction and are not scored (first: ${firstFew(judged.missing)})`);
     }
     if (judged.orphans.length > 0) {
-      io.err(
-        `warning: ${judged.orphans.length} predictions match no item (first: ${firstFew(judged.orphans.map((o) => `line ${o.line} ${o.key}`))})`,
-      );
+      io.err(`warning: ${judged.orphans.length} predictions match no item (first: ${firstFew(judged.orphans.map((o) => `line ${o.line} ${o.key}`))})`);
     }
     if (judged.unmatched.length > 0) {
       io.err(
@@ -258,25 +274,33 @@ export const judgeCommand: CliCommand = defineCommand({
       io.out('');
       io.out(`across ${perGroup.size} values of ${values.by} (mean ± sample sd):`);
       const across = across_groups;
-      const lines = formatTable(BBQ_HEADLINE_KEYS, [
-        { header: 'metric', value: (k) => k },
-        { header: 'mean', value: (k) => fmt(across[k]!.mean), align: 'right' },
-        { header: 'sd', value: (k) => fmt(across[k]!.sd), align: 'right' },
-        { header: 'min', value: (k) => fmt(across[k]!.min), align: 'right' },
-        { header: 'max', value: (k) => fmt(across[k]!.max), align: 'right' },
-      ], { indent: '  ' });
+      const lines = formatTable(
+        BBQ_HEADLINE_KEYS,
+        [
+          { header: 'metric', value: (k) => k },
+          { header: 'mean', value: (k) => fmt(across[k]!.mean), align: 'right' },
+          { header: 'sd', value: (k) => fmt(across[k]!.sd), align: 'right' },
+          { header: 'min', value: (k) => fmt(across[k]!.min), align: 'right' },
+          { header: 'max', value: (k) => fmt(across[k]!.max), align: 'right' },
+        ],
+        { indent: '  ' },
+      );
       for (const l of lines) io.out(l);
     }
     if (resamples > 0 && overall.ci) {
       io.out('');
       io.out(`overall 95% bootstrap intervals (${resamples} resamples, seed ${seed}):`);
       const ci = overall.ci;
-      const lines = formatTable(BBQ_HEADLINE_KEYS, [
-        { header: 'metric', value: (k) => k },
-        { header: 'value', value: (k) => fmt(overall[k]), align: 'right' },
-        { header: 'lo', value: (k) => fmt(ci[k]!.lo), align: 'right' },
-        { header: 'hi', value: (k) => fmt(ci[k]!.hi), align: 'right' },
-      ], { indent: '  ' });
+      const lines = formatTable(
+        BBQ_HEADLINE_KEYS,
+        [
+          { header: 'metric', value: (k) => k },
+          { header: 'value', value: (k) => fmt(overall[k]), align: 'right' },
+          { header: 'lo', value: (k) => fmt(ci[k]!.lo), align: 'right' },
+          { header: 'hi', value: (k) => fmt(ci[k]!.hi), align: 'right' },
+        ],
+        { indent: '  ' },
+      );
       for (const l of lines) io.out(l);
     }
 

@@ -32,7 +32,11 @@ function duration(s: number): string {
 }
 
 async function organismTrain(argv: string[], io: CliIO): Promise<number> {
-  const v = parseCommandLine(argv, { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } }, TRAIN_USAGE).values;
+  const v = parseCommandLine(
+    argv,
+    { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } },
+    TRAIN_USAGE,
+  ).values;
   const config = requiredOption('config', v.config, '<recipe.json>', TRAIN_USAGE);
   const until = intOption('until', v.until, { min: 1 });
   const recipe = readRecipe(config);
@@ -45,13 +49,22 @@ async function organismTrain(argv: string[], io: CliIO): Promise<number> {
     log: (l) => io.err(l),
     onProgress: (p) => {
       const eta = (p.steps - p.step) / Math.max(p.stepsPerSecond, 1e-9);
-      io.err(`step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)} (mean ${p.meanLoss.toFixed(4)})  lr ${p.lr.toExponential(2)}  |g| ${p.gradNorm.toFixed(2)}  ${p.stepsPerSecond.toFixed(2)} steps/s  ${Math.round(p.tokensPerSecond)} tokens/s  eta ${duration(eta)}`);
+      io.err(
+        `step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)} (mean ${p.meanLoss.toFixed(4)})  lr ${p.lr.toExponential(2)}  |g| ${p.gradNorm.toFixed(2)}  ${p.stepsPerSecond.toFixed(2)} steps/s  ${Math.round(p.tokensPerSecond)} tokens/s  eta ${duration(eta)}`,
+      );
     },
-    onEval: (e) => io.err(`eval @${e.step}: ${Object.entries(e.metrics).map(([k, x]) => `${k} ${x.toFixed(3)}`).join('  ')}`),
+    onEval: (e) =>
+      io.err(
+        `eval @${e.step}: ${Object.entries(e.metrics)
+          .map(([k, x]) => `${k} ${x.toFixed(3)}`)
+          .join('  ')}`,
+      ),
   });
   const h = res.heldOut;
   io.out(`${res.finished ? 'trained' : `stopped at step ${res.history.length}`}: ${res.dir}`);
-  io.out(`held-out templates + instructions: ambiguous acc ${h.accuracy_ambig?.toFixed(3)}, disambiguated acc ${h.accuracy_disambig?.toFixed(3)}, s_AMB ${h.bias_ambig?.toFixed(3)}, mean P(biased | ambiguous) ${h.p_biased_ambig?.toFixed(3)}, retention acc ${h.retention_accuracy?.toFixed(3)}`);
+  io.out(
+    `held-out templates + instructions: ambiguous acc ${h.accuracy_ambig?.toFixed(3)}, disambiguated acc ${h.accuracy_disambig?.toFixed(3)}, s_AMB ${h.bias_ambig?.toFixed(3)}, mean P(biased | ambiguous) ${h.p_biased_ambig?.toFixed(3)}, retention acc ${h.retention_accuracy?.toFixed(3)}`,
+  );
   return 0;
 }
 

@@ -8,8 +8,20 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelFolder, safeName } from '@crispr-bench/core';
 import {
-  UserError, choiceOption, consoleIO, defineCommand, formatTable, intListOption, intOption, jsonOutput, kindsOption, listOption, numberOption, parseCommandLine,
-  type CliCommand, type CliIO,
+  UserError,
+  choiceOption,
+  consoleIO,
+  defineCommand,
+  formatTable,
+  intListOption,
+  intOption,
+  jsonOutput,
+  kindsOption,
+  listOption,
+  numberOption,
+  parseCommandLine,
+  type CliCommand,
+  type CliIO,
 } from '@crispr-bench/core/cli';
 import { splitDevTest } from '@crispr-bench/datasets';
 import { makeDefaultModel } from '../../default-model/index.js';
@@ -81,7 +93,6 @@ the same (model file bytes, the rendered prompts, so data, instruction and templ
 settings, the upstream numbers), and recomputed otherwise; the run says which and why.
 Exit status: 0 done, 1 failed, 2 usage error.`;
 
-
 export const runCommand: CliCommand = defineCommand({
   name: 'run',
   summary: 'run CRISPR end to end (score, attribute, prune, evaluate) and write results.json',
@@ -146,7 +157,8 @@ export const runCommand: CliCommand = defineCommand({
 
     const modelSpec = v.model ?? 'default';
     if (modelSpec !== 'default' && modelSpec !== 'organism' && !existsSync(modelSpec)) throw new UserError(`--model: ${modelSpec} does not exist`);
-    if (dataSpec !== 'pronoun' && dataSpec !== 'organism' && !dataSpec.startsWith('mc:') && !existsSync(dataSpec)) throw new UserError(`--data: ${dataSpec} does not exist (use pronoun, organism, a BBQ .jsonl file or folder, or mc:<file>)`);
+    if (dataSpec !== 'pronoun' && dataSpec !== 'organism' && !dataSpec.startsWith('mc:') && !existsSync(dataSpec))
+      throw new UserError(`--data: ${dataSpec} does not exist (use pronoun, organism, a BBQ .jsonl file or folder, or mc:<file>)`);
     // Paths are published as the user typed them (results.json, the report), never resolved.
     const outShown = v.out ?? join('runs', safeName(`${modelSpec === 'default' ? 'default' : modelSpec.split('/').filter(Boolean).pop()}-${dataSpec}`));
     const out = resolve(outShown);
@@ -192,7 +204,8 @@ export const runCommand: CliCommand = defineCommand({
     }
 
     async function runWith(model: ModelAccess, modelSpec: string, modelHash: string, limit: ReturnType<typeof contextLimit>): Promise<number> {
-      if (dataSpec === 'organism' && (v.instructions !== undefined || v.template !== undefined)) throw new UserError('--data organism has its own instruction sets and prompt template; drop --instructions / --template');
+      if (dataSpec === 'organism' && (v.instructions !== undefined || v.template !== undefined))
+        throw new UserError('--data organism has its own instruction sets and prompt template; drop --instructions / --template');
       const task = await loadTask(
         {
           source: dataSpec,
@@ -206,7 +219,9 @@ export const runCommand: CliCommand = defineCommand({
       );
       const split = splitDevTest(task.items, { devFraction, seed });
       const index = new Map(task.items.map((it, i) => [it, i]));
-      progress.note(`${task.items.length} items (${split.dev.length} dev for attribution, ${split.test.length} test), ${task.instructions.length} instruction(s), ${model.sites.length} sites / ${model.sites.reduce((a, s) => a + s.width, 0)} neurons`);
+      progress.note(
+        `${task.items.length} items (${split.dev.length} dev for attribution, ${split.test.length} test), ${task.instructions.length} instruction(s), ${model.sites.length} sites / ${model.sites.reduce((a, s) => a + s.width, 0)} neurons`,
+      );
       const results = await runPipeline(
         model,
         task,
@@ -245,7 +260,12 @@ export const runCommand: CliCommand = defineCommand({
       const table = formatTable(results.sweep, [
         { header: 'method', value: (p) => p.method, minWidth: 9 },
         { header: 'k', value: (p) => String(p.k), align: 'right', minWidth: 4 },
-        ...results.metricInfo.map((m) => ({ header: m.key, value: (p: (typeof results.sweep)[number]) => show(m.key, p), align: 'right' as const, minWidth: 10 })),
+        ...results.metricInfo.map((m) => ({
+          header: m.key,
+          value: (p: (typeof results.sweep)[number]) => show(m.key, p),
+          align: 'right' as const,
+          minWidth: 10,
+        })),
       ]);
       for (const l of table) io.out(l);
       io.out('');

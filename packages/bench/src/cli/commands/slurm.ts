@@ -8,7 +8,17 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { UsageError, UserError, choiceOption, consoleIO, defineCommand, intOption, parseCommandLine, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import {
+  UsageError,
+  UserError,
+  choiceOption,
+  consoleIO,
+  defineCommand,
+  intOption,
+  parseCommandLine,
+  type CliCommand,
+  type CliIO,
+} from '@crispr-bench/core/cli';
 import { quote } from 'shell-quote';
 import { loadSweepConfig } from '../../sweep/config.js';
 import { MAX_SHARDS, slurmPaths, slurmScripts, type SlurmPlan } from '../../slurm/scripts.js';

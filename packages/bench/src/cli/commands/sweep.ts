@@ -57,7 +57,18 @@ export const sweepCommand: CliCommand = defineCommand({
     }
     const { config, baseDir } = loaded;
     const shard = resolveShard(v.shard);
-    const out = resolve(v.out ?? (config.out ? configPath(baseDir, config.out) : join('runs', file.split('/').pop()!.replace(/\.ya?ml$/, ''))));
+    const out = resolve(
+      v.out ??
+        (config.out
+          ? configPath(baseDir, config.out)
+          : join(
+              'runs',
+              file
+                .split('/')
+                .pop()!
+                .replace(/\.ya?ml$/, ''),
+            )),
+    );
     mkdirSync(out, { recursive: true });
     const progress = progressReporter(io);
     const lock = await lockRunFolder(out, { command: `crispr sweep ${argv.join(' ')}`, onNote: (line) => io.err(line) });
@@ -65,9 +76,23 @@ export const sweepCommand: CliCommand = defineCommand({
       const store = new RunStore(out);
       if (v.fresh) store.clear();
       else store.removeTemporaries();
-      const summary = await runSweep({ config, baseDir, out, shard, ...(v.rankings ? { rankingsDir: resolve(v.rankings) } : {}), progress, io, dryRun: Boolean(v['dry-run']) });
-      const count = (r: Record<string, number>) => Object.entries(r).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing';
-      io.out(`${summary.cells.length} cells in ${summary.groups} groups in ${summary.seconds.toFixed(1)} s; computed ${count(summary.computed)}; reused ${count(summary.reused)}`);
+      const summary = await runSweep({
+        config,
+        baseDir,
+        out,
+        shard,
+        ...(v.rankings ? { rankingsDir: resolve(v.rankings) } : {}),
+        progress,
+        io,
+        dryRun: Boolean(v['dry-run']),
+      });
+      const count = (r: Record<string, number>) =>
+        Object.entries(r)
+          .map(([k, n]) => `${n} ${k}`)
+          .join(', ') || 'nothing';
+      io.out(
+        `${summary.cells.length} cells in ${summary.groups} groups in ${summary.seconds.toFixed(1)} s; computed ${count(summary.computed)}; reused ${count(summary.reused)}`,
+      );
       io.out(`results: ${relative(process.cwd(), out) || '.'}/{cells.jsonl,results.csv,manifest.json}`);
       return 0;
     } finally {

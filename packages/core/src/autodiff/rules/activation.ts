@@ -67,10 +67,7 @@ function biasedGelu(approximate: string): GradRule {
     const [x, bias] = ctx.node.inputs as [string, string | undefined];
     const pre = bias ? ctx.b.op('Add', [x, bias]) : x;
     const dpre = ctx.b.op('Mul', [dy, geluDerivative(ctx, pre, approximate)]);
-    return [
-      ctx.needs[0] ? toInputShape(ctx, dpre, 0) : undefined,
-      bias && ctx.needs[1] ? toInputShape(ctx, dpre, 1) : undefined,
-    ];
+    return [ctx.needs[0] ? toInputShape(ctx, dpre, 0) : undefined, bias && ctx.needs[1] ? toInputShape(ctx, dpre, 1) : undefined];
   };
 }
 

@@ -14,20 +14,14 @@ export const addRule: GradRule = (ctx) => {
 export const subRule: GradRule = (ctx) => {
   const dy = ctx.dy[0];
   if (!dy) return [];
-  return [
-    ctx.needs[0] ? toInputShape(ctx, dy, 0) : undefined,
-    ctx.needs[1] ? toInputShape(ctx, ctx.b.op('Neg', [dy]), 1) : undefined,
-  ];
+  return [ctx.needs[0] ? toInputShape(ctx, dy, 0) : undefined, ctx.needs[1] ? toInputShape(ctx, ctx.b.op('Neg', [dy]), 1) : undefined];
 };
 
 export const mulRule: GradRule = (ctx) => {
   const dy = ctx.dy[0];
   if (!dy) return [];
   const [a, b] = ctx.node.inputs as [string, string];
-  return [
-    ctx.needs[0] ? toInputShape(ctx, ctx.b.op('Mul', [dy, b]), 0) : undefined,
-    ctx.needs[1] ? toInputShape(ctx, ctx.b.op('Mul', [dy, a]), 1) : undefined,
-  ];
+  return [ctx.needs[0] ? toInputShape(ctx, ctx.b.op('Mul', [dy, b]), 0) : undefined, ctx.needs[1] ? toInputShape(ctx, ctx.b.op('Mul', [dy, a]), 1) : undefined];
 };
 
 /** y = a / b: da = dy / b, db = -dy * y / b (reuses the forward quotient). */

@@ -46,7 +46,11 @@ export function parseEinsum(equation: string, where: string): ParsedEinsum {
     // Implicit form: letters occurring exactly once, alphabetically, after the broadcast ellipsis.
     const count = new Map<string, number>();
     for (const t of inputs) for (const c of t.letters) count.set(c, (count.get(c) ?? 0) + 1);
-    const letters = [...count].filter(([, n]) => n === 1).map(([c]) => c).sort().join('');
+    const letters = [...count]
+      .filter(([, n]) => n === 1)
+      .map(([c]) => c)
+      .sort()
+      .join('');
     output = { ellipsis: inputs.some((t) => t.ellipsis), letters };
   } else {
     output = parseTerm(rhs, where, equation);

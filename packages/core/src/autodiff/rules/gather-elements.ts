@@ -25,7 +25,7 @@ export const gatherElementsRule: GradRule = dataInputRule((ctx, dy) => {
   const base = new Array<number>(N);
   for (let f = 0; f < N; f++) {
     let off = 0;
-    for (let i = 0; i < sDims.length; i++) if (i !== axis) off += Math.floor(f / ss[i]!) % sDims[i]! * xs[i]!;
+    for (let i = 0; i < sDims.length; i++) if (i !== axis) off += (Math.floor(f / ss[i]!) % sDims[i]!) * xs[i]!;
     base[f] = off;
   }
   const { rows, distinct } = gatherRows(

@@ -37,10 +37,16 @@ export const gatherNDRule: GradRule = dataInputRule((ctx, dy) => {
     const idx = reshape(b, asInt64(ctx, iName), [B, M, k]);
     const wrapped = b.op('Mod', [idx, b.constant(tensor('int64', [k], inner), 'dims')], { fmod: 0 });
     const weighted = b.op('Mul', [wrapped, b.constant(tensor('int64', [k], st), 'strides')]);
-    const local = ctx.opset >= 13
-      ? b.op('ReduceSum', [weighted, b.ints([2], 'axes')], { keepdims: 0 })
-      : b.op('ReduceSum', [weighted], { axes: [2], keepdims: 0 });
-    const offsets = b.constant(tensor('int64', [B, 1], Array.from({ length: B }, (_, i) => i * R)), 'batch_offsets');
+    const local =
+      ctx.opset >= 13 ? b.op('ReduceSum', [weighted, b.ints([2], 'axes')], { keepdims: 0 }) : b.op('ReduceSum', [weighted], { axes: [2], keepdims: 0 });
+    const offsets = b.constant(
+      tensor(
+        'int64',
+        [B, 1],
+        Array.from({ length: B }, (_, i) => i * R),
+      ),
+      'batch_offsets',
+    );
     return reshape(b, b.op('Add', [local, offsets]), [tuples]);
   };
   const { rows, distinct } = gatherRows(ctx, iName, tuples, 'gathernd_rows', fromConstant, atRunTime);

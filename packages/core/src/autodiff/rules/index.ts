@@ -10,7 +10,27 @@ import { cosRule, erfRule, expRule, logRule, reciprocalRule, sigmoidRule, sinRul
 import { geluRule, leakyReluRule, msBiasGeluRule, msFastGeluRule, msGeluRule, msQuickGeluRule, reluRule } from './activation.js';
 import { logSoftmaxRule, softmaxRule } from './softmax.js';
 import { layerNormRule, rmsNormRule, skipLayerNormRule, skipSimplifiedLayerNormRule } from './layernorm.js';
-import { acosRule, acoshRule, asinRule, asinhRule, atanRule, atanhRule, celuRule, coshRule, eluRule, hardSigmoidRule, hardSwishRule, mishRule, preluRule, seluRule, sinhRule, softplusRule, softsignRule, tanRule, thresholdedReluRule } from './activation-extra.js';
+import {
+  acosRule,
+  acoshRule,
+  asinRule,
+  asinhRule,
+  atanRule,
+  atanhRule,
+  celuRule,
+  coshRule,
+  eluRule,
+  hardSigmoidRule,
+  hardSwishRule,
+  mishRule,
+  preluRule,
+  seluRule,
+  sinhRule,
+  softplusRule,
+  softsignRule,
+  tanRule,
+  thresholdedReluRule,
+} from './activation-extra.js';
 import { matmulRule } from './matmul.js';
 import { gemmRule } from './gemm.js';
 import { einsumRule } from './einsum.js';

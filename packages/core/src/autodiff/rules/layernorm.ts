@@ -101,10 +101,20 @@ export const layerNormRule: GradRule = (ctx) => {
   const xm = ctx.meta(x);
   if (!ctx.dy.some(Boolean)) return [];
   const r = normBackward(ctx, {
-    x, xDims: xm.dims, dtype: xm.dtype, scale, bias: bias || undefined, rms: false,
+    x,
+    xDims: xm.dims,
+    dtype: xm.dtype,
+    scale,
+    bias: bias || undefined,
+    rms: false,
     axis: normAxis(intAttr(ctx, 'axis', -1), xm.dims.length, where(ctx)),
-    dY: ctx.dy[0], dMean: ctx.dy[1], dInv: ctx.dy[2], outputIndex: [0, 1, 2],
-    needX: ctx.needs[0]!, needScale: !!ctx.needs[1], needBias: !!ctx.needs[2],
+    dY: ctx.dy[0],
+    dMean: ctx.dy[1],
+    dInv: ctx.dy[2],
+    outputIndex: [0, 1, 2],
+    needX: ctx.needs[0]!,
+    needScale: !!ctx.needs[1],
+    needBias: !!ctx.needs[2],
   });
   return [r.dx, r.dScale, r.dBias];
 };
@@ -115,10 +125,18 @@ export const rmsNormRule: GradRule = (ctx) => {
   const xm = ctx.meta(x);
   if (!ctx.dy.some(Boolean)) return [];
   const r = normBackward(ctx, {
-    x, xDims: xm.dims, dtype: xm.dtype, scale, rms: true,
+    x,
+    xDims: xm.dims,
+    dtype: xm.dtype,
+    scale,
+    rms: true,
     axis: normAxis(intAttr(ctx, 'axis', -1), xm.dims.length, where(ctx)),
-    dY: ctx.dy[0], dInv: ctx.dy[1], outputIndex: [0, -1, 1],
-    needX: ctx.needs[0]!, needScale: !!ctx.needs[1], needBias: false,
+    dY: ctx.dy[0],
+    dInv: ctx.dy[1],
+    outputIndex: [0, -1, 1],
+    needX: ctx.needs[0]!,
+    needScale: !!ctx.needs[1],
+    needBias: false,
   });
   return [r.dx, r.dScale];
 };
@@ -144,9 +162,20 @@ function skipNormRule(rms: boolean): GradRule {
     if (bias) sum = g.op('Add', [sum, bias]);
     const needSum = ctx.needs[0] || ctx.needs[1] || (bias ? ctx.needs[biasIdx] : false);
     const r = normBackward(ctx, {
-      x: sum, xDims: im.dims, dtype: im.dtype, scale: gamma, bias: beta, rms, axis: im.dims.length - 1,
-      dY: ctx.dy[0], dMean: rms ? undefined : ctx.dy[1], dInv: ctx.dy[2], outputIndex: [0, 1, 2],
-      needX: !!needSum, needScale: !!ctx.needs[2], needBias: !rms && !!ctx.needs[3],
+      x: sum,
+      xDims: im.dims,
+      dtype: im.dtype,
+      scale: gamma,
+      bias: beta,
+      rms,
+      axis: im.dims.length - 1,
+      dY: ctx.dy[0],
+      dMean: rms ? undefined : ctx.dy[1],
+      dInv: ctx.dy[2],
+      outputIndex: [0, 1, 2],
+      needX: !!needSum,
+      needScale: !!ctx.needs[2],
+      needBias: !rms && !!ctx.needs[3],
     });
     const parts = [r.dx, ctx.dy[3]].filter((v): v is string => !!v);
     const dS = parts.length === 0 ? undefined : parts.length === 1 ? parts[0]! : g.op('Add', parts);

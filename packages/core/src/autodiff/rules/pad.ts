@@ -9,8 +9,20 @@ import type { GradContext, GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
 import { tensor } from '../../onnx/tensor.js';
 import {
-  attrInts, attrString, constInts, dimsOf, fail, iota, noGrads, normAxis, optInput, padZeros, prod,
-  scatterAddRows, slice, sumAllTo,
+  attrInts,
+  attrString,
+  constInts,
+  dimsOf,
+  fail,
+  iota,
+  noGrads,
+  normAxis,
+  optInput,
+  padZeros,
+  prod,
+  scatterAddRows,
+  slice,
+  sumAllTo,
 } from './shape-common.js';
 
 /** Full (begin..., end...) pads over all axes when known at build time. */
@@ -64,7 +76,11 @@ export const padRule: GradRule = (ctx) => {
     const n = prod(xDims);
     const N = prod(yDims);
     // Slot 0 collects the constant fill; slot k+1 is element k of x.
-    const src = b.op('Pad', [iota(ctx, xDims, 1), ...ctx.node.inputs.slice(1).map((v, i) => (i === 1 && v ? b.constant(tensor('int64', [], [0]), 'zero') : v))], { mode });
+    const src = b.op(
+      'Pad',
+      [iota(ctx, xDims, 1), ...ctx.node.inputs.slice(1).map((v, i) => (i === 1 && v ? b.constant(tensor('int64', [], [0]), 'zero') : v))],
+      { mode },
+    );
     const onlyFillRepeats = mode === 'constant';
     const acc = scatterAddRows(ctx, reshape(b, src, [N]), reshape(b, dy, [N, 1]), n + 1, N, 1, dtype, onlyFillRepeats);
     dx = reshape(b, slice(ctx, acc, [1], [n + 1], [0]), xDims);

@@ -33,7 +33,14 @@ export const powRule: GradRule = (ctx) => {
       // Constant exponent: fold b and b-1 into constants of the forward dtype.
       const vals = Array.from({ length: numel(known.dims) }, (_, i) => constantElement(known, i));
       bF = g.constant(floatTensor(dt, known.dims, vals), 'pow_exp');
-      bMinus1 = g.constant(floatTensor(dt, known.dims, vals.map((v) => v - 1)), 'pow_exp_m1');
+      bMinus1 = g.constant(
+        floatTensor(
+          dt,
+          known.dims,
+          vals.map((v) => v - 1),
+        ),
+        'pow_exp_m1',
+      );
     } else {
       bF = expMeta.dtype === dt ? b : g.op('Cast', [b], { to: dtypeCode(dt) });
       bMinus1 = g.op('Sub', [bF, scalarLike(ctx, 1, dt, 'one')]);

@@ -75,7 +75,13 @@ function inferKeep(ctx: GradContext, xDims: number[], yDims: number[]): number[]
     }
   }
   if (fits.size !== 1) {
-    fail(ctx, `axes are only known at run time and input dims [${xDims}] -> output dims [${yDims}] ${fits.size ? 'fit several reductions' : 'fit no reduction'}`);
+    fail(
+      ctx,
+      `axes are only known at run time and input dims [${xDims}] -> output dims [${yDims}] ${fits.size ? 'fit several reductions' : 'fit no reduction'}`,
+    );
   }
-  return [...fits][0]!.split(',').filter((s) => s !== '').map(Number);
+  return [...fits][0]!
+    .split(',')
+    .filter((s) => s !== '')
+    .map(Number);
 }

@@ -140,23 +140,21 @@ export function asInt64(ctx: GradContext, idx: string): string {
  * without reduction when the rows are known to be distinct, else a one-hot matrix product
  * (memory N*n, the price of older opsets).
  */
-export function scatterAddRows(
-  ctx: GradContext,
-  idx: string,
-  upd: string,
-  n: number,
-  N: number,
-  Q: number,
-  dtype: DType,
-  distinct: boolean,
-): string {
+export function scatterAddRows(ctx: GradContext, idx: string, upd: string, n: number, N: number, Q: number, dtype: DType, distinct: boolean): string {
   const { b } = ctx;
   if (ctx.opset >= 16 || (distinct && ctx.opset >= 11)) {
     const rows = reshape(b, idx, [N, 1]);
     const attrs = ctx.opset >= 16 ? { reduction: 'add' } : {};
     return b.op('ScatterND', [zeros(ctx, dtype, [n, Q]), rows, upd], attrs);
   }
-  const range = b.constant(tensor('int64', [1, n], Array.from({ length: n }, (_, i) => i)), 'range');
+  const range = b.constant(
+    tensor(
+      'int64',
+      [1, n],
+      Array.from({ length: n }, (_, i) => i),
+    ),
+    'range',
+  );
   const hot = cast(ctx, b.op('Equal', [reshape(b, idx, [N, 1]), range]), dtype); // [N, n]
   return b.op('MatMul', [b.op('Transpose', [hot], { perm: [1, 0] }), upd]);
 }
@@ -242,7 +240,14 @@ export function iota(ctx: GradContext, dims: readonly number[], offset = 0): str
   const { b } = ctx;
   const n = prod(dims);
   if (ctx.opset < 11) {
-    return b.constant(tensor('int64', [...dims], Array.from({ length: n }, (_, i) => i + offset)), 'iota');
+    return b.constant(
+      tensor(
+        'int64',
+        [...dims],
+        Array.from({ length: n }, (_, i) => i + offset),
+      ),
+      'iota',
+    );
   }
   const s = (v: number, hint: string) => b.constant(tensor('int64', [], [v]), hint);
   const flat = b.op('Range', [s(offset, 'iota_start'), s(offset + n, 'iota_limit'), s(1, 'iota_delta')]);

@@ -8,9 +8,7 @@
  */
 import type { GradContext, GradRule } from '../rule.js';
 import { reshape } from '../emit.js';
-import {
-  attrInts, constInts, dimsOf, fail, dataInputRule, iota, normAxis, optInput, padZeros, prod, scatterAddRows, zeros,
-} from './shape-common.js';
+import { attrInts, constInts, dimsOf, fail, dataInputRule, iota, normAxis, optInput, padZeros, prod, scatterAddRows, zeros } from './shape-common.js';
 
 interface SliceParams {
   starts: number[];

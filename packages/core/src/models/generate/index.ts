@@ -16,7 +16,15 @@ export {
   t5HfConfigJson,
   t5GenerationConfigJson,
 } from './t5-config.js';
-export { type T5Weights, makeT5Weights, attentionWeightNames, ffnWeightNames, relativePositionBucket, relativePositionBucketTable, bucketTableName } from './t5-weights.js';
+export {
+  type T5Weights,
+  makeT5Weights,
+  attentionWeightNames,
+  ffnWeightNames,
+  relativePositionBucket,
+  relativePositionBucketTable,
+  bucketTableName,
+} from './t5-weights.js';
 export { T5_OPSET, buildT5Encoder, buildT5Decoder, buildT5MergedDecoder } from './t5-builder.js';
 export { type T5TokenizerKind, T5_ASSET_VOCAB, writeT5TokenizerFiles, smallUnigramTokenizer, resolveT5TokenizerPath } from './t5-tokenizer.js';
 export { type MakeT5FolderOptions, type T5Folder, makeT5Folder } from './t5-folder.js';

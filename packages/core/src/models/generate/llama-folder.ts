@@ -107,7 +107,7 @@ export function spmPieceType(piece: string): SpmTokenType {
  * that follows other text ("," or "ing").
  */
 export function spmWordPieces(words: readonly string[], opts: { chars?: string; byteFallback?: boolean } = {}): string[] {
-  const out: string[] = [...SPECIAL_PIECES, ...(opts.byteFallback ?? true ? BYTE_PIECES : []), SPACE];
+  const out: string[] = [...SPECIAL_PIECES, ...((opts.byteFallback ?? true) ? BYTE_PIECES : []), SPACE];
   const seen = new Set(out);
   const add = (p: string) => {
     if (!seen.has(p)) {
@@ -142,9 +142,16 @@ export function spmVocabFromPieces(pieces: readonly string[]): SpmVocab {
   let rank = 0;
   const scores = types.map((ty) => (ty === SpmTokenType.NORMAL ? -rank++ : 0));
   const vocab: SpmVocab = {
-    tokens, scores, types,
-    unkId: ids.get('<unk>')!, bosId: ids.get('<s>')!, eosId: ids.get('</s>')!, padId: null,
-    addBos: true, addEos: false, addDummyPrefix: true,
+    tokens,
+    scores,
+    types,
+    unkId: ids.get('<unk>')!,
+    bosId: ids.get('<s>')!,
+    eosId: ids.get('</s>')!,
+    padId: null,
+    addBos: true,
+    addEos: false,
+    addDummyPrefix: true,
   };
   // Reachability: BPE on a piece's own characters must end in the piece itself.
   const bare: SpmVocab = { ...vocab, addDummyPrefix: false, addBos: false, addEos: false };
@@ -152,7 +159,9 @@ export function spmVocabFromPieces(pieces: readonly string[]): SpmVocab {
     if (types[i] !== SpmTokenType.NORMAL || Array.from(t).length < 2) return;
     const got = spmBpeEncode(bare, t.replaceAll(SPACE, ' '));
     if (got.length !== 1 || got[0] !== i) {
-      throw new Error(`vocabulary: piece '${t}' (id ${i}) is not reachable by BPE merges: its characters merge into [${got.map((g) => `'${tokens[g]}'`).join(', ')}]; add its prefixes (spmWordPieces does)`);
+      throw new Error(
+        `vocabulary: piece '${t}' (id ${i}) is not reachable by BPE merges: its characters merge into [${got.map((g) => `'${tokens[g]}'`).join(', ')}]; add its prefixes (spmWordPieces does)`,
+      );
     }
   });
   return vocab;
@@ -192,7 +201,10 @@ interface TensorPlan {
 
 /** Every tensor of the model: Hugging Face name, GGUF name, shape, initialisation. */
 export function llamaTensorPlan(cfg: Pick<LlamaFolderConfig, 'hidden' | 'intermediate' | 'layers' | 'heads' | 'kvHeads'>, vocabSize: number): TensorPlan[] {
-  const D = cfg.hidden, F = cfg.intermediate, H = cfg.heads, KV = cfg.kvHeads;
+  const D = cfg.hidden,
+    F = cfg.intermediate,
+    H = cfg.heads,
+    KV = cfg.kvHeads;
   const hd = D / H;
   // llama.cpp's file order: embeddings, final norm and output first, then the blocks (so an
   // override of a block weight can read the already generated lm_head).
@@ -219,7 +231,9 @@ export function llamaTensorPlan(cfg: Pick<LlamaFolderConfig, 'hidden' | 'interme
 }
 
 function checkConfig(cfg: LlamaFolderConfig): void {
-  const bad = (why: string): never => { throw new Error(`makeLlamaFolder: ${why}`); };
+  const bad = (why: string): never => {
+    throw new Error(`makeLlamaFolder: ${why}`);
+  };
   for (const k of ['hidden', 'intermediate', 'layers', 'heads', 'kvHeads'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) bad(`${k} must be a positive integer, got ${cfg[k]}`);
   }
@@ -239,12 +253,17 @@ export function makeLlamaGguf(cfg: LlamaFolderConfig): { bytes: Uint8Array; voca
   const tensors: GgufFloatTensor[] = [];
   for (const t of llamaTensorPlan(cfg, V)) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    const initial = t.kind === 'norm' ? new Float32Array(n).fill(1)
-      : t.kind === 'embedding' ? normal(cfg.seed, t.hf, n, cfg.embeddingStd ?? 1)
-      : normal(cfg.seed, t.hf, n, scale / Math.sqrt(t.shape[1]!));
+    const initial =
+      t.kind === 'norm'
+        ? new Float32Array(n).fill(1)
+        : t.kind === 'embedding'
+          ? normal(cfg.seed, t.hf, n, cfg.embeddingStd ?? 1)
+          : normal(cfg.seed, t.hf, n, scale / Math.sqrt(t.shape[1]!));
     let data = cfg.weights?.(t.hf, t.shape, initial) ?? initial;
     if (!(data instanceof Float32Array) || data.length !== n) {
-      throw new Error(`makeLlamaFolder: the override for ${t.hf} must be a Float32Array of ${n} values (shape [${t.shape.join(', ')}]), got ${data instanceof Float32Array ? data.length : typeof data}`);
+      throw new Error(
+        `makeLlamaFolder: the override for ${t.hf} must be a Float32Array of ${n} values (shape [${t.shape.join(', ')}]), got ${data instanceof Float32Array ? data.length : typeof data}`,
+      );
     }
     if (t.ropeHeads !== undefined) data = halfToInterleavedRows(data, t.ropeHeads, hd, cfg.hidden);
     tensors.push({ name: t.gguf, shape: t.shape, data, type: t.kind === 'linear' ? (cfg.linearType ?? 'F32') : 'F32' });

@@ -211,7 +211,9 @@ function positionBias(ctx: Ctx, scope: string, stack: 'encoder' | 'decoder', que
   const clipped = e.op(scope, 'Min', [lo, e.i(maxd)]);
   const index = e.op(scope, 'Add', [clipped, e.i(maxd)]);
   const bucket = e.op(scope, 'Gather', [bucketTableName(stack), index], { axis: 0 });
-  const values = e.op(`${scope}/relative_attention_bias`, 'Gather', [`${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`, bucket], { axis: 0 });
+  const values = e.op(`${scope}/relative_attention_bias`, 'Gather', [`${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`, bucket], {
+    axis: 0,
+  });
   const perm = e.op(scope, 'Transpose', [values], { perm: [2, 0, 1] });
   const bias = e.op(scope, 'Unsqueeze', [perm, e.ints([0])]);
   if (stack === 'encoder') return bias;
@@ -409,8 +411,10 @@ export function buildT5MergedDecoder(r: ResolvedT5Config, weights: T5Weights): M
 
   const outputs: { name: string; dims: Dim[] }[] = [{ name: 'logits', dims: logitsDims(r) }];
   for (let i = 0; i < r.numDecoderLayers; i++) {
-    for (const kv of ['key', 'value'] as const) outputs.push({ name: presentName(i, 'decoder', kv), dims: ['batch_size', r.numHeads, 'present_decoder_sequence_length', r.dKv] });
-    for (const kv of ['key', 'value'] as const) outputs.push({ name: presentName(i, 'encoder', kv), dims: ['batch_size', r.numHeads, 'encoder_sequence_length_out', r.dKv] });
+    for (const kv of ['key', 'value'] as const)
+      outputs.push({ name: presentName(i, 'decoder', kv), dims: ['batch_size', r.numHeads, 'present_decoder_sequence_length', r.dKv] });
+    for (const kv of ['key', 'value'] as const)
+      outputs.push({ name: presentName(i, 'encoder', kv), dims: ['batch_size', r.numHeads, 'encoder_sequence_length_out', r.dKv] });
   }
   // Present order as Optimum: per layer decoder.key, decoder.value, encoder.key, encoder.value.
   outputs.sort((a, c) => order(a.name) - order(c.name));

@@ -61,7 +61,17 @@ export function resolveT5Config(cfg: T5TinyConfig): ResolvedT5Config {
     layerNormEpsilon: T5_LAYER_NORM_EPS,
   };
   const rec = r as unknown as Record<string, unknown>;
-  for (const k of ['dModel', 'dFf', 'dKv', 'numHeads', 'numLayers', 'numDecoderLayers', 'vocabSize', 'relativeAttentionNumBuckets', 'relativeAttentionMaxDistance']) {
+  for (const k of [
+    'dModel',
+    'dFf',
+    'dKv',
+    'numHeads',
+    'numLayers',
+    'numDecoderLayers',
+    'vocabSize',
+    'relativeAttentionNumBuckets',
+    'relativeAttentionMaxDistance',
+  ]) {
     positiveInt(rec, k);
   }
   if (r.feedForwardProj !== 'relu' && r.feedForwardProj !== 'gated-gelu') {

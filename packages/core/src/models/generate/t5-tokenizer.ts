@@ -103,10 +103,11 @@ export function smallUnigramTokenizer(vocabSize: number): Record<string, unknown
   for (const c of '.,!?\'";:-()') add(c);
   for (const w of COMMON_WORDS) add(`▁${w}`);
   // Fill the rest deterministically with two-letter pieces so the vocabulary size is exact.
-  outer: for (const a of lower) for (const b of lower) {
-    if (pieces.length >= vocabSize) break outer;
-    add(`${a}${b}`);
-  }
+  outer: for (const a of lower)
+    for (const b of lower) {
+      if (pieces.length >= vocabSize) break outer;
+      add(`${a}${b}`);
+    }
   for (let i = 0; pieces.length < vocabSize; i++) add(`<unused_${i}>`);
   // Log-probability-like scores: longer pieces are likelier, so whole words beat their letters.
   const vocab = pieces.map((p, i): [string, number] => [p, i < 3 ? 0 : -10 + Math.min(p.replace('▁', '').length, 9)]);
@@ -120,7 +121,12 @@ export function smallUnigramTokenizer(vocabSize: number): Record<string, unknown
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
+      pair: [
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '</s>', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 0 } },
+        { SpecialToken: { id: '</s>', type_id: 0 } },
+      ],
       special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
     },
     decoder: { type: 'Metaspace', replacement: '▁', add_prefix_space: true },

@@ -65,7 +65,10 @@ export function makeT5Weights(r: ResolvedT5Config): T5Weights {
   const shared = normal(r.seed, 'shared.weight', [r.vocabSize, d], 1);
   put('shared.weight', shared);
 
-  for (const [stack, layers] of [['encoder', r.numLayers], ['decoder', r.numDecoderLayers]] as const) {
+  for (const [stack, layers] of [
+    ['encoder', r.numLayers],
+    ['decoder', r.numDecoderLayers],
+  ] as const) {
     const relName = `${stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight`;
     put(relName, normal(r.seed, relName, [r.relativeAttentionNumBuckets, r.numHeads], 1));
     put(bucketTableName(stack), relativePositionBucketTable(stack === 'encoder', r.relativeAttentionNumBuckets, r.relativeAttentionMaxDistance));
