@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { safeName, type McItem } from '@crispr-bench/core';
 import { acrossInstructions, bootstrap, bootstrapPaired } from '@crispr-bench/judges';
-import { attributeInstruction, checkSiteVectors } from './attribution-stage.js';
+import { attributeInstruction, checkSiteVectors, type AttributionSettings } from './attribution-stage.js';
 import { silentProgress, type ModelAccess, type Progress } from './model-access.js';
 import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK, type KSearchResult } from '../crispr/k-search.js';
@@ -19,17 +19,7 @@ export interface PipelineConfig {
   out: string;
   /** Items used for attribution (dev) and for evaluation (test), as index lists into task.items. */
   split: { dev: number[]; test: number[] };
-  attribution: {
-    instances: number;
-    trials: number;
-    seed: number;
-    lambda: number;
-    skill: boolean;
-    confusionWeight: boolean;
-    objective: string;
-    reduce: string;
-    kinds: string;
-  };
+  attribution: AttributionSettings;
   ks: number[];
   /** Choose k on the dev split by golden-section search over [0, kMax] (DESIGN.md §5 step 7). */
   kSearch?: { kMax: number };
