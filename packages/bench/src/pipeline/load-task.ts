@@ -3,7 +3,7 @@
  * pipeline's EvalTask: items, instructions, prompt rendering and candidates. `crispr run` and
  * `crispr sweep` both load their data here.
  */
-import { UserError, type McItem } from '@crispr-bench/core';
+import type { McItem } from '@crispr-bench/core';
 import {
   answerStrings,
   loadBbqDir,
@@ -50,11 +50,8 @@ async function loadWhole(src: TaskSource, kind: 'seq2seq' | 'decoder-only'): Pro
     const s = pronounSource();
     return pronounTask(pronounItems(), `pronoun bias set: occupation frames tagged with ${s.citation} (${s.year}), plus gender-explicit controls`);
   }
-  if (spec === 'organism') {
-    if (src.instructions !== undefined || src.template !== undefined)
-      throw new UserError('the organism data has its own instruction sets and prompt template; drop the instructions / template settings');
-    return organismTask();
-  }
+  // The organism brings its own instruction sets and template (crispr run refuses the flags).
+  if (spec === 'organism') return organismTask();
   let items: McItem[];
   let description: string;
   if (spec.startsWith('mc:')) {

@@ -57,6 +57,14 @@ export function findNonFinite(value: unknown, path = ''): string | null {
   return null;
 }
 
+/** Writes a file through a temporary file and a rename, so an interruption never leaves half of it. */
+export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
 export class NonFiniteError extends Error {
   constructor(message: string) {
     super(message);
@@ -166,11 +174,7 @@ export class RunStore {
   private write(name: string, doc: unknown, pretty = false, payload: unknown = doc): void {
     const bad = findNonFinite(payload);
     if (bad) throw new NonFiniteError(`refusing to write ${name}: ${bad} (a NaN or infinity reached a result; nothing was saved)`);
-    const p = this.path(name);
-    mkdirSync(dirname(p), { recursive: true });
-    const tmp = `${p}.tmp-${process.pid}`;
-    writeFileSync(tmp, `${JSON.stringify(doc, null, pretty ? 2 : undefined)}\n`);
-    renameSync(tmp, p);
+    writeFileAtomic(this.path(name), `${JSON.stringify(doc, null, pretty ? 2 : undefined)}\n`);
   }
 
   /** Writes a plain JSON file (no envelope), for files users read: results, ranking. */

@@ -6,7 +6,7 @@
  * it and nothing else, and an unchanged sweep computes nothing. Cells are appended to
  * cells.jsonl as their group finishes; a killed sweep run again recomputes only what was lost.
  */
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -23,7 +23,7 @@ import {
   type ModelFolder,
 } from '@crispr-bench/core';
 import { splitDevTest } from '@crispr-bench/datasets';
-import { argmax, averagePrior, bootstrap, bootstrapPaired, drawDomainWords, matchGeneration, normaliseProbs, softmax } from '@crispr-bench/judges';
+import { argmax, averagePrior, bootstrap, bootstrapPaired, contextualCalibration, drawDomainWords, matchGeneration, softmax } from '@crispr-bench/judges';
 import { SWEEP_SCHEMA, type CellRow, type Manifest, type PredictionRow, type RankingFile, type SweepMetricValue } from '@crispr-bench/results';
 import { masksForTopK, randomRanking, rankNeurons, type RankedNeuron } from '../crispr/ranking.js';
 import { goldenSectionK } from '../crispr/k-search.js';
@@ -36,7 +36,7 @@ import { contextLimit, fitPrompts, type ContextLimit } from '../pipeline/lengths
 import { loadTask, sourceKind } from '../pipeline/load-task.js';
 import type { ModelAccess, Progress } from '../pipeline/model-access.js';
 import { meanOfVectors } from '../pipeline/run.js';
-import { NonFiniteError, RunStore, contentHash, type StageKey } from '../pipeline/store.js';
+import { NonFiniteError, RunStore, contentHash, writeFileAtomic, type StageKey } from '../pipeline/store.js';
 import type { EvalTask, Instruction, ScoredOptions } from '../pipeline/tasks.js';
 import { configPath, resolveVariant, type CrisprSettings, type DatasetSpec, type SweepConfig } from './config.js';
 import { makePlan, shardGroups, type PlanDataset } from './plan.js';
@@ -234,7 +234,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     cells: { planned, finished: 0 },
     timings: {},
   };
-  const writeManifest = () => writeAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const writeManifest = () => writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   writeManifest();
   // cells.jsonl is rebuilt by every run (from checkpoints where they exist): rows never mix runs.
   const cellsFile = join(out, 'cells.jsonl');
@@ -361,6 +361,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     return ctx;
   };
 
+  const originalScores = new Map<string, { rows: number[][]; hash: string }>();
   /** log P(candidate | prompt) of `indices` under one instruction, with optional masks; cached by content. */
   const scores = async (
     m: ModelCtx,
@@ -371,6 +372,12 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     what: string,
     promptOf?: (i: number) => string,
   ): Promise<{ rows: number[][]; hash: string }> => {
+    // The original model's scores of a split are read by every group of a dataset: kept in memory
+    // instead of re-read (and re-hashed) from their checkpoint for each group.
+    const split = indices === d.test ? 'test' : indices === d.dev ? 'dev' : null;
+    const memoKey = !masks && !promptOf && split ? `${m.label}|${d.spec.label}|${instr.id}|${split}` : null;
+    const hit = memoKey ? originalScores.get(memoKey) : undefined;
+    if (hit) return hit;
     const prompt = promptOf ?? ((i: number) => d.prompts.get(instr.id)!.get(i)!);
     const key = {
       model: m.hash,
@@ -401,7 +408,9 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       }
       return rows;
     });
-    return { rows: r.data, hash: r.hash };
+    const res = { rows: r.data, hash: r.hash };
+    if (memoKey) originalScores.set(memoKey, res);
+    return res;
   };
 
   const rankings = new Map<string, RankedNeuron[]>();
@@ -451,7 +460,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
         .slice(0, 2000)
         .map((r) => ({ site: r.site, unit: r.unit, score: r.score, layer: sites.get(r.site)?.layer ?? -1, kind: sites.get(r.site)?.kind ?? '?' })),
     };
-    writeAtomic(pathInside(out, `rankings/${m.label}/${on}/${fileStem('crispr', variant, null)}.json`), `${JSON.stringify(file)}\n`);
+    writeFileAtomic(pathInside(out, `rankings/${m.label}/${on}/${fileStem('crispr', variant, null)}.json`), `${JSON.stringify(file)}\n`);
     return ranking;
   };
   const neuronKey = (ranking: RankedNeuron[], k: number) =>
@@ -634,13 +643,8 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
         let lps = s.rows;
         if (calibration) {
           const prior = await calibrationPrior(m, d, instr, calibration, masks);
-          lps = lps.map((lp, r) => {
-            const p = normaliseProbs(softmax(lp));
-            const q = prior[r]!;
-            const c = p.map((v, j) => v / q[j]!);
-            const z = c.reduce((a, b) => a + b, 0);
-            return c.map((v) => Math.log(v / z));
-          });
+          // The judges' calibration (DC's prior is already the average of its priors).
+          lps = lps.map((lp, r) => contextualCalibration(softmax(lp), prior[r]!).probs.map(Math.log));
         }
         rows = d.test.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: lps[r]! }));
         origRows = d.test.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: orig.rows[r]! }));
@@ -649,7 +653,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
       for (const r of rows) predictions.push(predictionOf(r));
     }
     const predFile = `predictions/${g.model}/${g.dataset}/${fileStem(g.method, g.variant, g.rankedOn)}-k${g.k}.jsonl`;
-    writeAtomic(pathInside(out, predFile), `${predictions.map((p) => JSON.stringify(p)).join('\n')}\n`);
+    writeFileAtomic(pathInside(out, predFile), `${predictions.map((p) => JSON.stringify(p)).join('\n')}\n`);
     const groupComputed = computedCount() > before;
     const rowsOfCells: CellRow[] = [];
     for (const c of g.cells) {
@@ -728,11 +732,4 @@ function predictionOf(r: ScoredOptions): PredictionRow {
     scores: r.logprobs,
     pred: r.pred !== undefined ? r.pred : argmax(r.logprobs),
   };
-}
-
-export function writeAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }

@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { UsageError, UserError } from '@crispr-bench/core';
 import { manifest as manifestSchema, parseWith, readCells, type CellRow, type Manifest } from '@crispr-bench/results';
-import { writeAtomic } from './engine.js';
+import { writeFileAtomic } from '../pipeline/store.js';
 import { writeResultsCsv } from './results-csv.js';
 
 export function readManifest(dir: string): Manifest {
@@ -81,7 +81,7 @@ export function mergeShards(dirs: readonly string[], out: string): { cells: numb
     cells: { planned: cells.length, finished: cells.length },
     timings: { total: shards.reduce((a, s) => a + (s.m.timings.total ?? 0), 0), shards: count },
   };
-  writeAtomic(join(out, 'manifest.json'), `${JSON.stringify(merged, null, 2)}\n`);
+  writeFileAtomic(join(out, 'manifest.json'), `${JSON.stringify(merged, null, 2)}\n`);
   writeFileSync(join(out, 'cells.jsonl'), `${cells.map((c) => JSON.stringify(c)).join('\n')}\n`);
   writeResultsCsv(join(out, 'results.csv'), cells, merged);
   return { cells: cells.length, shards: count };
