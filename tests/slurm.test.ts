@@ -83,6 +83,8 @@ describe('a real one-node SLURM cluster', () => {
 #SBATCH --job-name=crispr-test-array
 #SBATCH --array=1-2
 #SBATCH --output=${dir}/task-%a.out
+# slurmstepd writes its own messages to the job's stderr: kept apart, stdout holds only the JSON line.
+#SBATCH --error=${dir}/task-%a.err
 set -euo pipefail
 cd ${ROOT}/tests
 exec ${process.execPath} --import ${TSX} slurm/print-shard.ts
