@@ -50,19 +50,22 @@ export interface AttributionGraph {
   kind: 'seq2seq' | 'decoder-only';
 }
 
-const LOWEST_F32 = -3.4028234663852886e38;
-
 export async function buildAttributionGraph(
   base: Model,
   kind: 'seq2seq' | 'decoder-only',
   sites: NeuronSite[],
   bucket: AttributionBucket,
-  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph } = {},
+  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph; masked?: boolean } = {},
 ): Promise<AttributionGraph> {
   const cache = kind === 'decoder-only' ? opts.cache : undefined;
   const objectiveKind = opts.objective ?? 'logprob';
   const reduce = opts.reduce ?? 'max';
-  const masked = addSiteMasks(base, sites);
+  // Unmasked (the usual case: attribution of the original model), the site outputs themselves are
+  // h, which saves a multiply per site forward and another backward.
+  const masked =
+    opts.masked === false
+      ? { model: addSiteMasks(base, []).model, maskInputs: new Map<string, string>(), maskedOutputs: new Map(sites.map((s) => [s.name, s.output])) }
+      : addSiteMasks(base, sites);
   const model = masked.model;
   const g = model.graph;
   const opset = defaultOpset(model);
@@ -99,7 +102,10 @@ export async function buildAttributionGraph(
     Object.assign(inputDims, { input_ids: [B, T], attention_mask: [B, P + T] });
     for (const l of cache.layers) inputDims[l.key] = inputDims[l.value] = [B, cache.heads, P, cache.headDim];
   } else Object.assign(inputDims, { token_mask: [B, L], target_index: [B, T] });
-  for (const s of sites) inputDims[masked.maskInputs.get(s.name)!] = [s.width];
+  for (const s of sites) {
+    const m = masked.maskInputs.get(s.name);
+    if (m) inputDims[m] = [s.width];
+  }
   for (const inp of g.inputs)
     if (!inputDims[inp.name]) throw new Error(`attribution: model input '${inp.name}' is not one the attribution graph knows how to feed`);
 
@@ -115,6 +121,20 @@ export async function buildAttributionGraph(
 
   const targetMask = kind === 'seq2seq' || cache ? 'label_mask' : 'token_mask';
   const inputMask = kind === 'seq2seq' ? rb.op('Cast', ['attention_mask'], { to: 1 }) : targetMask;
+  // Per token mask (shared by every site of a side): [B, tokens, 1] weights, and for max an additive
+  // bias that sends padding far below any real value (an Add broadcasts faster than a Where), and
+  // whether an example has any valid token at all (a batch filler has none and gets 0).
+  const sideMasks = new Map<string, { m: string; bias: string; any: string }>();
+  const maskOf = (mask: string) => {
+    let r = sideMasks.get(mask);
+    if (!r) {
+      const m = unsqueeze(rb, mask, [2], opset);
+      const bias = rb.op('Mul', [rb.op('Sub', [rb.scalar(1), m]), rb.scalar(-1e30)]);
+      const any = rb.op('Greater', [reduceOp(rb, 'ReduceSum', m, [1], false, opset), rb.scalar(0)]);
+      sideMasks.set(mask, (r = { m, bias, any }));
+    }
+    return r;
+  };
   const outputs = new Map<string, string>();
   sites.forEach((s, i) => {
     const h = hNames[i]!;
@@ -128,14 +148,10 @@ export async function buildAttributionGraph(
     else if (dims.length !== 3 || dims[0] !== B || dims[1] !== tokens || dims[2] !== s.width) {
       throw new Error(`attribution: site '${s.name}' output has shape [${dims}], expected [${B}, ${tokens}, ${s.width}]`);
     }
-    const m = unsqueeze(rb, s.side === 'input' ? inputMask : targetMask, [2], opset); // [B, tokens, 1]
+    const { m, bias, any } = maskOf(s.side === 'input' ? inputMask : targetMask);
     let r: string;
     if (reduce === 'max') {
-      const valid = rb.op('Greater', [m, rb.scalar(0)]);
-      const validOnly = rb.op('Where', [valid, a, rb.scalar(LOWEST_F32)]);
-      const mx = reduceOp(rb, 'ReduceMax', validOnly, [1], false, opset);
-      // An example with no valid token (a batch filler) gets 0, not -FLT_MAX.
-      const any = rb.op('Greater', [reduceOp(rb, 'ReduceSum', m, [1], false, opset), rb.scalar(0)]);
+      const mx = reduceOp(rb, 'ReduceMax', rb.op('Add', [a, bias]), [1], false, opset);
       r = rb.op('Where', [any, mx, rb.scalar(0)]);
     } else {
       const summed = reduceOp(rb, 'ReduceSum', rb.op('Mul', [a, m]), [1], false, opset);

@@ -233,16 +233,25 @@ export class Attributor {
     this.cache = new SessionCache(opts.session ?? {}, 6);
   }
 
+  /** Mask inputs only when masks are given: the unmasked graph has no multiply per site. */
+  private get masked(): boolean {
+    return this.opts.masks !== undefined;
+  }
+
   private sites(): NeuronSite[] {
     return selectSites(this.model.sites, this.opts.kinds);
   }
 
   private async session(bucket: AttributionBucket): Promise<{ graph: AttributionGraph; session: ModelSession }> {
-    const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}`;
+    const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}|${this.masked}`;
     let gp = this.graphs.get(key);
     if (!gp) {
       const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
-      gp = buildAttributionGraph(c ? c.model : this.model.graph, this.model.kind, this.sites(), bucket, { ...this.opts, ...(c ? { cache: c } : {}) });
+      gp = buildAttributionGraph(c ? c.model : this.model.graph, this.model.kind, this.sites(), bucket, {
+        ...this.opts,
+        masked: this.masked,
+        ...(c ? { cache: c } : {}),
+      });
       this.graphs.set(key, gp);
     }
     const graph = await gp;
@@ -252,8 +261,8 @@ export class Attributor {
 
   /** Cache graphs: the prompt pass (present keys/values of the selected sites' masked model). */
   private promptSession(c: CacheGraph): Promise<ModelSession> {
-    return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}`, () =>
-      prefixModel({ ...c, model: addSiteMasks(c.model, this.sites()).model }),
+    return this.cache.get(this.model.id, `prompt|${JSON.stringify(this.opts.kinds ?? 'all')}|${this.masked}`, () =>
+      prefixModel(this.masked ? { ...c, model: addSiteMasks(c.model, this.sites()).model } : c),
     );
   }
 
@@ -365,7 +374,7 @@ export class Attributor {
       buckets.push(bucket);
       const { graph, session } = await this.session(bucket);
       const maskFeeds: Record<string, Tensor> = {};
-      for (const s of sites) {
+      for (const s of this.masked ? sites : []) {
         const given = this.opts.masks?.[s.name];
         if (given && given.length !== s.width) throw new Error(`mask for site '${s.name}' has length ${given.length}, the site has width ${s.width}`);
         maskFeeds[graph.maskInputs.get(s.name)!] = tensor('float32', [s.width], given ?? new Float32Array(s.width).fill(1));

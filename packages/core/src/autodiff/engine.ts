@@ -7,6 +7,8 @@
 import { GraphBuilder } from '../onnx/builder.js';
 import { nodeReads, topologicalSort } from '../onnx/graph.js';
 import { isFloat, tensor } from '../onnx/tensor.js';
+import { constantNodeValue } from '../onnx/evaluate.js';
+import { reducePowers } from '../onnx/strength-reduce.js';
 import { floatTensor } from './rules/math-common.js';
 import { defaultOpset, type Graph, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/types.js';
 import { probeShapes } from '../runtime/shape-probe.js';
@@ -48,16 +50,6 @@ export function gradientOutputName(name: string): string {
 /** Prefix of every name the engine adds (gradient nodes, values and outputs). */
 const GRAD_PREFIX = 'grad/';
 const sanitise = (name: string) => name.replace(/[^A-Za-z0-9_./:-]/g, '_');
-
-function constantNodeValue(node: Node): Tensor | undefined {
-  const a = node.attributes;
-  if (a.value?.type === 'tensor') return a.value.value;
-  if (a.value_float?.type === 'float') return tensor('float32', [], [a.value_float.value]);
-  if (a.value_floats?.type === 'floats') return tensor('float32', [a.value_floats.value.length], a.value_floats.value);
-  if (a.value_int?.type === 'int') return tensor('int64', [], [a.value_int.value]);
-  if (a.value_ints?.type === 'ints') return tensor('int64', [a.value_ints.value.length], a.value_ints.value);
-  return undefined;
-}
 
 const nodeLabel = (n: Node) => n.name || `<unnamed ${n.opType} -> ${n.outputs[0]}>`;
 
@@ -220,5 +212,6 @@ export async function buildGradientGraph(model: Model, opts: GradientOptions): P
     graph.outputs.push(info);
     gradients.set(w, name);
   }
+  reducePowers(graph);
   return { model: out, gradients };
 }

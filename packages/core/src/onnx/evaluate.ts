@@ -513,6 +513,11 @@ function concatData(a: Tensor, b: Tensor): TensorArray {
   return data;
 }
 
+/** The value a Constant node holds, if it is a dense one. */
+export function constantNodeValue(node: Node): Tensor | undefined {
+  return Object.keys(node.attributes).length ? (evalConstant(node, node.name)?.[0] ?? undefined) : undefined;
+}
+
 function evalConstant(node: Node, where: string): Tensor[] | null {
   const a = Object.entries(node.attributes)[0];
   if (!a) throw new FoldError(`${where}: Constant has no value attribute`);

@@ -10,3 +10,4 @@ export * from './inline-if.js';
 export * from './merge.js';
 export * from './specialize.js';
 export * from './upcast.js';
+export * from './strength-reduce.js';

@@ -169,6 +169,8 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
   };
   if (opts.intraOpThreads !== undefined) sessOpts.intraOpNumThreads = opts.intraOpThreads;
   if (opts.interOpThreads !== undefined) sessOpts.interOpNumThreads = opts.interOpThreads;
+  // CRISPR_ORT_PROFILE=<prefix>: onnxruntime writes a per-node timing profile (JSON, chrome://tracing) per session.
+  if (process.env.CRISPR_ORT_PROFILE) Object.assign(sessOpts, { enableProfiling: true, profileFilePrefix: process.env.CRISPR_ORT_PROFILE });
   let session: ort.InferenceSession;
   try {
     session = typeof source === 'string' ? await ort.InferenceSession.create(source, sessOpts) : await ort.InferenceSession.create(source, sessOpts);
