@@ -111,18 +111,18 @@ export function emptyPast(c: CacheGraph, batch: number): Record<string, Tensor> 
 export function pastFor(c: CacheGraph, present: Record<string, Tensor>, rows: number[]): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const l of c.layers) {
-    for (const [name, from] of [
-      [l.key, l.presentKey],
-      [l.value, l.presentValue],
-    ] as const) {
-      const t = present[from]!;
-      const [, H, P, D] = t.dims as [number, number, number, number];
-      const size = H * P * D;
-      const src = t.data as Float32Array;
-      const data = new Float32Array(rows.length * size);
-      rows.forEach((p, r) => data.set(src.subarray(p * size, (p + 1) * size), r * size));
-      out[name] = { dtype: 'float32', dims: [rows.length, H, P, D], data };
-    }
+    out[l.key] = rowsOf(present[l.presentKey]!, rows);
+    out[l.value] = rowsOf(present[l.presentValue]!, rows);
   }
   return out;
+}
+
+/** Rows `rows` of a [batch, ...] float tensor, in that order (rows may repeat). */
+export function rowsOf(t: Tensor, rows: number[]): Tensor {
+  const [, ...rest] = t.dims;
+  const size = rest.reduce((a, d) => a * d, 1);
+  const src = t.data as Float32Array;
+  const data = new Float32Array(rows.length * size);
+  rows.forEach((p, r) => data.set(src.subarray(p * size, (p + 1) * size), r * size));
+  return { dtype: 'float32', dims: [rows.length, ...rest], data };
 }

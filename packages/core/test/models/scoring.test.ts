@@ -37,6 +37,17 @@ const STORY_ITEMS: ScoreItem[] = [
   { prompt: [1, 291, 282], candidates: [[290, 309], ' tired'] },
 ];
 
+/** Prompt families: shared prefixes (one prompt a prefix of another), a duplicate, a singleton, a 1-token prompt. */
+const FAMILY_ITEMS: ScoreItem[] = [
+  { prompt: 'Once upon a time, there was a little girl named Lily. She', candidates: [' liked', ' was sad.'] },
+  { prompt: 'Once upon a time, there was a little girl named Lily. One day', candidates: [' she', ' he'] },
+  { prompt: 'Once upon a time, there was a little girl', candidates: [' named Sue', '.'] },
+  { prompt: 'Once upon a time, there was a little girl named Lily. She', candidates: [' liked', ' ran'] },
+  { prompt: 'Once upon a time, there was a big dog', candidates: [' who barked'] },
+  { prompt: 'The pilot was tired, so', candidates: [' he', ' she'] },
+  { prompt: [1], candidates: [' Once', [290, 309]] },
+];
+
 describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'present' : NO_STORIES})`, () => {
   const tmp = tempDir('score-stories');
   let folder: ModelFolder;
@@ -149,6 +160,13 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
       const a = await scoreOptions(folder, STORY_ITEMS, opts);
       const b = await scoreOptions(plain, STORY_ITEMS, opts);
       expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
+    }
+    // Prompts that share a prefix run it once and their remainders on its keys and values.
+    for (const opts of [{}, { masks, batchSize: 3 }, { batchSize: 1 }]) {
+      const a = await scoreOptions(folder, FAMILY_ITEMS, opts);
+      const b = await scoreOptions(plain, FAMILY_ITEMS, opts);
+      expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
+      expect(Math.abs(a[3]![0]!.logprob - a[0]![0]!.logprob)).toBeLessThan(1e-5);
     }
     // A folder whose model.onnx was edited but not its cache twin is refused, not mixed.
     const editedDir = join(tmp.dir, 'edited');
