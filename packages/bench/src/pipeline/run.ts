@@ -11,6 +11,7 @@ import { rankNeurons, masksForTopK, randomRanking, type RankedNeuron } from '../
 import { goldenSectionK, type KSearchResult } from '../crispr/k-search.js';
 import { RESULTS_SCHEMA_VERSION, type MetricBlock, type RunResults, type SweepPoint } from '@crispr-bench/results';
 import { NonFiniteError, RunStore, contentHash } from './store.js';
+import { scoreInChunks } from './score-chunks.js';
 import { fitPrompts, type ContextLimit, type Truncate } from './lengths.js';
 import type { EvalTask, Instruction, ScoredOptions } from './tasks.js';
 
@@ -61,7 +62,6 @@ const neuronSetHash = (ranking: RankedNeuron[], k: number) =>
 const itemName = (item: McItem) => `${item.category}/${item.id}`;
 
 /** Prompts scored per call: small enough for progress every few seconds, a multiple of the scorer's batch. */
-const SCORE_CHUNK = 64;
 
 export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: PipelineConfig, progress: Progress = silentProgress): Promise<RunResults> {
   const store = new RunStore(cfg.out, (line) => progress.note(line));
@@ -109,26 +109,26 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     tally: { done: number; total: number },
     masks?: Record<string, Float32Array>,
   ): Promise<ScoredOptions[]> => {
-    const out: ScoredOptions[] = [];
-    for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
-      const part = indices.slice(off, off + SCORE_CHUNK);
-      const lps = await model.score(
-        part.map((i) => ({ prompt: promptOf(instr, i), candidates: task.candidates(task.items[i]!) })),
-        masks,
-      );
-      part.forEach((i, r) => {
-        const item = task.items[i]!;
-        const bad = lps[r]!.findIndex((x) => !Number.isFinite(x));
-        if (bad >= 0) {
-          throw new NonFiniteError(
-            `${what}: log P(candidate ${bad} ${JSON.stringify(task.candidates(item)[bad])} | item ${itemName(item)}, instruction '${instr.id}') is ${lps[r]![bad]}; stopped before saving anything of this stage (check the model with crispr inspect)`,
-          );
-        }
-        out.push({ item, instruction: instr.id, logprobs: lps[r]! });
-      });
-      tally.done += part.length;
-      progress.step(tally.done, tally.total);
-    }
+    const before = tally.done;
+    const lps = await scoreInChunks(
+      model,
+      indices.map((i) => ({ prompt: promptOf(instr, i), candidates: task.candidates(task.items[i]!) })),
+      masks,
+      (done) => {
+        tally.done = before + done;
+        progress.step(tally.done, tally.total);
+      },
+    );
+    const out: ScoredOptions[] = indices.map((i, r) => {
+      const item = task.items[i]!;
+      const bad = lps[r]!.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw new NonFiniteError(
+          `${what}: log P(candidate ${bad} ${JSON.stringify(task.candidates(item)[bad])} | item ${itemName(item)}, instruction '${instr.id}') is ${lps[r]![bad]}; stopped before saving anything of this stage (check the model with crispr inspect)`,
+        );
+      }
+      return { item, instruction: instr.id, logprobs: lps[r]! };
+    });
     return out;
   };
 

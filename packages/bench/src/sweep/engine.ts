@@ -37,6 +37,7 @@ import { loadTask, sourceKind } from '../pipeline/load-task.js';
 import type { ModelAccess, Progress } from '../pipeline/model-access.js';
 import { meanOfVectors } from '../pipeline/run.js';
 import { NonFiniteError, RunStore, contentHash, writeFileAtomic, type StageKey } from '../pipeline/store.js';
+import { SCORE_CHUNK, scoreInChunks } from '../pipeline/score-chunks.js';
 import type { EvalTask, Instruction, ScoredOptions } from '../pipeline/tasks.js';
 import { configPath, resolveVariant, type CrisprSettings, type DatasetSpec, type SweepConfig } from './config.js';
 import { makePlan, shardGroups, type PlanDataset } from './plan.js';
@@ -46,7 +47,6 @@ import { formatDuration } from '../cli/progress.js';
 /** Bumped when a stage's computation changes, so that old checkpoints are not reused. */
 export const STAGE_VERSION = 1;
 const TOOL_VERSION = '0.1.0';
-const SCORE_CHUNK = 64;
 
 export interface SweepRunOptions {
   config: SweepConfig;
@@ -387,25 +387,21 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     };
     const r = await stage('scores', key, async () => {
       progress.stage(`${m.label}: scoring ${what}, instruction '${instr.id}'`);
-      const rows: number[][] = [];
-      for (let off = 0; off < indices.length; off += SCORE_CHUNK) {
-        const part = indices.slice(off, off + SCORE_CHUNK);
-        const lps = await m.scorer.score(
-          part.map((i) => ({ prompt: prompt(i), candidates: d.task.candidates(d.task.items[i]!) })),
-          masks?.masks,
-        );
-        lps.forEach((lp, r) => {
-          const bad = lp.findIndex((x) => !Number.isFinite(x));
-          if (bad >= 0) {
-            const item = d.task.items[part[r]!]!;
-            throw new NonFiniteError(
-              `${m.label}, ${what}: log P(candidate ${bad} | item ${item.category}/${item.id}, instruction '${instr.id}') is ${lp[bad]}; stopped before saving (check the model with crispr inspect)`,
-            );
-          }
-          rows.push(lp);
-        });
-        progress.step(Math.min(off + SCORE_CHUNK, indices.length), indices.length);
-      }
+      const rows = await scoreInChunks(
+        m.scorer,
+        indices.map((i) => ({ prompt: prompt(i), candidates: d.task.candidates(d.task.items[i]!) })),
+        masks?.masks,
+        (done, total) => progress.step(done, total),
+      );
+      rows.forEach((lp, r) => {
+        const bad = lp.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) {
+          const item = d.task.items[indices[r]!]!;
+          throw new NonFiniteError(
+            `${m.label}, ${what}: log P(candidate ${bad} | item ${item.category}/${item.id}, instruction '${instr.id}') is ${lp[bad]}; stopped before saving (check the model with crispr inspect)`,
+          );
+        }
+      });
       return rows;
     });
     const res = { rows: r.data, hash: r.hash };
