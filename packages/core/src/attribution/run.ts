@@ -8,7 +8,8 @@ import { SessionCache, type ModelSession, type SessionOptions } from '../runtime
 import { probeShapes } from '../runtime/shape-probe.js';
 import type { NeuronSite } from '../models/sites.js';
 import { addSiteMasks } from '../models/masks.js';
-import { emptyPast, prefixModel, type CacheGraph } from '../models/cache.js';
+import { prefixModel, type CacheGraph } from '../models/cache.js';
+import { promptCaches } from '../models/prompt-cache.js';
 import { buildAttributionGraph, type AttributionGraph } from './graph.js';
 import type { AttributionBucket, AttributionExample, AttributionOptions, AttributionResult, SiteAttribution } from './types.js';
 
@@ -212,8 +213,8 @@ export async function measureBytesPerExample(model: AttributionModel, inputLengt
   return bytes * 3 + cached;
 }
 
-/** Prompts per forward-only prompt pass (cache graphs): few, so its activations stay small. */
-export const PROMPT_CHUNK = 4;
+/** Prompts per forward-only prompt pass (cache graphs): a batch's worth, so its activations stay small. */
+export const PROMPT_CHUNK = 8;
 
 function presentOf(c: CacheGraph, parts: Record<string, Float32Array>, B: number, P: number): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
@@ -268,8 +269,9 @@ export class Attributor {
 
   /**
    * Keys and values of the batch's prompts (all but their last token), right-padded to
-   * bucket.inputLength. Identical prompts (an item's biased and gold answers) run once; the pass
-   * runs at the longest prompt's length, PROMPT_CHUNK prompts at a time.
+   * bucket.inputLength. Identical prompts (an item's biased and gold answers) run once, and
+   * prompts that share a prefix run it once (promptCaches); each prompt's cache is then packed to
+   * the front of its row (its keys carry their positions already, so slot order does not matter).
    */
   private async promptPass(
     c: CacheGraph,
@@ -289,41 +291,28 @@ export class Attributor {
       const key = prefix.join(',');
       (unique.get(key) ?? unique.set(key, []).get(key)!).push(r);
     });
-    const prompts = [...unique.entries()];
+    const prompts = [...unique.values()];
     if (!prompts.length) return { present: presentOf(c, parts, B, P), mask };
     const session = await this.promptSession(c);
-    for (let p0 = 0; p0 < prompts.length; p0 += PROMPT_CHUNK) {
-      const chunk = prompts.slice(p0, p0 + PROMPT_CHUNK);
-      const n = chunk.length;
-      const len = Math.max(...chunk.map(([k]) => k.split(',').length));
-      const ids = new BigInt64Array(n * len);
-      const m = new BigInt64Array(n * len);
-      chunk.forEach(([, [r]], j) => {
-        rows[r!]!.promptIds.slice(0, -1).forEach((t, i) => {
-          ids[j * len + i] = BigInt(t);
-          m[j * len + i] = 1n;
-        });
-      });
-      const out = await session.run(
-        {
-          input_ids: { dtype: 'int64', dims: [n, len], data: ids },
-          attention_mask: { dtype: 'int64', dims: [n, len], data: m },
-          ...emptyPast(c, n),
-          ...maskFeeds,
-        },
-        Object.keys(parts),
-      );
-      for (const [name, t] of Object.entries(out)) {
-        const src = t.data as Float32Array; // [n, heads, len, head_dim] -> rows' [heads, P, head_dim]
-        chunk.forEach(([, rs], j) => {
-          for (const r of rs) {
+    const tokens = prompts.map(([r]) => rows[r!]!.promptIds.slice(0, -1));
+    const D = c.headDim;
+    for await (const pc of promptCaches(c, session, tokens, PROMPT_CHUNK, 0, maskFeeds)) {
+      const W = pc.width;
+      pc.members.forEach((u, j) => {
+        // The slots that hold this prompt's tokens, in order.
+        const slots: number[] = [];
+        for (let i = 0; i < W; i++) if (pc.mask[j * W + i] === 1n) slots.push(i);
+        for (const [name, t] of Object.entries(pc.present)) {
+          const src = t.data as Float32Array; // [members, heads, W, head_dim]
+          for (const r of prompts[u]!) {
             for (let h = 0; h < c.heads; h++) {
-              const from = (j * c.heads + h) * len * c.headDim;
-              parts[name]!.set(src.subarray(from, from + len * c.headDim), (r * c.heads + h) * P * c.headDim);
+              const from = (j * c.heads + h) * W * D;
+              const to = (r * c.heads + h) * P * D;
+              slots.forEach((slot, i) => parts[name]!.set(src.subarray(from + slot * D, from + (slot + 1) * D), to + i * D));
             }
           }
-        });
-      }
+        }
+      });
     }
     return { present: presentOf(c, parts, B, P), mask };
   }
@@ -358,6 +347,10 @@ export class Attributor {
       (keyed.get(key) ?? keyed.set(key, []).get(key)!).push(i);
     });
     const groups = new Map<string, number[]>();
+    // Within a bucket, examples sorted by prompt: the biased and gold answers of an item, and
+    // items whose prompts share a prefix, fall into one batch and share their prompt pass.
+    const promptKey = examples.map((e) => e.promptIds.join(','));
+    for (const idx of keyed.values()) idx.sort((a, b) => (promptKey[a]! < promptKey[b]! ? -1 : promptKey[a]! > promptKey[b]! ? 1 : a - b));
     for (const [key, idx] of keyed) {
       const t = byInput ? bucketLength(Math.max(...idx.map((i) => lens[i]!.target)), TARGET_MULTIPLE) : Number(key.split('x')[1]);
       groups.set(`${key.split('x')[0]}x${t}`, idx);

@@ -28,8 +28,8 @@ import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
 import { gatherTargetLogits } from './head.js';
-import { cacheGraph, emptyPast, pastFor, prefixModel, rowsOf, type CacheGraph } from './cache.js';
-import { groupByPrefix, prefixChunks } from './prefix-groups.js';
+import { cacheGraph, emptyPast, pastFor, prefixModel, type CacheGraph } from './cache.js';
+import { promptCaches } from './prompt-cache.js';
 import type { ModelFolder, Seq2seqParts } from './folder.js';
 import type { ModelSession } from '../runtime/session.js';
 
@@ -443,56 +443,14 @@ async function scoreCached(
   record: (chunk: ScoringRow[], lp: Float32Array) => void,
 ): Promise<void> {
   const { byItem, items } = groupByItem(rows, (r) => r.firstPosition);
-  const presentNames = c.layers.flatMap((l) => [l.presentKey, l.presentValue]);
-  const empty = (n: number): Record<string, Tensor> => {
-    const out: Record<string, Tensor> = {};
-    for (const n2 of presentNames) out[n2] = { dtype: 'float32', dims: [n, c.heads, 0, c.headDim], data: new Float32Array(0) };
-    return out;
-  };
   // Every prompt but its last token goes through the cache; prompts that share a prefix run it once.
-  const prefixOf = (item: number) => {
+  const prefixes = items.map((item) => {
     const r = byItem.get(item)![0]!;
     return r.inputIds.slice(0, r.firstPosition);
-  };
-  const groups = groupByPrefix(items.map(prefixOf)).map((g) => ({ ...g, members: g.members.map((m) => items[m]!) }));
-  for (const chunkGroups of prefixChunks(groups, batchSize)) {
-    const chunk = chunkGroups.flatMap((g) => g.members);
-    // Pass 1: each group's shared prefix.
-    const shared = chunkGroups.map((g) => prefixOf(g.members[0]!).slice(0, g.prefixLength));
-    const Ps = Math.max(...shared.map((p) => p.length));
-    let groupPresent = empty(chunkGroups.length);
-    let sharedMask: BigInt64Array = new BigInt64Array(0);
-    if (Ps > 0) {
-      const pre = padRows(shared, folder.padTokenId);
-      sharedMask = pre.mask.data as BigInt64Array;
-      groupPresent = await promptSession.run({ input_ids: pre.ids, attention_mask: pre.mask, ...emptyPast(c, chunkGroups.length), ...masks }, presentNames);
-    }
-    // Pass 2: every prompt's remainder on its group's keys and values. The cache then holds
-    // [group prefix, padding, remainder, padding], the padding masked out.
-    const groupOf = chunkGroups.flatMap((g, k) => g.members.map(() => k));
-    const rest = chunkGroups.flatMap((g) => g.members.map((m) => prefixOf(m).slice(g.prefixLength)));
-    const Pr = Math.max(...rest.map((p) => p.length));
-    const Pp = Ps + Pr;
-    const prefixMask = new BigInt64Array(chunk.length * Pp);
-    groupOf.forEach((k, r) => prefixMask.set(sharedMask.subarray(k * Ps, (k + 1) * Ps), r * Pp));
-    let present: Record<string, Tensor>;
-    if (Pr > 0) {
-      const rem = padRows(rest, folder.padTokenId);
-      const remMask = rem.mask.data as BigInt64Array;
-      groupOf.forEach((_, r) => prefixMask.set(remMask.subarray(r * Pr, (r + 1) * Pr), r * Pp + Ps));
-      present = await promptSession.run(
-        {
-          input_ids: rem.ids,
-          attention_mask: { dtype: 'int64', dims: [chunk.length, Pp], data: prefixMask },
-          ...pastFor(c, groupPresent, groupOf),
-          ...masks,
-        },
-        presentNames,
-      );
-    } else {
-      present = {};
-      for (const name of presentNames) present[name] = rowsOf(groupPresent[name]!, groupOf);
-    }
+  });
+  for await (const pc of promptCaches(c, promptSession, prefixes, batchSize, folder.padTokenId, masks)) {
+    const chunk = pc.members.map((m) => items[m]!);
+    const { present, mask: prefixMask, width: Pp } = pc;
     const slot = new Map(chunk.map((item, k) => [item, k]));
     const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
     for (let s = 0; s < chunkRows.length; s += batchSize) {

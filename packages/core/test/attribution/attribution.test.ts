@@ -155,19 +155,25 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
     await expectMatchesFiniteDifferences(f, ex, res, ['attn_q', 'attn_k', 'attn_v', 'attn_o', 'ffn_gate', 'ffn_up', 'ffn_down']);
   });
 
-  it('one prompt with two answers in a batch (its cached prompt pass shared) equals each alone', async () => {
+  it('prompts sharing all or part of their tokens in a batch (their cached prompt pass shared) equal each alone', async () => {
     const exs = [
       example(f, 'The pilot was tired, so', ' he'),
+      example(f, 'Once upon a time, there was a little girl named Lily. She', ' liked'),
       example(f, 'The pilot was tired, so', ' she went home'),
       example(f, 'Once upon a time', ' there'),
+      example(f, 'Once upon a time, there was a little girl named Lily. One day', ' she'),
+      example(f, 'Once upon a time, there was a little girl', ' named'),
+      // In the same length bucket, a longer prompt of its own: the family's caches then have a
+      // gap between their shared prefix and their own tokens.
+      example(f, 'Tom and his big dog went to the park to play', ' ball'),
     ];
-    const together = new Attributor(asModel(f), { maxBatch: 4 });
+    const together = new Attributor(asModel(f), { maxBatch: 8 });
     const alone = new Attributor(asModel(f), { maxBatch: 1 });
     const r4 = await together.run(exs);
     const r1 = await alone.run(exs);
     await together.close();
     await alone.close();
-    expect(r4.plan.batchSize).toBe(3);
+    expect(r4.plan.batchSize).toBe(7);
     for (let e = 0; e < exs.length; e++) {
       expect(r4.logprob[e]).toBeCloseTo(r1.logprob[e]!, 5);
       for (const s of r4.sites) {
