@@ -28,8 +28,10 @@ import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
 import { gatherTargetLogits } from './head.js';
-import { cacheGraph, emptyPast, pastFor, prefixModel, type CacheGraph } from './cache.js';
+import { cacheGraph, pastFor, prefixModel, type CacheGraph } from './cache.js';
 import { promptCaches } from './prompt-cache.js';
+import { checkShareRows, shareRows, type ShareRowsOptions } from '../onnx/share-rows.js';
+import { probeShapes } from '../runtime/shape-probe.js';
 import type { ModelFolder, Seq2seqParts } from './folder.js';
 import type { ModelSession } from '../runtime/session.js';
 
@@ -159,6 +161,8 @@ interface FolderGraphs {
   merged?: ScoringGraph;
   encoder?: ScoringGraph;
   decoder?: ScoringGraph;
+  /** The decoder with per-prompt encoder states (shareRows); null where it does not apply. */
+  sharedDecoder?: Promise<ScoringGraph | null>;
   prompt?: ScoringGraph;
   continuation?: ScoringGraph;
 }
@@ -220,6 +224,32 @@ function splitGraphs(folder: ModelFolder, parts: Seq2seqParts): { encoder: Scori
   return { encoder: fg.encoder, decoder: fg.decoder };
 }
 
+/** Inputs of the decoder that hold one row per prompt once shared, and the index that spreads them to rows. */
+const DECODER_SHARE: ShareRowsOptions = { shared: ['encoder_hidden_states', 'encoder_attention_mask'], index: 'encoder_rows' };
+
+/**
+ * The decoder computing what depends on the encoder states alone (cross-attention keys and
+ * values) once per prompt instead of once per candidate; null when the decoder has no such part or
+ * its shapes do not allow it (then every candidate row carries its prompt's states).
+ */
+function sharedDecoderGraph(folder: ModelFolder, decoder: ScoringGraph): Promise<ScoringGraph | null> {
+  const fg = folderGraphs(folder);
+  fg.sharedDecoder ??= (async () => {
+    const shared = shareRows(decoder.model, DECODER_SHARE);
+    if (!shared) return null;
+    const d = Number(folder.config.d_model ?? folder.config.hidden_size);
+    if (!Number.isInteger(d) || d < 1) return null;
+    const dims = { decoder_input_ids: [2, 2], encoder_hidden_states: [2, 3, d], encoder_attention_mask: [2, 3], target_index: [2], target_ids: [2] };
+    try {
+      await checkShareRows(decoder.model, shared, DECODER_SHARE, dims, probeShapes);
+    } catch {
+      return null;
+    }
+    return scoringGraph(shared.model);
+  })();
+  return fg.sharedDecoder;
+}
+
 /** Decoder-only with a cache graph: the prompt pass (present keys/values) and the candidate pass. */
 function cachedGraphs(folder: ModelFolder, c: CacheGraph): { prompt: ScoringGraph; continuation: ScoringGraph } {
   const fg = folderGraphs(folder);
@@ -274,8 +304,10 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
     const sg = splitGraphs(folder, folder.parts);
     // Dynamic shapes: one session per graph serves every batch shape, so the bucket is 'dynamic'.
     const enc = await cache.get(sg.encoder.hash, 'dynamic', () => sg.encoder.model);
-    const dec = await cache.get(sg.decoder.hash, 'dynamic', () => sg.decoder.model);
-    await scoreSplit(folder, folder.parts, rows, masks, batchSize, enc, dec, record);
+    const shared = await sharedDecoderGraph(folder, sg.decoder);
+    const dg = shared ?? sg.decoder;
+    const dec = await cache.get(dg.hash, 'dynamic', () => dg.model);
+    await scoreSplit(folder, folder.parts, rows, masks, batchSize, enc, dec, shared !== null, record);
     return results;
   }
   const cached = folder.kind === 'decoder-only' ? cacheGraph(folder) : undefined;
@@ -361,6 +393,7 @@ async function scoreSplit(
   batchSize: number,
   enc: ModelSession,
   dec: ModelSession,
+  sharedPrompts: boolean,
   record: (chunk: ScoringRow[], lp: Float32Array) => void,
 ): Promise<void> {
   const encMasks = pick(
@@ -384,17 +417,29 @@ async function scoreSplit(
     const states = encOut.data as Float32Array;
     const promptMask = prompts.mask.data as BigInt64Array;
     const slot = new Map(chunk.map((item, k) => [item, k]));
-    const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
+    // With shared prompts a batch of rows carries each of its prompts once: rows stay by item.
+    const chunkRows = chunk.flatMap((i) => byItem.get(i)!);
+    if (!sharedPrompts) chunkRows.sort((a, b) => b.target.length - a.target.length);
     for (let s = 0; s < chunkRows.length; s += batchSize) {
       const sub = chunkRows.slice(s, s + batchSize);
       const B = sub.length;
-      const hidden = new (states.constructor as Float32ArrayConstructor)(B * P * D);
-      const attn = new BigInt64Array(B * P);
-      sub.forEach((r, b) => {
-        const k = slot.get(r.item)!;
+      // The prompts these rows read: all of them once each (shared) or one per row.
+      const prompts = sharedPrompts ? [...new Set(sub.map((r) => slot.get(r.item)!))] : sub.map((r) => slot.get(r.item)!);
+      const n = prompts.length;
+      const hidden = new (states.constructor as Float32ArrayConstructor)(n * P * D);
+      const attn = new BigInt64Array(n * P);
+      prompts.forEach((k, b) => {
         hidden.set(states.subarray(k * P * D, (k + 1) * P * D), b * P * D);
         attn.set(promptMask.subarray(k * P, (k + 1) * P), b * P);
       });
+      const rowFeeds: Record<string, Tensor> = sharedPrompts
+        ? {
+            [DECODER_SHARE.index]: int64(
+              [B],
+              sub.map((r) => prompts.indexOf(slot.get(r.item)!)),
+            ),
+          }
+        : {};
       const decIds = padRows(
         sub.map((r) => r.decoderInputIds!),
         folder.padTokenId,
@@ -403,8 +448,9 @@ async function scoreSplit(
       const out = await dec.run(
         {
           decoder_input_ids: decIds.ids,
-          encoder_hidden_states: { dtype: encOut.dtype, dims: [B, P, D], data: hidden },
-          encoder_attention_mask: { dtype: 'int64', dims: [B, P], data: attn },
+          encoder_hidden_states: { dtype: encOut.dtype, dims: [n, P, D], data: hidden },
+          encoder_attention_mask: { dtype: 'int64', dims: [n, P], data: attn },
+          ...rowFeeds,
           ...targetFeeds(sub, L),
           ...decMasks,
         },

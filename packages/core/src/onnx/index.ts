@@ -11,3 +11,4 @@ export * from './merge.js';
 export * from './specialize.js';
 export * from './upcast.js';
 export * from './strength-reduce.js';
+export * from './share-rows.js';

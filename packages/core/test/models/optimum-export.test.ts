@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { AutoModelForSeq2SeqLM, Tensor as HfTensor, env } from '@huggingface/transformers';
 import { readModel, writeModel } from '../../src/onnx/io.js';
 import { loadModelFolder, type ModelFolder } from '../../src/models/folder.js';
+import { shareRows } from '../../src/onnx/share-rows.js';
 import { detectLayout } from '../../src/models/layout.js';
 import { explainCommand, inspectCommand, pruneCommand, sitesCommand } from '../../src/cli/index.js';
 import { Attributor } from '../../src/attribution/run.js';
@@ -154,13 +155,25 @@ describe.skipIf(!HAVE)(`a Flan-T5 export by PyTorch in the Optimum layout (${HAV
     expect(worstScaledError(res, 0, c.modules, 'sum').worst).toBeLessThan(1e-4);
   });
 
-  it('option scoring equals the reference log-probs, token by token', async () => {
+  it('option scoring equals the reference log-probs, token by token, with the cross-attention keys and values computed once per prompt', async () => {
+    // The decoder's prompt side (cross-attention keys and values of the encoder states) is shared
+    // by the candidate rows of a prompt; PyTorch's exporter laid this graph out, not ours.
+    const shared = shareRows(folder.parts!.decoder, { shared: ['encoder_hidden_states', 'encoder_attention_mask'], index: 'rows' });
+    expect(shared).not.toBeNull();
+    const crossKv = folder.sites.filter((x) => /EncDecAttention\.[kv]$/.test(x.name)).map((x) => x.output);
+    expect(crossKv.length).toBeGreaterThan(0);
+    for (const v of crossKv) expect(shared!.promptValues.has(v), v).toBe(true);
+    expect(folder.sites.filter((x) => shared!.promptValues.has(x.output)).map((x) => x.name)).toEqual(
+      folder.sites.filter((x) => /EncDecAttention\.[kv]$/.test(x.name)).map((x) => x.name),
+    );
+    // Three candidates a prompt: the reference target between two others, so rows and prompts differ.
     const scores = await scoreOptions(
       folder,
-      ref.cases.map((c) => ({ prompt: c.prompt_ids, candidates: [c.target_ids] })),
+      ref.cases.map((c) => ({ prompt: c.prompt_ids, candidates: [[...c.target_ids].reverse(), c.target_ids, c.target_ids.slice(1)] })),
+      { batchSize: 4 },
     );
     ref.cases.forEach((c, i) => {
-      const s = scores[i]![0]!;
+      const s = scores[i]![1]!;
       expect(Math.abs(s.logprob - c.logprob) / Math.abs(c.logprob)).toBeLessThan(1e-5);
       expect(s.tokenLogprobs).toHaveLength(c.token_logprobs.length);
       s.tokenLogprobs.forEach((t, j) => expect(Math.abs(t - c.token_logprobs[j]!)).toBeLessThan(1e-4));
