@@ -104,3 +104,34 @@ export function prefixChunks(groups: readonly PrefixGroup[], size: number): Pref
   if (current.length) chunks.push(current);
   return chunks;
 }
+
+/** Cost of running chunks: padded tokens of both passes, and the attention area (queries x keys). */
+export function chunkCost(chunks: readonly PrefixGroup[][], lengths: readonly number[]): { tokens: number; attention: number } {
+  let tokens = 0;
+  let attention = 0;
+  for (const chunk of chunks) {
+    const Ps = Math.max(...chunk.map((g) => g.prefixLength));
+    const rows = chunk.reduce((a, g) => a + g.members.length, 0);
+    const Pr = Math.max(...chunk.flatMap((g) => g.members.map((m) => lengths[m]! - g.prefixLength)));
+    tokens += chunk.length * Ps + (Pr > 0 ? rows * Pr : 0);
+    attention += chunk.length * Ps * Ps + (Pr > 0 ? rows * Pr * (Ps + Pr) : 0);
+  }
+  return { tokens, attention };
+}
+
+/**
+ * The chunks to run: prompts grouped by shared prefix where that saves work, else every prompt on
+ * its own, longest first (a random half of a BBQ category keeps few whole families, and the
+ * remainders' padding can then cost more than the shared prefixes save).
+ */
+export function planPrefixChunks(prompts: readonly (readonly number[])[], size: number): PrefixGroup[][] {
+  const lengths = prompts.map((p) => p.length);
+  const alone = prefixChunks(
+    prompts.map((p, i) => ({ prefixLength: p.length, members: [i] })),
+    size,
+  );
+  const grouped = prefixChunks(groupByPrefix(prompts), size);
+  const a = chunkCost(alone, lengths);
+  const g = chunkCost(grouped, lengths);
+  return g.tokens <= 0.85 * a.tokens && g.attention <= a.attention ? grouped : alone;
+}

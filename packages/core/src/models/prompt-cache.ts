@@ -1,6 +1,6 @@
 /**
  * Keys and values of many prompts through a decoder-only model's cache graph, prompts that share a
- * prefix running it once (groupByPrefix): per chunk, one pass over the groups' shared prefixes,
+ * prefix running it once where that saves work (planPrefixChunks): per chunk, one pass over the groups' shared prefixes,
  * then one pass over every prompt's remainder on its group's keys and values. A prompt's cache
  * then holds [group prefix, padding, remainder, padding]; the mask marks its tokens, and the
  * positions (cumsum of the mask) are those of the prompt alone, so every later pass on this cache
@@ -9,7 +9,7 @@
 import type { Tensor } from '../onnx/types.js';
 import type { ModelSession } from '../runtime/session.js';
 import { emptyPast, pastFor, rowsOf, type CacheGraph } from './cache.js';
-import { groupByPrefix, prefixChunks } from './prefix-groups.js';
+import { planPrefixChunks } from './prefix-groups.js';
 
 export interface PromptCacheChunk {
   /** Indices into the prompts given, in row order. */
@@ -49,7 +49,7 @@ export async function* promptCaches(
   const presentNames = c.layers.flatMap((l) => [l.presentKey, l.presentValue]);
   const empty = (n: number): Record<string, Tensor> =>
     Object.fromEntries(presentNames.map((name) => [name, { dtype: 'float32', dims: [n, c.heads, 0, c.headDim], data: new Float32Array(0) } as Tensor]));
-  for (const groups of prefixChunks(groupByPrefix(prompts), chunkSize)) {
+  for (const groups of planPrefixChunks(prompts, chunkSize)) {
     const members = groups.flatMap((g) => g.members);
     const groupOf = groups.flatMap((g, k) => g.members.map(() => k));
     // Pass 1: each group's shared prefix.

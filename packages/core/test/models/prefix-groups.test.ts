@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_SHARE, groupByPrefix, prefixChunks, type PrefixGroup } from '../../src/models/prefix-groups.js';
+import { MIN_SHARE, chunkCost, groupByPrefix, planPrefixChunks, prefixChunks, type PrefixGroup } from '../../src/models/prefix-groups.js';
 
 const tokensRun = (prompts: number[][], groups: PrefixGroup[]) =>
   groups.reduce((a, g) => a + g.prefixLength + g.members.reduce((s, m) => s + prompts[m]!.length - g.prefixLength, 0), 0);
@@ -109,5 +109,21 @@ describe('groupByPrefix', () => {
       [0, 1],
     ]);
     expect(chunks.flat().every((g) => g.members.length <= 3)).toBe(true);
+  });
+
+  it('plans shared prefixes where they save work, and prompts alone where remainders would pad more than prefixes save', () => {
+    const stem = Array.from({ length: 40 }, (_, i) => i + 1);
+    const families = [0, 1, 2, 3].flatMap((f) => [0, 1, 2, 3].map((q) => [...stem.map((t) => t + 100 * f), 900 + q, 901 + q]));
+    const plan = planPrefixChunks(families, 8);
+    expect(plan.flat().some((g) => g.members.length > 1)).toBe(true);
+    const lengths = families.map((p) => p.length);
+    expect(chunkCost(plan, lengths).tokens).toBeLessThan(families.flat().length / 2);
+    // Pairs sharing 60% but with one long remainder each: the padding of the second pass eats the saving.
+    const pairs = [0, 1, 2, 3, 4, 5, 6, 7].flatMap((f) => [
+      [...stem.slice(0, 24).map((t) => t + 100 * f), ...Array.from({ length: 16 }, (_, i) => 500 + i)],
+      [...stem.slice(0, 24).map((t) => t + 100 * f), 700],
+    ]);
+    const alone = planPrefixChunks(pairs, 4);
+    expect(alone.flat().every((g) => g.members.length === 1 && g.prefixLength === pairs[g.members[0]!]!.length)).toBe(true);
   });
 });
