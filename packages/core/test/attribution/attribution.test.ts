@@ -163,9 +163,14 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
       example(f, 'Once upon a time', ' there'),
       example(f, 'Once upon a time, there was a little girl named Lily. One day', ' she'),
       example(f, 'Once upon a time, there was a little girl', ' named'),
-      // In the same length bucket, a longer prompt of its own: the family's caches then have a
-      // gap between their shared prefix and their own tokens.
-      example(f, 'Tom and his big dog went to the park to play', ' ball'),
+      // A family that shares most of its tokens (so its prefix runs once) and, in the same length
+      // bucket, a longer prompt of its own: the family's caches then have a gap between their
+      // shared prefix and their own tokens.
+      example(f, 'Once upon a time, there was a little girl named Lily. She liked to', ' play'),
+      example(f, 'Once upon a time, there was a little girl named Lily. One day she', ' went'),
+      example(f, 'Once upon a time, there was a little girl named Lily. Her mom', ' said'),
+      example(f, 'Once upon a time, there was a little girl named Lily. She was', ' happy'),
+      example(f, 'Tom and his big dog went to the park to play with a red ball', ' and'),
     ];
     const together = new Attributor(asModel(f), { maxBatch: 8 });
     const alone = new Attributor(asModel(f), { maxBatch: 1 });
@@ -173,7 +178,7 @@ describe.skipIf(!HAVE_STORIES)(`attribution on stories260K (${NO_STORIES})`, () 
     const r1 = await alone.run(exs);
     await together.close();
     await alone.close();
-    expect(r4.plan.batchSize).toBe(7);
+    expect(r4.plan.batchSize).toBe(8);
     for (let e = 0; e < exs.length; e++) {
       expect(r4.logprob[e]).toBeCloseTo(r1.logprob[e]!, 5);
       for (const s of r4.sites) {

@@ -46,6 +46,12 @@ const FAMILY_ITEMS: ScoreItem[] = [
   { prompt: 'Once upon a time, there was a big dog', candidates: [' who barked'] },
   { prompt: 'The pilot was tired, so', candidates: [' he', ' she'] },
   { prompt: [1], candidates: [' Once', [290, 309]] },
+  // A family that shares most of its tokens, and a longer prompt of its own beside it.
+  { prompt: 'Once upon a time, there was a little girl named Lily. She liked to', candidates: [' play', ' run'] },
+  { prompt: 'Once upon a time, there was a little girl named Lily. One day she', candidates: [' went'] },
+  { prompt: 'Once upon a time, there was a little girl named Lily. Her mom', candidates: [' said', ' was'] },
+  { prompt: 'Once upon a time, there was a little girl named Lily. She was', candidates: [' happy'] },
+  { prompt: 'Tom and his big dog went to the park to play with a red ball', candidates: [' and'] },
 ];
 
 describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'present' : NO_STORIES})`, () => {
@@ -162,7 +168,7 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
       expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
     }
     // Prompts that share a prefix run it once and their remainders on its keys and values.
-    for (const opts of [{}, { masks, batchSize: 3 }, { batchSize: 1 }]) {
+    for (const opts of [{}, { masks, batchSize: 5 }, { batchSize: 1 }]) {
       const a = await scoreOptions(folder, FAMILY_ITEMS, opts);
       const b = await scoreOptions(plain, FAMILY_ITEMS, opts);
       expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
