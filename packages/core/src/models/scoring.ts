@@ -82,21 +82,40 @@ export interface ScoringRow {
 /**
  * Tokenisation memo per folder: a run encodes the same prompts and candidates again for every
  * sweep point and for attribution, and the JavaScript tokenizer costs about as much as scoring a
- * small model. Bounded: cleared when it reaches ENCODE_MEMO entries.
+ * small model (a BBQ prompt and its three candidates in context: about 10 ms). Least recently used
+ * entries go once the memo holds ENCODE_MEMO_BYTES (text and ids), so that a sweep over several
+ * categories keeps the prompts it is scoring instead of starting over.
  */
-const ENCODE_MEMO = 50_000;
-const encoded = new WeakMap<ModelFolder, Map<string, readonly number[]>>();
+export const ENCODE_MEMO_BYTES = 256 * 2 ** 20;
+
+interface EncodeMemo {
+  entries: Map<string, Int32Array>;
+  bytes: number;
+}
+
+const encoded = new WeakMap<ModelFolder, EncodeMemo>();
+const entryBytes = (key: string, ids: Int32Array) => 2 * key.length + ids.byteLength + 64;
 
 function encodeText(folder: ModelFolder, text: string, special: boolean): number[] {
   let memo = encoded.get(folder);
-  if (!memo) encoded.set(folder, (memo = new Map()));
+  if (!memo) encoded.set(folder, (memo = { entries: new Map(), bytes: 0 }));
   const key = `${special ? 1 : 0}${text}`;
-  let ids = memo.get(key);
-  if (!ids) {
-    if (memo.size >= ENCODE_MEMO) memo.clear();
-    memo.set(key, (ids = folder.tokenizer.encode(text, { add_special_tokens: special })));
+  let ids = memo.entries.get(key);
+  if (ids) {
+    // Most recently used last: Map keeps insertion order.
+    memo.entries.delete(key);
+    memo.entries.set(key, ids);
+  } else {
+    ids = Int32Array.from(folder.tokenizer.encode(text, { add_special_tokens: special }));
+    memo.entries.set(key, ids);
+    memo.bytes += entryBytes(key, ids);
+    for (const [k, v] of memo.entries) {
+      if (memo.bytes <= ENCODE_MEMO_BYTES) break;
+      memo.entries.delete(k);
+      memo.bytes -= entryBytes(k, v);
+    }
   }
-  return [...ids];
+  return Array.from(ids);
 }
 
 function checkIds(ids: number[], what: string, vocab: number | undefined): void {
