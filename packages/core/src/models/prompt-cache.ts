@@ -11,6 +11,9 @@ import type { ModelSession } from '../runtime/session.js';
 import { emptyPast, pastFor, rowsOf, type CacheGraph } from './cache.js';
 import { planPrefixChunks } from './prefix-groups.js';
 
+/** Tokens per prompt pass; longer prompts run in segments (see promptCaches). */
+export const PREFILL_SEGMENT = 64;
+
 export interface PromptCacheChunk {
   /** Indices into the prompts given, in row order. */
   members: number[];
@@ -45,7 +48,9 @@ export async function* promptCaches(
   chunkSize: number,
   pad: number,
   feeds: Record<string, Tensor> = {},
+  segment = PREFILL_SEGMENT,
 ): AsyncGenerator<PromptCacheChunk> {
+  if (!Number.isInteger(segment) || segment < 1) throw new Error(`promptCaches: segment must be a positive integer, got ${segment}`);
   const presentNames = c.layers.flatMap((l) => [l.presentKey, l.presentValue]);
   const empty = (n: number): Record<string, Tensor> =>
     Object.fromEntries(presentNames.map((name) => [name, { dtype: 'float32', dims: [n, c.heads, 0, c.headDim], data: new Float32Array(0) } as Tensor]));
@@ -58,13 +63,24 @@ export async function* promptCaches(
       pad,
     );
     const Ps = shared.width;
-    let groupPresent = empty(groups.length);
-    if (Ps > 0) {
+    const G = groups.length;
+    let groupPresent = empty(G);
+    // In segments, each on the cache of the ones before: causal attention then skips most of its
+    // masked half (segments of S tokens over L compute about (L + S) / 2L of the dense scores).
+    const all = Array.from({ length: G }, (_, k) => k);
+    for (let s0 = 0; s0 < Ps; s0 += segment) {
+      const w = Math.min(segment, Ps - s0);
+      const ids = new BigInt64Array(G * w);
+      const attn = new BigInt64Array(G * (s0 + w));
+      for (let k = 0; k < G; k++) {
+        ids.set(shared.ids.subarray(k * Ps + s0, k * Ps + s0 + w), k * w);
+        attn.set(shared.mask.subarray(k * Ps, k * Ps + s0 + w), k * (s0 + w));
+      }
       groupPresent = await session.run(
         {
-          input_ids: { dtype: 'int64', dims: [groups.length, Ps], data: shared.ids },
-          attention_mask: { dtype: 'int64', dims: [groups.length, Ps], data: shared.mask },
-          ...emptyPast(c, groups.length),
+          input_ids: { dtype: 'int64', dims: [G, w], data: ids },
+          attention_mask: { dtype: 'int64', dims: [G, s0 + w], data: attn },
+          ...(s0 === 0 ? emptyPast(c, G) : pastFor(c, groupPresent, all)),
           ...feeds,
         },
         presentNames,

@@ -63,6 +63,12 @@ export interface ScoreOptions {
    * rounding either way.
    */
   shareEncoder?: boolean;
+  /**
+   * Decoder-only with a cache graph: tokens per prompt pass (default PREFILL_SEGMENT, 64); longer
+   * prompts run in segments, each on the cache of the ones before, which skips most of the masked
+   * half of causal attention. Results agree to float rounding for any value.
+   */
+  prefillSegment?: number;
 }
 
 /** One teacher-forced row: token ids and the positions whose next-token predictions are scored. */
@@ -334,7 +340,7 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
     const cg = cachedGraphs(folder, cached);
     const prompt = await cache.get(cg.prompt.hash, 'dynamic', () => cg.prompt.model);
     const cont = await cache.get(cg.continuation.hash, 'dynamic', () => cg.continuation.model);
-    await scoreCached(folder, cached, rows, masks, batchSize, prompt, cont, record);
+    await scoreCached(folder, cached, rows, masks, batchSize, prompt, cont, record, opts.prefillSegment);
     return results;
   }
   const sg = mergedGraph(folder);
@@ -506,6 +512,7 @@ async function scoreCached(
   promptSession: ModelSession,
   contSession: ModelSession,
   record: (chunk: ScoringRow[], lp: Float32Array) => void,
+  segment?: number,
 ): Promise<void> {
   const { byItem, items } = groupByItem(rows, (r) => r.firstPosition);
   // Every prompt but its last token goes through the cache; prompts that share a prefix run it once.
@@ -513,7 +520,7 @@ async function scoreCached(
     const r = byItem.get(item)![0]!;
     return r.inputIds.slice(0, r.firstPosition);
   });
-  for await (const pc of promptCaches(c, promptSession, prefixes, batchSize, folder.padTokenId, masks)) {
+  for await (const pc of promptCaches(c, promptSession, prefixes, batchSize, folder.padTokenId, masks, segment)) {
     const chunk = pc.members.map((m) => items[m]!);
     const { present, mask: prefixMask, width: Pp } = pc;
     const slot = new Map(chunk.map((item, k) => [item, k]));

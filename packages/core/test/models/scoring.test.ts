@@ -168,7 +168,7 @@ describe.skipIf(!HAVE_STORIES)(`option scoring: stories260K (${HAVE_STORIES ? 'p
       expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
     }
     // Prompts that share a prefix run it once and their remainders on its keys and values.
-    for (const opts of [{}, { masks, batchSize: 5 }, { batchSize: 1 }]) {
+    for (const opts of [{}, { masks, batchSize: 5 }, { batchSize: 1 }, { prefillSegment: 5 }, { masks, prefillSegment: 1, batchSize: 4 }]) {
       const a = await scoreOptions(folder, FAMILY_ITEMS, opts);
       const b = await scoreOptions(plain, FAMILY_ITEMS, opts);
       expect(maxAbsDiff(flatTokenLogprobs(a), flatTokenLogprobs(b))).toBeLessThan(1e-5);
