@@ -2,18 +2,18 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BBQ_UNKNOWN_PHRASES } from '../src/index.js';
 import { loadBbqDir, loadBbqFile, parseBbqJsonl } from '../src/bbq/loader.js';
-import { BbqFormatError } from '../src/bbq/types.js';
+import { FileFormatError } from '@crispr-bench/core/common';
 import { deriveTargetIndex, normaliseGroup } from '../src/bbq/target.js';
 import { BBQ_DATA, FIXTURES, HAVE_BBQ_DATA, SKIP_REASON } from './helpers.js';
 
 const fx = (n: string) => join(FIXTURES, n);
 
-async function errorOf(p: Promise<unknown>): Promise<BbqFormatError> {
+async function errorOf(p: Promise<unknown>): Promise<FileFormatError> {
   try {
     await p;
   } catch (e) {
-    expect(e).toBeInstanceOf(BbqFormatError);
-    return e as BbqFormatError;
+    expect(e).toBeInstanceOf(FileFormatError);
+    return e as FileFormatError;
   }
   throw new Error('expected the load to fail');
 }
@@ -41,13 +41,13 @@ describe('BBQ loader: malformed lines', () => {
   it('missing field names file, line and field', async () => {
     const e = await errorOf(loadBbqFile(fx('bbq-missing-field.jsonl')));
     expect([e.line, e.field]).toEqual([2, 'question']);
-    expect(e.message).toBe(`${fx('bbq-missing-field.jsonl')}:2: field "question": missing`);
+    expect(e.message).toBe(`${fx('bbq-missing-field.jsonl')}:2: question: missing`);
   });
 
   it('wrong type names file, line and field', async () => {
     const e = await errorOf(loadBbqFile(fx('bbq-wrong-type.jsonl')));
     expect([e.line, e.field]).toEqual([3, 'label']);
-    expect(e.message).toContain('bbq-wrong-type.jsonl:3: field "label": expected an integer 0..2, got "2"');
+    expect(e.message).toContain('bbq-wrong-type.jsonl:3: label: expected an integer 0..2, got "2"');
   });
 
   it('label out of range names file, line and field', async () => {
@@ -89,9 +89,9 @@ describe('BBQ loader: malformed lines', () => {
         label,
       });
     expect(() => parseBbqJsonl([line(0, 2), line(0, 2)].join('\n'), 'mem.jsonl')).toThrow(
-      'mem.jsonl:2: field "example_id": duplicate example_id 0 (first on line 1)',
+      'mem.jsonl:2: example_id: duplicate example_id 0 (first on line 1)',
     );
-    expect(() => parseBbqJsonl(line(0, 1), 'mem.jsonl')).toThrow(/mem.jsonl:1: field "label": an ambiguous-context item/);
+    expect(() => parseBbqJsonl(line(0, 1), 'mem.jsonl')).toThrow(/mem.jsonl:1: label: an ambiguous-context item/);
     expect(() => parseBbqJsonl(line(0, 2), 'mem.jsonl', { onBadLine: 'bogus' as 'skip' })).toThrow(/onBadLine/);
   });
 });

@@ -8,7 +8,7 @@ import { loadInstructions, ownInstructions, paperInstructions, resolveInstructio
 import { answerStrings, renderPrompt } from '../src/prompts/index.js';
 import { attributionSamples, filterItems, splitDevTest, stratumOf } from '../src/splits.js';
 import { loadBbqFile } from '../src/bbq/loader.js';
-import { BbqFormatError } from '../src/bbq/types.js';
+import { FileFormatError } from '@crispr-bench/core/common';
 import { assetsDir } from '../src/assets.js';
 import { BBQ_DATA, FIXTURES, HAVE_BBQ_DATA, SKIP_REASON } from './helpers.js';
 import { existsSync } from 'node:fs';
@@ -60,7 +60,7 @@ describe('generic multiple choice', () => {
   });
   it('reports bad lines with file, line and field', async () => {
     const f = join(FIXTURES, 'mc-bad.jsonl');
-    await expect(loadMcJsonl(f)).rejects.toThrow(`${f}:2: field "options": expected an array of at least two non-empty strings`);
+    await expect(loadMcJsonl(f)).rejects.toThrow(`${f}:2: options: expected an array of at least two non-empty strings`);
     const r = await loadMcJsonl(f, { onBadLine: 'skip' });
     expect(r.items.map((i) => i.id)).toEqual(['a']);
     expect(r.skipped.map((b) => [b.line, b.field ?? null])).toEqual([
@@ -73,7 +73,7 @@ describe('generic multiple choice', () => {
     try {
       await loadMcJsonl(f);
     } catch (e) {
-      expect(e).toBeInstanceOf(BbqFormatError);
+      expect(e).toBeInstanceOf(FileFormatError);
     }
   });
 });

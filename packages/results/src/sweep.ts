@@ -127,18 +127,4 @@ export const manifest = z.object({
 });
 export type Manifest = z.infer<typeof manifest>;
 
-/** Parses one JSON document against a schema; the error names the file and the field path. */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = issue.path.length
-    ? issue.path
-        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-        .join('')
-        .replace(/^\./, '')
-    : '(top level)';
-  throw new Error(`${where}: ${path}: ${issue.message}`);
-}
-
 export type MethodName = z.infer<typeof methodName>;

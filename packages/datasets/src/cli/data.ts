@@ -5,6 +5,7 @@ import {
   choiceOption,
   consoleIO,
   defineCommand,
+  formatFileProblem,
   intOption,
   listOption,
   parseCommandLine,
@@ -20,7 +21,7 @@ import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
 import { loadBbqDir, loadBbqFile, parseBbqJsonl } from '../bbq/loader.js';
 import { EXPANDABLE_CATEGORIES, readTemplateSet } from '../bbq/templates.js';
-import { formatBadLine, type BbqLoadResult } from '../bbq/types.js';
+import type { BbqLoadResult } from '../bbq/types.js';
 
 const EXPAND_USAGE = `usage: crispr data expand --category <Cat> --out <file.jsonl> [--templates <dir>] [--seed <n>]
                           [--mode sample|exhaustive] [--max-items <n>]
@@ -188,7 +189,7 @@ async function check(argv: string[], io: CliIO): Promise<number> {
   io.out(`stereotyped target not derivable: ${r.underivedTarget.length}`);
   if (r.skipped.length > 0) {
     io.err(`skipped ${r.skipped.length} bad line(s):`);
-    for (const b of r.skipped) io.err(`  ${formatBadLine(b)}`);
+    for (const b of r.skipped) io.err(`  ${formatFileProblem(b)}`);
   }
   return r.skipped.length > 0 ? 1 : 0;
 }
