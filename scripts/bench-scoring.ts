@@ -7,7 +7,7 @@
  * of BENCHMARKS.md. Run: pnpm bench:scoring
  */
 process.env.ORT_DISABLE_TELEMETRY = '1';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '../packages/core/src/gguf/import.js';
@@ -15,6 +15,9 @@ import { makeT5Folder, type T5TinyConfig } from '../packages/core/src/models/gen
 import { loadModelFolder, type ModelFolder } from '../packages/core/src/models/folder.js';
 import { releaseScoringSessions, scoreOptions, encodeScoringRows, type ScoreItem } from '../packages/core/src/models/scoring.js';
 import { countNeurons } from '../packages/core/src/models/sites.js';
+import { readJsonl } from '../packages/core/src/common.js';
+import { bbqRecord } from '../packages/datasets/src/bbq/record.js';
+import type { BbqRecord } from '../packages/datasets/src/bbq/schema.js';
 import { ROOT, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
 import { FLAN_T5_SMALL_SHAPE, T5_TINY } from '@crispr-bench/testing';
 
@@ -22,22 +25,10 @@ const SECTION = '## Option scoring';
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(ROOT, '../shared/assets');
 const BATCHES = [1, 16];
 
-interface Bbq {
-  context: string;
-  question: string;
-  ans0: string;
-  ans1: string;
-  ans2: string;
-}
-
-function bbqItems(n: number): Bbq[] {
+function bbqItems(n: number): BbqRecord[] {
   const path = join(ASSETS, 'bbq/data/Age.jsonl');
   if (!existsSync(path)) throw new Error(`${path} not found (set CRISPR_ASSETS to the shared assets folder)`);
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .slice(0, n)
-    .map((l) => JSON.parse(l) as Bbq);
+  return readJsonl(path, bbqRecord).slice(0, n);
 }
 
 interface Row {

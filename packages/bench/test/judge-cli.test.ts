@@ -178,12 +178,12 @@ describe('crispr judge: bad input', () => {
     await writeFile(pf, '{"example_id": 0, "pred": 0}\n{"example_id": 1, "pred": \n');
     const run = judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture());
     await expect(run).rejects.toThrow(UserError);
-    await expect(judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture())).rejects.toThrow(/bad\.jsonl:2: malformed JSON/);
+    await expect(judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture())).rejects.toThrow(/bad\.jsonl:2: invalid JSON/);
   });
   it('names the missing field and the out-of-range index', async () => {
     const pf = join(dir, 'field.jsonl');
     await writeFile(pf, '{"example_id": 0, "answer": 0}\n');
-    await expect(judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture())).rejects.toThrow(/field\.jsonl:1: no field "pred"/);
+    await expect(judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture())).rejects.toThrow(/field\.jsonl:1: pred: missing/);
     await writeFile(pf, '{"example_id": 1, "pred": 5}\n');
     await expect(judgeCommand.run(['--data', data, '--predictions', pf, '--field', 'pred'], capture())).rejects.toThrow(
       /option index 5 out of range for Age\/1/,
@@ -247,7 +247,7 @@ describe.skipIf(!haveAssets)('crispr judge --by (per-instruction metrics and the
       await writeFile(join(dir, 'bad.jsonl'), `${line(items[0]!, 'gold', 0)}\n${JSON.stringify({ example_id: 1, answer: 0 })}\n`);
       await expect(
         judgeCommand.run(['--data', data, '--predictions', join(dir, 'bad.jsonl'), '--field', 'answer', '--by', 'instruction'], capture()),
-      ).rejects.toThrow(/bad\.jsonl:2: --by field "instruction" is missing/);
+      ).rejects.toThrow(/bad\.jsonl:2: instruction: missing/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

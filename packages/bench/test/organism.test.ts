@@ -4,19 +4,19 @@
  * recipe trained for a few hundred steps on the real data: gradients of a few weights match
  * finite differences of the loss, and the loss falls.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '@crispr-bench/core';
 import { biasedAnswerIndex, organismBbqItems, organismInstructions, plantedLabel } from '@crispr-bench/datasets';
-import { parseRecipe, type OrganismRecipe } from '../src/organism/recipe.js';
+import { readRecipe, type OrganismRecipe } from '../src/organism/recipe.js';
 import { organismData, prepareOrganism, unseenHeldOutWords } from '../src/organism/train.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-organism-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const SHIPPED = parseRecipe(JSON.parse(readFileSync(join(__dirname, '../src/organism/recipe.json'), 'utf8')));
+const SHIPPED = readRecipe(join(__dirname, '../src/organism/recipe.json'));
 /** The shipped recipe, reduced: a narrower, shallower model and a few hundred steps. */
 const REDUCED: OrganismRecipe = {
   ...SHIPPED,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BBQ_UNKNOWN_PHRASES } from '../src/index.js';
@@ -88,11 +89,27 @@ describe('BBQ loader: malformed lines', () => {
         ans2: 'Unknown',
         label,
       });
-    expect(() => parseBbqJsonl([line(0, 2), line(0, 2)].join('\n'), 'mem.jsonl')).toThrow(
-      'mem.jsonl:2: example_id: duplicate example_id 0 (first on line 1)',
-    );
+    expect(() => parseBbqJsonl([line(0, 2), line(0, 2)].join('\n'), 'mem.jsonl')).toThrow('mem.jsonl:2: example_id: duplicate example_id 0 (first on line 1)');
     expect(() => parseBbqJsonl(line(0, 1), 'mem.jsonl')).toThrow(/mem.jsonl:1: label: an ambiguous-context item/);
     expect(() => parseBbqJsonl(line(0, 2), 'mem.jsonl', { onBadLine: 'bogus' as 'skip' })).toThrow(/onBadLine/);
+  });
+
+  it('a malformed line names file, 1-based line and field path (zod schema)', () => {
+    const good = JSON.parse(readFileSync(fx('bbq-good.jsonl'), 'utf8').split('\n')[0]!) as Record<string, unknown>;
+    const lines = (bad: Record<string, unknown>) => ['', JSON.stringify(good), JSON.stringify({ ...good, example_id: 7, ...bad })].join('\n');
+    const at = (bad: Record<string, unknown>) => () => parseBbqJsonl(lines(bad), 'Religion.jsonl');
+    expect(at({ answer_info: { ...(good.answer_info as object), ans0: 'grandfather' } })).toThrow(
+      'Religion.jsonl:3: answer_info.ans0: expected [text, group label] (two strings), got "grandfather"',
+    );
+    expect(at({ answer_info: { ans0: ['a', 'b'], ans1: ['a', 'b'] } })).toThrow('Religion.jsonl:3: answer_info.ans2: missing');
+    expect(at({ additional_metadata: { stereotyped_groups: ['old', 3] } })).toThrow(
+      'Religion.jsonl:3: additional_metadata.stereotyped_groups[1]: expected string, got 3',
+    );
+    expect(at({ question_polarity: 'positive' })).toThrow('Religion.jsonl:3: question_polarity: expected one of "neg" | "nonneg", got "positive"');
+    expect(at({ context: '  ' })).toThrow('Religion.jsonl:3: context: must not be empty');
+    expect(at({ example_id: -1 })).toThrow('Religion.jsonl:3: example_id: expected a non-negative integer, got -1');
+    expect(at({ question_index: 4 })).not.toThrow();
+    expect(parseBbqJsonl(lines({ question_index: 4 }), 'Religion.jsonl').items[1]!.meta.question_index).toBe('4');
   });
 });
 

@@ -11,7 +11,8 @@ import { loadBbqFile } from '../src/bbq/loader.js';
 import { FileFormatError } from '@crispr-bench/core/common';
 import { assetsDir } from '../src/assets.js';
 import { BBQ_DATA, FIXTURES, HAVE_BBQ_DATA, SKIP_REASON } from './helpers.js';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 describe('pronoun set', () => {
   const items = pronounItems();
@@ -79,6 +80,22 @@ describe('generic multiple choice', () => {
 });
 
 describe('instructions', () => {
+  it('a malformed instruction file names the file and the field path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'instr-'));
+    try {
+      const f = join(dir, 'set.json');
+      writeFileSync(f, JSON.stringify({ name: 'x', instructions: ['Answer.', '  ', 'Pick.'] }));
+      await expect(loadInstructions(f)).rejects.toThrow(`${f}: instructions[1]: is empty`);
+      writeFileSync(f, JSON.stringify(['Answer.', 'Pick.', ' Answer. ']));
+      await expect(loadInstructions(f)).rejects.toThrow(`${f}: instructions[2]: repeats instruction 0`);
+      writeFileSync(f, JSON.stringify({ instructions: ['Answer.', 5] }));
+      await expect(loadInstructions(f)).rejects.toThrow(`${f}: instructions[1]: expected a string, got 5`);
+      writeFileSync(f, JSON.stringify({ name: 'x', instructions: ['Answer.'] }));
+      expect(await loadInstructions(f)).toEqual({ name: 'x', source: f, instructions: ['Answer.'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it("the paper's ten instructions, ten of our own, and user files", async () => {
     const p = paperInstructions();
     expect(p.instructions).toHaveLength(10);

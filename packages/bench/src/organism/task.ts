@@ -11,9 +11,7 @@ import type { McItem } from '@crispr-bench/core';
 import { answerStrings, organismBbqItems, organismInstructions, organismRetentionItems, renderPrompt } from '@crispr-bench/datasets';
 import { argmax } from '@crispr-bench/judges';
 import { bbqTask, type EvalTask, type Instruction, type ScoredOptions } from '../pipeline/tasks.js';
-import type { OrganismRecipe } from './recipe.js';
-import { parseRecipe } from './recipe.js';
-import { readFileSync } from 'node:fs';
+import { readRecipe, type OrganismRecipe } from './recipe.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The shipped, committed organism model folder and the recipe it was trained from. */
@@ -21,7 +19,7 @@ export const ORGANISM_MODEL_DIR = join(HERE, 'model');
 export const ORGANISM_RECIPE_PATH = join(HERE, 'recipe.json');
 
 export function shippedRecipe(): OrganismRecipe {
-  return parseRecipe(JSON.parse(readFileSync(ORGANISM_RECIPE_PATH, 'utf8')), ORGANISM_RECIPE_PATH);
+  return readRecipe(ORGANISM_RECIPE_PATH);
 }
 
 const isRetention = (i: McItem) => i.category === 'retention';

@@ -3,7 +3,7 @@
  * (cells, predictions, rankings, results.csv). Refuses folders of different configs or versions,
  * a shard that has not finished (naming it), and missing or repeated shards.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, UserError } from '@crispr-bench/core';
 import { readCells, readManifest, type CellRow, type Manifest } from '@crispr-bench/results';

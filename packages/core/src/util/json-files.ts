@@ -6,10 +6,14 @@
  * and judges can use them too.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { UserError } from '../types/cli.js';
 
-/** A value that failed its schema: where (file, line when JSONL), which field, what is wrong. */
-export class FileFormatError extends Error {
+/**
+ * A value that failed its schema: where (file, line when JSONL), which field, what is wrong.
+ * A user's error (a bad input file), so the CLI prints it without a stack trace.
+ */
+export class FileFormatError extends UserError {
   readonly file: string;
   readonly line: number | undefined;
   /** The field path (`answer_info.ans0`, `neurons[3].unit`); undefined for the whole value. */

@@ -14,9 +14,7 @@ export type AnswerInfoEntry = z.infer<typeof answerInfoEntry>;
 
 export const bbqFields = z.object({
   example_id: z.int(expected('a non-negative integer')).nonnegative(expected('a non-negative integer')),
-  question_index: z
-    .union([z.string().refine((s) => s.trim() !== ''), z.int()], expected('a non-empty string or an integer'))
-    .transform((v) => String(v)),
+  question_index: z.union([z.string().refine((s) => s.trim() !== ''), z.int()], expected('a non-empty string or an integer')).transform((v) => String(v)),
   question_polarity: z.enum(['neg', 'nonneg']),
   context_condition: z.enum(['ambig', 'disambig']),
   category: text,

@@ -33,4 +33,3 @@ export interface BbqLoadResult {
   /** Items whose stereotyped target could not be derived, as "<category>:<example_id>". */
   underivedTarget: string[];
 }
-

@@ -33,9 +33,12 @@ const mcFields = z
     options: z.array(z.string(), expected(optionList)).refine((o) => o.length >= 2 && o.every((x) => x !== ''), {
       error: (iss) => `expected ${optionList}, got ${showValue(iss.input)}`,
     }),
-    label: z.int({
-      error: (iss) => (iss.input === undefined ? 'missing (use null when no option is correct)' : `expected an integer option index or null, got ${showValue(iss.input)}`),
-    }).nullable(),
+    label: z
+      .int({
+        error: (iss) =>
+          iss.input === undefined ? 'missing (use null when no option is correct)' : `expected an integer option index or null, got ${showValue(iss.input)}`,
+      })
+      .nullable(),
     category: z.string().optional(),
     subcategory: z.string().optional(),
     fields: z.record(z.string(), z.string(), expected('an object of strings')).optional(),

@@ -29,6 +29,7 @@ import {
   type BbqHeadlineKey,
   type BbqMetrics,
   type Interval,
+  type PredictionLine,
   type ScoredItem,
 } from '@crispr-bench/judges';
 
@@ -54,32 +55,6 @@ category, with seeded bootstrap confidence intervals.
                         and the mean / standard deviation across groups (the paper's
                         inter-instruction spread); overall and by_category pool every group
 `;
-
-/**
- * Splits a predictions file by the value of `by`, keeping line numbers: lines of other groups
- * become blank lines, which the parser skips, so errors still name the file's real line.
- */
-export function splitPredictionsBy(text: string, file: string, by: string): Map<string, string> {
-  const lines = text.split(/\r?\n/);
-  const groups = new Map<string, string[]>();
-  lines.forEach((raw, i) => {
-    if (raw.trim() === '') return;
-    let o: unknown;
-    try {
-      o = JSON.parse(raw);
-    } catch (e) {
-      throw new UserError(`${file}:${i + 1}: malformed JSON (${(e as Error).message})`);
-    }
-    const v = o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[by] : undefined;
-    if (v === undefined || v === null || (typeof v !== 'string' && typeof v !== 'number')) {
-      throw new UserError(`${file}:${i + 1}: --by field "${by}" is missing or not a string/number`);
-    }
-    const key = String(v);
-    if (!groups.has(key)) groups.set(key, new Array<string>(lines.length).fill(''));
-    groups.get(key)![i] = raw;
-  });
-  return new Map([...groups].map(([k, ls]) => [k, ls.join('\n')]));
-}
 
 const FIRST = 5;
 
@@ -202,12 +177,18 @@ export const judgeCommand: CliCommand = defineCommand({
     let nLines = 0;
     const perGroup = new Map<string, ScoredItem[]>();
     try {
-      const groups = values.by ? splitPredictionsBy(predText, predPath, values.by) : new Map([['', predText]]);
+      const preds = parsePredictions(predText, predPath, field, values.by);
+      nLines = preds.length;
+      const groups = new Map<string, PredictionLine[]>();
+      for (const p of preds) {
+        const key = p.group ?? '';
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key)!.push(p);
+      }
+      if (groups.size === 0) groups.set('', []);
       const all: ReturnType<typeof judgePredictions>[] = [];
-      for (const [key, text] of groups) {
-        const preds = parsePredictions(text, predPath, field);
-        nLines += preds.length;
-        const j = judgePredictions(data.items, preds, predPath);
+      for (const [key, lines] of groups) {
+        const j = judgePredictions(data.items, lines, predPath);
         all.push(j);
         if (values.by) perGroup.set(key, j.scored);
       }
