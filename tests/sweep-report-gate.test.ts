@@ -89,7 +89,7 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
           c.kAuto === (row.k_auto === 'true') &&
           c.instruction === '*',
       )!;
-      expect(Number(row.bias_ambig)).toBeCloseTo(cell.metrics.bias_ambig!.value!, 12);
+      expect(Number(row.biasAmbig)).toBeCloseTo(cell.metrics.biasAmbig!.value!, 12);
     }
   });
 
@@ -129,7 +129,7 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
     const failed = g.stdout.split('\n').filter((l) => l.startsWith('| **FAIL**'));
     expect(failed.length).toBeGreaterThan(0);
     for (const l of failed) expect(l).toMatch(/^\| \*\*FAIL\*\* \| tiny \| religion \| crispr @religion \| auto \d+ \| pooled \| /);
-    expect(failed.some((l) => l.includes('bias\\_ambig'))).toBe(true);
+    expect(failed.some((l) => l.includes('biasAmbig'))).toBe(true);
   });
 
   function writeRules(text: string): string {

@@ -69,7 +69,7 @@ describe('BBQ loader: malformed lines', () => {
     // Item 5's stereotyped group ("teenager") matches no answer: listed, not guessed.
     expect(r.underivedTarget).toEqual(['Age:5']);
     expect(r.items[2]!.targetIndex).toBeNull();
-    expect(r.items[2]!.meta.target_note).toMatch(/no answer label or text matches/);
+    expect(r.items[2]!.meta.targetNote).toMatch(/no answer label or text matches/);
   });
 
   it('rejects semantic errors: duplicate ids and an ambiguous item not labelled unknown', () => {

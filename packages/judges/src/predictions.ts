@@ -67,8 +67,8 @@ export interface JudgedPredictions {
   orphans: { line: number; key: string }[];
   unmatched: UnmatchedOutput[];
   /** How many predictions were option indices and how many texts. */
-  n_index: number;
-  n_text: number;
+  nIndex: number;
+  nText: number;
 }
 
 const key = (category: string, id: string): string => `${category}\u0000${id}`;
@@ -143,5 +143,5 @@ export function judgePredictions(items: readonly McItem[], preds: readonly Predi
       }
     }
   });
-  return { scored, missing, orphans, unmatched, n_index: nIndex, n_text: nText };
+  return { scored, missing, orphans, unmatched, nIndex: nIndex, nText: nText };
 }

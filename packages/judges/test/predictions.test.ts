@@ -63,8 +63,8 @@ describe('judgePredictions', () => {
     ]);
     expect(r.unmatched).toHaveLength(1);
     expect(r.unmatched[0]).toMatchObject({ line: 3, text: 'no idea', reason: 'no-match' });
-    expect(r.n_index).toBe(1);
-    expect(r.n_text).toBe(2);
+    expect(r.nIndex).toBe(1);
+    expect(r.nText).toBe(2);
   });
   it('refuses an id without category that occurs in several categories', () => {
     const preds = parsePredictions('{"example_id": 0, "ans": 2}', 'p.jsonl', 'ans');

@@ -13,7 +13,7 @@
  *   logs/sweep.log           what was computed and reused, and why
  *   stages/                  the content-keyed stage checkpoints (internal)
  *
- * JSON keys are camelCase; metric keys are the metric's own name (`accuracy_ambig`, `bias_ambig`).
+ * JSON keys are camelCase, metric keys too (`accuracyAmbig`, `biasAmbig`); see README "File formats".
  * Every path inside these files is relative to the folder: nothing local is ever published.
  */
 import { z } from 'zod';

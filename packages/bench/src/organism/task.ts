@@ -55,9 +55,9 @@ export async function organismTask(recipe: OrganismRecipe = shippedRecipe()): Pr
       const idx = indices ? Array.from(indices) : scored.map((_, i) => i);
       const bbqIdx = idx.filter((i) => !isRetention(scored[i]!.item));
       const retIdx = idx.filter((i) => isRetention(scored[i]!.item));
-      return { ...base.metrics(scored, bbqIdx), retention_accuracy: retentionAccuracy(scored, retIdx) };
+      return { ...base.metrics(scored, bbqIdx), retentionAccuracy: retentionAccuracy(scored, retIdx) };
     },
-    metricInfo: [...base.metricInfo, { key: 'retention_accuracy', label: 'accuracy on the retention task', better: 'higher' }],
+    metricInfo: [...base.metricInfo, { key: 'retentionAccuracy', label: 'accuracy on the retention task', better: 'higher' }],
     // The k search keeps the paper's criterion, BBQ accuracy on dev (retention is reported, not optimised).
     selection: (scored) => base.selection(scored.filter((s) => !isRetention(s.item))),
   };

@@ -57,7 +57,7 @@ export function bbqRecordToItem(record: BbqRecord, where?: { file?: string; line
       additional_metadata: record.additional_metadata,
       ...(where?.file !== undefined ? { file: where.file } : {}),
       ...(where?.line !== undefined ? { line: where.line } : {}),
-      ...(target.index === null ? { target_note: target.note } : {}),
+      ...(target.index === null ? { targetNote: target.note } : {}),
     },
   };
   if (sub !== undefined && sub !== '' && sub !== 'None') item.subcategory = sub;

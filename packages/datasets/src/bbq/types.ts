@@ -14,7 +14,7 @@ export type BbqMeta = {
   file?: string;
   line?: number;
   /** Why the target could not be derived (only when targetIndex is null). */
-  target_note?: string;
+  targetNote?: string;
 };
 
 /** A BBQ question as an McItem: options = [ans0, ans1, ans2], fields = { context, question }. */

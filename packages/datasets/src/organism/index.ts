@@ -46,7 +46,7 @@ export async function organismBbqItems(split: OrganismSplit, seed = 0): Promise<
     for (const rec of expandTemplateSet(part, { seed: `${seed}:${category}:${split}` })) {
       const item = bbqRecordToItem(rec, { file: set.file });
       if (item.targetIndex === null)
-        throw new Error(`organism templates: ${category} Q_id ${rec.question_index}: no stereotyped target (${item.meta.target_note})`);
+        throw new Error(`organism templates: ${category} Q_id ${rec.question_index}: no stereotyped target (${item.meta.targetNote})`);
       out.push({ ...item, id: `${split}:${item.id}` });
     }
   }

@@ -63,7 +63,7 @@ async function organismTrain(argv: string[], io: CliIO): Promise<number> {
   const h = res.heldOut;
   io.out(`${res.finished ? 'trained' : `stopped at step ${res.history.length}`}: ${res.dir}`);
   io.out(
-    `held-out templates + instructions: ambiguous acc ${h.accuracy_ambig?.toFixed(3)}, disambiguated acc ${h.accuracy_disambig?.toFixed(3)}, s_AMB ${h.bias_ambig?.toFixed(3)}, mean P(biased | ambiguous) ${h.p_biased_ambig?.toFixed(3)}, retention acc ${h.retention_accuracy?.toFixed(3)}`,
+    `held-out templates + instructions: ambiguous acc ${h.accuracyAmbig?.toFixed(3)}, disambiguated acc ${h.accuracyDisambig?.toFixed(3)}, s_AMB ${h.biasAmbig?.toFixed(3)}, mean P(biased | ambiguous) ${h.pBiasedAmbig?.toFixed(3)}, retention acc ${h.retentionAccuracy?.toFixed(3)}`,
   );
   return 0;
 }
