@@ -8,6 +8,7 @@ import {
   formatFileProblem,
   intOption,
   listOption,
+  optionSpecs,
   parseCommandLine,
   requiredOption,
   runSubcommand,
@@ -82,18 +83,7 @@ function countsTable(r: BbqLoadResult): string[] {
 }
 
 async function expand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandLine(
-    argv,
-    {
-      templates: { type: 'string' },
-      category: { type: 'string' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      mode: { type: 'string' },
-      'max-items': { type: 'string' },
-    },
-    EXPAND_USAGE,
-  );
+  const { values } = parseCommandLine(argv, optionSpecs(['templates', 'category', 'out', 'seed', 'mode', 'max-items']), EXPAND_USAGE);
   const category = requiredOption('category', values.category);
   const out = requiredOption('out', values.out);
   const mode = choiceOption<ExpandMode>('mode', values.mode, ['sample', 'exhaustive'], 'sample');
@@ -137,17 +127,7 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandLine(
-    argv,
-    {
-      out: { type: 'string' },
-      categories: { type: 'string' },
-      'base-url': { type: 'string' },
-      timeout: { type: 'string' },
-    },
-    FETCH_USAGE,
-    true,
-  );
+  const { values, positionals } = parseCommandLine(argv, optionSpecs(['out', 'categories', 'base-url', 'timeout']), FETCH_USAGE, true);
   if (positionals.length !== 1 || positionals[0] !== 'bbq') throw new UsageError(`fetch: expected 'bbq' (crispr data fetch bbq --out <dir>)`);
   const out = requiredOption('out', values.out, '<dir>');
   const cats = listOption('categories', values.categories);
@@ -172,7 +152,7 @@ async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function check(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { 'on-bad-line': { type: 'string' }, categories: { type: 'string' } }, CHECK_USAGE, true);
+  const { values, positionals } = parseCommandLine(argv, optionSpecs(['on-bad-line', 'categories']), CHECK_USAGE, true);
   if (positionals.length !== 1) throw new UsageError('check: expected one path (a BBQ JSONL file or a folder of them)');
   const onBad = choiceOption('on-bad-line', values['on-bad-line'], ['error', 'skip'], 'error');
   const path = positionals[0]!;

@@ -10,6 +10,7 @@ import {
   formatTable,
   intOption,
   jsonOutput,
+  optionSpecs,
   parseCommandLine,
   requiredOption,
   UserError,
@@ -143,20 +144,7 @@ export const judgeCommand: CliCommand = defineCommand({
   summary: 'score a predictions file on BBQ (accuracy, bias scores, intervals)',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(
-      argv,
-      {
-        data: { type: 'string' },
-        predictions: { type: 'string' },
-        field: { type: 'string' },
-        json: { type: 'string' },
-        bootstrap: { type: 'string' },
-        seed: { type: 'string' },
-        strict: { type: 'boolean', default: false },
-        by: { type: 'string' },
-      },
-      USAGE,
-    );
+    const { values } = parseCommandLine(argv, optionSpecs(['data', 'predictions', 'field', 'json', 'bootstrap', 'seed', 'by'], ['strict']), USAGE);
     // --help is answered by defineCommand, like every command's.
     const dataPath = requiredOption('data', values.data, undefined, USAGE);
     const predPath = requiredOption('predictions', values.predictions, undefined, USAGE);

@@ -4,7 +4,17 @@
  * packages/bench/src/organism/model, trained from packages/bench/src/organism/recipe.json.
  */
 import { basename, resolve } from 'node:path';
-import { consoleIO, defineCommand, intOption, parseCommandLine, requiredOption, runSubcommand, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import {
+  consoleIO,
+  defineCommand,
+  intOption,
+  optionSpecs,
+  parseCommandLine,
+  requiredOption,
+  runSubcommand,
+  type CliCommand,
+  type CliIO,
+} from '@crispr-bench/core/cli';
 import { readRecipe } from '../../organism/recipe.js';
 import { trainOrganism } from '../../organism/train.js';
 
@@ -32,11 +42,7 @@ function duration(s: number): string {
 }
 
 async function organismTrain(argv: string[], io: CliIO): Promise<number> {
-  const v = parseCommandLine(
-    argv,
-    { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } },
-    TRAIN_USAGE,
-  ).values;
+  const v = parseCommandLine(argv, optionSpecs(['config', 'out', 'state', 'until'], ['fresh']), TRAIN_USAGE).values;
   const config = requiredOption('config', v.config, '<recipe.json>', TRAIN_USAGE);
   const until = intOption('until', v.until, { min: 1 });
   const recipe = readRecipe(config);
