@@ -43,23 +43,9 @@ function addSweep(input: ReportInput, dir: string, outDir: string): void {
     timings: secs(m.timings),
   });
   for (const d of m.datasets) if (!input.datasets.has(d.label)) input.datasets.set(d.label, { kind: d.kind, role: d.role, metrics: d.metricInfo });
-  for (const c of readCells(dir)) {
-    input.cells.push({
-      run,
-      model: c.model,
-      dataset: c.dataset,
-      role: c.role,
-      method: c.method,
-      variant: c.variant,
-      rankedOn: c.rankedOn,
-      k: c.k,
-      kAuto: c.kAuto,
-      instruction: c.instruction,
-      instructionUse: c.instructionUse,
-      n: c.n,
-      metrics: c.metrics,
-      delta: c.delta,
-    });
+  // A cell as the report sees it: the row without its bookkeeping (position, id, files, timing).
+  for (const { schema: _schema, index: _index, id: _id, unmatched: _unmatched, predictions: _predictions, timing: _timing, ...cell } of readCells(dir)) {
+    input.cells.push({ run, ...cell });
   }
   const rdir = join(dir, 'rankings');
   if (existsSync(rdir)) {
