@@ -38,7 +38,7 @@ import {
 import { folderAccess } from '../packages/bench/src/pipeline/folder-access.js';
 import { readJsonFile } from '../packages/core/src/common.js';
 import { z } from 'zod';
-import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { ROOT, median, provenance, updateBenchmarkSection, runScript } from './lib/benchmarks-md.js';
 import { FLAN_T5_SMALL_SHAPE } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -283,7 +283,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);

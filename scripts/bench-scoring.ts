@@ -18,7 +18,7 @@ import { countNeurons } from '../packages/core/src/models/sites.js';
 import { readJsonl } from '../packages/core/src/common.js';
 import { bbqRecord } from '../packages/datasets/src/bbq/record.js';
 import type { BbqRecord } from '../packages/datasets/src/bbq/schema.js';
-import { ROOT, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { ROOT, provenance, updateBenchmarkSection, runScript, markdownTable } from './lib/benchmarks-md.js';
 import { FLAN_T5_SMALL_SHAPE, T5_TINY } from '@crispr-bench/testing';
 
 const SECTION = '## Option scoring';
@@ -113,13 +113,28 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  const head = `| model | kind | weights | neurons | BBQ items x 3 options | mean tokens per candidate row | session + first run (ms) | ${BATCHES.map((b) => `batch ${b} (candidates/s)`).join(' | ')} |`;
-  const sep = `|${'---|'.repeat(7 + BATCHES.length)}`;
-  const lines = results.map(
-    (r) =>
-      `| ${r.model} | ${r.kind} | ${r.params} | ${r.neurons} | ${r.items} x 3 = ${r.candidates} | ${r.meanTokens} | ${r.sessionMs.toFixed(0)} | ${BATCHES.map((b) => r.perSecond[b]!.toFixed(1)).join(' | ')} |`,
+  const tbl = markdownTable(
+    [
+      'model',
+      'kind',
+      'weights',
+      'neurons',
+      'BBQ items x 3 options',
+      'mean tokens per candidate row',
+      'session + first run (ms)',
+      ...BATCHES.map((b) => `batch ${b} (candidates/s)`),
+    ],
+    results.map((r) => [
+      r.model,
+      r.kind,
+      r.params,
+      r.neurons,
+      `${r.items} x 3 = ${r.candidates}`,
+      r.meanTokens,
+      r.sessionMs.toFixed(0),
+      ...BATCHES.map((b) => r.perSecond[b]!.toFixed(1)),
+    ]),
   );
-  const tbl = [head, sep, ...lines].join('\n');
   console.log(`\n${tbl}\n`);
   const body = [
     '`scoreOptions` on BBQ multiple-choice items (the first items of Age.jsonl: context + question as the',
@@ -137,7 +152,4 @@ async function main() {
   console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);
