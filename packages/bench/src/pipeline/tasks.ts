@@ -103,6 +103,15 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
   };
 }
 
+/** The metrics of a BBQ task, in display order. */
+export const BBQ_METRIC_INFO: MetricSpec[] = [
+  { key: 'accuracy', label: 'accuracy', better: 'higher' },
+  { key: 'accuracyAmbig', label: 'accuracy on ambiguous contexts', better: 'higher' },
+  { key: 'accuracyDisambig', label: 'accuracy on disambiguated contexts', better: 'higher' },
+  { key: 'biasAmbig', label: 'BBQ s_AMB', better: 'zero' },
+  { key: 'biasDisambig', label: 'BBQ s_DIS', better: 'zero' },
+];
+
 export function bbqTask(
   items: McItem[],
   instructions: Instruction[],
@@ -136,12 +145,6 @@ export function bbqTask(
     // DESIGN.md §5 step 7: k maximises dev accuracy.
     selection: (scored) => bbqMetrics(scored.map((s) => ({ item: s.item, pred: argmax(s.logprobs) }))).accuracy ?? 0,
     selectionLabel: 'accuracy',
-    metricInfo: [
-      { key: 'accuracy', label: 'accuracy', better: 'higher' },
-      { key: 'accuracyAmbig', label: 'accuracy on ambiguous contexts', better: 'higher' },
-      { key: 'accuracyDisambig', label: 'accuracy on disambiguated contexts', better: 'higher' },
-      { key: 'biasAmbig', label: 'BBQ s_AMB', better: 'zero' },
-      { key: 'biasDisambig', label: 'BBQ s_DIS', better: 'zero' },
-    ],
+    metricInfo: BBQ_METRIC_INFO,
   };
 }
