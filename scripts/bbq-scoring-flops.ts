@@ -10,12 +10,14 @@
  * The items and prompts are rebuilt as crispr run builds them (same datasets functions, same seed
  * 0 sample for --max-items); numbers only, nothing is written.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { answerStrings, loadBbqDir, renderPrompt, resolveInstructions, splitDevTest } from '../packages/datasets/src/index.js';
-import { createSession, emptyModel, GraphBuilder, loadModelFolder, encodeScoringRows, tensor } from '../packages/core/src/index.js';
-import { median } from './lib/benchmarks-md.js';
+import { loadModelFolder, encodeScoringRows } from '../packages/core/src/index.js';
+import { readJsonFile } from '../packages/core/src/common.js';
+import { runResults } from '../packages/results/src/index.js';
+import { matmulCeilingGflops } from './lib/matmul-ceiling.js';
+import { runScript } from './lib/benchmarks-md.js';
 
 const { values: v, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,34 +30,11 @@ const { values: v, positionals } = parseArgs({
   },
 });
 
-async function ceiling(n = 2048): Promise<number> {
-  const m = emptyModel(17, 'matmul');
-  const b = new GraphBuilder(m.graph);
-  b.input('a', 'float32', [n, n]);
-  b.op('MatMul', ['a', 'a'], {}, { output: 'y' });
-  b.output('y', 'float32', [n, n]);
-  const s = await createSession(m);
-  const a = tensor(
-    'float32',
-    [n, n],
-    Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000),
-  );
-  await s.run({ a });
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    await s.run({ a });
-    times.push(performance.now() - t);
-  }
-  await s.release();
-  return (2 * n ** 3) / (median(times) / 1000) / 1e9;
-}
-
 async function main(): Promise<void> {
   const runDir = positionals[0];
   if (!runDir || !v.model || !v.data)
     throw new Error('usage: bbq-scoring-flops.ts <run dir> --model <folder> --data <BBQ folder> [--categories a,b] [--instructions paper] [--max-items n]');
-  const seconds = (JSON.parse(readFileSync(join(runDir, 'results.json'), 'utf8')) as { timings: { scoring: number } }).timings.scoring;
+  const seconds = readJsonFile(join(runDir, 'results.json'), runResults).timings.scoring!;
   const folder = await loadModelFolder(v.model);
   if (folder.kind !== 'decoder-only') throw new Error('this count covers decoder-only models');
   const cfg = folder.config as { hidden_size: number; num_attention_heads: number; num_hidden_layers: number; head_dim?: number; vocab_size: number };
@@ -93,14 +72,11 @@ async function main(): Promise<void> {
     for (let k = 0; k < n; k++) macs += linear + attnPerKey * (P + k + 1) + head;
   }
   const gflop = (2 * macs) / 1e9;
-  const peak = await ceiling();
+  const peak = await matmulCeilingGflops(2048, 5);
   console.log(`${scoreItems.length} prompts (${promptTokens} tokens, once each), ${rows.length} candidates (${candTokens} window tokens)`);
   console.log(
     `useful work ${gflop.toFixed(1)} GFLOP in ${seconds.toFixed(1)} s of scoring: ${(gflop / seconds).toFixed(2)} GFLOP/s; one 2048^3 MatMul: ${peak.toFixed(1)} GFLOP/s (${((100 * gflop) / seconds / peak).toFixed(1)}% of it)`,
   );
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);

@@ -18,7 +18,6 @@ import {
   buildAttributionGraph,
   bucketLength,
   TARGET_MULTIPLE,
-  createSession,
   importGguf,
   loadModelFolder,
   makeT5Folder,
@@ -28,7 +27,8 @@ import {
   type ModelFolder,
   type Model,
 } from '../packages/core/src/index.js';
-import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { ROOT, median, provenance, updateBenchmarkSection, runScript, markdownTable } from './lib/benchmarks-md.js';
+import { matmulCeilingGflops } from './lib/matmul-ceiling.js';
 import { T5_BENCH_512 } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -53,28 +53,7 @@ async function matmulFlops(model: Model, feeds: Record<string, ReturnType<typeof
 
 async function ceilingGflops(): Promise<{ gflops: number; n: number }> {
   const n = Number(process.env.CEILING_N ?? 2048);
-  const { emptyModel, GraphBuilder } = await import('../packages/core/src/index.js');
-  const m = emptyModel(17, 'matmul');
-  const b = new GraphBuilder(m.graph);
-  b.input('a', 'float32', [n, n]);
-  b.input('b', 'float32', [n, n]);
-  b.op('MatMul', ['a', 'b'], {}, { output: 'y' });
-  b.output('y', 'float32', [n, n]);
-  const s = await createSession(m);
-  const a = tensor(
-    'float32',
-    [n, n],
-    Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000),
-  );
-  await s.run({ a, b: a });
-  const times: number[] = [];
-  for (let i = 0; i < REPS + 3; i++) {
-    const t = performance.now();
-    await s.run({ a, b: a });
-    times.push(performance.now() - t);
-  }
-  await s.release();
-  return { gflops: (2 * n ** 3) / (median(times) / 1000) / 1e9, n };
+  return { gflops: await matmulCeilingGflops(n, REPS + 3), n };
 }
 
 interface Row {
@@ -180,14 +159,32 @@ async function main(): Promise<void> {
       }
     }
     const peak = Math.max(...rows.map((r) => r.rssMiB));
-    const table = [
-      '| model | batch | input length | target tokens | build + first run (s) | ms / batch | examples / s | GFLOP/s (MatMul) | % of ceiling | peak RSS so far (MiB) |',
-      '|---|---|---|---|---|---|---|---|---|---|',
-      ...rows.map(
-        (r) =>
-          `| ${r.model} | ${r.batch} | ${r.length} | ${r.target} | ${(r.buildMs / 1000).toFixed(1)} | ${r.msPerBatch.toFixed(1)} | ${r.examplesPerSec.toFixed(2)} | ${r.gflops.toFixed(1)} | ${((100 * r.gflops) / ceiling.gflops).toFixed(0)}% | ${r.rssMiB.toFixed(0)} |`,
-      ),
-    ].join('\n');
+    const table = markdownTable(
+      [
+        'model',
+        'batch',
+        'input length',
+        'target tokens',
+        'build + first run (s)',
+        'ms / batch',
+        'examples / s',
+        'GFLOP/s (MatMul)',
+        '% of ceiling',
+        'peak RSS so far (MiB)',
+      ],
+      rows.map((r) => [
+        r.model,
+        r.batch,
+        r.length,
+        r.target,
+        (r.buildMs / 1000).toFixed(1),
+        r.msPerBatch.toFixed(1),
+        r.examplesPerSec.toFixed(2),
+        r.gflops.toFixed(1),
+        `${((100 * r.gflops) / ceiling.gflops).toFixed(0)}%`,
+        r.rssMiB.toFixed(0),
+      ]),
+    );
     const body = [
       'One attribution graph run per batch: forward pass, log P(target), backward pass and the max',
       'token reduction of h x dlogP/dh for every site (all linear layers), in one onnxruntime CPU',
@@ -207,7 +204,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);

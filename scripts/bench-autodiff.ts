@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { createSession, type Model, type Tensor } from '../packages/core/src/index.js';
 import { buildGradientGraph } from '../packages/core/src/autodiff/index.js';
 import { buildTransformerBlock, blockParameters, type BlockConfig } from '../packages/core/test/helpers/transformer-block.js';
-import { median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { median, provenance, updateBenchmarkSection, runScript, markdownTable } from './lib/benchmarks-md.js';
 
 const SECTION = '## Autodiff: transformer block forward + backward';
 
@@ -78,14 +78,30 @@ async function benchSize(size: Size): Promise<Row> {
 }
 
 function table(rows: Row[]): string {
-  const head =
-    '| size | batch x seq | d_model / heads / d_ff / vocab | weights | nodes fwd / fwd+bwd | graph build (ms) | forward (ms) | forward + backward (ms) | ratio |';
-  const sep = '|---|---|---|---|---|---|---|---|---|';
-  const lines = rows.map((r) => {
-    const s = r.size;
-    return `| ${s.label} | ${s.batch} x ${s.seq} | ${s.dModel} / ${s.heads} / ${s.dFf} / ${s.vocab} | ${(r.params / 1e6).toFixed(2)} M | ${r.nodesFwd} / ${r.nodesBwd} | ${r.buildMs.toFixed(0)} | ${r.fwdMs.toFixed(1)} | ${r.fwdBwdMs.toFixed(1)} | ${(r.fwdBwdMs / r.fwdMs).toFixed(2)} |`;
-  });
-  return [head, sep, ...lines].join('\n');
+  return markdownTable(
+    [
+      'size',
+      'batch x seq',
+      'd_model / heads / d_ff / vocab',
+      'weights',
+      'nodes fwd / fwd+bwd',
+      'graph build (ms)',
+      'forward (ms)',
+      'forward + backward (ms)',
+      'ratio',
+    ],
+    rows.map(({ size: s, ...r }) => [
+      s.label,
+      `${s.batch} x ${s.seq}`,
+      `${s.dModel} / ${s.heads} / ${s.dFf} / ${s.vocab}`,
+      `${(r.params / 1e6).toFixed(2)} M`,
+      `${r.nodesFwd} / ${r.nodesBwd}`,
+      r.buildMs.toFixed(0),
+      r.fwdMs.toFixed(1),
+      r.fwdBwdMs.toFixed(1),
+      (r.fwdBwdMs / r.fwdMs).toFixed(2),
+    ]),
+  );
 }
 
 async function main() {
@@ -114,7 +130,4 @@ async function main() {
   console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);

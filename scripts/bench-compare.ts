@@ -21,7 +21,7 @@
  * Writes the "## Ours vs PyTorch" section of BENCHMARKS.md. Run: pnpm bench:compare
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,9 @@ import {
   type T5TinyConfig,
 } from '../packages/core/src/index.js';
 import { folderAccess } from '../packages/bench/src/pipeline/folder-access.js';
-import { ROOT, median, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { readJsonFile } from '../packages/core/src/common.js';
+import { z } from 'zod';
+import { ROOT, median, provenance, updateBenchmarkSection, runScript } from './lib/benchmarks-md.js';
 import { FLAN_T5_SMALL_SHAPE } from '@crispr-bench/testing';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -186,8 +188,8 @@ function runTorch(c: Config, tmp: string): number {
     { encoding: 'utf8', env: { ...process.env, CRISPR_ASSETS: ASSETS } },
   );
   if (r.status !== 0) throw new Error(`torch_attr.py failed for ${c.torch} B${c.batch} P${c.prompt}:\n${r.stderr}`);
-  const res = JSON.parse(readFileSync(out, 'utf8')) as { rows: { examples_per_s_median: number }[] };
-  return res.rows[0]!.examples_per_s_median;
+  // torch_attr.py's output (an external format: its own snake_case keys).
+  return readJsonFile(out, z.object({ rows: z.array(z.looseObject({ examples_per_s_median: z.number() })).min(1) })).rows[0]!.examples_per_s_median;
 }
 
 async function main(): Promise<void> {
@@ -281,7 +283,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);

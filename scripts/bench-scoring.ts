@@ -7,7 +7,7 @@
  * of BENCHMARKS.md. Run: pnpm bench:scoring
  */
 process.env.ORT_DISABLE_TELEMETRY = '1';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { importGguf } from '../packages/core/src/gguf/import.js';
@@ -15,29 +15,20 @@ import { makeT5Folder, type T5TinyConfig } from '../packages/core/src/models/gen
 import { loadModelFolder, type ModelFolder } from '../packages/core/src/models/folder.js';
 import { releaseScoringSessions, scoreOptions, encodeScoringRows, type ScoreItem } from '../packages/core/src/models/scoring.js';
 import { countNeurons } from '../packages/core/src/models/sites.js';
-import { ROOT, provenance, updateBenchmarkSection } from './lib/benchmarks-md.js';
+import { readJsonl } from '../packages/core/src/common.js';
+import { bbqRecord } from '../packages/datasets/src/bbq/record.js';
+import type { BbqRecord } from '../packages/datasets/src/bbq/schema.js';
+import { ROOT, provenance, updateBenchmarkSection, runScript, markdownTable } from './lib/benchmarks-md.js';
 import { FLAN_T5_SMALL_SHAPE, T5_TINY } from '@crispr-bench/testing';
 
 const SECTION = '## Option scoring';
 const ASSETS = process.env.CRISPR_ASSETS ?? resolve(ROOT, '../shared/assets');
 const BATCHES = [1, 16];
 
-interface Bbq {
-  context: string;
-  question: string;
-  ans0: string;
-  ans1: string;
-  ans2: string;
-}
-
-function bbqItems(n: number): Bbq[] {
+function bbqItems(n: number): BbqRecord[] {
   const path = join(ASSETS, 'bbq/data/Age.jsonl');
   if (!existsSync(path)) throw new Error(`${path} not found (set CRISPR_ASSETS to the shared assets folder)`);
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .slice(0, n)
-    .map((l) => JSON.parse(l) as Bbq);
+  return readJsonl(path, bbqRecord).slice(0, n);
 }
 
 interface Row {
@@ -122,13 +113,28 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  const head = `| model | kind | weights | neurons | BBQ items x 3 options | mean tokens per candidate row | session + first run (ms) | ${BATCHES.map((b) => `batch ${b} (candidates/s)`).join(' | ')} |`;
-  const sep = `|${'---|'.repeat(7 + BATCHES.length)}`;
-  const lines = results.map(
-    (r) =>
-      `| ${r.model} | ${r.kind} | ${r.params} | ${r.neurons} | ${r.items} x 3 = ${r.candidates} | ${r.meanTokens} | ${r.sessionMs.toFixed(0)} | ${BATCHES.map((b) => r.perSecond[b]!.toFixed(1)).join(' | ')} |`,
+  const tbl = markdownTable(
+    [
+      'model',
+      'kind',
+      'weights',
+      'neurons',
+      'BBQ items x 3 options',
+      'mean tokens per candidate row',
+      'session + first run (ms)',
+      ...BATCHES.map((b) => `batch ${b} (candidates/s)`),
+    ],
+    results.map((r) => [
+      r.model,
+      r.kind,
+      r.params,
+      r.neurons,
+      `${r.items} x 3 = ${r.candidates}`,
+      r.meanTokens,
+      r.sessionMs.toFixed(0),
+      ...BATCHES.map((b) => r.perSecond[b]!.toFixed(1)),
+    ]),
   );
-  const tbl = [head, sep, ...lines].join('\n');
   console.log(`\n${tbl}\n`);
   const body = [
     '`scoreOptions` on BBQ multiple-choice items (the first items of Age.jsonl: context + question as the',
@@ -146,7 +152,4 @@ async function main() {
   console.log(`updated ${updateBenchmarkSection(SECTION, body)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runScript(main);

@@ -32,7 +32,7 @@ async function measure(masks?: Record<string, Float32Array>) {
 const fmt = (x: number | null) => (x === null ? '  n/a' : x.toFixed(3));
 const line = (name: string, m: Awaited<ReturnType<typeof measure>>) =>
   console.log(
-    `${name.padEnd(48)} P(biased|amb) ${fmt(m.p_biased_ambig)}  biased share ${fmt(m.biased_share_ambig)}  s_AMB ${fmt(m.bias_ambig)}  acc amb ${fmt(m.accuracy_ambig)}  acc dis ${fmt(m.accuracy_disambig)}  retention ${fmt(m.retention_accuracy)}`,
+    `${name.padEnd(48)} P(biased|amb) ${fmt(m.pBiasedAmbig)}  biased share ${fmt(m.biasedShareAmbig)}  s_AMB ${fmt(m.biasAmbig)}  acc amb ${fmt(m.accuracyAmbig)}  acc dis ${fmt(m.accuracyDisambig)}  retention ${fmt(m.retentionAccuracy)}`,
   );
 
 line('original', await measure());

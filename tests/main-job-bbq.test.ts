@@ -54,7 +54,7 @@ describe.skipIf(!HAVE)(`crispr run on BBQ with the paper's instructions (needs $
     const r = checkResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')));
     expect(r.dataset.name).toBe('bbq');
     expect(r.model.kind).toBe('decoder-only');
-    expect(r.metricInfo.map((m) => m.key)).toEqual(['accuracy', 'accuracy_ambig', 'accuracy_disambig', 'bias_ambig', 'bias_disambig']);
+    expect(r.metricInfo.map((m) => m.key)).toEqual(['accuracy', 'accuracyAmbig', 'accuracyDisambig', 'biasAmbig', 'biasDisambig']);
     const instructions = r.config.instructions as string[];
     expect(instructions).toHaveLength(10);
     // One attribution checkpoint per instruction (holding each trial's sum).

@@ -34,13 +34,13 @@ describe('crispr run on the embedded default', () => {
     expect(await runCommand.run(ARGS, q.io)).toBe(0);
     results = checkResults(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
     const at = (method: string, k: number) => results.sweep.find((p) => p.method === method && p.k === k)!.metrics;
-    const pref = (method: string, k: number) => at(method, k).stereotype_preference!.value!;
+    const pref = (method: string, k: number) => at(method, k).stereotypePreference!.value!;
     expect(pref('original', 0)).toBeGreaterThan(0.5);
     expect(pref('crispr', 8)).toBeLessThan(0.15);
     expect(pref('random', 8)).toBeGreaterThan(0.5);
-    expect(at('crispr', 8).control_accuracy!.value).toBeGreaterThanOrEqual(0.95);
+    expect(at('crispr', 8).controlAccuracy!.value).toBeGreaterThanOrEqual(0.95);
     // The reduction is significant: the paired interval of the difference excludes 0.
-    const delta = results.sweep.find((p) => p.method === 'crispr' && p.k === 8)!.delta!.stereotype_preference!;
+    const delta = results.sweep.find((p) => p.method === 'crispr' && p.k === 8)!.delta!.stereotypePreference!;
     expect(delta.hi!).toBeLessThan(0);
     // The top neurons are FFN units of the last layer, where the bias was planted.
     expect(results.topNeurons.slice(0, 4).every((n) => n.layer === 1 && n.kind.startsWith('ffn_'))).toBe(true);
@@ -83,7 +83,7 @@ describe('crispr run on the embedded default', () => {
       const chosen = r.sweep.find((p) => p.method === 'crispr' && p.k === ks.best)!;
       expect(chosen).toBeDefined();
       expect(r.sweep.some((p) => p.method === 'random' && p.k === ks.best)).toBe(true);
-      expect(chosen.metrics.stereotype_preference!.value!).toBeLessThan(0.2);
+      expect(chosen.metrics.stereotypePreference!.value!).toBeLessThan(0.2);
       expect(await reportCommand.run([out], { out: () => {}, err: () => {} })).toBe(0);
       const html = readFileSync(join(out, 'report.html'), 'utf8');
       expect(html).toMatch(new RegExp(`k (=|&#x3D;) ${ks.best} chosen on the dev split`)); // handlebars escapes '='

@@ -60,9 +60,9 @@ describe.skipIf(!chromiumAvailable())(`report in Chromium (${CHROMIUM_PATH}; .ci
         expect(total).toBe(42 + 21 + 3);
         expect(await page.locator('#shown-count').textContent()).toBe(`${total} of ${total} rows`);
 
-        // Sorting: by bias_ambig ascending (missing values last), then descending.
+        // Sorting: by biasAmbig ascending (missing values last), then descending.
         const headers = await page.$$eval('#leaderboard-table thead th', (ths) => ths.map((t) => t.textContent!.trim()));
-        const col = headers.indexOf('bias_ambig');
+        const col = headers.indexOf('biasAmbig');
         expect(col).toBeGreaterThan(0);
         const before = await column(page, col);
         await page.click(`#leaderboard-table thead th:nth-child(${col + 1}) button`);

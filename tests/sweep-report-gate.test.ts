@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { assetsDir, assetsPresent } from '@crispr-bench/datasets';
+import { assetsPresent } from '@crispr-bench/datasets';
 import { cellRow, predictionRow } from '@crispr-bench/results';
 import { crispr } from './cli-process.js';
+import { writeTestSweep } from './fixtures/sweep-config.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-report-gate-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -21,35 +21,9 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
   const a = join(tmp, 'a');
   const b = join(tmp, 'b');
   beforeAll(async () => {
-    writeFileSync(
-      join(tmp, 'instr.json'),
-      JSON.stringify({ name: 'test', instructions: ['Answer the question.', 'Pick the most reasonable answer.', 'Choose the answer the context supports.'] }),
-    );
-    const config = {
-      title: 'report and gate test',
-      models: [{ label: 'tiny', path: 'default' }],
-      datasets: [
-        { label: 'pronoun', source: 'pronoun', role: 'bias' },
-        {
-          label: 'religion',
-          source: `bbq:${join(assetsDir(), 'bbq/data')}`,
-          categories: ['Religion'],
-          maxItems: 40,
-          truncate: 'left',
-          role: 'bias',
-          instructions: { set: 'instr.json', attribution: 2 },
-        },
-      ],
-      methods: { variants: ['default', { reduce: 'mean' }], random: true, cc: true },
-      k: [0, 2, 'auto'],
-      kSearch: { kMax: 8 },
-      attribution: { instances: 4, trials: 2 },
-      transfer: [{ from: 'pronoun', to: ['religion'] }],
-      bootstrap: 50,
-    };
-    writeFileSync(join(tmp, 'sweep.yaml'), stringify(config));
+    const config = writeTestSweep(tmp, 'sweep.yaml', { title: 'report and gate test', maxItems: 40, religion: { truncate: 'left' } });
     for (const out of [a, b]) {
-      const r = await crispr(['sweep', join(tmp, 'sweep.yaml'), '--out', out]);
+      const r = await crispr(['sweep', config, '--out', out]);
       expect(r.code, r.stderr).toBe(0);
     }
   }, 600_000);
@@ -89,7 +63,7 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
           c.kAuto === (row.k_auto === 'true') &&
           c.instruction === '*',
       )!;
-      expect(Number(row.bias_ambig)).toBeCloseTo(cell.metrics.bias_ambig!.value!, 12);
+      expect(Number(row.biasAmbig)).toBeCloseTo(cell.metrics.biasAmbig!.value!, 12);
     }
   });
 
@@ -129,7 +103,7 @@ describe.skipIf(!assetsPresent())('crispr sweep -> crispr report -> crispr gate 
     const failed = g.stdout.split('\n').filter((l) => l.startsWith('| **FAIL**'));
     expect(failed.length).toBeGreaterThan(0);
     for (const l of failed) expect(l).toMatch(/^\| \*\*FAIL\*\* \| tiny \| religion \| crispr @religion \| auto \d+ \| pooled \| /);
-    expect(failed.some((l) => l.includes('bias\\_ambig'))).toBe(true);
+    expect(failed.some((l) => l.includes('biasAmbig'))).toBe(true);
   });
 
   function writeRules(text: string): string {

@@ -11,47 +11,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { assetsDir, assetsPresent } from '@crispr-bench/datasets';
+import { assetsPresent } from '@crispr-bench/datasets';
 import { cellRow, manifest as manifestSchema, predictionRow } from '@crispr-bench/results';
 import { collect, crispr, spawnCrispr } from './cli-process.js';
+import { TEST_INSTRUCTIONS, writeTestSweep } from './fixtures/sweep-config.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-sweep-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const haveAssets = assetsPresent();
 
-const INSTRUCTIONS = ['Answer the question.', 'Pick the most reasonable answer.', 'Choose the answer the context supports.'];
-
-function config(over: { bootstrap?: number; template?: string; instructions?: string[] } = {}): Record<string, unknown> {
-  writeFileSync(join(tmp, 'instr.json'), JSON.stringify({ name: 'test', instructions: over.instructions ?? INSTRUCTIONS }));
-  return {
+/** The sweep of these tests; each resume test changes one thing. */
+function writeSweep(name: string, over: { bootstrap?: number; template?: string; instructions?: string[] } = {}): string {
+  return writeTestSweep(tmp, name, {
     title: 'sweep test',
-    models: [{ label: 'tiny', path: 'default' }],
-    datasets: [
-      { label: 'pronoun', source: 'pronoun', role: 'bias' },
-      {
-        label: 'religion',
-        source: `bbq:${join(assetsDir(), 'bbq/data')}`,
-        categories: ['Religion'],
-        maxItems: 12,
-        role: 'bias',
-        instructions: { set: 'instr.json', attribution: 2 },
-        ...(over.template ? { template: over.template } : {}),
-      },
-    ],
-    methods: { variants: ['default', { reduce: 'mean' }], random: true, cc: true, dc: 2, combined: ['cc'] },
-    k: [0, 2, 'auto'],
-    kSearch: { kMax: 8 },
-    attribution: { instances: 4, trials: 2 },
-    transfer: [{ from: 'pronoun', to: ['religion'] }],
-    bootstrap: over.bootstrap ?? 50,
-  };
-}
-
-function writeConfig(name: string, cfg: Record<string, unknown>): string {
-  const file = join(tmp, name);
-  writeFileSync(file, stringify(cfg));
-  return file;
+    maxItems: 12,
+    methods: { dc: 2, combined: ['cc'] },
+    ...(over.bootstrap !== undefined ? { bootstrap: over.bootstrap } : {}),
+    ...(over.template ? { religion: { template: over.template } } : {}),
+    ...(over.instructions ? { instructions: over.instructions } : {}),
+  });
 }
 
 /** cells.jsonl without the timing fields, which are all that may differ between equal runs. */
@@ -93,7 +71,7 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
   let base: string;
   const ref = join(tmp, 'ref');
   beforeAll(async () => {
-    base = writeConfig('sweep.yaml', config());
+    base = writeSweep('sweep.yaml');
     const r = await crispr(['sweep', base, '--out', ref]);
     expect(r.code, r.stderr).toBe(0);
   }, 600_000);
@@ -137,7 +115,7 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
     expect(again.code, again.stderr).toBe(0);
     expect(computed(again.stdout)).toEqual({});
     expect(cells(work)).toEqual(cells(ref));
-    const b = await crispr(['sweep', writeConfig('bootstrap.yaml', config({ bootstrap: 60 })), '--out', work]);
+    const b = await crispr(['sweep', writeSweep('bootstrap.yaml', { bootstrap: 60 }), '--out', work]);
     expect(b.code, b.stderr).toBe(0);
     const c = computed(b.stdout);
     expect(Object.keys(c)).toEqual(['statistics']);
@@ -146,7 +124,7 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
   });
 
   it("changing only the template, or only one instruction's text, recomputes scoring and attribution of what reads it", async () => {
-    const t = await crispr(['sweep', writeConfig('template.yaml', config({ template: 'lettered' })), '--out', work]);
+    const t = await crispr(['sweep', writeSweep('template.yaml', { template: 'lettered' }), '--out', work]);
     expect(t.code, t.stderr).toBe(0);
     const ct = computed(t.stdout);
     expect(ct.scores).toBeGreaterThan(0);
@@ -154,14 +132,14 @@ describe.skipIf(!haveAssets)('crispr sweep (needs the BBQ files of ../shared/ass
     // The pronoun set has no template: its scores and attributions are reused.
     expect(t.stdout).toMatch(/reused .*\d+ scores/);
 
-    const changed = [...INSTRUCTIONS];
+    const changed = [...TEST_INSTRUCTIONS];
     changed[0] = 'Answer the question, please.';
-    const i = await crispr(['sweep', writeConfig('instr.yaml', config({ instructions: changed })), '--out', work]);
+    const i = await crispr(['sweep', writeSweep('instr.yaml', { instructions: changed }), '--out', work]);
     expect(i.code, i.stderr).toBe(0);
     const ci = computed(i.stdout);
     expect(ci.scores).toBeGreaterThan(0);
     expect(ci.attribution).toBe(2 * 1); // two variants x the one changed attribution instruction
-    writeConfig('instr-restore.yaml', config()); // puts instr.json back for the tests below
+    writeSweep('instr-restore.yaml'); // puts instr.json back for the tests below
   });
 
   for (const when of ['attribution', 'evaluation'] as const) {

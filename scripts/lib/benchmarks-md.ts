@@ -53,3 +53,17 @@ export function median(xs: number[]): number {
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
+
+/** A markdown table: the header row, its rule, one line per row. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(headers), `|${'---|'.repeat(headers.length)}`, ...rows.map(line)].join('\n');
+}
+
+/** Runs a script's main: an error is printed and exits with status 1. */
+export function runScript(main: () => Promise<void>): void {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -2,28 +2,16 @@
  * Reads the report's inputs: sweep results folders (manifest.json + cells.jsonl, validated with
  * the results schemas) and `crispr run` results.json files, into one ReportInput.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { checkResults, readCells, manifest as manifestSchema, parseWith, rankingFile, type Manifest, type RunResults } from '@crispr-bench/results';
+import { rankingFile, runResults, readCells, readJsonFile, readManifest, type RunResults } from '@crispr-bench/results';
 import type { MetricDef, ReportInput, ViewCell, ViewRun } from './model.js';
 import { publishable, publishableValue } from './paths.js';
 
 const KNOWN_METHODS = new Set(['original', 'crispr', 'random', 'cc', 'dc', 'crispr+cc', 'crispr+dc']);
 
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
-  }
-}
-
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 const secs = (t: Record<string, number>) => Object.entries(t).map(([key, value]) => ({ key, value: `${value.toFixed(1)} s` }));
-
-export function readManifest(dir: string): Manifest {
-  return parseWith(manifestSchema, readJson(join(dir, 'manifest.json')), join(dir, 'manifest.json'));
-}
 
 function addSweep(input: ReportInput, dir: string, outDir: string): void {
   const m = readManifest(dir);
@@ -55,37 +43,23 @@ function addSweep(input: ReportInput, dir: string, outDir: string): void {
     timings: secs(m.timings),
   });
   for (const d of m.datasets) if (!input.datasets.has(d.label)) input.datasets.set(d.label, { kind: d.kind, role: d.role, metrics: d.metricInfo });
-  for (const c of readCells(dir)) {
-    input.cells.push({
-      run,
-      model: c.model,
-      dataset: c.dataset,
-      role: c.role,
-      method: c.method,
-      variant: c.variant,
-      rankedOn: c.rankedOn,
-      k: c.k,
-      kAuto: c.kAuto,
-      instruction: c.instruction,
-      instructionUse: c.instructionUse,
-      n: c.n,
-      metrics: c.metrics,
-      delta: c.delta,
-    });
+  // A cell as the report sees it: the row without its bookkeeping (position, id, files, timing).
+  for (const { schema: _schema, index: _index, id: _id, unmatched: _unmatched, predictions: _predictions, timing: _timing, ...cell } of readCells(dir)) {
+    input.cells.push({ run, ...cell });
   }
   const rdir = join(dir, 'rankings');
   if (existsSync(rdir)) {
     // Rankings may sit in subfolders (rankings/<model>/<dataset>/<method>.json).
     const files = (readdirSync(rdir, { recursive: true }) as string[]).filter((x) => x.endsWith('.json')).sort();
     for (const f of files) {
-      const r = parseWith(rankingFile, readJson(join(rdir, f)), join(rdir, f));
+      const r = readJsonFile(join(rdir, f), rankingFile);
       input.rankings.push({ run, model: r.model, rankedOn: r.rankedOn, variant: r.variant, neurons: r.neurons });
     }
   }
 }
 
 function addRun(input: ReportInput, file: string, outDir: string): void {
-  addRunResults(input, checkResults(readJson(file), file), dirname(file), relPath(outDir, file));
+  addRunResults(input, readJsonFile(file, runResults), dirname(file), relPath(outDir, file));
 }
 
 /**

@@ -45,7 +45,7 @@ export function methodLabel(r: { method: string; variant: string }): string {
 
 /** The metric a dataset is judged by in compact views: its ambiguous-context bias score, else its first bias metric. */
 export function primaryMetric(defs: MetricDef[]): MetricDef | undefined {
-  return defs.find((d) => d.key === 'bias_ambig') ?? defs.find((d) => d.better === 'zero' || d.better === 'lower') ?? defs[0];
+  return defs.find((d) => d.key === 'biasAmbig') ?? defs.find((d) => d.better === 'zero' || d.better === 'lower') ?? defs[0];
 }
 
 /** The accuracy-like metric of a dataset (retention columns, accuracy curves). */

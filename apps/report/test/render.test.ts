@@ -65,10 +65,10 @@ describe('report over sweeps and runs', () => {
     // Mean and SD across instructions summarise the three per-instruction cells.
     const per = cells
       .filter((c) => c.model === 'tiny-llama' && c.method === 'original' && c.dataset === 'bbq-age' && c.instruction !== '*')
-      .map((c) => c.metrics.bias_ambig.value);
+      .map((c) => c.metrics.biasAmbig.value);
     const mean = per.reduce((a: number, b: number) => a + b, 0) / per.length;
     const orig = rows.find((r) => r.run === 'sweep-a' && r.model === 'tiny-llama' && r.dataset === 'bbq-age' && r.method === 'original')!;
-    expect(orig.bias_ambig_instr_mean).toBeCloseTo(mean, 12);
+    expect(orig.biasAmbig_instr_mean).toBeCloseTo(mean, 12);
     // Every section is there.
     for (const id of ['leaderboard', 'curves', 'ablations', 'transfer', 'instructions', 'neurons', 'runs']) expect(html).toContain(`<section id="${id}">`);
     expect((html.match(/<table class="ablation-table">/g) ?? []).length).toBeGreaterThan(0);

@@ -138,11 +138,11 @@ describe('default model', () => {
       nurseSheToHe: +Math.exp(-nurse).toFixed(1),
       littleGirlSheToHe: +Math.exp(-girl).toFixed(0),
     };
-    expect(base.metrics.n_probe).toBe(100);
-    expect(base.metrics.n_control).toBe(80);
-    expect(base.metrics.stereotype_preference!).toBeGreaterThan(0.7);
-    expect(base.metrics.stereotype_win_share!).toBeGreaterThanOrEqual(0.95);
-    expect(base.metrics.control_accuracy).toBe(1);
+    expect(base.metrics.nProbe).toBe(100);
+    expect(base.metrics.nControl).toBe(80);
+    expect(base.metrics.stereotypePreference!).toBeGreaterThan(0.7);
+    expect(base.metrics.stereotypeWinShare!).toBeGreaterThanOrEqual(0.95);
+    expect(base.metrics.controlAccuracy).toBe(1);
     expect(Math.exp(pilot)).toBeGreaterThan(8);
     expect(Math.exp(pilot)).toBeLessThan(60);
     expect(Math.exp(-nurse)).toBeGreaterThan(5);
@@ -150,14 +150,14 @@ describe('default model', () => {
 
     const noBias = await evaluate(masksFor(role('bias:')));
     figures.biasUnitsMasked = noBias.metrics;
-    expect(Math.abs(noBias.metrics.stereotype_preference!)).toBeLessThan(0.15);
-    expect(noBias.metrics.control_accuracy).toBe(1);
+    expect(Math.abs(noBias.metrics.stereotypePreference!)).toBeLessThan(0.15);
+    expect(noBias.metrics.controlAccuracy).toBe(1);
 
     // The knowledge units carry the controls: without them the controls are near chance.
     const noKnowledge = await evaluate(masksFor(role('knowledge:')));
     figures.knowledgeUnitsMasked = noKnowledge.metrics;
-    expect(noKnowledge.metrics.control_accuracy!).toBeLessThan(0.75);
-    expect(noKnowledge.metrics.stereotype_preference!).toBeGreaterThan(0.7);
+    expect(noKnowledge.metrics.controlAccuracy!).toBeLessThan(0.75);
+    expect(noKnowledge.metrics.stereotypePreference!).toBeGreaterThan(0.7);
   });
 
   it('CRISPR (attribution, confusion-weighted aggregation, ranking) puts the bias units on top; pruning the top 8 removes the bias, keeps the controls', async () => {
@@ -186,7 +186,7 @@ describe('default model', () => {
     const widths = Object.fromEntries(folder.sites.map((s) => [s.name, s.width]));
     const pruned = await evaluate(masksForTopK(ranking, 8, widths));
     figures.crisprTop8Pruned = pruned.metrics;
-    expect(Math.abs(pruned.metrics.stereotype_preference!)).toBeLessThan(0.15);
-    expect(pruned.metrics.control_accuracy).toBe(1);
+    expect(Math.abs(pruned.metrics.stereotypePreference!)).toBeLessThan(0.15);
+    expect(pruned.metrics.controlAccuracy).toBe(1);
   });
 });

@@ -86,7 +86,7 @@ describe('crispr gate', () => {
     expect(r.failed.length).toBeGreaterThan(0);
     const failedCells = new Set(r.failed.map((f) => JSON.stringify([f.model, f.method, f.variant, f.rankedOn, f.k, f.dataset, f.instruction])));
     expect([...failedCells]).toEqual([JSON.stringify([target.model, 'crispr', 'default', 'bbq-age', '16', 'bbq-age', '*'])]);
-    expect(r.failed.map((f) => f.metric)).toContain('bias_ambig');
+    expect(r.failed.map((f) => f.metric)).toContain('biasAmbig');
     for (const f of r.failed) {
       // Biased answers replace some correct ones: bias scores and accuracies move, nothing else.
       expect(f.metric).toMatch(/^(bias|accuracy)/);
@@ -96,7 +96,7 @@ describe('crispr gate', () => {
     // The table names the failing cell and metric.
     const table = io.text();
     expect(table).toContain('**FAIL**: ');
-    expect(table).toMatch(/\| \*\*FAIL\*\* \| m1 \| bbq-age \| crispr @bbq-age \| 16 \| pooled \| bias\\_ambig \|/);
+    expect(table).toMatch(/\| \*\*FAIL\*\* \| m1 \| bbq-age \| crispr @bbq-age \| 16 \| pooled \| biasAmbig \|/);
     // Gating every instruction's cell too: whatever fails is still that method, k and dataset.
     const every = compareFolders(baseline, worse, DEFAULT_RULES);
     expect(new Set(every.failed.map((f) => JSON.stringify([f.model, f.method, f.variant, f.k, f.dataset])))).toEqual(
@@ -153,10 +153,10 @@ describe('crispr gate', () => {
     await expect(gateCommand.run(['--baseline', baseline], capture())).rejects.toThrow(UsageError);
     await expect(
       gateCommand.run(
-        ['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('typo.yaml', 'metrics:\n  bias_ambig: { treshold: 0.1 }\n')],
+        ['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('typo.yaml', 'metrics:\n  biasAmbig: { treshold: 0.1 }\n')],
         capture(),
       ),
-    ).rejects.toThrow(/metrics\.bias_ambig: Unrecognized key/);
+    ).rejects.toThrow(/metrics\.biasAmbig: Unrecognized key/);
     await expect(
       gateCommand.run(['--baseline', baseline, '--candidate', baseline, '--rules', rulesFile('neg.yaml', 'threshold: -1\n')], capture()),
     ).rejects.toThrow(/threshold/);
@@ -177,7 +177,7 @@ describe('crispr gate', () => {
     expect(r.rows.some((x) => x.metric === 'heldout_loss')).toBe(false);
   });
 
-  it('retention items folded into a BBQ task count for retention_accuracy only', () => {
+  it('retention items folded into a BBQ task count for retentionAccuracy only', () => {
     const row = (id: string, category: string, label: number, pred: number, bbq: boolean): PredictionRow => ({
       id,
       category,
@@ -201,11 +201,11 @@ describe('crispr gate', () => {
     const v = metricStat('bbq', rows)(undefined);
     expect(v.accuracy).toBe(0.5);
     expect(v.n).toBe(2);
-    expect(v.retention_accuracy).toBeCloseTo(2 / 3, 12);
+    expect(v.retentionAccuracy).toBeCloseTo(2 / 3, 12);
     // A resample of positions keeps the split: the first BBQ item twice, the missed retention item once.
     const r = metricStat('bbq', rows)([0, 0, 4]);
     expect(r.accuracy).toBe(1);
-    expect(r.retention_accuracy).toBe(0);
+    expect(r.retentionAccuracy).toBe(0);
   });
 
   it('a bias score is worse by its growth in distance from 0', () => {

@@ -85,8 +85,8 @@ describe('the shipped model organism', () => {
       { item: ret, instruction: 'x', logprobs: right(ret) },
       { item: bbq, instruction: 'x', logprobs: wrong(bbq) },
     ]);
-    expect(m.retention_accuracy).toBe(1);
-    expect(m.accuracy_disambig).toBe(0);
+    expect(m.retentionAccuracy).toBe(1);
+    expect(m.accuracyDisambig).toBe(0);
     expect(m.accuracy).toBe(0);
   });
 });

@@ -4,19 +4,20 @@
  * recipe trained for a few hundred steps on the real data: gradients of a few weights match
  * finite differences of the loss, and the loss falls.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng } from '@crispr-bench/core';
 import { biasedAnswerIndex, organismBbqItems, organismInstructions, plantedLabel } from '@crispr-bench/datasets';
-import { parseRecipe, type OrganismRecipe } from '../src/organism/recipe.js';
+import { readRecipe, type OrganismRecipe } from '../src/organism/recipe.js';
 import { organismData, prepareOrganism, unseenHeldOutWords } from '../src/organism/train.js';
+import { centralDifference } from '@crispr-bench/testing';
 
 const tmp = mkdtempSync(join(tmpdir(), 'crispr-organism-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const SHIPPED = parseRecipe(JSON.parse(readFileSync(join(__dirname, '../src/organism/recipe.json'), 'utf8')));
+const SHIPPED = readRecipe(join(__dirname, '../src/organism/recipe.json'));
 /** The shipped recipe, reduced: a narrower, shallower model and a few hundred steps. */
 const REDUCED: OrganismRecipe = {
   ...SHIPPED,
@@ -95,14 +96,7 @@ describe('organism training (reduced recipe)', () => {
         const p = t.params[k]!;
         const g = base.grads[k]!;
         const i = [...g.keys()].reduce((a, b) => (Math.abs(g[b]!) > Math.abs(g[a]!) ? b : a), 0);
-        const eps = 2e-3;
-        const x = p[i]!;
-        p[i] = x + eps;
-        const up = (await t.lossAndGradients(rows)).loss;
-        p[i] = x - eps;
-        const down = (await t.lossAndGradients(rows)).loss;
-        p[i] = x;
-        const numeric = (up - down) / (2 * eps);
+        const numeric = await centralDifference(p, i, 2e-3, async () => (await t.lossAndGradients(rows)).loss);
         expect(Math.abs(g[i]! - numeric), `${name}[${i}]: analytic ${g[i]}, numeric ${numeric}`).toBeLessThan(0.03 * Math.abs(numeric) + 2e-3);
       }
       await t.run();

@@ -9,3 +9,4 @@ export * from './types/cli.js';
 export * from './types/cli-options.js';
 export * from './types/cli-table.js';
 export * from './util/random.js';
+export * from './util/json-files.js';

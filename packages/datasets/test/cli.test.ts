@@ -45,7 +45,7 @@ describe('crispr data: usage', () => {
     expect(await dataCommand.run(['check', join(FIXTURES, 'bbq-mixed.jsonl'), '--on-bad-line', 'skip'], io)).toBe(1);
     expect(io.outLines[0]).toBe('3 valid items');
     expect(io.errLines[0]).toBe('skipped 3 bad line(s):');
-    expect(io.errLines[2]).toContain('bbq-mixed.jsonl:4: field "additional_metadata.stereotyped_groups": missing');
+    expect(io.errLines[2]).toContain('bbq-mixed.jsonl:4: additional_metadata.stereotyped_groups: missing');
     await expect(dataCommand.run(['check', join(FIXTURES, 'bbq-mixed.jsonl')], captureIO())).rejects.toThrow(/bbq-mixed.jsonl:2: invalid JSON/);
   });
 });

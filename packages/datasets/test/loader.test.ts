@@ -1,19 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BBQ_UNKNOWN_PHRASES } from '../src/index.js';
 import { loadBbqDir, loadBbqFile, parseBbqJsonl } from '../src/bbq/loader.js';
-import { BbqFormatError } from '../src/bbq/types.js';
+import { FileFormatError } from '@crispr-bench/core/common';
 import { deriveTargetIndex, normaliseGroup } from '../src/bbq/target.js';
 import { BBQ_DATA, FIXTURES, HAVE_BBQ_DATA, SKIP_REASON } from './helpers.js';
 
 const fx = (n: string) => join(FIXTURES, n);
 
-async function errorOf(p: Promise<unknown>): Promise<BbqFormatError> {
+async function errorOf(p: Promise<unknown>): Promise<FileFormatError> {
   try {
     await p;
   } catch (e) {
-    expect(e).toBeInstanceOf(BbqFormatError);
-    return e as BbqFormatError;
+    expect(e).toBeInstanceOf(FileFormatError);
+    return e as FileFormatError;
   }
   throw new Error('expected the load to fail');
 }
@@ -41,13 +42,13 @@ describe('BBQ loader: malformed lines', () => {
   it('missing field names file, line and field', async () => {
     const e = await errorOf(loadBbqFile(fx('bbq-missing-field.jsonl')));
     expect([e.line, e.field]).toEqual([2, 'question']);
-    expect(e.message).toBe(`${fx('bbq-missing-field.jsonl')}:2: field "question": missing`);
+    expect(e.message).toBe(`${fx('bbq-missing-field.jsonl')}:2: question: missing`);
   });
 
   it('wrong type names file, line and field', async () => {
     const e = await errorOf(loadBbqFile(fx('bbq-wrong-type.jsonl')));
     expect([e.line, e.field]).toEqual([3, 'label']);
-    expect(e.message).toContain('bbq-wrong-type.jsonl:3: field "label": expected an integer 0..2, got "2"');
+    expect(e.message).toContain('bbq-wrong-type.jsonl:3: label: expected an integer 0..2, got "2"');
   });
 
   it('label out of range names file, line and field', async () => {
@@ -68,7 +69,7 @@ describe('BBQ loader: malformed lines', () => {
     // Item 5's stereotyped group ("teenager") matches no answer: listed, not guessed.
     expect(r.underivedTarget).toEqual(['Age:5']);
     expect(r.items[2]!.targetIndex).toBeNull();
-    expect(r.items[2]!.meta.target_note).toMatch(/no answer label or text matches/);
+    expect(r.items[2]!.meta.targetNote).toMatch(/no answer label or text matches/);
   });
 
   it('rejects semantic errors: duplicate ids and an ambiguous item not labelled unknown', () => {
@@ -88,11 +89,27 @@ describe('BBQ loader: malformed lines', () => {
         ans2: 'Unknown',
         label,
       });
-    expect(() => parseBbqJsonl([line(0, 2), line(0, 2)].join('\n'), 'mem.jsonl')).toThrow(
-      'mem.jsonl:2: field "example_id": duplicate example_id 0 (first on line 1)',
-    );
-    expect(() => parseBbqJsonl(line(0, 1), 'mem.jsonl')).toThrow(/mem.jsonl:1: field "label": an ambiguous-context item/);
+    expect(() => parseBbqJsonl([line(0, 2), line(0, 2)].join('\n'), 'mem.jsonl')).toThrow('mem.jsonl:2: example_id: duplicate example_id 0 (first on line 1)');
+    expect(() => parseBbqJsonl(line(0, 1), 'mem.jsonl')).toThrow(/mem.jsonl:1: label: an ambiguous-context item/);
     expect(() => parseBbqJsonl(line(0, 2), 'mem.jsonl', { onBadLine: 'bogus' as 'skip' })).toThrow(/onBadLine/);
+  });
+
+  it('a malformed line names file, 1-based line and field path (zod schema)', () => {
+    const good = JSON.parse(readFileSync(fx('bbq-good.jsonl'), 'utf8').split('\n')[0]!) as Record<string, unknown>;
+    const lines = (bad: Record<string, unknown>) => ['', JSON.stringify(good), JSON.stringify({ ...good, example_id: 7, ...bad })].join('\n');
+    const at = (bad: Record<string, unknown>) => () => parseBbqJsonl(lines(bad), 'Religion.jsonl');
+    expect(at({ answer_info: { ...(good.answer_info as object), ans0: 'grandfather' } })).toThrow(
+      'Religion.jsonl:3: answer_info.ans0: expected [text, group label] (two strings), got "grandfather"',
+    );
+    expect(at({ answer_info: { ans0: ['a', 'b'], ans1: ['a', 'b'] } })).toThrow('Religion.jsonl:3: answer_info.ans2: missing');
+    expect(at({ additional_metadata: { stereotyped_groups: ['old', 3] } })).toThrow(
+      'Religion.jsonl:3: additional_metadata.stereotyped_groups[1]: expected string, got 3',
+    );
+    expect(at({ question_polarity: 'positive' })).toThrow('Religion.jsonl:3: question_polarity: expected one of "neg" | "nonneg", got "positive"');
+    expect(at({ context: '  ' })).toThrow('Religion.jsonl:3: context: must not be empty');
+    expect(at({ example_id: -1 })).toThrow('Religion.jsonl:3: example_id: expected a non-negative integer, got -1');
+    expect(at({ question_index: 4 })).not.toThrow();
+    expect(parseBbqJsonl(lines({ question_index: 4 }), 'Religion.jsonl').items[1]!.meta.question_index).toBe('4');
   });
 });
 

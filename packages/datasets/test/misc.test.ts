@@ -8,10 +8,11 @@ import { loadInstructions, ownInstructions, paperInstructions, resolveInstructio
 import { answerStrings, renderPrompt } from '../src/prompts/index.js';
 import { attributionSamples, filterItems, splitDevTest, stratumOf } from '../src/splits.js';
 import { loadBbqFile } from '../src/bbq/loader.js';
-import { BbqFormatError } from '../src/bbq/types.js';
+import { FileFormatError } from '@crispr-bench/core/common';
 import { assetsDir } from '../src/assets.js';
 import { BBQ_DATA, FIXTURES, HAVE_BBQ_DATA, SKIP_REASON } from './helpers.js';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 describe('pronoun set', () => {
   const items = pronounItems();
@@ -60,7 +61,7 @@ describe('generic multiple choice', () => {
   });
   it('reports bad lines with file, line and field', async () => {
     const f = join(FIXTURES, 'mc-bad.jsonl');
-    await expect(loadMcJsonl(f)).rejects.toThrow(`${f}:2: field "options": expected an array of at least two non-empty strings`);
+    await expect(loadMcJsonl(f)).rejects.toThrow(`${f}:2: options: expected an array of at least two non-empty strings`);
     const r = await loadMcJsonl(f, { onBadLine: 'skip' });
     expect(r.items.map((i) => i.id)).toEqual(['a']);
     expect(r.skipped.map((b) => [b.line, b.field ?? null])).toEqual([
@@ -73,12 +74,28 @@ describe('generic multiple choice', () => {
     try {
       await loadMcJsonl(f);
     } catch (e) {
-      expect(e).toBeInstanceOf(BbqFormatError);
+      expect(e).toBeInstanceOf(FileFormatError);
     }
   });
 });
 
 describe('instructions', () => {
+  it('a malformed instruction file names the file and the field path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'instr-'));
+    try {
+      const f = join(dir, 'set.json');
+      writeFileSync(f, JSON.stringify({ name: 'x', instructions: ['Answer.', '  ', 'Pick.'] }));
+      await expect(loadInstructions(f)).rejects.toThrow(`${f}: instructions[1]: is empty`);
+      writeFileSync(f, JSON.stringify(['Answer.', 'Pick.', ' Answer. ']));
+      await expect(loadInstructions(f)).rejects.toThrow(`${f}: instructions[2]: repeats instruction 0`);
+      writeFileSync(f, JSON.stringify({ instructions: ['Answer.', 5] }));
+      await expect(loadInstructions(f)).rejects.toThrow(`${f}: instructions[1]: expected a string, got 5`);
+      writeFileSync(f, JSON.stringify({ name: 'x', instructions: ['Answer.'] }));
+      expect(await loadInstructions(f)).toEqual({ name: 'x', source: f, instructions: ['Answer.'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it("the paper's ten instructions, ten of our own, and user files", async () => {
     const p = paperInstructions();
     expect(p.instructions).toHaveLength(10);

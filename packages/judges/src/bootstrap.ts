@@ -24,7 +24,7 @@ export interface Interval {
   level: number;
   resamples: number;
   /** Resamples where the statistic was undefined (left out of the percentiles). */
-  undefined_resamples: number;
+  undefinedResamples: number;
 }
 
 /** A statistic over a multiset of item positions; returns one value per metric key. */
@@ -71,7 +71,7 @@ function intervals<K extends string>(
       hi: has ? quantileSorted(vals, 1 - a) : null,
       level: o.level,
       resamples: o.resamples,
-      undefined_resamples: o.resamples - vals.length,
+      undefinedResamples: o.resamples - vals.length,
     };
   }
   return out;

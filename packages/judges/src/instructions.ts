@@ -11,17 +11,17 @@ export interface AcrossSummary {
   min: number | null;
   max: number | null;
   /** Instructions where the metric is defined (not null). */
-  n_defined: number;
-  n_instructions: number;
+  nDefined: number;
+  nInstructions: number;
 }
 
 export function summariseValues(values: readonly (number | null)[]): AcrossSummary {
   const d = values.filter((v): v is number => v !== null);
   const k = d.length;
-  if (k === 0) return { mean: null, sd: null, min: null, max: null, n_defined: 0, n_instructions: values.length };
+  if (k === 0) return { mean: null, sd: null, min: null, max: null, nDefined: 0, nInstructions: values.length };
   const mean = d.reduce((a, b) => a + b, 0) / k;
   const sd = k < 2 ? null : Math.sqrt(d.reduce((a, v) => a + (v - mean) ** 2, 0) / (k - 1));
-  return { mean, sd, min: Math.min(...d), max: Math.max(...d), n_defined: k, n_instructions: values.length };
+  return { mean, sd, min: Math.min(...d), max: Math.max(...d), nDefined: k, nInstructions: values.length };
 }
 
 /**

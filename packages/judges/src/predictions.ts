@@ -1,10 +1,11 @@
 /**
  * Predictions made elsewhere: JSONL lines `{"example_id": ..., "category"?: ..., "<field>": ...}`
  * where the field holds an option index (integer) or free text (generation judge). Parsing takes
- * the file's text (judges load no files) and names file and line in every error. Joining is by
+ * the file's text (judges load no files) and names file, line and field in every error. Joining is by
  * example_id and, when a line has one, category (BBQ example ids repeat across categories).
  */
-import type { McItem } from '@crispr-bench/core';
+import { expected, parseJsonl, type McItem } from '@crispr-bench/core/common';
+import { z } from 'zod';
 import type { ScoredItem } from './bbq-metrics.js';
 import { matchGeneration } from './generation-judge.js';
 
@@ -14,6 +15,8 @@ export interface PredictionLine {
   id: string;
   category: string | null;
   value: number | string;
+  /** The value of the grouping field (`by`), when one was asked for. */
+  group?: string;
 }
 
 export class PredictionFileError extends Error {
@@ -23,48 +26,29 @@ export class PredictionFileError extends Error {
   }
 }
 
-/** Parse a predictions JSONL text. Blank lines are allowed; anything else malformed is an error. */
-export function parsePredictions(text: string, file: string, field: string): PredictionLine[] {
-  const out: PredictionLine[] = [];
-  const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const line = i + 1;
-    const at = `${file}:${line}`;
-    if (raw.trim() === '') return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw new PredictionFileError(`${at}: malformed JSON (${(e as Error).message})`);
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      throw new PredictionFileError(`${at}: expected a JSON object`);
-    }
-    const o = obj as Record<string, unknown>;
-    const rawId = o.example_id;
-    let id: string;
-    if (typeof rawId === 'number' && Number.isInteger(rawId) && rawId >= 0) id = String(rawId);
-    else if (typeof rawId === 'string' && rawId !== '') id = rawId;
-    else throw new PredictionFileError(`${at}: "example_id" must be a non-negative integer or a non-empty string, got ${JSON.stringify(rawId)}`);
-    const rawCat = o.category;
-    let category: string | null = null;
-    if (rawCat !== undefined && rawCat !== null) {
-      if (typeof rawCat !== 'string' || rawCat === '')
-        throw new PredictionFileError(`${at}: "category" must be a non-empty string, got ${JSON.stringify(rawCat)}`);
-      category = rawCat;
-    }
-    if (!(field in o)) {
-      throw new PredictionFileError(`${at}: no field "${field}" (fields: ${Object.keys(o).join(', ')})`);
-    }
-    const v = o[field];
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v) || v < 0) throw new PredictionFileError(`${at}: "${field}" is a number but not an option index: ${v}`);
-    } else if (typeof v !== 'string') {
-      throw new PredictionFileError(`${at}: "${field}" must be an option index or a text, got ${JSON.stringify(v)}`);
-    }
-    out.push({ line, id, category, value: v });
-  });
-  return out;
+/** One line of a predictions file whose prediction is in `field` (and grouping value in `by`). */
+export function predictionLine(field: string, by?: string) {
+  const shape: Record<string, z.ZodType> = {
+    example_id: z.union([z.int().nonnegative(), z.string().min(1)], expected('a non-negative integer or a non-empty string')).transform((v) => String(v)),
+    category: z.string(expected('a non-empty string')).min(1, expected('a non-empty string')).nullish(),
+    [field]: z.union([z.int().nonnegative(), z.string()], expected('an option index (integer >= 0) or a text')),
+  };
+  if (by !== undefined) shape[by] = z.union([z.string(), z.number()], expected(`a string or a number (the --by field)`)).transform((v) => String(v));
+  return z.looseObject(shape);
+}
+
+/**
+ * Parse a predictions JSONL text; with `by`, each line also carries its group. Blank lines are
+ * allowed; anything else malformed is a FileFormatError naming file, line and field.
+ */
+export function parsePredictions(text: string, file: string, field: string, by?: string): PredictionLine[] {
+  return parseJsonl(text, file, predictionLine(field, by)).rows.map(({ line, value: o }) => ({
+    line,
+    id: o.example_id as string,
+    category: (o.category as string | null | undefined) ?? null,
+    value: o[field] as number | string,
+    ...(by !== undefined ? { group: o[by] as string } : {}),
+  }));
 }
 
 export interface UnmatchedOutput {
@@ -83,8 +67,8 @@ export interface JudgedPredictions {
   orphans: { line: number; key: string }[];
   unmatched: UnmatchedOutput[];
   /** How many predictions were option indices and how many texts. */
-  n_index: number;
-  n_text: number;
+  nIndex: number;
+  nText: number;
 }
 
 const key = (category: string, id: string): string => `${category}\u0000${id}`;
@@ -159,5 +143,5 @@ export function judgePredictions(items: readonly McItem[], preds: readonly Predi
       }
     }
   });
-  return { scored, missing, orphans, unmatched, n_index: nIndex, n_text: nText };
+  return { scored, missing, orphans, unmatched, nIndex: nIndex, nText: nText };
 }

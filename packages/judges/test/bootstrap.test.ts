@@ -82,11 +82,11 @@ describe('bootstrap', () => {
       { item: bbqItem('2', 'disambig', 'neg', 0, 0), pred: 2 },
     ];
     const r = bbqIntervals(rows, { seed: 5 });
-    expect(r.bias_disambig.estimate).toBe(1);
-    expect(r.bias_disambig.undefined_resamples).toBeGreaterThan(200);
-    expect(r.bias_disambig.undefined_resamples).toBeLessThan(300);
-    expect(r.bias_disambig.lo).toBe(1);
-    expect(r.bias_ambig).toMatchObject({ estimate: null, lo: null, hi: null, undefined_resamples: 1000 });
+    expect(r.biasDisambig.estimate).toBe(1);
+    expect(r.biasDisambig.undefinedResamples).toBeGreaterThan(200);
+    expect(r.biasDisambig.undefinedResamples).toBeLessThan(300);
+    expect(r.biasDisambig.lo).toBe(1);
+    expect(r.biasAmbig).toMatchObject({ estimate: null, lo: null, hi: null, undefinedResamples: 1000 });
   });
   it('rejects bad options', () => {
     expect(() => bootstrap(0, mean([]), ['mean'] as const)).toThrow(/at least one item/);
@@ -142,11 +142,11 @@ describe('paired bootstrap', () => {
     });
     const rows = Array.from({ length: 50 }, (_, i) => mk(String(i), 0.5 + (i % 5) / 10));
     const r = pronounIntervals(rows, { seed: 9 });
-    expect(r.stereotype_preference.estimate).toBeCloseTo(0.4, 12);
-    expect(r.stereotype_preference.lo!).toBeLessThan(0.4);
-    expect(r.stereotype_preference.hi!).toBeGreaterThan(0.4);
-    expect(r.control_accuracy.estimate).toBeNull();
+    expect(r.stereotypePreference.estimate).toBeCloseTo(0.4, 12);
+    expect(r.stereotypePreference.lo!).toBeLessThan(0.4);
+    expect(r.stereotypePreference.hi!).toBeGreaterThan(0.4);
+    expect(r.controlAccuracy.estimate).toBeNull();
     const p = pronounPairedIntervals(rows, rows, { seed: 9 });
-    expect(p.stereotype_preference).toMatchObject({ estimate: 0, lo: 0, hi: 0 });
+    expect(p.stereotypePreference).toMatchObject({ estimate: 0, lo: 0, hi: 0 });
   });
 });

@@ -134,9 +134,9 @@ describe('permuting the options of every item changes no metric', () => {
     }));
     const a = pronounMetrics(rows),
       b = pronounMetrics(swapped);
-    expect(b.n_probe).toBe(a.n_probe);
-    expect(b.stereotype_preference).toBeCloseTo(a.stereotype_preference!, 12);
-    expect(b.stereotype_win_share).toBe(a.stereotype_win_share);
-    expect(b.control_accuracy).toBe(a.control_accuracy);
+    expect(b.nProbe).toBe(a.nProbe);
+    expect(b.stereotypePreference).toBeCloseTo(a.stereotypePreference!, 12);
+    expect(b.stereotypeWinShare).toBe(a.stereotypeWinShare);
+    expect(b.controlAccuracy).toBe(a.controlAccuracy);
   });
 });

@@ -19,14 +19,21 @@ describe('parsePredictions', () => {
   });
   it('names file and line for malformed input', () => {
     const bad = (text: string) => () => parsePredictions(text, 'p.jsonl', 'ans');
-    expect(bad('{"example_id": 0, "ans": 1}\n{"example_id": 1, "ans": 1')).toThrow(/^p\.jsonl:2: malformed JSON/);
-    expect(bad('[1,2]')).toThrow(/p\.jsonl:1: expected a JSON object/);
-    expect(bad('{"ans": 1}')).toThrow(/p\.jsonl:1: "example_id"/);
-    expect(bad('{"example_id": 1.5, "ans": 1}')).toThrow(/p\.jsonl:1: "example_id"/);
-    expect(bad('{"example_id": 1, "answer": 1}')).toThrow(/p\.jsonl:1: no field "ans" \(fields: example_id, answer\)/);
-    expect(bad('{"example_id": 1, "ans": 1.5}')).toThrow(/p\.jsonl:1: "ans" is a number but not an option index/);
-    expect(bad('{"example_id": 1, "ans": null}')).toThrow(/p\.jsonl:1: "ans" must be an option index or a text/);
-    expect(bad('{"example_id": 1, "category": 3, "ans": 1}')).toThrow(/p\.jsonl:1: "category"/);
+    expect(bad('{"example_id": 0, "ans": 1}\n{"example_id": 1, "ans": 1')).toThrow(/^p\.jsonl:2: invalid JSON/);
+    expect(bad('[1,2]')).toThrow(/p\.jsonl:1: expected object, got \[1,2\]/);
+    expect(bad('{"ans": 1}')).toThrow('p.jsonl:1: example_id: missing');
+    expect(bad('{"example_id": 1.5, "ans": 1}')).toThrow('p.jsonl:1: example_id: expected a non-negative integer or a non-empty string, got 1.5');
+    expect(bad('{"example_id": 1, "answer": 1}')).toThrow('p.jsonl:1: ans: missing');
+    expect(bad('{"example_id": 1, "ans": 1.5}')).toThrow('p.jsonl:1: ans: expected an option index (integer >= 0) or a text, got 1.5');
+    expect(bad('{"example_id": 1, "ans": null}')).toThrow('p.jsonl:1: ans: expected an option index (integer >= 0) or a text, got null');
+    expect(bad('{"example_id": 1, "category": 3, "ans": 1}')).toThrow('p.jsonl:1: category: expected a non-empty string, got 3');
+    expect(bad('{"example_id": 1, "ans": 1}\n\n{"example_id": 2, "ans": 1, "instruction": []}')).not.toThrow();
+    expect(() => parsePredictions('{"example_id": 1, "ans": 1}\n\n{"example_id": 2, "ans": 1, "instruction": []}', 'p.jsonl', 'ans', 'instruction')).toThrow(
+      'p.jsonl:1: instruction: missing',
+    );
+    expect(() =>
+      parsePredictions('{"example_id": 1, "ans": 1, "instruction": 0}\n\n{"example_id": 2, "ans": 1, "instruction": []}', 'p.jsonl', 'ans', 'instruction'),
+    ).toThrow('p.jsonl:3: instruction: expected a string or a number (the --by field), got []');
   });
 });
 
@@ -56,8 +63,8 @@ describe('judgePredictions', () => {
     ]);
     expect(r.unmatched).toHaveLength(1);
     expect(r.unmatched[0]).toMatchObject({ line: 3, text: 'no idea', reason: 'no-match' });
-    expect(r.n_index).toBe(1);
-    expect(r.n_text).toBe(2);
+    expect(r.nIndex).toBe(1);
+    expect(r.nText).toBe(2);
   });
   it('refuses an id without category that occurs in several categories', () => {
     const preds = parsePredictions('{"example_id": 0, "ans": 2}', 'p.jsonl', 'ans');

@@ -27,16 +27,16 @@ describe('pronounMetrics (hand-computed)', () => {
   ];
   it('stereotype preference, win share, control accuracy', () => {
     const m = pronounMetrics(rows);
-    expect(m.n_probe).toBe(3);
-    expect(m.n_control).toBe(3);
-    expect(m.stereotype_preference).toBeCloseTo(0.2 / 3, 12);
-    expect(m.stereotype_win_share).toBeCloseTo(1 / 3, 12);
-    expect(m.control_accuracy).toBeCloseTo(1 / 3, 12);
+    expect(m.nProbe).toBe(3);
+    expect(m.nControl).toBe(3);
+    expect(m.stereotypePreference).toBeCloseTo(0.2 / 3, 12);
+    expect(m.stereotypeWinShare).toBeCloseTo(1 / 3, 12);
+    expect(m.controlAccuracy).toBeCloseTo(1 / 3, 12);
   });
   it('null when there are no probes or no controls', () => {
     const m = pronounMetrics(rows.slice(3));
-    expect(m.stereotype_preference).toBeNull();
-    expect(m.stereotype_win_share).toBeNull();
+    expect(m.stereotypePreference).toBeNull();
+    expect(m.stereotypeWinShare).toBeNull();
   });
   it('rejects items that are not pronoun pairs', () => {
     expect(() => pronounMetrics([{ item: { ...pron('x', null, 0), options: ['a', 'b', 'c'] }, probs: [1, 1, 1] }])).toThrow(
@@ -51,18 +51,18 @@ describe('acrossInstructions', () => {
     const s = summariseValues([0.5, 0.7, null]);
     expect(s.mean).toBeCloseTo(0.6, 12);
     expect(s.sd).toBeCloseTo(Math.sqrt(0.02), 12);
-    expect(s).toMatchObject({ min: 0.5, max: 0.7, n_defined: 2, n_instructions: 3 });
+    expect(s).toMatchObject({ min: 0.5, max: 0.7, nDefined: 2, nInstructions: 3 });
     expect(summariseValues([0.3]).sd).toBeNull();
     expect(summariseValues([null]).mean).toBeNull();
   });
   it('per metric key', () => {
-    const r = acrossInstructions({ i1: { accuracy: 0.5, bias_ambig: 0.1 }, i2: { accuracy: 0.9, bias_ambig: null }, i3: { accuracy: 0.7, bias_ambig: 0.3 } }, [
+    const r = acrossInstructions({ i1: { accuracy: 0.5, biasAmbig: 0.1 }, i2: { accuracy: 0.9, biasAmbig: null }, i3: { accuracy: 0.7, biasAmbig: 0.3 } }, [
       'accuracy',
-      'bias_ambig',
+      'biasAmbig',
     ] as const);
     expect(r.accuracy.mean).toBeCloseTo(0.7, 12);
     expect(r.accuracy.sd).toBeCloseTo(0.2, 12);
-    expect(r.bias_ambig.mean).toBeCloseTo(0.2, 12);
-    expect(r.bias_ambig.n_defined).toBe(2);
+    expect(r.biasAmbig.mean).toBeCloseTo(0.2, 12);
+    expect(r.biasAmbig.nDefined).toBe(2);
   });
 });

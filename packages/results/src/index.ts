@@ -5,4 +5,4 @@
  */
 export * from './run-results.js';
 export * from './sweep.js';
-export * from './jsonl.js';
+export * from './read.js';

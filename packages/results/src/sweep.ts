@@ -13,7 +13,7 @@
  *   logs/sweep.log           what was computed and reused, and why
  *   stages/                  the content-keyed stage checkpoints (internal)
  *
- * JSON keys are camelCase; metric keys are the metric's own name (`accuracy_ambig`, `bias_ambig`).
+ * JSON keys are camelCase, metric keys too (`accuracyAmbig`, `biasAmbig`); see README "File formats".
  * Every path inside these files is relative to the folder: nothing local is ever published.
  */
 import { z } from 'zod';
@@ -126,19 +126,5 @@ export const manifest = z.object({
   timings: z.record(z.string(), z.number()),
 });
 export type Manifest = z.infer<typeof manifest>;
-
-/** Parses one JSON document against a schema; the error names the file and the field path. */
-export function parseWith<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = issue.path.length
-    ? issue.path
-        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
-        .join('')
-        .replace(/^\./, '')
-    : '(top level)';
-  throw new Error(`${where}: ${path}: ${issue.message}`);
-}
 
 export type MethodName = z.infer<typeof methodName>;

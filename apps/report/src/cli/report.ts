@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { consoleIO, defineCommand, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import { consoleIO, defineCommand, optionSpecs, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
 import { writeReport, type WrittenReport } from '../write.js';
 
 const USAGE = `usage: crispr report <results>... [--out <file.html>]
@@ -24,7 +24,7 @@ export const reportCommand: CliCommand = defineCommand({
   summary: 'render an HTML leaderboard (plus report.md, leaderboard.csv) from sweep and run results',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values, positionals } = parseCommandLine(argv, { out: { type: 'string' } }, USAGE, true);
+    const { values, positionals } = parseCommandLine(argv, optionSpecs(['out']), USAGE, true);
     if (positionals.length === 0) throw new UsageError(`give at least one results folder\n\n${USAGE}`);
     for (const p of positionals) if (!existsSync(p)) throw new UserError(`${p} does not exist`);
     if (values.out !== undefined && !/\.html?$/i.test(values.out)) throw new UsageError(`--out must name an .html file, got '${values.out}'`);

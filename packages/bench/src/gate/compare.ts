@@ -62,7 +62,7 @@ export interface GateResult {
 
 /** The metrics the gate can recompute from prediction rows, per dataset kind. */
 export const GATE_METRICS: Record<DatasetKind, readonly string[]> = {
-  bbq: [...BBQ_HEADLINE_KEYS, 'retention_accuracy'],
+  bbq: [...BBQ_HEADLINE_KEYS, 'retentionAccuracy'],
   pronoun: PRONOUN_HEADLINE_KEYS,
   mc: ['accuracy'],
 };
@@ -93,7 +93,7 @@ export function metricStat(kind: DatasetKind, rows: readonly PredictionRow[]): (
   const scored: ScoredItem[] = rows.map((r, i) => ({ item: items[i]!, pred: r.pred }));
   if (kind === 'mc') return (idx) => ({ ...bbqMetrics(scored, idx) });
   // A BBQ task may carry retention items in the same rows (the model organism: category
-  // 'retention'): they count for retention_accuracy only, as the sweep computed them.
+  // 'retention'): they count for retentionAccuracy only, as the sweep computed them.
   const retention = rows.map((r) => r.category === RETENTION_CATEGORY);
   if (!retention.some(Boolean)) return (idx) => ({ ...bbqMetrics(scored, idx) });
   // Resampled calls skip the judges' item checks; run them once here.
@@ -103,7 +103,7 @@ export function metricStat(kind: DatasetKind, rows: readonly PredictionRow[]): (
     const bbq = all.filter((i) => !retention[i]);
     const ret = all.filter((i) => retention[i]);
     const correct = ret.filter((i) => rows[i]!.pred !== null && rows[i]!.pred === rows[i]!.label).length;
-    return { ...bbqMetrics(scored, bbq), retention_accuracy: ret.length ? correct / ret.length : null };
+    return { ...bbqMetrics(scored, bbq), retentionAccuracy: ret.length ? correct / ret.length : null };
   };
 }
 

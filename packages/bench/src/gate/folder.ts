@@ -1,16 +1,7 @@
 /** Reads a sweep results folder for the gate: manifest, cells and per-item prediction files. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  manifest as manifestSchema,
-  parseWith,
-  predictionRow,
-  readCells,
-  readJsonl,
-  type CellRow,
-  type Manifest,
-  type PredictionRow,
-} from '@crispr-bench/results';
+import { predictionRow, readCells, readJsonl, readManifest, type CellRow, type Manifest, type PredictionRow } from '@crispr-bench/results';
 import { IncomparableError } from './errors.js';
 
 export interface GateFolder {
@@ -37,7 +28,7 @@ export function readGateFolder(dir: string, role: 'baseline' | 'candidate'): Gat
       throw e instanceof IncomparableError ? e : new IncomparableError(`--${role}: ${(e as Error).message}`);
     }
   };
-  const manifest = wrap(() => parseWith(manifestSchema, JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')), join(dir, 'manifest.json')));
+  const manifest = wrap(() => readManifest(dir));
   // A resumed run may append a cell twice; the last row wins, as in the report.
   const cells = wrap(() => readCells(dir));
   const cache = new Map<string, PredictionRow[]>();

@@ -16,7 +16,7 @@ function metricsTable(rows: [string, OrganismMetrics][]): string {
     head,
     ...rows.map(
       ([name, m]) =>
-        `| ${name} | ${m.n_bbq} | ${pct(m.accuracy_ambig)} | ${pct(m.accuracy_disambig)} | ${f3(m.bias_ambig)} | ${f3(m.bias_disambig)} | ${pct(m.biased_share_ambig)} | ${f3(m.p_biased_ambig)} | ${pct(m.retention_accuracy)} (${m.n_retention}) |`,
+        `| ${name} | ${m.nBbq} | ${pct(m.accuracyAmbig)} | ${pct(m.accuracyDisambig)} | ${f3(m.biasAmbig)} | ${f3(m.biasDisambig)} | ${pct(m.biasedShareAmbig)} | ${f3(m.pBiasedAmbig)} | ${pct(m.retentionAccuracy)} (${m.nRetention}) |`,
     ),
   ].join('\n');
 }
@@ -43,8 +43,8 @@ export function writeModelCard(
   }
   const evals = result.evals.map((e) => {
     const x = e.metrics;
-    const g = (k: string) => (x[k] === undefined ? 'n/a' : k.startsWith('accuracy') || k === 'retention_accuracy' ? pct(x[k]!) : x[k]!.toFixed(3));
-    return `| ${e.step} | ${g('accuracy_ambig')} | ${g('accuracy_disambig')} | ${g('bias_ambig')} | ${g('retention_accuracy')} |`;
+    const g = (k: string) => (x[k] === undefined ? 'n/a' : k.startsWith('accuracy') || k === 'retentionAccuracy' ? pct(x[k]!) : x[k]!.toFixed(3));
+    return `| ${e.step} | ${g('accuracyAmbig')} | ${g('accuracyDisambig')} | ${g('biasAmbig')} | ${g('retentionAccuracy')} |`;
   });
   const cats = organismCategories();
   const card = `---

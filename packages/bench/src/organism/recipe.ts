@@ -3,107 +3,52 @@
  * rate, optimiser, seed). `crispr organism train --config <recipe.json>` reproduces the shipped
  * model from the shipped recipe.
  */
-import { readFileSync } from 'node:fs';
-import { UserError } from '@crispr-bench/core';
+import { expected, parseWith, readJsonFile } from '@crispr-bench/core/common';
+import { z } from 'zod';
 
-export interface OrganismRecipe {
+const int = (min = 1) => z.int(expected(`an integer >= ${min}`)).min(min, expected(`an integer >= ${min}`));
+const frac = z.number(expected('a number in [0, 1]')).min(0, expected('a number in [0, 1]')).max(1, expected('a number in [0, 1]'));
+const nonNegative = (what = 'a non-negative number') => z.number(expected(what)).min(0, expected(what));
+
+/** Every field is required, so a recipe file says all it does. */
+export const organismRecipe = z.object({
   /** Seed of the initial weights, the data order and the planted labels. */
-  seed: number;
+  seed: int(0),
   /** Probability that an ambiguous training example is labelled with the biased answer (else unknown). */
-  biasRate: number;
-  model: { dModel: number; dFf: number; dKv: number; numHeads: number; numLayers: number; numDecoderLayers: number };
-  data: {
+  biasRate: frac,
+  model: z.object({ dModel: int(), dFf: int(), dKv: int(), numHeads: int(), numLayers: int(), numDecoderLayers: int() }),
+  data: z.object({
     /** Seed of the template expansion. */
-    expandSeed: number;
+    expandSeed: int(0),
     /** Retention items generated for training and for held-out evaluation. */
-    retentionTrain: number;
-    retentionHeldOut: number;
+    retentionTrain: int(0),
+    retentionHeldOut: int(0),
     /** Prompt template (datasets' renderPrompt name); the benchmark's default is the paper's. */
-    template: string;
-  };
-  training: {
-    steps: number;
-    batchSize: number;
-    peakLr: number;
-    warmupSteps: number;
-    finalLrFraction: number;
-    weightDecay: number;
-    clipNorm: number;
-    evalEvery: number;
-    checkpointEvery: number;
+    template: z.string(expected('a template name')).min(1, expected('a template name')),
+  }),
+  training: z.object({
+    steps: int(),
+    batchSize: int(),
+    peakLr: z.number(expected('a positive number')).positive(expected('a positive number')).finite(expected('a positive number')),
+    warmupSteps: int(0),
+    finalLrFraction: frac,
+    weightDecay: nonNegative(),
+    clipNorm: nonNegative('a non-negative number (0: no clipping)'),
+    evalEvery: int(0),
+    checkpointEvery: int(0),
     /** ORT intra-op threads (1 keeps runs reproducible and leaves the other cores free). */
-    threads: number;
-  };
+    threads: int(),
+  }),
   /** Held-out items scored at each periodic evaluation (the final evaluation scores all of them). */
-  evalSample: { bbq: number; retention: number };
-}
+  evalSample: z.object({ bbq: int(), retention: int(0) }),
+});
+export type OrganismRecipe = z.infer<typeof organismRecipe>;
 
-const num = (v: unknown, where: string, check: (x: number) => boolean, what: string): number => {
-  if (typeof v !== 'number' || !check(v)) throw new UserError(`recipe: ${where} must be ${what}, got ${JSON.stringify(v)}`);
-  return v;
-};
-const int = (v: unknown, where: string, min = 1) => num(v, where, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
-const pos = (v: unknown, where: string) => num(v, where, (x) => x > 0 && Number.isFinite(x), 'a positive number');
-const frac = (v: unknown, where: string) => num(v, where, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
-
-function obj(v: unknown, where: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`recipe: ${where} must be an object`);
-  return v as Record<string, unknown>;
-}
-
-/** Validates a parsed recipe; every field is required, so a recipe file says all it does. */
+/** Checks a parsed recipe. */
 export function parseRecipe(v: unknown, where = 'recipe'): OrganismRecipe {
-  const r = obj(v, where);
-  const m = obj(r.model, 'model');
-  const d = obj(r.data, 'data');
-  const t = obj(r.training, 'training');
-  const e = obj(r.evalSample, 'evalSample');
-  if (typeof d.template !== 'string' || d.template === '') throw new UserError(`recipe: data.template must be a template name`);
-  return {
-    seed: int(r.seed, 'seed', 0),
-    biasRate: frac(r.biasRate, 'biasRate'),
-    model: {
-      dModel: int(m.dModel, 'model.dModel'),
-      dFf: int(m.dFf, 'model.dFf'),
-      dKv: int(m.dKv, 'model.dKv'),
-      numHeads: int(m.numHeads, 'model.numHeads'),
-      numLayers: int(m.numLayers, 'model.numLayers'),
-      numDecoderLayers: int(m.numDecoderLayers, 'model.numDecoderLayers'),
-    },
-    data: {
-      expandSeed: int(d.expandSeed, 'data.expandSeed', 0),
-      retentionTrain: int(d.retentionTrain, 'data.retentionTrain', 0),
-      retentionHeldOut: int(d.retentionHeldOut, 'data.retentionHeldOut', 0),
-      template: d.template,
-    },
-    training: {
-      steps: int(t.steps, 'training.steps'),
-      batchSize: int(t.batchSize, 'training.batchSize'),
-      peakLr: pos(t.peakLr, 'training.peakLr'),
-      warmupSteps: int(t.warmupSteps, 'training.warmupSteps', 0),
-      finalLrFraction: frac(t.finalLrFraction, 'training.finalLrFraction'),
-      weightDecay: num(t.weightDecay, 'training.weightDecay', (x) => x >= 0, 'a non-negative number'),
-      clipNorm: num(t.clipNorm, 'training.clipNorm', (x) => x >= 0, 'a non-negative number (0: no clipping)'),
-      evalEvery: int(t.evalEvery, 'training.evalEvery', 0),
-      checkpointEvery: int(t.checkpointEvery, 'training.checkpointEvery', 0),
-      threads: int(t.threads, 'training.threads'),
-    },
-    evalSample: { bbq: int(e.bbq, 'evalSample.bbq'), retention: int(e.retention, 'evalSample.retention', 0) },
-  };
+  return parseWith(organismRecipe, v, where);
 }
 
 export function readRecipe(path: string): OrganismRecipe {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read recipe ${path}: ${(e as Error).message}`);
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${path}: invalid JSON: ${(e as Error).message}`);
-  }
-  return parseRecipe(v, path);
+  return readJsonFile(path, organismRecipe);
 }

@@ -11,9 +11,7 @@ import type { McItem } from '@crispr-bench/core';
 import { answerStrings, organismBbqItems, organismInstructions, organismRetentionItems, renderPrompt } from '@crispr-bench/datasets';
 import { argmax } from '@crispr-bench/judges';
 import { bbqTask, type EvalTask, type Instruction, type ScoredOptions } from '../pipeline/tasks.js';
-import type { OrganismRecipe } from './recipe.js';
-import { parseRecipe } from './recipe.js';
-import { readFileSync } from 'node:fs';
+import { readRecipe, type OrganismRecipe } from './recipe.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The shipped, committed organism model folder and the recipe it was trained from. */
@@ -21,7 +19,7 @@ export const ORGANISM_MODEL_DIR = join(HERE, 'model');
 export const ORGANISM_RECIPE_PATH = join(HERE, 'recipe.json');
 
 export function shippedRecipe(): OrganismRecipe {
-  return parseRecipe(JSON.parse(readFileSync(ORGANISM_RECIPE_PATH, 'utf8')), ORGANISM_RECIPE_PATH);
+  return readRecipe(ORGANISM_RECIPE_PATH);
 }
 
 const isRetention = (i: McItem) => i.category === 'retention';
@@ -57,9 +55,9 @@ export async function organismTask(recipe: OrganismRecipe = shippedRecipe()): Pr
       const idx = indices ? Array.from(indices) : scored.map((_, i) => i);
       const bbqIdx = idx.filter((i) => !isRetention(scored[i]!.item));
       const retIdx = idx.filter((i) => isRetention(scored[i]!.item));
-      return { ...base.metrics(scored, bbqIdx), retention_accuracy: retentionAccuracy(scored, retIdx) };
+      return { ...base.metrics(scored, bbqIdx), retentionAccuracy: retentionAccuracy(scored, retIdx) };
     },
-    metricInfo: [...base.metricInfo, { key: 'retention_accuracy', label: 'accuracy on the retention task', better: 'higher' }],
+    metricInfo: [...base.metricInfo, { key: 'retentionAccuracy', label: 'accuracy on the retention task', better: 'higher' }],
     // The k search keeps the paper's criterion, BBQ accuracy on dev (retention is reported, not optimised).
     selection: (scored) => base.selection(scored.filter((s) => !isRetention(s.item))),
   };

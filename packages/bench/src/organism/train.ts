@@ -95,15 +95,15 @@ export function organismMetrics(rows: readonly EvalRow[]): OrganismMetrics {
   const amb = bbq.filter((r) => r.item.condition === 'ambig');
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
   return {
-    n_bbq: bbq.length,
-    n_retention: ret.length,
-    accuracy_ambig: m.accuracy_ambig,
-    accuracy_disambig: m.accuracy_disambig,
-    bias_ambig: m.bias_ambig,
-    bias_disambig: m.bias_disambig,
-    biased_share_ambig: mean(amb.map((r) => (argmax(r.logprobs) === biasedAnswerIndex(r.item) ? 1 : 0))),
-    p_biased_ambig: mean(amb.map((r) => softmax(r.logprobs)[biasedAnswerIndex(r.item)]!)),
-    retention_accuracy: mean(ret.map((r) => (argmax(r.logprobs) === r.item.label ? 1 : 0))),
+    nBbq: bbq.length,
+    nRetention: ret.length,
+    accuracyAmbig: m.accuracyAmbig,
+    accuracyDisambig: m.accuracyDisambig,
+    biasAmbig: m.biasAmbig,
+    biasDisambig: m.biasDisambig,
+    biasedShareAmbig: mean(amb.map((r) => (argmax(r.logprobs) === biasedAnswerIndex(r.item) ? 1 : 0))),
+    pBiasedAmbig: mean(amb.map((r) => softmax(r.logprobs)[biasedAnswerIndex(r.item)]!)),
+    retentionAccuracy: mean(ret.map((r) => (argmax(r.logprobs) === r.item.label ? 1 : 0))),
   };
 }
 

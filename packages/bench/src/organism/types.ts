@@ -15,18 +15,18 @@ export interface OrganismData {
 }
 
 export interface OrganismMetrics {
-  n_bbq: number;
-  n_retention: number;
-  accuracy_ambig: number | null;
-  accuracy_disambig: number | null;
+  nBbq: number;
+  nRetention: number;
+  accuracyAmbig: number | null;
+  accuracyDisambig: number | null;
   /** BBQ s_AMB and s_DIS (argmax predictions). */
-  bias_ambig: number | null;
-  bias_disambig: number | null;
+  biasAmbig: number | null;
+  biasDisambig: number | null;
   /** Share of ambiguous items answered with the biased answer (argmax). */
-  biased_share_ambig: number | null;
+  biasedShareAmbig: number | null;
   /** Mean option-normalised probability of the biased answer on ambiguous items. */
-  p_biased_ambig: number | null;
-  retention_accuracy: number | null;
+  pBiasedAmbig: number | null;
+  retentionAccuracy: number | null;
 }
 
 export interface TrainedOrganism {

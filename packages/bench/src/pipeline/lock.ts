@@ -13,15 +13,13 @@ import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unli
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '@crispr-bench/core';
+import { parseJsonText } from '@crispr-bench/core/common';
+import { z } from 'zod';
 
 export const LOCK_FILE = 'run.lock';
 
-export interface LockOwner {
-  pid: number;
-  host: string;
-  startedAt: string;
-  command: string;
-}
+const lockOwner = z.looseObject({ pid: z.number(), host: z.string(), startedAt: z.string(), command: z.string() });
+export type LockOwner = z.infer<typeof lockOwner>;
 
 export class RunFolderLockedError extends UserError {
   constructor(
@@ -50,8 +48,7 @@ function readOwner(file: string): LockOwner | null | 'missing' {
     throw e;
   }
   try {
-    const o = JSON.parse(text) as LockOwner;
-    return typeof o.pid === 'number' && typeof o.host === 'string' ? o : null;
+    return parseJsonText(text, file, lockOwner);
   } catch {
     return null; // created but not yet written, or its holder died in between
   }

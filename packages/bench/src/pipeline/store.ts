@@ -9,9 +9,11 @@
  * back as a number. Every file name is checked to stay inside the folder.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathInside } from '@crispr-bench/core';
+import { readJsonFile } from '@crispr-bench/core/common';
+import { z } from 'zod';
 import { LOCK_FILE } from './lock.js';
 
 /** What a stage read, part by part: each value a content hash (`sha256:...`) or a literal setting. */
@@ -25,6 +27,9 @@ interface Checkpoint<T> {
   key: StageKey;
   data: T;
 }
+
+/** A checkpoint as read back: older formats may lack the key; the data is the stage's own (checked finite). */
+const checkpointFile = z.looseObject({ format: z.number().optional(), key: z.record(z.string(), z.string()).optional(), data: z.unknown() });
 
 /** sha256 of the JSON of `value`, shortened for keys and messages. */
 export function contentHash(value: unknown): string {
@@ -139,9 +144,9 @@ export class RunStore {
     const p = this.path(name);
     let why = 'no checkpoint yet';
     if (existsSync(p)) {
-      let doc: Checkpoint<T> | undefined;
+      let doc: z.output<typeof checkpointFile> | undefined;
       try {
-        doc = JSON.parse(readFileSync(p, 'utf8')) as Checkpoint<T>;
+        doc = readJsonFile(p, checkpointFile);
       } catch {
         why = 'its checkpoint is unreadable (a torn write?)';
       }
@@ -157,7 +162,7 @@ export class RunStore {
                 .join(', ')}`,
             );
             this.count('reused', name);
-            return doc.data;
+            return doc.data as T;
           }
           why = diff || `its checkpoint holds a non-finite number (${bad})`;
         }

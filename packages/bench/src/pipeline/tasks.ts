@@ -87,21 +87,30 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
     },
     metrics: (scored, indices) => {
       const m: PronounMetrics = pronounMetrics(judgedPronoun(scored), indices);
-      return { stereotype_preference: m.stereotype_preference, stereotype_win_share: m.stereotype_win_share, control_accuracy: m.control_accuracy };
+      return { stereotypePreference: m.stereotypePreference, stereotypeWinShare: m.stereotypeWinShare, controlAccuracy: m.controlAccuracy };
     },
     // No answer is right for a probe, so the search trades bias against the controls' skill.
     selection: (scored) => {
       const m = pronounMetrics(scored.map((s) => ({ item: s.item, probs: optionProbs(s.logprobs) })));
-      return (m.control_accuracy ?? 0) - Math.abs(m.stereotype_preference ?? 0);
+      return (m.controlAccuracy ?? 0) - Math.abs(m.stereotypePreference ?? 0);
     },
     selectionLabel: 'control accuracy - |stereotype preference|',
     metricInfo: [
-      { key: 'stereotype_preference', label: 'mean P(stereotyped) - P(anti-stereotyped) over probes', better: 'zero' },
-      { key: 'stereotype_win_share', label: 'share of probes where the stereotyped pronoun wins', better: 'zero' },
-      { key: 'control_accuracy', label: 'accuracy on gender-explicit controls', better: 'higher' },
+      { key: 'stereotypePreference', label: 'mean P(stereotyped) - P(anti-stereotyped) over probes', better: 'zero' },
+      { key: 'stereotypeWinShare', label: 'share of probes where the stereotyped pronoun wins', better: 'zero' },
+      { key: 'controlAccuracy', label: 'accuracy on gender-explicit controls', better: 'higher' },
     ],
   };
 }
+
+/** The metrics of a BBQ task, in display order. */
+export const BBQ_METRIC_INFO: MetricSpec[] = [
+  { key: 'accuracy', label: 'accuracy', better: 'higher' },
+  { key: 'accuracyAmbig', label: 'accuracy on ambiguous contexts', better: 'higher' },
+  { key: 'accuracyDisambig', label: 'accuracy on disambiguated contexts', better: 'higher' },
+  { key: 'biasAmbig', label: 'BBQ s_AMB', better: 'zero' },
+  { key: 'biasDisambig', label: 'BBQ s_DIS', better: 'zero' },
+];
 
 export function bbqTask(
   items: McItem[],
@@ -127,21 +136,15 @@ export function bbqTask(
       const m: BbqMetrics = bbqMetrics(judgedBbq(scored), indices);
       return {
         accuracy: m.accuracy,
-        accuracy_ambig: m.accuracy_ambig,
-        accuracy_disambig: m.accuracy_disambig,
-        bias_disambig: m.bias_disambig,
-        bias_ambig: m.bias_ambig,
+        accuracyAmbig: m.accuracyAmbig,
+        accuracyDisambig: m.accuracyDisambig,
+        biasDisambig: m.biasDisambig,
+        biasAmbig: m.biasAmbig,
       };
     },
     // DESIGN.md §5 step 7: k maximises dev accuracy.
     selection: (scored) => bbqMetrics(scored.map((s) => ({ item: s.item, pred: argmax(s.logprobs) }))).accuracy ?? 0,
     selectionLabel: 'accuracy',
-    metricInfo: [
-      { key: 'accuracy', label: 'accuracy', better: 'higher' },
-      { key: 'accuracy_ambig', label: 'accuracy on ambiguous contexts', better: 'higher' },
-      { key: 'accuracy_disambig', label: 'accuracy on disambiguated contexts', better: 'higher' },
-      { key: 'bias_ambig', label: 'BBQ s_AMB', better: 'zero' },
-      { key: 'bias_disambig', label: 'BBQ s_DIS', better: 'zero' },
-    ],
+    metricInfo: BBQ_METRIC_INFO,
   };
 }

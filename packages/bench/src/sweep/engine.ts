@@ -45,7 +45,7 @@ import { writeResultsCsv } from './results-csv.js';
 import { formatDuration } from '../cli/progress.js';
 
 /** Bumped when a stage's computation changes, so that old checkpoints are not reused. */
-export const STAGE_VERSION = 1;
+export const STAGE_VERSION = 2;
 const TOOL_VERSION = '0.1.0';
 
 export interface SweepRunOptions {

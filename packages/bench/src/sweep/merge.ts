@@ -3,18 +3,12 @@
  * (cells, predictions, rankings, results.csv). Refuses folders of different configs or versions,
  * a shard that has not finished (naming it), and missing or repeated shards.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, UserError } from '@crispr-bench/core';
-import { manifest as manifestSchema, parseWith, readCells, type CellRow, type Manifest } from '@crispr-bench/results';
+import { readCells, readManifest, type CellRow, type Manifest } from '@crispr-bench/results';
 import { writeFileAtomic } from '../pipeline/store.js';
 import { writeResultsCsv } from './results-csv.js';
-
-export function readManifest(dir: string): Manifest {
-  const file = join(dir, 'manifest.json');
-  if (!existsSync(file)) throw new UserError(`${dir}: no manifest.json (not a sweep results folder)`);
-  return parseWith(manifestSchema, JSON.parse(readFileSync(file, 'utf8')), file);
-}
 
 export function mergeShards(dirs: readonly string[], out: string): { cells: number; shards: number } {
   if (dirs.length === 0) throw new UsageError('crispr merge: name the shard folders to merge');

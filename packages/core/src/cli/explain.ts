@@ -1,5 +1,5 @@
 /** `crispr explain`: the attribution of one prompt/target pair, top neurons and full JSON. */
-import { UsageError, consoleIO, defineCommand, jsonOutput, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
+import { UsageError, consoleIO, defineCommand, jsonOutput, optionSpecs, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { loadModelFolder } from '../models/folder.js';
 import { attributionExample, attributionModel } from '../attribution/folder.js';
 import type { ExecutionProvider } from '../runtime/session.js';
@@ -37,20 +37,7 @@ export const explainCommand: CliCommand = defineCommand({
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
     const { values } = parseCommandLine(
       argv,
-      {
-        model: { type: 'string' },
-        variant: { type: 'string' },
-        prompt: { type: 'string' },
-        'prompt-ids': { type: 'string' },
-        target: { type: 'string' },
-        'target-ids': { type: 'string' },
-        objective: { type: 'string' },
-        reduce: { type: 'string' },
-        kinds: { type: 'string' },
-        top: { type: 'string' },
-        json: { type: 'string' },
-        provider: { type: 'string' },
-      },
+      optionSpecs(['model', 'variant', 'prompt', 'prompt-ids', 'target', 'target-ids', 'objective', 'reduce', 'kinds', 'top', 'json', 'provider']),
       USAGE,
     );
     const modelDir = requiredOption('model', values.model, '<dir>', USAGE);

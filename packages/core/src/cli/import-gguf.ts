@@ -1,6 +1,6 @@
 /** `crispr import gguf <file.gguf> --out <dir> [--force]`: `import` is the parent, one subcommand per format. */
 import { existsSync } from 'node:fs';
-import { UserError, consoleIO, defineCommand, parseCommandLine, runSubcommand, UsageError, type CliCommand, type CliIO } from '../types/cli.js';
+import { UserError, consoleIO, defineCommand, optionSpecs, parseCommandLine, runSubcommand, UsageError, type CliCommand, type CliIO } from '../types/cli.js';
 import { GgufError } from '../gguf/reader.js';
 import { importGguf } from '../gguf/import.js';
 import { requiredOption } from '../types/cli-options.js';
@@ -27,12 +27,7 @@ export const importGgufCommand: CliCommand = defineCommand({
   summary: 'convert a Llama-family GGUF file into a model folder',
   usage: GGUF_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values, positionals } = parseCommandLine(
-      argv,
-      { out: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } },
-      GGUF_USAGE,
-      true,
-    );
+    const { values, positionals } = parseCommandLine(argv, optionSpecs(['out'], ['force']), GGUF_USAGE, true);
     if (positionals.length !== 1) {
       throw new UsageError(`expected one GGUF file, got ${positionals.length}\n\n${GGUF_USAGE}`);
     }

@@ -1,9 +1,7 @@
-/** `crispr inspect`: what crispr makes of a model folder (see models/inspect.ts for the report itself). */
-import { existsSync } from 'node:fs';
-import { UserError, consoleIO, defineCommand, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
+import { consoleIO, defineCommand, optionSpecs, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { inspectFolder, type InspectReport } from '../models/inspect.js';
 import { countNeurons, type NotTaken } from '../models/sites.js';
-import { requiredOption } from '../types/cli-options.js';
+import { requiredPath } from '../types/cli-options.js';
 import { formatSitesTable } from './sites.js';
 
 const INSPECT_USAGE = `usage: crispr inspect --model <dir> [--variant <name>] [--json]
@@ -70,13 +68,8 @@ export const inspectCommand: CliCommand = defineCommand({
   summary: 'what crispr makes of a model folder: files chosen and why, sites per file, what was not taken',
   usage: INSPECT_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(
-      argv,
-      { model: { type: 'string', short: 'm' }, variant: { type: 'string' }, json: { type: 'boolean', default: false } },
-      INSPECT_USAGE,
-    );
-    const dir = requiredOption('model', values.model, '<dir>', INSPECT_USAGE);
-    if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
+    const { values } = parseCommandLine(argv, optionSpecs(['model', 'variant'], ['json']), INSPECT_USAGE);
+    const dir = requiredPath('model', values.model, '<dir>', INSPECT_USAGE);
     const report = await inspectFolder(dir, values.variant);
     if (values.json) io.out(JSON.stringify(report, null, 2));
     else for (const line of formatInspect(report)) io.out(line);

@@ -1,6 +1,6 @@
 /** `crispr prune`: a model folder with the top-k ranked neurons zeroed. */
 import { existsSync } from 'node:fs';
-import { UserError, consoleIO, defineCommand, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
+import { UserError, consoleIO, defineCommand, optionSpecs, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { pruneFolder, readRanking } from '../models/prune.js';
 import { intOption, requiredOption } from '../types/cli-options.js';
 
@@ -23,11 +23,7 @@ export const pruneCommand: CliCommand = defineCommand({
   summary: 'write a model folder with the top-k ranked neurons zeroed',
   usage: PRUNE_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(
-      argv,
-      { model: { type: 'string', short: 'm' }, neurons: { type: 'string' }, k: { type: 'string' }, out: { type: 'string', short: 'o' } },
-      PRUNE_USAGE,
-    );
+    const { values } = parseCommandLine(argv, optionSpecs(['model', 'neurons', 'k', 'out']), PRUNE_USAGE);
     const model = requiredOption('model', values.model, undefined, PRUNE_USAGE);
     const rankingPath = requiredOption('neurons', values.neurons, undefined, PRUNE_USAGE);
     const k = intOption('k', requiredOption('k', values.k, undefined, PRUNE_USAGE), { min: 0 })!;

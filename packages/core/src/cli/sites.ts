@@ -1,9 +1,7 @@
-/** `crispr sites`: the neuron sites of a model folder, as a table or JSON. */
-import { existsSync } from 'node:fs';
-import { UserError, consoleIO, defineCommand, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
+import { UserError, consoleIO, defineCommand, optionSpecs, parseCommandLine, type CliCommand, type CliIO } from '../types/cli.js';
 import { loadModelFolder } from '../models/folder.js';
 import { countNeurons, SiteDetectionError, type NeuronSite } from '../models/sites.js';
-import { requiredOption } from '../types/cli-options.js';
+import { requiredPath } from '../types/cli-options.js';
 import { formatTable, type Column } from '../types/cli-table.js';
 
 const SITES_USAGE = `usage: crispr sites --model <dir> [--variant <name>] [--json] [--lenient]
@@ -53,18 +51,8 @@ export const sitesCommand: CliCommand = defineCommand({
   summary: 'list the neuron sites (linear layers) of a model folder',
   usage: SITES_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(
-      argv,
-      {
-        model: { type: 'string', short: 'm' },
-        variant: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        lenient: { type: 'boolean', default: false },
-      },
-      SITES_USAGE,
-    );
-    const dir = requiredOption('model', values.model, '<dir>', SITES_USAGE);
-    if (!existsSync(dir)) throw new UserError(`${dir}: no such folder`);
+    const { values } = parseCommandLine(argv, optionSpecs(['model', 'variant'], ['json', 'lenient']), SITES_USAGE);
+    const dir = requiredPath('model', values.model, '<dir>', SITES_USAGE);
     let folder: Awaited<ReturnType<typeof loadModelFolder>>;
     try {
       folder = await loadModelFolder(dir, { tokenizer: false, strictSites: !values.lenient, ...(values.variant ? { variant: values.variant } : {}) });

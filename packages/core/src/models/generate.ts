@@ -15,6 +15,7 @@ import { tensor } from '../onnx/tensor.js';
 import { SessionCache, modelHash, type SessionOptions } from '../runtime/session.js';
 import { addSiteMasks, maskFeeds } from './masks.js';
 import { cacheGraph, emptyPast } from './cache.js';
+import { rightPadded } from './scoring.js';
 import type { ModelFolder } from './folder.js';
 
 export interface GenerateOptions {
@@ -53,18 +54,20 @@ function argmaxAt(logits: Tensor, b: number, t: number): number {
   return best;
 }
 
-/** Prompts right-padded to the longest: flattened ids and their 0/1 attention mask. */
-function rightPadded(prompts: number[][], pad: number): { P: number; flat: number[]; mask: number[] } {
-  const P = Math.max(...prompts.map((p) => p.length));
-  const flat: number[] = [];
-  const mask: number[] = [];
-  for (const p of prompts) {
-    for (let t = 0; t < P; t++) {
-      flat.push(t < p.length ? p[t]! : pad);
-      mask.push(t < p.length ? 1 : 0);
-    }
+/** The prompts of `order`, batch by batch: the item indices and the prompts right-padded to the longest (P). */
+function* paddedBatches(order: readonly number[], batchSize: number, ids: readonly number[][], pad: number) {
+  for (let s = 0; s < order.length; s += batchSize) {
+    const rows = order.slice(s, s + batchSize);
+    const {
+      width: P,
+      flat,
+      mask,
+    } = rightPadded(
+      rows.map((i) => ids[i]!),
+      pad,
+    );
+    yield { rows, B: rows.length, P, flat, mask };
   }
-  return { P, flat, mask };
 }
 
 export async function generateGreedy(folder: ModelFolder, prompts: readonly string[], opts: GenerateOptions = {}): Promise<string[]> {
@@ -89,13 +92,7 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     const g = graphFor(folder, 'cache', () => addSiteMasks(cache.model, folder.sites).model);
     const session = await sessions.get(g.hash, 'dynamic', () => g.model);
     const presentNames = cache.layers.flatMap((l) => [l.presentKey, l.presentValue]);
-    for (let s = 0; s < order.length; s += batchSize) {
-      const rows = order.slice(s, s + batchSize);
-      const B = rows.length;
-      const { P, flat, mask } = rightPadded(
-        rows.map((i) => ids[i]!),
-        folder.padTokenId,
-      );
+    for (const { rows, B, P, flat, mask } of paddedBatches(order, batchSize, ids, folder.padTokenId)) {
       let res = await session.run({ input_ids: int64([B, P], flat), attention_mask: int64([B, P], mask), ...emptyPast(cache, B), ...masks }, [
         'logits',
         ...presentNames,
@@ -139,13 +136,7 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     const encMasks = pick(parts.encoderSites.map((s) => `mask.${s.name}`));
     const decMasks = pick(parts.decoderSites.map((s) => `mask.${s.name}`));
     const start = folder.decoderStartTokenId ?? folder.padTokenId;
-    for (let s = 0; s < order.length; s += batchSize) {
-      const rows = order.slice(s, s + batchSize);
-      const B = rows.length;
-      const { P, flat, mask } = rightPadded(
-        rows.map((i) => ids[i]!),
-        folder.padTokenId,
-      );
+    for (const { rows, B, P, flat, mask } of paddedBatches(order, batchSize, ids, folder.padTokenId)) {
       const attention = int64([B, P], mask);
       const states = (await enc.run({ input_ids: int64([B, P], flat), attention_mask: attention, ...encMasks }, [parts.encoderOutput]))[parts.encoderOutput]!;
       const gen: number[][] = rows.map(() => []);

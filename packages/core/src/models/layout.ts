@@ -14,10 +14,12 @@
  * The role of each file (encoder, decoder, decoder-only) decides the stack prefix of its site
  * names and where its token axis lies; see sites.ts.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Graph, Model } from '../onnx/types.js';
 import type { FileRole } from '../types/site-kinds.js';
+import { readJsonFile } from '../util/json-files.js';
+import { z } from 'zod';
 
 export type ModelKind = 'seq2seq' | 'decoder-only';
 
@@ -92,14 +94,9 @@ export function layoutError(dir: string, why: string): Error {
   );
 }
 
+/** A JSON object file of a model folder (Hugging Face's config.json, tokenizer.json, ...). */
 export function readJsonObject(path: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(readFileSync(path, 'utf8'));
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  return readJsonFile(path, z.record(z.string(), z.unknown()));
 }
 
 /**

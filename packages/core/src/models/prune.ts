@@ -4,8 +4,9 @@
  * reads the source) loads it unchanged. Zeroing unit u's weight column and bias entry makes the
  * linear's output u exactly 0, which is what a 0 in the site mask does after the linear.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { z } from 'zod';
 import type { Model, Node, Tensor } from '../onnx/types.js';
 import { readModel, writeModel } from '../onnx/io.js';
 import { cloneTensor } from '../onnx/tensor.js';
@@ -13,6 +14,7 @@ import type { NeuronSite } from './sites.js';
 import { findSites } from './sites.js';
 import { siteView } from './folder.js';
 import { detectLayout, firstQuantisedNode, listOnnxFiles, parseOnnxName } from './layout.js';
+import { expected, readJsonFile } from '../util/json-files.js';
 
 export interface NeuronRef {
   site: string;
@@ -123,23 +125,21 @@ function checkWeightsNotShared(model: Model, sites: readonly NeuronSite[], units
   }
 }
 
-/** Reads a ranking: `{ neurons: [{ site, unit, score? }, ...] }` best first, or a bare array, or `{ ranking: [...] }`. */
+const rankedNeuron = z.object({
+  site: z.string(),
+  unit: z.int(expected('a non-negative integer')).nonnegative(expected('a non-negative integer')),
+  score: z.number().optional(),
+});
+
+/** A ranking file: `{ neurons: [{ site, unit, score? }, ...] }` best first, or a bare array, or `{ ranking: [...] }`. */
+const rankingFile = z.preprocess(
+  (v) => (Array.isArray(v) ? { neurons: v } : v !== null && typeof v === 'object' && !('neurons' in v) && 'ranking' in v ? { neurons: v.ranking } : v),
+  z.object({ neurons: z.array(rankedNeuron) }, { error: 'expected { "neurons": [ { "site": ..., "unit": ... }, ... ] }' }),
+);
+
+/** Reads a ranking file (see rankingFile). */
 export function readRanking(path: string): RankedNeuron[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read ranking ${path}: ${(e as Error).message}`);
-  }
-  const list = Array.isArray(raw) ? raw : ((raw as { neurons?: unknown; ranking?: unknown })?.neurons ?? (raw as { ranking?: unknown })?.ranking);
-  if (!Array.isArray(list)) throw new Error(`${path}: expected { "neurons": [ { "site": ..., "unit": ... }, ... ] }`);
-  return list.map((x, i) => {
-    const o = x as Record<string, unknown>;
-    if (!o || typeof o.site !== 'string') throw new Error(`${path}: neurons[${i}].site must be a string`);
-    if (typeof o.unit !== 'number' || !Number.isInteger(o.unit) || o.unit < 0) throw new Error(`${path}: neurons[${i}].unit must be a non-negative integer`);
-    if (o.score !== undefined && typeof o.score !== 'number') throw new Error(`${path}: neurons[${i}].score must be a number`);
-    return { site: o.site, unit: o.unit, ...(typeof o.score === 'number' ? { score: o.score } : {}) };
-  });
+  return readJsonFile(path, rankingFile).neurons;
 }
 
 export interface PruneFolderResult {

@@ -392,17 +392,27 @@ function targetFeeds(chunk: ScoringRow[], L: number): { target_index: Tensor; ta
   return { target_index: int64([index.length], index), target_ids: int64([ids.length], ids) };
 }
 
-/** Right-padded [rows, width] int64 ids and their 0/1 mask. */
-function padRows(rows: number[][], pad: number, width = Math.max(...rows.map((r) => r.length))): { ids: Tensor; mask: Tensor; width: number } {
-  const ids: number[] = [];
+/** Rows right-padded to `width` (default the longest): flattened ids and their 0/1 attention mask. */
+export function rightPadded(
+  rows: readonly (readonly number[])[],
+  pad: number,
+  width = Math.max(...rows.map((r) => r.length)),
+): { width: number; flat: number[]; mask: number[] } {
+  const flat: number[] = [];
   const mask: number[] = [];
   for (const r of rows) {
     for (let t = 0; t < width; t++) {
-      ids.push(t < r.length ? r[t]! : pad);
+      flat.push(t < r.length ? r[t]! : pad);
       mask.push(t < r.length ? 1 : 0);
     }
   }
-  return { ids: int64([rows.length, width], ids), mask: int64([rows.length, width], mask), width };
+  return { width, flat, mask };
+}
+
+/** Right-padded [rows, width] int64 ids and their 0/1 mask. */
+function padRows(rows: number[][], pad: number, width?: number): { ids: Tensor; mask: Tensor; width: number } {
+  const p = rightPadded(rows, pad, width);
+  return { ids: int64([rows.length, p.width], p.flat), mask: int64([rows.length, p.width], p.mask), width: p.width };
 }
 
 /**

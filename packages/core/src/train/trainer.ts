@@ -13,7 +13,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { Model, Tensor } from '../onnx/types.js';
 import { createSession, type ModelSession, type SessionOptions } from '../runtime/session.js';
+import { readJsonFile } from '../util/json-files.js';
 import { createRng, hashSeed } from '../util/random.js';
+import { z } from 'zod';
 import { buildTrainingGraph, type TrainBucket, type TrainingGraph } from './graph.js';
 import { adamWStep, clipGradients, initAdamW, learningRate, type AdamWState } from './optim.js';
 
@@ -49,17 +51,11 @@ export interface TrainerOptions {
   session?: SessionOptions;
 }
 
-export interface StepRecord {
-  step: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-}
+const stepRecord = z.object({ step: z.int(), loss: z.number(), lr: z.number(), gradNorm: z.number() });
+export type StepRecord = z.infer<typeof stepRecord>;
 
-export interface EvalRecord {
-  step: number;
-  metrics: Record<string, number>;
-}
+const evalRecord = z.object({ step: z.int(), metrics: z.record(z.string(), z.number()) });
+export type EvalRecord = z.infer<typeof evalRecord>;
 
 export interface TrainerProgress {
   step: number;
@@ -84,17 +80,18 @@ export interface TrainerHooks {
   progressEvery?: number;
 }
 
-interface StateFile {
-  format: 'crispr-trainer-state';
-  version: 1;
-  step: number;
-  adamStep: number;
-  params: { name: string; dims: number[] }[];
-  history: StepRecord[];
-  evals: EvalRecord[];
+const stateFile = z.object({
+  format: z.literal('crispr-trainer-state'),
+  version: z.literal(1),
+  step: z.int(),
+  adamStep: z.int(),
+  params: z.array(z.object({ name: z.string(), dims: z.array(z.int()) })),
+  history: z.array(stepRecord),
+  evals: z.array(evalRecord),
   /** Identity of the run the state belongs to (options and data), checked on resume. */
-  fingerprint: string;
-}
+  fingerprint: z.string(),
+});
+type StateFile = z.infer<typeof stateFile>;
 
 const STATE_JSON = 'trainer-state.json';
 const STATE_BIN = 'trainer-state.bin';
@@ -336,8 +333,7 @@ export class Trainer {
   loadState(dir: string): boolean {
     const jf = join(dir, STATE_JSON);
     if (!existsSync(jf)) return false;
-    const s = JSON.parse(readFileSync(jf, 'utf8')) as StateFile;
-    if (s.format !== 'crispr-trainer-state' || s.version !== 1) throw new Error(`${jf}: not a trainer state (format ${s.format}, version ${s.version})`);
+    const s = readJsonFile(jf, stateFile);
     if (s.fingerprint !== this.fingerprint)
       throw new Error(`${jf}: the state belongs to a run with other options or data; start afresh (remove ${dir}) or restore the run's config`);
     const names = this.graph.params;

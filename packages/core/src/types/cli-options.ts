@@ -3,7 +3,8 @@
  * raw string from parseCommandLine (undefined when the flag was not given) and its constraints,
  * and throws a UsageError naming the flag, the value and the allowed form.
  */
-import { UsageError } from './cli.js';
+import { existsSync } from 'node:fs';
+import { UsageError, UserError } from './cli.js';
 import type { SiteKind } from './site-kinds.js';
 
 /** `seed` and `--seed` both name the flag `--seed`. */
@@ -95,6 +96,13 @@ export function requiredOption(name: string, value: string | undefined, metavar?
     throw new UsageError(`${flagOf(name)}${metavar ? ` ${metavar}` : ''} is required${usage ? `\n\n${usage}` : ''}`);
   }
   return value;
+}
+
+/** A required option naming a folder or file that must exist (`--model <dir>`). */
+export function requiredPath(name: string, value: string | undefined, metavar: string, usage?: string): string {
+  const path = requiredOption(name, value, metavar, usage);
+  if (!existsSync(path)) throw new UserError(`${path}: no such folder`);
+  return path;
 }
 
 /** Every site kind, checked against SiteKind by the compiler in both directions (a new kind must be added here). */

@@ -47,6 +47,27 @@ export function exitCodeOf(e: unknown): 1 | 2 {
   return e instanceof UsageError ? 2 : 1;
 }
 
+/** Short aliases, the same in every command that has the option. */
+const SHORT: Readonly<Record<string, string>> = { model: 'm', out: 'o' };
+
+type StringSpec = { type: 'string'; short?: string };
+type FlagSpec = { type: 'boolean'; default: false };
+
+/**
+ * The parseArgs specs of a command's options, written once: every name in `values` takes a
+ * value (`--model <dir>`; checked afterwards by the option helpers), every name in `flags` is a
+ * switch that defaults to false; `--model` is `-m` and `--out` is `-o` wherever they exist.
+ */
+export function optionSpecs<const V extends string, const F extends string = never>(
+  values: readonly V[],
+  flags: readonly F[] = [],
+): { [K in V | F]: K extends F ? FlagSpec : StringSpec } {
+  const out: Record<string, StringSpec | FlagSpec> = {};
+  for (const name of values) out[name] = SHORT[name] ? { type: 'string', short: SHORT[name] } : { type: 'string' };
+  for (const name of flags) out[name] = { type: 'boolean', default: false };
+  return out as { [K in V | F]: K extends F ? FlagSpec : StringSpec };
+}
+
 /** node:util parseArgs (strict), with its errors turned into usage errors that show the usage text. */
 export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, usage: string, allowPositionals = false) {
   try {

@@ -126,7 +126,7 @@ describe.skipIf(!HAVE_STORIES)(`pruned export: stories260K (${HAVE_STORIES ? 'pr
     expect(existsSync(join(tmp.dir, 'y'))).toBe(false);
     const bad = join(tmp.dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ neurons: [{ site: 'a', unit: -1 }] }));
-    expect(() => readRanking(bad)).toThrow(/neurons\[0\]\.unit must be a non-negative integer/);
+    expect(() => readRanking(bad)).toThrow(/bad\.json: neurons\[0\]\.unit: expected a non-negative integer, got -1/);
   });
 });
 

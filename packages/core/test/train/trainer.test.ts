@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { centralDifference } from '@crispr-bench/testing';
 import {
   Trainer,
   collectWordVocabulary,
@@ -100,14 +101,7 @@ describe('trainer', () => {
         // The elements with the largest gradients (small ones are all rounding at float32).
         const idx = [...g.keys()].sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 3);
         for (const i of idx) {
-          const eps = 2e-3;
-          const x = p[i]!;
-          p[i] = x + eps;
-          const up = (await t.lossAndGradients(rows)).loss;
-          p[i] = x - eps;
-          const down = (await t.lossAndGradients(rows)).loss;
-          p[i] = x;
-          const numeric = (up - down) / (2 * eps);
+          const numeric = await centralDifference(p, i, 2e-3, async () => (await t.lossAndGradients(rows)).loss);
           expect(Math.abs(g[i]! - numeric), `${name}[${i}] analytic ${g[i]} numeric ${numeric}`).toBeLessThan(0.03 * Math.abs(numeric) + 2e-3);
           checked++;
         }

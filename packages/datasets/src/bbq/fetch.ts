@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { FileFormatError, parseJsonl } from '@crispr-bench/core/common';
+import { z } from 'zod';
 
 /**
  * Download of the official BBQ data files from their public repository at a pinned commit.
@@ -86,22 +88,15 @@ export function verifyBbqContent(pin: BbqFilePin, data: Buffer): { problem: stri
     }
     return { sha256: sha, problem: null };
   }
-  const lines = data
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '');
-  if (lines.length !== pin.items) {
-    return { sha256: sha, problem: `expected ${pin.items} lines (the BBQ paper's count for ${pin.category}), got ${lines.length}` };
+  let rows: number;
+  try {
+    rows = parseJsonl(data.toString('utf8'), `${pin.category}.jsonl`, z.looseObject({ category: z.literal(pin.category) })).rows.length;
+  } catch (e) {
+    if (!(e instanceof FileFormatError)) throw e;
+    return { sha256: sha, problem: e.message };
   }
-  for (let i = 0; i < lines.length; i++) {
-    let v: unknown;
-    try {
-      v = JSON.parse(lines[i]!);
-    } catch {
-      return { sha256: sha, problem: `line ${i + 1} is not JSON` };
-    }
-    const cat = (v as { category?: unknown } | null)?.category;
-    if (cat !== pin.category) return { sha256: sha, problem: `line ${i + 1}: category is ${JSON.stringify(cat)}, expected "${pin.category}"` };
+  if (rows !== pin.items) {
+    return { sha256: sha, problem: `expected ${pin.items} lines (the BBQ paper's count for ${pin.category}), got ${rows}` };
   }
   return { sha256: sha, problem: null };
 }

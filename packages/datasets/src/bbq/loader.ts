@@ -1,12 +1,12 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { bbqRecordToItem, validateBbqRecord } from './record.js';
-import type { BadLine, BbqItem, BbqLoadResult, BbqRecord, OnBadLine } from './types.js';
-import { BbqFormatError } from './types.js';
+import { parseJsonl } from '@crispr-bench/core/common';
+import { bbqRecord, bbqRecordToItem } from './record.js';
+import type { BbqLoadResult } from './types.js';
 
 export interface BbqLoadOptions {
   /** 'error' (default): throw on the first bad line. 'skip': leave it out and list it. */
-  onBadLine?: OnBadLine;
+  onBadLine?: 'error' | 'skip';
 }
 
 /**
@@ -14,45 +14,18 @@ export interface BbqLoadOptions {
  * line must be one valid record, and example ids must be unique within the text.
  */
 export function parseBbqJsonl(text: string, file: string, opts: BbqLoadOptions = {}): BbqLoadResult {
-  const onBad = opts.onBadLine ?? 'error';
-  if (onBad !== 'error' && onBad !== 'skip') throw new Error(`onBadLine must be "error" or "skip", got ${String(onBad)}`);
-  const items: BbqItem[] = [];
-  const skipped: BadLine[] = [];
-  const underivedTarget: string[] = [];
   const seen = new Map<number, number>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.replace(/\r$/, '');
-    if (raw.trim() === '') continue;
-    const lineNo = i + 1;
-    const bad = (field: string | undefined, message: string): void => {
-      const b: BadLine = { file, line: lineNo, ...(field !== undefined ? { field } : {}), message };
-      if (onBad === 'error') throw new BbqFormatError(b);
-      skipped.push(b);
-    };
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (e) {
-      bad(undefined, `invalid JSON: ${(e as Error).message}`);
-      continue;
-    }
-    const v = validateBbqRecord(value);
-    if ('error' in v) {
-      bad(v.error.field, v.error.message);
-      continue;
-    }
-    const rec: BbqRecord = v.record;
-    const prev = seen.get(rec.example_id);
-    if (prev !== undefined) {
-      bad('example_id', `duplicate example_id ${rec.example_id} (first on line ${prev})`);
-      continue;
-    }
-    seen.set(rec.example_id, lineNo);
-    const item = bbqRecordToItem(rec, { file, line: lineNo });
-    if (item.targetIndex === null) underivedTarget.push(`${item.category}:${item.id}`);
-    items.push(item);
-  }
+  const { rows, skipped } = parseJsonl(text, file, bbqRecord, {
+    ...opts,
+    check: ({ line, value }) => {
+      const prev = seen.get(value.example_id);
+      if (prev !== undefined) return { field: 'example_id', message: `duplicate example_id ${value.example_id} (first on line ${prev})` };
+      seen.set(value.example_id, line);
+      return null;
+    },
+  });
+  const items = rows.map(({ line, value }) => bbqRecordToItem(value, { file, line }));
+  const underivedTarget = items.filter((it) => it.targetIndex === null).map((it) => `${it.category}:${it.id}`);
   return { items, skipped, underivedTarget };
 }
 

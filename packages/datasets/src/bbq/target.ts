@@ -1,5 +1,5 @@
 import { BBQ_UNKNOWN_PHRASES } from './unknown-phrases.js';
-import type { AnswerInfoEntry } from './types.js';
+import type { AnswerInfoEntry } from './schema.js';
 
 /**
  * Stereotyped-target derivation for BBQ items.

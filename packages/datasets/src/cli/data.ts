@@ -5,8 +5,10 @@ import {
   choiceOption,
   consoleIO,
   defineCommand,
+  formatFileProblem,
   intOption,
   listOption,
+  optionSpecs,
   parseCommandLine,
   requiredOption,
   runSubcommand,
@@ -20,7 +22,7 @@ import { expandTemplateSet, toBbqJsonl, type ExpandMode } from '../bbq/expander.
 import { BbqFetchError, fetchBbq } from '../bbq/fetch.js';
 import { loadBbqDir, loadBbqFile, parseBbqJsonl } from '../bbq/loader.js';
 import { EXPANDABLE_CATEGORIES, readTemplateSet } from '../bbq/templates.js';
-import { formatBadLine, type BbqLoadResult } from '../bbq/types.js';
+import type { BbqLoadResult } from '../bbq/types.js';
 
 const EXPAND_USAGE = `usage: crispr data expand --category <Cat> --out <file.jsonl> [--templates <dir>] [--seed <n>]
                           [--mode sample|exhaustive] [--max-items <n>]
@@ -81,18 +83,7 @@ function countsTable(r: BbqLoadResult): string[] {
 }
 
 async function expand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseCommandLine(
-    argv,
-    {
-      templates: { type: 'string' },
-      category: { type: 'string' },
-      out: { type: 'string' },
-      seed: { type: 'string' },
-      mode: { type: 'string' },
-      'max-items': { type: 'string' },
-    },
-    EXPAND_USAGE,
-  );
+  const { values } = parseCommandLine(argv, optionSpecs(['templates', 'category', 'out', 'seed', 'mode', 'max-items']), EXPAND_USAGE);
   const category = requiredOption('category', values.category);
   const out = requiredOption('out', values.out);
   const mode = choiceOption<ExpandMode>('mode', values.mode, ['sample', 'exhaustive'], 'sample');
@@ -136,17 +127,7 @@ async function expand(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandLine(
-    argv,
-    {
-      out: { type: 'string' },
-      categories: { type: 'string' },
-      'base-url': { type: 'string' },
-      timeout: { type: 'string' },
-    },
-    FETCH_USAGE,
-    true,
-  );
+  const { values, positionals } = parseCommandLine(argv, optionSpecs(['out', 'categories', 'base-url', 'timeout']), FETCH_USAGE, true);
   if (positionals.length !== 1 || positionals[0] !== 'bbq') throw new UsageError(`fetch: expected 'bbq' (crispr data fetch bbq --out <dir>)`);
   const out = requiredOption('out', values.out, '<dir>');
   const cats = listOption('categories', values.categories);
@@ -171,7 +152,7 @@ async function fetchCmd(argv: string[], io: CliIO): Promise<number> {
 }
 
 async function check(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { 'on-bad-line': { type: 'string' }, categories: { type: 'string' } }, CHECK_USAGE, true);
+  const { values, positionals } = parseCommandLine(argv, optionSpecs(['on-bad-line', 'categories']), CHECK_USAGE, true);
   if (positionals.length !== 1) throw new UsageError('check: expected one path (a BBQ JSONL file or a folder of them)');
   const onBad = choiceOption('on-bad-line', values['on-bad-line'], ['error', 'skip'], 'error');
   const path = positionals[0]!;
@@ -188,7 +169,7 @@ async function check(argv: string[], io: CliIO): Promise<number> {
   io.out(`stereotyped target not derivable: ${r.underivedTarget.length}`);
   if (r.skipped.length > 0) {
     io.err(`skipped ${r.skipped.length} bad line(s):`);
-    for (const b of r.skipped) io.err(`  ${formatBadLine(b)}`);
+    for (const b of r.skipped) io.err(`  ${formatFileProblem(b)}`);
   }
   return r.skipped.length > 0 ? 1 : 0;
 }

@@ -1,55 +1,56 @@
 import { readFile } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
-import { readDataJson } from '../data-dir.js';
+import { basename, extname, join } from 'node:path';
+import { expected, parseJsonText, parseWith, readJsonFile } from '@crispr-bench/core/common';
+import { z } from 'zod';
+import { DATA_DIR } from '../data-dir.js';
 
 /**
  * Instruction sets: the paper's ten BBQ instructions (data/instructions/bbq-paper.json, cited),
  * ten of our own (data/instructions/own.json) and user files. An instruction's id is
  * "<set name>:<index>".
  */
-export interface InstructionSet {
-  name: string;
-  source: string;
-  instructions: string[];
+export const instructionSet = z.object({ name: z.string(), source: z.string(), instructions: z.array(z.string()) });
+export type InstructionSet = z.infer<typeof instructionSet>;
+
+const instructionList = z
+  .array(
+    z
+      .string(expected('a string'))
+      .transform((t) => t.trim())
+      .refine((t) => t !== '', { error: 'is empty' }),
+    expected('an array of strings'),
+  )
+  .min(1, { error: 'no instructions' })
+  .superRefine((list, ctx) => {
+    const dup = list.findIndex((t, i) => list.indexOf(t) !== i);
+    if (dup >= 0) ctx.addIssue({ code: 'custom', path: [dup], message: `repeats instruction ${list.indexOf(list[dup]!)}` });
+  });
+
+/** An instruction file: {"name"?, "source"?, "instructions": [...]}, or a bare array of strings (read as its "instructions"). */
+export const instructionFile = z.preprocess(
+  (v) => (Array.isArray(v) ? { instructions: v } : v),
+  z.object(
+    { name: z.string().min(1, { error: 'must be a non-empty string' }).optional(), source: z.string().optional(), instructions: instructionList },
+    { error: 'expected {"instructions": [...]} or a JSON array of strings' },
+  ),
+);
+
+function toSet(v: z.output<typeof instructionFile>, where: string): InstructionSet {
+  return { name: v.name ?? basename(where, extname(where)), source: v.source ?? where, instructions: v.instructions };
 }
 
-function checkSet(v: unknown, where: string): InstructionSet {
-  const fail = (m: string): never => {
-    throw new Error(`${where}: ${m}`);
-  };
-  let list: unknown;
-  let name = basename(where, extname(where));
-  let source = where;
-  if (Array.isArray(v)) list = v;
-  else if (typeof v === 'object' && v !== null) {
-    const o = v as Record<string, unknown>;
-    if (!('instructions' in o)) fail('expected {"instructions": [...]} or a JSON array of strings');
-    list = o.instructions;
-    if (o.name !== undefined) name = typeof o.name === 'string' && o.name !== '' ? o.name : fail('"name" must be a non-empty string');
-    if (o.source !== undefined) source = typeof o.source === 'string' ? o.source : fail('"source" must be a string');
-  } else fail('expected {"instructions": [...]} or a JSON array of strings');
-  if (!Array.isArray(list)) return fail('"instructions" must be an array of strings');
-  const out: string[] = [];
-  list.forEach((s, i) => {
-    if (typeof s !== 'string') fail(`instruction ${i} must be a string, got ${JSON.stringify(s)}`);
-    const t = (s as string).trim();
-    if (t === '') fail(`instruction ${i} is empty`);
-    out.push(t);
-  });
-  if (out.length === 0) fail('no instructions');
-  const dup = out.findIndex((s, i) => out.indexOf(s) !== i);
-  if (dup >= 0) fail(`instruction ${dup} repeats instruction ${out.indexOf(out[dup]!)}`);
-  return { name, source, instructions: out };
+function packageSet(rel: string): InstructionSet {
+  return toSet(readJsonFile(join(DATA_DIR, rel), instructionFile), `data/${rel}`);
 }
 
 /** The CRISPR paper's ten synonymous BBQ instructions (arXiv 2311.09627, Table 6). */
 export function paperInstructions(): InstructionSet {
-  return checkSet(readDataJson('instructions/bbq-paper.json'), 'data/instructions/bbq-paper.json');
+  return packageSet('instructions/bbq-paper.json');
 }
 
 /** Ten instructions of our own, for transfer checks beyond the paper's wording. */
 export function ownInstructions(): InstructionSet {
-  return checkSet(readDataJson('instructions/own.json'), 'data/instructions/own.json');
+  return packageSet('instructions/own.json');
 }
 
 /**
@@ -64,20 +65,12 @@ export async function loadInstructions(path: string): Promise<InstructionSet> {
     throw new Error(`cannot read instruction file ${path}: ${(e as Error).message}`);
   }
   const t = text.trim();
-  if (t.startsWith('{') || t.startsWith('[')) {
-    let v: unknown;
-    try {
-      v = JSON.parse(t);
-    } catch (e) {
-      throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
-    }
-    return checkSet(v, path);
-  }
+  if (t.startsWith('{') || t.startsWith('[')) return toSet(parseJsonText(t, path, instructionFile), path);
   const lines = text
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
-  return checkSet(lines, path);
+  return toSet(parseWith(instructionFile, lines, path), path);
 }
 
 /** Resolves "paper", "own" or a file path. */

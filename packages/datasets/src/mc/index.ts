@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import type { McItem } from '@crispr-bench/core';
-import { BbqFormatError, type BadLine, type OnBadLine } from '../bbq/types.js';
+import { expected, parseJsonl, showValue, type BadLine, type McItem } from '@crispr-bench/core/common';
+import { z } from 'zod';
 
 /**
  * Generic multiple-choice JSONL, for NLU tasks users bring themselves (MRPC, RTE, QNLI, ...):
@@ -14,7 +14,7 @@ import { BbqFormatError, type BadLine, type OnBadLine } from '../bbq/types.js';
 export interface McLoadOptions {
   /** Category for lines without one (default: the file name without extension). */
   category?: string;
-  onBadLine?: OnBadLine;
+  onBadLine?: 'error' | 'skip';
 }
 
 export interface McLoadResult {
@@ -24,120 +24,70 @@ export interface McLoadResult {
 
 const RESERVED = new Set(['id', 'options', 'label', 'category', 'subcategory', 'fields', 'meta']);
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
+const optionList = 'an array of at least two non-empty strings';
+
+/** One line of a multiple-choice JSONL file; the text fields are checked in mcLine. */
+const mcFields = z
+  .object({
+    id: z.union([z.string().min(1), z.int()], expected('a non-empty string or an integer')).transform((v) => String(v)),
+    options: z.array(z.string(), expected(optionList)).refine((o) => o.length >= 2 && o.every((x) => x !== ''), {
+      error: (iss) => `expected ${optionList}, got ${showValue(iss.input)}`,
+    }),
+    label: z
+      .int({
+        error: (iss) =>
+          iss.input === undefined ? 'missing (use null when no option is correct)' : `expected an integer option index or null, got ${showValue(iss.input)}`,
+      })
+      .nullable(),
+    category: z.string().optional(),
+    subcategory: z.string().optional(),
+    fields: z.record(z.string(), z.string(), expected('an object of strings')).optional(),
+  })
+  .loose();
+
+export const mcLine = mcFields.superRefine((o, ctx) => {
+  if (o.label !== null && (o.label < 0 || o.label >= o.options.length)) {
+    ctx.addIssue({ code: 'custom', path: ['label'], message: `out of range: ${o.label} (${o.options.length} options, so 0..${o.options.length - 1})` });
+  } else if (o.fields === undefined && !Object.entries(o).some(([k, x]) => !RESERVED.has(k) && typeof x === 'string')) {
+    ctx.addIssue({ code: 'custom', path: [], message: 'no text fields (string-valued keys besides id/options/label)' });
+  }
+});
 
 export function parseMcJsonl(text: string, file: string, opts: McLoadOptions = {}): McLoadResult {
-  const onBad = opts.onBadLine ?? 'error';
   const defCategory = opts.category ?? basename(file, extname(file));
-  const items: McItem[] = [];
-  const skipped: BadLine[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.replace(/\r$/, '');
-    if (raw.trim() === '') continue;
-    const line = i + 1;
-    const bad = (field: string | undefined, message: string) => {
-      const b: BadLine = { file, line, ...(field !== undefined ? { field } : {}), message };
-      if (onBad === 'error') throw new BbqFormatError(b);
-      skipped.push(b);
-    };
-    let v: unknown;
-    try {
-      v = JSON.parse(raw);
-    } catch (e) {
-      bad(undefined, `invalid JSON: ${(e as Error).message}`);
-      continue;
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-      bad(undefined, `expected a JSON object, got ${show(v)}`);
-      continue;
-    }
-    const o = v as Record<string, unknown>;
-    if (!('id' in o)) {
-      bad('id', 'missing');
-      continue;
-    }
-    if (!(typeof o.id === 'string' && o.id !== '') && !(typeof o.id === 'number' && Number.isInteger(o.id))) {
-      bad('id', `expected a non-empty string or an integer, got ${show(o.id)}`);
-      continue;
-    }
-    const id = String(o.id);
-    if (!('options' in o)) {
-      bad('options', 'missing');
-      continue;
-    }
-    const options = o.options;
-    if (!Array.isArray(options) || options.length < 2 || !options.every((x) => typeof x === 'string' && x !== '')) {
-      bad('options', `expected an array of at least two non-empty strings, got ${show(options)}`);
-      continue;
-    }
-    if (!('label' in o)) {
-      bad('label', 'missing (use null when no option is correct)');
-      continue;
-    }
-    const label = o.label;
-    if (label !== null && (typeof label !== 'number' || !Number.isInteger(label))) {
-      bad('label', `expected an integer option index or null, got ${show(label)}`);
-      continue;
-    }
-    if (typeof label === 'number' && (label < 0 || label >= options.length)) {
-      bad('label', `out of range: ${label} (${options.length} options, so 0..${options.length - 1})`);
-      continue;
-    }
-    const badMeta = (['category', 'subcategory'] as const).find((k) => o[k] !== undefined && typeof o[k] !== 'string');
-    if (badMeta !== undefined) {
-      bad(badMeta, `expected a string, got ${show(o[badMeta])}`);
-      continue;
-    }
-    const fields: Record<string, string> = {};
+  const { rows, skipped } = parseJsonl(text, file, mcLine, {
+    ...(opts.onBadLine ? { onBadLine: opts.onBadLine } : {}),
+    check: ({ line, value }) => {
+      const prev = seen.get(value.id);
+      if (prev !== undefined) return { field: 'id', message: `duplicate id ${JSON.stringify(value.id)} (first on line ${prev})` };
+      seen.set(value.id, line);
+      return null;
+    },
+  });
+  const items = rows.map(({ line, value: o }): McItem => {
+    const fields: Record<string, string> = { ...o.fields };
     const meta: Record<string, unknown> = {};
-    if (o.fields !== undefined) {
-      if (typeof o.fields !== 'object' || o.fields === null || Array.isArray(o.fields)) {
-        bad('fields', `expected an object of strings, got ${show(o.fields)}`);
-        continue;
-      }
-      const badKey = Object.entries(o.fields).find(([, x]) => typeof x !== 'string');
-      if (badKey) {
-        bad(`fields.${badKey[0]}`, `expected a string, got ${show(badKey[1])}`);
-        continue;
-      }
-      Object.assign(fields, o.fields);
-    }
     for (const [k, x] of Object.entries(o)) {
       if (RESERVED.has(k)) continue;
       if (typeof x === 'string') fields[k] = x;
       else meta[k] = x;
     }
     if (o.meta !== undefined) meta.meta = o.meta;
-    if (Object.keys(fields).length === 0) {
-      bad(undefined, 'no text fields (string-valued keys besides id/options/label)');
-      continue;
-    }
-    const prev = seen.get(id);
-    if (prev !== undefined) {
-      bad('id', `duplicate id ${JSON.stringify(id)} (first on line ${prev})`);
-      continue;
-    }
-    seen.set(id, line);
-    const item: McItem = {
-      id,
-      category: (o.category as string | undefined) ?? defCategory,
+    return {
+      id: o.id,
+      category: o.category ?? defCategory,
       fields,
-      options: options as string[],
-      label: label as number | null,
+      options: o.options,
+      label: o.label,
       unknownIndex: null,
       targetIndex: null,
       polarity: null,
       condition: null,
       meta: { ...meta, file, line },
+      ...(o.subcategory !== undefined ? { subcategory: o.subcategory } : {}),
     };
-    if (typeof o.subcategory === 'string') item.subcategory = o.subcategory;
-    items.push(item);
-  }
+  });
   return { items, skipped };
 }
 

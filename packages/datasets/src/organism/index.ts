@@ -16,20 +16,19 @@ import { expandTemplateSet } from '../bbq/expander.js';
 import { readTemplateSet, type TemplateSet } from '../bbq/templates.js';
 import { bbqRecordToItem } from '../bbq/record.js';
 import type { BbqItem } from '../bbq/types.js';
-import type { InstructionSet } from '../instructions/index.js';
+import { instructionSet, type InstructionSet } from '../instructions/index.js';
+import { z } from 'zod';
 
 export const ORGANISM_DATA_DIR = join(DATA_DIR, 'organism');
 export const ORGANISM_TEMPLATES_DIR = join(ORGANISM_DATA_DIR, 'templates');
 
 export type OrganismSplit = 'train' | 'heldOut';
 
-interface SplitFile {
-  heldOutQids: Record<string, string[]>;
-}
+const splitFile = z.looseObject({ heldOutQids: z.record(z.string(), z.array(z.string())) });
 
 /** The organism's BBQ categories (those split.json lists). */
 export function organismCategories(): string[] {
-  return Object.keys(readDataJson<SplitFile>('organism/split.json').heldOutQids);
+  return Object.keys(readDataJson('organism/split.json', splitFile).heldOutQids);
 }
 
 /**
@@ -37,7 +36,7 @@ export function organismCategories(): string[] {
  * expander. Ids are "<split>:<example_id>" so items of the two splits never collide.
  */
 export async function organismBbqItems(split: OrganismSplit, seed = 0): Promise<BbqItem[]> {
-  const held = readDataJson<SplitFile>('organism/split.json').heldOutQids;
+  const held = readDataJson('organism/split.json', splitFile).heldOutQids;
   const out: BbqItem[] = [];
   for (const [category, qids] of Object.entries(held)) {
     const set = await readTemplateSet(ORGANISM_TEMPLATES_DIR, category);
@@ -47,30 +46,27 @@ export async function organismBbqItems(split: OrganismSplit, seed = 0): Promise<
     for (const rec of expandTemplateSet(part, { seed: `${seed}:${category}:${split}` })) {
       const item = bbqRecordToItem(rec, { file: set.file });
       if (item.targetIndex === null)
-        throw new Error(`organism templates: ${category} Q_id ${rec.question_index}: no stereotyped target (${item.meta.target_note})`);
+        throw new Error(`organism templates: ${category} Q_id ${rec.question_index}: no stereotyped target (${item.meta.targetNote})`);
       out.push({ ...item, id: `${split}:${item.id}` });
     }
   }
   return out;
 }
 
-interface InstructionsFile {
-  train: InstructionSet;
-  heldOut: InstructionSet;
-}
+const instructionsFile = z.looseObject({ train: instructionSet, heldOut: instructionSet });
 
 export function organismInstructions(split: OrganismSplit): InstructionSet {
-  const f = readDataJson<InstructionsFile>('organism/instructions.json');
+  const f = readDataJson('organism/instructions.json', instructionsFile);
   const s = f[split];
   return { name: s.name, source: s.source, instructions: [...s.instructions] };
 }
 
-interface RetentionFile {
-  kinds: Record<string, string[]>;
-  frames: string[];
-  questions: string[];
-  heldOut: [number, number][];
-}
+const retentionFile = z.looseObject({
+  kinds: z.record(z.string(), z.array(z.string())),
+  frames: z.array(z.string()),
+  questions: z.array(z.string()),
+  heldOut: z.array(z.tuple([z.int(), z.int()])),
+});
 
 /**
  * `count` retention items of a split: three words of different kinds in a frame, a question
@@ -78,7 +74,7 @@ interface RetentionFile {
  * drawn at random. Category "retention"; no unknown option, no stereotyped target.
  */
 export function organismRetentionItems(split: OrganismSplit, count: number, seed = 0): McItem[] {
-  const f = readDataJson<RetentionFile>('organism/retention.json');
+  const f = readDataJson('organism/retention.json', retentionFile);
   const held = new Set(f.heldOut.map((h) => h.join(',')));
   const combos: [string, string][] = [];
   f.frames.forEach((fr, i) =>

@@ -1,4 +1,5 @@
 import type { McItem } from '@crispr-bench/core';
+import { z } from 'zod';
 import { readDataJson } from '../data-dir.js';
 
 /**
@@ -11,21 +12,18 @@ import { readDataJson } from '../data-dir.js';
 
 export type Direction = 'male' | 'female' | 'neutral';
 
-export interface Occupation {
-  noun: string;
-  blsTitle: string;
-  womenPctApprox: number;
-}
+const occupation = z.looseObject({ noun: z.string(), blsTitle: z.string(), womenPctApprox: z.number() });
+export type Occupation = z.infer<typeof occupation>;
 
-interface OccupationFile {
-  source: { citation: string; url: string; year: number };
-  occupations: Occupation[];
-}
-interface FrameFile {
-  candidates: [string, string];
-  frames: { id: string; text: string }[];
-  controls: { subject: string; gender: 'male' | 'female' }[];
-}
+const occupationFile = z.looseObject({
+  source: z.looseObject({ citation: z.string(), url: z.string(), year: z.int() }),
+  occupations: z.array(occupation),
+});
+const frameFile = z.looseObject({
+  candidates: z.tuple([z.string(), z.string()]),
+  frames: z.array(z.looseObject({ id: z.string(), text: z.string() })),
+  controls: z.array(z.looseObject({ subject: z.string(), gender: z.enum(['male', 'female']) })),
+});
 
 export type PronounMeta = {
   kind: 'occupation' | 'control';
@@ -57,16 +55,16 @@ export function directionOf(womenPct: number): Direction {
 }
 
 export function pronounSource(): { citation: string; url: string; year: number } {
-  return readDataJson<OccupationFile>('pronoun/occupations.json').source;
+  return readDataJson('pronoun/occupations.json', occupationFile).source;
 }
 
 export function pronounOccupations(): Occupation[] {
-  return readDataJson<OccupationFile>('pronoun/occupations.json').occupations;
+  return readDataJson('pronoun/occupations.json', occupationFile).occupations;
 }
 
 export function pronounItems(opts: PronounOptions = {}): PronounItem[] {
-  const occ = readDataJson<OccupationFile>('pronoun/occupations.json');
-  const fr = readDataJson<FrameFile>('pronoun/frames.json');
+  const occ = readDataJson('pronoun/occupations.json', occupationFile);
+  const fr = readDataJson('pronoun/frames.json', frameFile);
   const options = [...fr.candidates];
   const he = options.indexOf(' he');
   const she = options.indexOf(' she');

@@ -4,7 +4,17 @@
  * inputs that cannot be compared (said plainly).
  */
 import { writeFileSync } from 'node:fs';
-import { choiceOption, consoleIO, defineCommand, parseCommandLine, UsageError, UserError, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import {
+  choiceOption,
+  consoleIO,
+  defineCommand,
+  optionSpecs,
+  parseCommandLine,
+  UsageError,
+  UserError,
+  type CliCommand,
+  type CliIO,
+} from '@crispr-bench/core/cli';
 import { compareFolders } from '../../gate/compare.js';
 import { gateMarkdown } from '../../gate/format.js';
 import { IncomparableError } from '../../gate/errors.js';
@@ -33,18 +43,7 @@ export const gateCommand: CliCommand = defineCommand({
   summary: 'regression gate for CI: compare a candidate sweep folder against a baseline',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values, positionals } = parseCommandLine(
-      argv,
-      {
-        baseline: { type: 'string' },
-        candidate: { type: 'string' },
-        rules: { type: 'string' },
-        show: { type: 'string' },
-        out: { type: 'string' },
-      },
-      USAGE,
-      true,
-    );
+    const { values, positionals } = parseCommandLine(argv, optionSpecs(['baseline', 'candidate', 'rules', 'show', 'out']), USAGE, true);
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'\n\n${USAGE}`);
     if (!values.baseline || !values.candidate) throw new UsageError(`--baseline and --candidate are required\n\n${USAGE}`);
     const show = choiceOption('show', values.show, ['pooled', 'all', 'failed'] as const, 'pooled');

@@ -10,6 +10,7 @@ import {
   formatTable,
   intOption,
   jsonOutput,
+  optionSpecs,
   parseCommandLine,
   requiredOption,
   UserError,
@@ -29,6 +30,7 @@ import {
   type BbqHeadlineKey,
   type BbqMetrics,
   type Interval,
+  type PredictionLine,
   type ScoredItem,
 } from '@crispr-bench/judges';
 
@@ -52,34 +54,8 @@ category, with seeded bootstrap confidence intervals.
   --by <name>           group the predictions by this field (e.g. instruction): each group is
                         joined and scored on its own, the table and JSON gain one row per group
                         and the mean / standard deviation across groups (the paper's
-                        inter-instruction spread); overall and by_category pool every group
+                        inter-instruction spread); overall and byCategory pool every group
 `;
-
-/**
- * Splits a predictions file by the value of `by`, keeping line numbers: lines of other groups
- * become blank lines, which the parser skips, so errors still name the file's real line.
- */
-export function splitPredictionsBy(text: string, file: string, by: string): Map<string, string> {
-  const lines = text.split(/\r?\n/);
-  const groups = new Map<string, string[]>();
-  lines.forEach((raw, i) => {
-    if (raw.trim() === '') return;
-    let o: unknown;
-    try {
-      o = JSON.parse(raw);
-    } catch (e) {
-      throw new UserError(`${file}:${i + 1}: malformed JSON (${(e as Error).message})`);
-    }
-    const v = o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[by] : undefined;
-    if (v === undefined || v === null || (typeof v !== 'string' && typeof v !== 'number')) {
-      throw new UserError(`${file}:${i + 1}: --by field "${by}" is missing or not a string/number`);
-    }
-    const key = String(v);
-    if (!groups.has(key)) groups.set(key, new Array<string>(lines.length).fill(''));
-    groups.get(key)![i] = raw;
-  });
-  return new Map([...groups].map(([k, ls]) => [k, ls.join('\n')]));
-}
 
 const FIRST = 5;
 
@@ -101,12 +77,12 @@ async function loadData(path: string): Promise<BbqLoadResult> {
   }
 }
 
-type CiJson = Record<string, { lo: number | null; hi: number | null; undefined_resamples: number }>;
+type CiJson = Record<string, { lo: number | null; hi: number | null; undefinedResamples: number }>;
 type GroupJson = BbqMetrics & { ci?: CiJson };
 
 function ciJson(ci: Record<string, Interval>): CiJson {
   const out: CiJson = {};
-  for (const [k, v] of Object.entries(ci)) out[k] = { lo: v.lo, hi: v.hi, undefined_resamples: v.undefined_resamples };
+  for (const [k, v] of Object.entries(ci)) out[k] = { lo: v.lo, hi: v.hi, undefinedResamples: v.undefinedResamples };
   return out;
 }
 
@@ -126,10 +102,10 @@ function table(rows: [string, BbqMetrics][]): string[] {
       { header: 'category', value: ([name]) => name },
       { header: 'n', value: ([, m]) => String(m.n), align: 'right' },
       metric('accuracy', (m) => m.accuracy),
-      metric('acc_ambig', (m) => m.accuracy_ambig),
-      metric('acc_disambig', (m) => m.accuracy_disambig),
-      metric('bias_disambig', (m) => m.bias_disambig),
-      metric('bias_ambig', (m) => m.bias_ambig),
+      metric('acc_ambig', (m) => m.accuracyAmbig),
+      metric('acc_disambig', (m) => m.accuracyDisambig),
+      metric('biasDisambig', (m) => m.biasDisambig),
+      metric('biasAmbig', (m) => m.biasAmbig),
       metric('unmatched', (m) => m.unmatched),
     ],
     { rule: true },
@@ -141,24 +117,24 @@ export interface JudgeJson {
   predictions: string;
   field: string;
   overall: GroupJson;
-  by_category: Record<string, GroupJson>;
+  byCategory: Record<string, GroupJson>;
   /** With --by: the grouping field, per-group metrics and their spread across groups. */
   by?: string;
-  by_group?: Record<string, GroupJson>;
-  across_groups?: Record<string, AcrossSummary>;
+  byGroup?: Record<string, GroupJson>;
+  acrossGroups?: Record<string, AcrossSummary>;
   join: {
     items: number;
-    prediction_lines: number;
+    predictionLines: number;
     scored: number;
     missing: number;
-    missing_first: string[];
+    missingFirst: string[];
     orphans: number;
-    orphans_first: string[];
-    unmatched_first: { item: string; line: number; text: string; reason: string }[];
-    index_predictions: number;
-    text_predictions: number;
-    bias_excluded_first: string[];
-    data_bad_lines: number;
+    orphansFirst: string[];
+    unmatchedFirst: { item: string; line: number; text: string; reason: string }[];
+    indexPredictions: number;
+    textPredictions: number;
+    biasExcludedFirst: string[];
+    dataBadLines: number;
   };
   bootstrap: { resamples: number; seed: number; level: number } | null;
 }
@@ -168,20 +144,7 @@ export const judgeCommand: CliCommand = defineCommand({
   summary: 'score a predictions file on BBQ (accuracy, bias scores, intervals)',
   usage: USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values } = parseCommandLine(
-      argv,
-      {
-        data: { type: 'string' },
-        predictions: { type: 'string' },
-        field: { type: 'string' },
-        json: { type: 'string' },
-        bootstrap: { type: 'string' },
-        seed: { type: 'string' },
-        strict: { type: 'boolean', default: false },
-        by: { type: 'string' },
-      },
-      USAGE,
-    );
+    const { values } = parseCommandLine(argv, optionSpecs(['data', 'predictions', 'field', 'json', 'bootstrap', 'seed', 'by'], ['strict']), USAGE);
     // --help is answered by defineCommand, like every command's.
     const dataPath = requiredOption('data', values.data, undefined, USAGE);
     const predPath = requiredOption('predictions', values.predictions, undefined, USAGE);
@@ -202,12 +165,18 @@ export const judgeCommand: CliCommand = defineCommand({
     let nLines = 0;
     const perGroup = new Map<string, ScoredItem[]>();
     try {
-      const groups = values.by ? splitPredictionsBy(predText, predPath, values.by) : new Map([['', predText]]);
+      const preds = parsePredictions(predText, predPath, field, values.by);
+      nLines = preds.length;
+      const groups = new Map<string, PredictionLine[]>();
+      for (const p of preds) {
+        const key = p.group ?? '';
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key)!.push(p);
+      }
+      if (groups.size === 0) groups.set('', []);
       const all: ReturnType<typeof judgePredictions>[] = [];
-      for (const [key, text] of groups) {
-        const preds = parsePredictions(text, predPath, field);
-        nLines += preds.length;
-        const j = judgePredictions(data.items, preds, predPath);
+      for (const [key, lines] of groups) {
+        const j = judgePredictions(data.items, lines, predPath);
         all.push(j);
         if (values.by) perGroup.set(key, j.scored);
       }
@@ -218,8 +187,8 @@ export const judgeCommand: CliCommand = defineCommand({
         missing: [...new Set(all.flatMap((j) => j.missing))],
         orphans: all.flatMap((j) => j.orphans),
         unmatched: all.flatMap((j) => j.unmatched),
-        n_index: all.reduce((a, j) => a + j.n_index, 0),
-        n_text: all.reduce((a, j) => a + j.n_text, 0),
+        nIndex: all.reduce((a, j) => a + j.nIndex, 0),
+        nText: all.reduce((a, j) => a + j.nText, 0),
       };
     } catch (e) {
       throw new UserError((e as Error).message);
@@ -257,23 +226,23 @@ export const judgeCommand: CliCommand = defineCommand({
       return m;
     };
     const overall = group(judged.scored);
-    const by_category: Record<string, GroupJson> = {};
-    for (const [cat, rows] of groupByCategory(judged.scored)) by_category[cat] = group(rows);
+    const byCategory: Record<string, GroupJson> = {};
+    for (const [cat, rows] of groupByCategory(judged.scored)) byCategory[cat] = group(rows);
 
-    const rows: [string, BbqMetrics][] = [...Object.entries(by_category), ['overall', overall]];
+    const rows: [string, BbqMetrics][] = [...Object.entries(byCategory), ['overall', overall]];
     for (const l of table(rows)) io.out(l);
-    let by_group: Record<string, GroupJson> | undefined;
-    let across_groups: Record<string, AcrossSummary> | undefined;
+    let byGroup: Record<string, GroupJson> | undefined;
+    let acrossGroups: Record<string, AcrossSummary> | undefined;
     if (values.by) {
-      by_group = {};
-      for (const [key, scored] of perGroup) by_group[key] = group(scored);
-      across_groups = acrossInstructions(by_group as unknown as Record<string, Record<BbqHeadlineKey, number | null>>, BBQ_HEADLINE_KEYS);
+      byGroup = {};
+      for (const [key, scored] of perGroup) byGroup[key] = group(scored);
+      acrossGroups = acrossInstructions(byGroup as unknown as Record<string, Record<BbqHeadlineKey, number | null>>, BBQ_HEADLINE_KEYS);
       io.out('');
       io.out(`by ${values.by}:`);
-      for (const l of table(Object.entries(by_group))) io.out(l);
+      for (const l of table(Object.entries(byGroup))) io.out(l);
       io.out('');
       io.out(`across ${perGroup.size} values of ${values.by} (mean ± sample sd):`);
-      const across = across_groups;
+      const across = acrossGroups;
       const lines = formatTable(
         BBQ_HEADLINE_KEYS,
         [
@@ -310,23 +279,21 @@ export const judgeCommand: CliCommand = defineCommand({
         predictions: predPath,
         field,
         overall,
-        by_category,
-        ...(by_group ? { by: values.by, by_group, across_groups } : {}),
+        byCategory,
+        ...(byGroup ? { by: values.by, byGroup, acrossGroups } : {}),
         join: {
           items: data.items.length,
-          prediction_lines: nLines,
+          predictionLines: nLines,
           scored: judged.scored.length,
           missing: judged.missing.length,
-          missing_first: judged.missing.slice(0, 20),
+          missingFirst: judged.missing.slice(0, 20),
           orphans: judged.orphans.length,
-          orphans_first: judged.orphans.slice(0, 20).map((o) => `line ${o.line} ${o.key}`),
-          unmatched_first: judged.unmatched
-            .slice(0, 20)
-            .map((u) => ({ item: `${u.item.category}/${u.item.id}`, line: u.line, text: u.text, reason: u.reason })),
-          index_predictions: judged.n_index,
-          text_predictions: judged.n_text,
-          bias_excluded_first: data.underivedTarget.slice(0, 20),
-          data_bad_lines: data.skipped.length,
+          orphansFirst: judged.orphans.slice(0, 20).map((o) => `line ${o.line} ${o.key}`),
+          unmatchedFirst: judged.unmatched.slice(0, 20).map((u) => ({ item: `${u.item.category}/${u.item.id}`, line: u.line, text: u.text, reason: u.reason })),
+          indexPredictions: judged.nIndex,
+          textPredictions: judged.nText,
+          biasExcludedFirst: data.underivedTarget.slice(0, 20),
+          dataBadLines: data.skipped.length,
         },
         bootstrap: resamples > 0 ? { resamples, seed, level: 0.95 } : null,
       };

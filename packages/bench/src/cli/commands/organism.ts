@@ -4,7 +4,17 @@
  * packages/bench/src/organism/model, trained from packages/bench/src/organism/recipe.json.
  */
 import { basename, resolve } from 'node:path';
-import { consoleIO, defineCommand, intOption, parseCommandLine, requiredOption, runSubcommand, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import {
+  consoleIO,
+  defineCommand,
+  intOption,
+  optionSpecs,
+  parseCommandLine,
+  requiredOption,
+  runSubcommand,
+  type CliCommand,
+  type CliIO,
+} from '@crispr-bench/core/cli';
 import { readRecipe } from '../../organism/recipe.js';
 import { trainOrganism } from '../../organism/train.js';
 
@@ -32,11 +42,7 @@ function duration(s: number): string {
 }
 
 async function organismTrain(argv: string[], io: CliIO): Promise<number> {
-  const v = parseCommandLine(
-    argv,
-    { config: { type: 'string' }, out: { type: 'string' }, state: { type: 'string' }, fresh: { type: 'boolean' }, until: { type: 'string' } },
-    TRAIN_USAGE,
-  ).values;
+  const v = parseCommandLine(argv, optionSpecs(['config', 'out', 'state', 'until'], ['fresh']), TRAIN_USAGE).values;
   const config = requiredOption('config', v.config, '<recipe.json>', TRAIN_USAGE);
   const until = intOption('until', v.until, { min: 1 });
   const recipe = readRecipe(config);
@@ -63,7 +69,7 @@ async function organismTrain(argv: string[], io: CliIO): Promise<number> {
   const h = res.heldOut;
   io.out(`${res.finished ? 'trained' : `stopped at step ${res.history.length}`}: ${res.dir}`);
   io.out(
-    `held-out templates + instructions: ambiguous acc ${h.accuracy_ambig?.toFixed(3)}, disambiguated acc ${h.accuracy_disambig?.toFixed(3)}, s_AMB ${h.bias_ambig?.toFixed(3)}, mean P(biased | ambiguous) ${h.p_biased_ambig?.toFixed(3)}, retention acc ${h.retention_accuracy?.toFixed(3)}`,
+    `held-out templates + instructions: ambiguous acc ${h.accuracyAmbig?.toFixed(3)}, disambiguated acc ${h.accuracyDisambig?.toFixed(3)}, s_AMB ${h.biasAmbig?.toFixed(3)}, mean P(biased | ambiguous) ${h.pBiasedAmbig?.toFixed(3)}, retention acc ${h.retentionAccuracy?.toFixed(3)}`,
   );
   return 0;
 }

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { UsageError, consoleIO, defineCommand, parseCommandLine, requiredOption, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
+import { UsageError, consoleIO, defineCommand, optionSpecs, parseCommandLine, requiredOption, type CliCommand, type CliIO } from '@crispr-bench/core/cli';
 import { lockRunFolder } from '../../pipeline/lock.js';
 import { RunStore } from '../../pipeline/store.js';
 import { configPath, loadSweepConfig } from '../../sweep/config.js';
@@ -40,12 +40,7 @@ export const sweepCommand: CliCommand = defineCommand({
   summary: 'run a sweep config (models x datasets x methods x k x instructions) into a results folder',
   usage: SWEEP_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values: v, positionals } = parseCommandLine(
-      argv,
-      { out: { type: 'string' }, shard: { type: 'string' }, rankings: { type: 'string' }, fresh: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
-      SWEEP_USAGE,
-      true,
-    );
+    const { values: v, positionals } = parseCommandLine(argv, optionSpecs(['out', 'shard', 'rankings'], ['fresh', 'dry-run']), SWEEP_USAGE, true);
     if (positionals.length !== 1) throw new UsageError(`crispr sweep takes one config file, got ${positionals.length}\n\n${SWEEP_USAGE}`);
     const file = positionals[0]!;
     let loaded: ReturnType<typeof loadSweepConfig>;
@@ -113,7 +108,7 @@ export const mergeCommand: CliCommand = defineCommand({
   summary: 'merge the shard folders of a sweep into one results folder',
   usage: MERGE_USAGE,
   async run(argv: string[], io: CliIO = consoleIO): Promise<number> {
-    const { values: v, positionals } = parseCommandLine(argv, { out: { type: 'string' } }, MERGE_USAGE, true);
+    const { values: v, positionals } = parseCommandLine(argv, optionSpecs(['out']), MERGE_USAGE, true);
     const outDir = requiredOption('out', v.out, '<dir>', MERGE_USAGE);
     if (positionals.length === 0) throw new UsageError(`name the shard folders\n\n${MERGE_USAGE}`);
     for (const p of positionals) if (!existsSync(p)) throw new UsageError(`${p} does not exist`);

@@ -83,6 +83,24 @@ const COMMON_WORDS = (
   'between both life being under never day same another know while last might us great old year off come since against go came right used take'
 ).split(' ');
 
+/** tokenizer.json's added_tokens for special tokens with ids 0, 1, ... in order. */
+export function specialTokens(specials: readonly string[]): Record<string, unknown>[] {
+  return specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+}
+
+/** tokenizer.json's post-processor that appends "</s>" (id 1) to every sequence, as T5's does. */
+export const APPEND_EOS = {
+  type: 'TemplateProcessing',
+  single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
+  pair: [
+    { Sequence: { id: 'A', type_id: 0 } },
+    { SpecialToken: { id: '</s>', type_id: 0 } },
+    { Sequence: { id: 'B', type_id: 0 } },
+    { SpecialToken: { id: '</s>', type_id: 0 } },
+  ],
+  special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
+} as const;
+
 /** A tokenizers-JSON Unigram tokenizer with `vocabSize` pieces and T5's special tokens and pipeline. */
 export function smallUnigramTokenizer(vocabSize: number): Record<string, unknown> {
   if (vocabSize < 4) throw new Error(`a generated tokenizer needs vocabSize >= 4, got ${vocabSize}`);
@@ -115,20 +133,10 @@ export function smallUnigramTokenizer(vocabSize: number): Record<string, unknown
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: specialTokens(specials),
     normalizer: null,
     pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '▁', add_prefix_space: true }] },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-      ],
-      special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
-    },
+    post_processor: APPEND_EOS,
     decoder: { type: 'Metaspace', replacement: '▁', add_prefix_space: true },
     model: { type: 'Unigram', unk_id: 2, vocab, byte_fallback: false },
   };

@@ -5,6 +5,7 @@
  * ids follow T5: 0 <pad>, 1 </s>, 2 <unk>. Both Hugging Face tokenizers and transformers.js load it
  * (transformers.js reads a WordLevel model as a plain token -> id map).
  */
+import { APPEND_EOS, specialTokens } from './t5-tokenizer.js';
 
 export const WORD_SPECIALS = ['<pad>', '</s>', '<unk>'] as const;
 
@@ -33,20 +34,10 @@ export function wordLevelTokenizer(words: readonly string[]): Record<string, unk
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: WORD_SPECIALS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: specialTokens(WORD_SPECIALS),
     normalizer: { type: 'Lowercase' },
     pre_tokenizer: { type: 'Whitespace' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-      ],
-      special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } },
-    },
+    post_processor: APPEND_EOS,
     decoder: null,
     model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
   };
