@@ -265,13 +265,17 @@ export function spmToHfTokenizer(vocab: SpmVocab, opts: { modelMaxLength?: numbe
   const decoders: unknown[] = [{ type: 'Replace', pattern: { String: SPACE }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }];
   if (vocab.addDummyPrefix) decoders.push({ type: 'Strip', content: ' ', start: 1, stop: 0 });
 
+  // When no piece holds "▁" past its first character, no merge can cross the start of a word, so
+  // BPE over each "▁word" alone gives the segmentation of BPE over the whole text. Splitting there
+  // lets the tokenizer cache words: a BBQ prompt then encodes several times faster.
+  const wordsAreClosed = vocab.tokens.every((t) => t.indexOf(SPACE, 1) < 0);
   const tokenizer = {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: added,
     normalizer: { type: 'Sequence', normalizers },
-    pre_tokenizer: null,
+    pre_tokenizer: wordsAreClosed ? { type: 'Split', pattern: { Regex: `${SPACE}[^${SPACE}]*` }, behavior: 'Isolated', invert: false } : null,
     post_processor: { type: 'TemplateProcessing', single, pair, special_tokens: specialTokens },
     decoder: { type: 'Sequence', decoders },
     model: {
