@@ -51,7 +51,12 @@ export interface CandidateScore {
 export interface ScoreOptions {
   /** Site masks by site name; sites not given get ones. */
   masks?: Record<string, Float32Array>;
-  /** Rows (prompt x candidate pairs) per ORT run; default 16. */
+  /**
+   * Prompts per ORT run, and rows (prompt x candidate pairs) per run where every row carries its
+   * prompt (the merged seq2seq graph, decoder-only without a cache graph); default 16. Where rows
+   * share their prompt's states (encoder states, keys and values), a run takes up to four times as
+   * many candidate rows.
+   */
   batchSize?: number;
   provider?: ExecutionProvider;
   intraOpThreads?: number;
@@ -248,6 +253,13 @@ function splitGraphs(folder: ModelFolder, parts: Seq2seqParts): { encoder: Scori
   fg.decoder ??= scoringGraph(appendTokenLogprobs(addSiteMasks(parts.decoder, parts.decoderSites).model, folder.dir));
   return { encoder: fg.encoder, decoder: fg.decoder };
 }
+
+/**
+ * Candidate rows per run, as a multiple of the prompts per run (batchSize), where a row is only
+ * its candidate's few positions on shared prompt states: a chunk's three or four answers a prompt
+ * then go in one run instead of three or four.
+ */
+const CANDIDATE_ROWS_PER_PROMPT_BATCH = 4;
 
 /** Inputs of the decoder that hold one row per prompt once shared, and the index that spreads them to rows. */
 const DECODER_SHARE: ShareRowsOptions = { shared: ['encoder_hidden_states', 'encoder_attention_mask'], index: 'encoder_rows' };
@@ -455,8 +467,10 @@ async function scoreSplit(
     // With shared prompts a batch of rows carries each of its prompts once: rows stay by item.
     const chunkRows = chunk.flatMap((i) => byItem.get(i)!);
     if (!sharedPrompts) chunkRows.sort((a, b) => b.target.length - a.target.length);
-    for (let s = 0; s < chunkRows.length; s += batchSize) {
-      const sub = chunkRows.slice(s, s + batchSize);
+    // Candidate rows are a few tokens each once their prompts' states are shared: more per run.
+    const rowBatch = sharedPrompts ? CANDIDATE_ROWS_PER_PROMPT_BATCH * batchSize : batchSize;
+    for (let s = 0; s < chunkRows.length; s += rowBatch) {
+      const sub = chunkRows.slice(s, s + rowBatch);
       const B = sub.length;
       // The prompts these rows read: all of them once each (shared) or one per row.
       const prompts = sharedPrompts ? [...new Set(sub.map((r) => slot.get(r.item)!))] : sub.map((r) => slot.get(r.item)!);
@@ -535,8 +549,10 @@ async function scoreCached(
     const { present, mask: prefixMask, width: Pp } = pc;
     const slot = new Map(chunk.map((item, k) => [item, k]));
     const chunkRows = chunk.flatMap((i) => byItem.get(i)!).sort((a, b) => b.target.length - a.target.length);
-    for (let s = 0; s < chunkRows.length; s += batchSize) {
-      const sub = chunkRows.slice(s, s + batchSize);
+    // Candidate rows run a few positions each on their prompt's cache: more per run.
+    const rowBatch = CANDIDATE_ROWS_PER_PROMPT_BATCH * batchSize;
+    for (let s = 0; s < chunkRows.length; s += rowBatch) {
+      const sub = chunkRows.slice(s, s + rowBatch);
       // The window: the positions that predict the candidate's tokens.
       const windows = sub.map((r) => r.inputIds.slice(r.firstPosition, r.firstPosition + r.target.length));
       const win = padRows(windows, folder.padTokenId);
