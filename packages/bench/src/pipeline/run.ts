@@ -51,7 +51,7 @@ export function meanOfVectors(vs: Record<string, ArrayLike<number>>[]): Record<s
 }
 
 /** The pruned set of the top k (masks depend on the set, not on its order). */
-const neuronSetHash = (ranking: RankedNeuron[], k: number) =>
+export const neuronSetHash = (ranking: RankedNeuron[], k: number) =>
   contentHash(
     ranking
       .slice(0, k)
@@ -60,8 +60,6 @@ const neuronSetHash = (ranking: RankedNeuron[], k: number) =>
   );
 
 const itemName = (item: McItem) => `${item.category}/${item.id}`;
-
-/** Prompts scored per call: small enough for progress every few seconds, a multiple of the scorer's batch. */
 
 export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: PipelineConfig, progress: Progress = silentProgress): Promise<RunResults> {
   const store = new RunStore(cfg.out, (line) => progress.note(line));

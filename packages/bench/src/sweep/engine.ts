@@ -35,7 +35,7 @@ import { folderAccess } from '../pipeline/folder-access.js';
 import { contextLimit, fitPrompts, type ContextLimit } from '../pipeline/lengths.js';
 import { loadTask, sourceKind } from '../pipeline/load-task.js';
 import type { ModelAccess, Progress } from '../pipeline/model-access.js';
-import { meanOfVectors } from '../pipeline/run.js';
+import { meanOfVectors, neuronSetHash } from '../pipeline/run.js';
 import { NonFiniteError, RunStore, contentHash, writeFileAtomic, type StageKey } from '../pipeline/store.js';
 import { SCORE_CHUNK, scoreInChunks } from '../pipeline/score-chunks.js';
 import type { EvalTask, Instruction, ScoredOptions } from '../pipeline/tasks.js';
@@ -459,14 +459,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     writeFileAtomic(pathInside(out, `rankings/${m.label}/${on}/${fileStem('crispr', variant, null)}.json`), `${JSON.stringify(file)}\n`);
     return ranking;
   };
-  const neuronKey = (ranking: RankedNeuron[], k: number) =>
-    contentHash(
-      ranking
-        .slice(0, k)
-        .map((r) => `${r.site}#${r.unit}`)
-        .sort(),
-    );
-  const masksOf = (m: ModelCtx, ranking: RankedNeuron[], k: number) => ({ key: neuronKey(ranking, k), masks: masksForTopK(ranking, k, m.widths) });
+  const masksOf = (m: ModelCtx, ranking: RankedNeuron[], k: number) => ({ key: neuronSetHash(ranking, k), masks: masksForTopK(ranking, k, m.widths) });
 
   const autoKs = new Map<string, number>();
   /** k chosen by golden-section search of the task's selection criterion on the dev split. */
