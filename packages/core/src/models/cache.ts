@@ -117,8 +117,9 @@ export function pastFor(c: CacheGraph, present: Record<string, Tensor>, rows: nu
   return out;
 }
 
-/** Rows `rows` of a [batch, ...] float tensor, in that order (rows may repeat). */
+/** Rows `rows` of a [batch, ...] float tensor, in that order (rows may repeat); the tensor itself when that is every row in order. */
 export function rowsOf(t: Tensor, rows: number[]): Tensor {
+  if (rows.length === t.dims[0] && rows.every((r, i) => r === i)) return t;
   const [, ...rest] = t.dims;
   const size = rest.reduce((a, d) => a * d, 1);
   const src = t.data as Float32Array;
