@@ -101,9 +101,14 @@ async function measure(name: string, f: ModelFolder, batch: number, length: numb
   const bucket = { batch, inputLength: length, targetLength: bucketLength(target, TARGET_MULTIPLE) };
   const g = await buildAttributionGraph(f.graph, f.kind, f.sites, bucket);
   const feeds: Record<string, ReturnType<typeof tensor>> = {};
-  for (const inp of g.model.graph.inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);
+  for (const inp of g.model.graph.inputs)
+    feeds[inp.name] = tensor(
+      inp.dtype,
+      (inp.shape ?? []).map((d) => (typeof d === 'number' ? d : batch)),
+    );
   for (const [k, v] of Object.entries(feeds))
     if (k.endsWith('mask') || k.startsWith('mask.')) (v.data as Float32Array | BigInt64Array).fill((v.dtype === 'int64' ? 1n : 1) as never);
+    else if (k === g.promptIndex) (v.data as BigInt64Array).forEach((_, i, a) => (a[i] = BigInt(i))); // one prompt per row
   const flops = await matmulFlops(g.model, feeds);
   const ms = median(times);
   return {

@@ -32,8 +32,12 @@ try {
   console.log(`session: ${(performance.now() - t).toFixed(0)} ms, peak RSS ${peak()}`);
   const feeds: Record<string, Tensor> = {};
   for (const inp of g.model.graph.inputs) {
-    const x = tensor(inp.dtype, inp.shape as number[]);
+    const x = tensor(
+      inp.dtype,
+      (inp.shape ?? []).map((d) => (typeof d === 'number' ? d : Number(B))),
+    );
     if (inp.name.includes('mask')) (x.data as Float32Array | BigInt64Array).fill((inp.dtype === 'int64' ? 1n : 1) as never);
+    else if (inp.name === g.promptIndex) (x.data as BigInt64Array).forEach((_, i, a) => (a[i] = BigInt(i))); // one prompt per row
     feeds[inp.name] = x;
   }
   for (let i = 0; i < 3; i++) {

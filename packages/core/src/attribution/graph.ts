@@ -28,6 +28,7 @@ import { GraphBuilder } from '../onnx/builder.js';
 import { specialize } from '../onnx/specialize.js';
 import { probeShapes } from '../runtime/shape-probe.js';
 import { buildGradientGraph } from '../autodiff/engine.js';
+import { shareForward } from '../onnx/share-forward.js';
 import { reduceOp, unsqueeze } from '../autodiff/emit.js';
 import { targetLogprob } from './objective.js';
 import { defaultOpset } from '../onnx/types.js';
@@ -48,14 +49,22 @@ export interface AttributionGraph {
   logprobOutput: string;
   bucket: AttributionBucket;
   kind: 'seq2seq' | 'decoder-only';
+  /**
+   * seq2seq with shared prompts: input_ids and attention_mask hold the batch's distinct prompts
+   * ([prompts, P], any count) and this int64 input [B] gives each row's prompt.
+   */
+  promptIndex?: string;
 }
+
+/** The input that maps rows to prompts in a seq2seq graph with shared prompts. */
+export const PROMPT_INDEX = 'prompt_rows';
 
 export async function buildAttributionGraph(
   base: Model,
   kind: 'seq2seq' | 'decoder-only',
   sites: NeuronSite[],
   bucket: AttributionBucket,
-  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph; masked?: boolean } = {},
+  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph; masked?: boolean; sharePrompts?: boolean } = {},
 ): Promise<AttributionGraph> {
   const cache = kind === 'decoder-only' ? opts.cache : undefined;
   const objectiveKind = opts.objective ?? 'logprob';
@@ -167,5 +176,28 @@ export async function buildAttributionGraph(
     outputs.set(s.name, name);
   });
 
+  // seq2seq: an item's biased and gold targets are two rows of one prompt. The encoder forward
+  // (and the decoder's cross-attention keys and values) then runs once per distinct prompt; the
+  // backward stays per row, since each target has its own gradients.
+  if (kind === 'seq2seq' && spec.batchMajor && opts.sharePrompts !== false) {
+    const shared = shareForward(out, model, {
+      shared: ['input_ids', 'attention_mask'],
+      broadcast: [...maskNames],
+      index: PROMPT_INDEX,
+      batchMajor: spec.batchMajor,
+    });
+    if (shared)
+      return {
+        model: shared.model,
+        sites,
+        maskInputs: masked.maskInputs,
+        outputs,
+        objectiveOutput: objective,
+        logprobOutput: logprob,
+        bucket,
+        kind,
+        promptIndex: PROMPT_INDEX,
+      };
+  }
   return { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind };
 }

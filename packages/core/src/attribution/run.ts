@@ -39,6 +39,12 @@ export interface RunOptions extends AttributionOptions {
   session?: SessionOptions;
   /** Called after every batch, for progress reporting (run() may pass its own). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * seq2seq: run the encoder forward once per distinct prompt of a batch (an item's biased and
+   * gold targets share it) and gather it to the rows' backward passes. Default true; false builds
+   * the plain graph (for comparison).
+   */
+  sharePrompts?: boolean;
 }
 
 const FFN_KINDS = new Set(['ffn_in', 'ffn_gate', 'ffn_up', 'ffn_down']);
@@ -83,8 +89,13 @@ export function exampleLengths(model: Pick<AttributionModel, 'kind' | 'cache'>, 
   return { input: ex.promptIds.length + ex.targetIds.length, target: ex.targetIds.length };
 }
 
-/** Builds the feeds of one batch; rows past `examples.length` are fillers with no target. */
-export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[]): Record<string, Tensor> {
+/**
+ * Builds the feeds of one batch; rows past `examples.length` are fillers with no target. With
+ * `promptIndex` (a seq2seq graph with shared prompts) input_ids and attention_mask hold the
+ * batch's distinct prompts and that input maps each row to its prompt (fillers to the first).
+ */
+export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[], promptIndex?: string): Record<string, Tensor> {
+  if (promptIndex && model.kind === 'seq2seq') return sharedPromptFeeds(model, bucket, examples, promptIndex);
   const { batch: B, inputLength: P, targetLength: T } = bucket;
   const ids = new BigInt64Array(B * P);
   const attn = new BigInt64Array(B * P);
@@ -140,6 +151,50 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
     feeds.target_index = { dtype: 'int64', dims: [B, T], data: targetIndex };
   }
   return feeds;
+}
+
+function sharedPromptFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[], promptIndex: string): Record<string, Tensor> {
+  const { batch: B, inputLength: P, targetLength: T } = bucket;
+  const prompts = new Map<string, number>();
+  const rowPrompt = new BigInt64Array(B);
+  examples.forEach((ex, r) => {
+    const key = ex.promptIds.join(',');
+    if (!prompts.has(key)) prompts.set(key, prompts.size);
+    rowPrompt[r] = BigInt(prompts.get(key)!);
+  });
+  const Q = Math.max(1, prompts.size);
+  const ids = new BigInt64Array(Q * P);
+  const attn = new BigInt64Array(Q * P);
+  attn[0] = 1n; // a batch of fillers only still has a prompt that attends to one token
+  const firstRow = new Map<number, number>();
+  examples.forEach((ex, r) => {
+    const q = Number(rowPrompt[r]);
+    if (firstRow.has(q)) return;
+    firstRow.set(q, r);
+    ex.promptIds.forEach((t, i) => {
+      ids[q * P + i] = BigInt(t);
+      attn[q * P + i] = 1n;
+    });
+  });
+  const labels = new BigInt64Array(B * T);
+  const labelMask = new Float32Array(B * T);
+  const dec = new BigInt64Array(B * T);
+  const start = BigInt(model.decoderStartTokenId ?? 0);
+  examples.forEach((ex, r) => {
+    ex.targetIds.forEach((t, k) => {
+      labels[r * T + k] = BigInt(t);
+      labelMask[r * T + k] = 1;
+      dec[r * T + k] = k === 0 ? start : BigInt(ex.targetIds[k - 1]!);
+    });
+  });
+  return {
+    input_ids: { dtype: 'int64', dims: [Q, P], data: ids },
+    attention_mask: { dtype: 'int64', dims: [Q, P], data: attn },
+    [promptIndex]: { dtype: 'int64', dims: [B], data: rowPrompt },
+    decoder_input_ids: { dtype: 'int64', dims: [B, T], data: dec },
+    labels: { dtype: 'int64', dims: [B, T], data: labels },
+    label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
+  };
 }
 
 /**
@@ -244,7 +299,7 @@ export class Attributor {
   }
 
   private async session(bucket: AttributionBucket): Promise<{ graph: AttributionGraph; session: ModelSession }> {
-    const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}|${this.masked}`;
+    const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}|${this.masked}|${this.opts.sharePrompts !== false}`;
     let gp = this.graphs.get(key);
     if (!gp) {
       const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
@@ -361,11 +416,13 @@ export class Attributor {
     const values = sites.map(() => new Array<Float32Array>(examples.length));
     const buckets: AttributionBucket[] = [];
     let done = 0;
+    let sharedPrompts = false;
     for (const [key, idx] of groups) {
       const [inputLength, t] = key.split('x').map(Number) as [number, number];
       const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength: t };
       buckets.push(bucket);
       const { graph, session } = await this.session(bucket);
+      if (graph.promptIndex) sharedPrompts = true;
       const maskFeeds: Record<string, Tensor> = {};
       for (const s of this.masked ? sites : []) {
         const given = this.opts.masks?.[s.name];
@@ -379,7 +436,7 @@ export class Attributor {
         if (c) {
           const pass = await this.promptPass(c, bucket, batch, maskFeeds);
           feeds = { ...buildCachedFeeds(c, bucket, batch, pass.present, pass.mask), ...maskFeeds };
-        } else feeds = { ...buildFeeds(this.model, bucket, batch), ...maskFeeds };
+        } else feeds = { ...buildFeeds(this.model, bucket, batch, graph.promptIndex), ...maskFeeds };
         const res = await session.run(feeds);
         const obj = res[graph.objectiveOutput]!.data as Float32Array;
         const lp = res[graph.logprobOutput]!.data as Float32Array;
@@ -405,7 +462,12 @@ export class Attributor {
       kind: s.kind,
       values: values[k]!,
     }));
-    return { objective, logprob, sites: siteResults, plan: { batchSize, buckets, bytesPerExample } };
+    return {
+      objective,
+      logprob,
+      sites: siteResults,
+      plan: { batchSize, buckets, bytesPerExample, ...(this.model.kind === 'seq2seq' ? { sharedPrompts } : {}) },
+    };
   }
 
   async close(): Promise<void> {

@@ -44,5 +44,11 @@ export interface AttributionResult {
   logprob: number[];
   sites: SiteAttribution[];
   /** The bucket and batch size actually used, for the run log. */
-  plan: { batchSize: number; buckets: AttributionBucket[]; bytesPerExample: number };
+  plan: {
+    batchSize: number;
+    buckets: AttributionBucket[];
+    bytesPerExample: number;
+    /** seq2seq: the encoder forward ran once per distinct prompt of a batch, not once per row. */
+    sharedPrompts?: boolean;
+  };
 }

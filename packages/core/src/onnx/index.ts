@@ -12,3 +12,4 @@ export * from './specialize.js';
 export * from './upcast.js';
 export * from './strength-reduce.js';
 export * from './share-rows.js';
+export * from './share-forward.js';

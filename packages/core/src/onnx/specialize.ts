@@ -42,6 +42,12 @@ export interface SpecializeResult {
   shapes: ShapeMap;
   /** Shape/Size nodes that remain because their input's shape is not static (empty unless allowDynamic). */
   leftovers: ShapeLeftover[];
+  /**
+   * With batchInputs and a batch of 2 or more: the values of the input model whose axis 0 is the
+   * batch and whose other dims do not depend on it (probed at batch 1 and 2). Their rows can be
+   * computed apart and gathered (see share-forward.ts).
+   */
+  batchMajor?: Set<string>;
 }
 
 const MAX_ROUNDS = 16;
@@ -69,10 +75,13 @@ export async function specialize(
 
   let probe: ShapeMap | undefined;
   let leftovers: ShapeLeftover[] = [];
+  let batchMajor: Set<string> | undefined;
   for (let round = 0; ; round++) {
     if (round >= MAX_ROUNDS) throw new Error(`specialize: graph '${g.name}' still changes after ${MAX_ROUNDS} rounds of folding and If inlining`);
     // Later rounds probe folded graphs whose constants hold the full batch: probe those as they are.
-    probe = await probeAt(probeShapes, m, dims, round === 0 ? opts : { ...opts, batchInputs: [] });
+    const probed = await probeAt(probeShapes, m, dims, round === 0 ? opts : { ...opts, batchInputs: [] });
+    probe = probed.shapes;
+    if (round === 0) batchMajor = probed.batchMajor;
     const facts = probe;
     const folded = foldConstants(m, { shapeOf: (n) => facts.get(n)?.dims, ...(opts.maxElements ? { maxElements: opts.maxElements } : {}) });
     leftovers = folded.leftovers;
@@ -116,15 +125,20 @@ export async function specialize(
       gg.valueInfo.push({ name: o, dtype: p.dtype, shape: [...p.dims] });
     }
   }
-  return { model: m, shapes, leftovers };
+  return { model: m, shapes, leftovers, ...(batchMajor ? { batchMajor } : {}) };
 }
 
 /** One probe at the given dims, or two small-batch probes extrapolated to them (see batchInputs). */
-async function probeAt(probeShapes: ShapeProbe, m: Model, dims: Record<string, number[]>, opts: SpecializeOptions): Promise<ShapeMap> {
+async function probeAt(
+  probeShapes: ShapeProbe,
+  m: Model,
+  dims: Record<string, number[]>,
+  opts: SpecializeOptions,
+): Promise<{ shapes: ShapeMap; batchMajor?: Set<string> }> {
   const batched = (opts.batchInputs ?? []).filter((n) => dims[n]?.length);
   const B = batched.length ? dims[batched[0]!]![0]! : 0;
-  if (!batched.length || B <= 2 || opts.feeds || batched.some((n) => dims[n]![0] !== B)) {
-    return probeShapes(m, dummyFeeds(m.graph, dims, opts.feeds ?? {}), dims);
+  if (!batched.length || B < 2 || opts.feeds || batched.some((n) => dims[n]![0] !== B)) {
+    return { shapes: await probeShapes(m, dummyFeeds(m.graph, dims, opts.feeds ?? {}), dims) };
   }
   const at = async (b: number) => {
     const d = { ...dims };
@@ -136,6 +150,7 @@ async function probeAt(probeShapes: ShapeProbe, m: Model, dims: Record<string, n
   const p1 = await at(1);
   const p2 = await at(2);
   const out: ShapeMap = new Map();
+  const batchMajor = new Set<string>();
   for (const [name, v1] of p1) {
     const v2 = p2.get(name);
     if (!v2 || v2.dims.length !== v1.dims.length)
@@ -143,8 +158,9 @@ async function probeAt(probeShapes: ShapeProbe, m: Model, dims: Record<string, n
         `specialize: '${name}' has rank ${v1.dims.length} at batch 1 and ${v2?.dims.length ?? 'none'} at batch 2; pass no batchInputs for this graph`,
       );
     out.set(name, { dtype: v1.dtype, dims: v1.dims.map((d1, i) => d1 + (v2.dims[i]! - d1) * (B - 1)) });
+    if (v1.dims[0] === 1 && v2.dims[0] === 2 && v1.dims.every((d, i) => i === 0 || d === v2.dims[i])) batchMajor.add(name);
   }
-  return out;
+  return { shapes: out, batchMajor };
 }
 
 function concreteInputDims(g: Graph, inputDims: Record<string, number[]>): Record<string, number[]> {

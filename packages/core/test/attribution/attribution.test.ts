@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   loadModelFolder,
+  createRng,
   Attributor,
   attributionExample,
   attributionModel,
@@ -134,6 +135,42 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`attribution on a T5-style model (${NO_T5_TO
           scale = Math.max(scale, Math.abs(v8[u]!));
         }
         expect(maxDiff, s.name).toBeLessThan(1e-4 * Math.max(1, scale));
+      }
+    }
+  });
+  it('rows sharing a prompt (encoder forward once per prompt) equal the plain graph, with masks and batch fillers', async () => {
+    const prompts = ['The nurse said that', 'Who was tired after the long shift?', 'The pilot was tired, so'];
+    const targets = [' she was tired', ' he', ' the doctor', ' nobody'];
+    // 7 rows: prompts repeated and interleaved across targets, so batches of 4 hold 1-3 prompts
+    // and the last batch has a filler row.
+    const exs = [0, 0, 1, 2, 2, 2, 1].map((p, i) => example(f, prompts[p]!, targets[i % targets.length]!));
+    const rng = createRng(7);
+    const masks: Record<string, Float32Array> = {};
+    for (const s of f.sites.filter((x) => x.side === 'input'))
+      masks[s.name] = Float32Array.from({ length: s.width }, () => (rng.int(4) === 0 ? 0 : 1 + rng.int(3) / 4));
+    for (const withMasks of [false, true]) {
+      const opts = { maxBatch: 4, lengthMultiple: 32, ...(withMasks ? { masks } : {}) };
+      const shared = new Attributor(asModel(f), opts);
+      const plain = new Attributor(asModel(f), { ...opts, sharePrompts: false });
+      const rs = await shared.run(exs);
+      const rp = await plain.run(exs);
+      await shared.close();
+      await plain.close();
+      expect(rs.plan.sharedPrompts).toBe(true);
+      expect(rp.plan.sharedPrompts).toBe(false);
+      for (let e = 0; e < exs.length; e++) {
+        expect(Math.abs(rs.objective[e]! - rp.objective[e]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(rp.objective[e]!)));
+        for (const s of rp.sites) {
+          const a = rs.sites.find((x) => x.name === s.name)!.values[e]!;
+          const b = s.values[e]!;
+          let diff = 0;
+          let scale = 0;
+          for (let u = 0; u < b.length; u++) {
+            diff = Math.max(diff, Math.abs(a[u]! - b[u]!));
+            scale = Math.max(scale, Math.abs(b[u]!));
+          }
+          expect(diff, `${s.name} row ${e} masks ${withMasks}`).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
+        }
       }
     }
   });

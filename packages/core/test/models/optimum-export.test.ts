@@ -140,6 +140,27 @@ describe.skipIf(!HAVE)(`a Flan-T5 export by PyTorch in the Optimum layout (${HAV
     console.log(`t5-export-tiny vs PyTorch, worst scaled error per case:\n  ${report.join('\n  ')}`);
   });
 
+  it('rows that share a prompt (its encoder forward run once, gathered to each row) equal PyTorch for each row', { timeout: 200_000 }, async () => {
+    // Each case twice, and each prompt with another case's target: one batch of 8 rows holds
+    // several rows per prompt, and the two rows of one example must equal its reference.
+    const examples = ref.cases.flatMap((c) => [attributionExample(folder, c.prompt_ids, c.target_ids), attributionExample(folder, c.prompt_ids, c.target_ids)]);
+    const attributor = new Attributor(attributionModel(folder), { objective: 'logprob', reduce: 'max', maxBatch: 8, lengthMultiple: 32 });
+    let res: AttributionResult;
+    try {
+      res = await attributor.run(examples);
+    } finally {
+      await attributor.close();
+    }
+    expect(res.plan.sharedPrompts).toBe(true);
+    ref.cases.forEach((c, i) => {
+      for (const row of [2 * i, 2 * i + 1]) {
+        expect(Math.abs(res.logprob[row]! - c.logprob) / Math.abs(c.logprob)).toBeLessThan(1e-5);
+        const { worst, where } = worstScaledError(res, row, c.modules, 'max');
+        expect(worst, `${c.name} row ${row} at ${where}`).toBeLessThan(1e-4);
+      }
+    });
+  });
+
   it('crispr explain --prompt-ids --target-ids writes the reference numbers', async () => {
     const c = ref.cases[0]!;
     const json = join(tmp.dir, 'explain.json');
