@@ -13,3 +13,4 @@ export * from './upcast.js';
 export * from './strength-reduce.js';
 export * from './share-rows.js';
 export * from './share-forward.js';
+export * from './weight-free.js';

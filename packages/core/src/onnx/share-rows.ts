@@ -113,11 +113,11 @@ export async function checkShareRows(
   probeShapes: ShapeProbe,
 ): Promise<void> {
   const rows = inputDims[opts.shared[0]!]![0]!;
-  const a = await probeShapes(weightFree(original), {}, inputDims);
+  const a = await probeShapes(original, {}, inputDims);
   const promptDims: Record<string, number[]> = { ...inputDims };
   for (const s of opts.shared) promptDims[s] = [1, ...inputDims[s]!.slice(1)];
   const index: Tensor = { dtype: 'int64', dims: [rows], data: new BigInt64Array(rows) };
-  const b = await probeShapes(weightFree(shared.model), { [opts.index]: index }, promptDims);
+  const b = await probeShapes(shared.model, { [opts.index]: index }, promptDims);
   for (const n of original.graph.nodes) {
     for (const o of n.outputs) {
       const da = a.get(o)?.dims;
@@ -130,31 +130,3 @@ export async function checkShareRows(
     }
   }
 }
-
-/**
- * The model with its large float initializers made at run time as zeros of the same dims
- * (ConstantOfShape): shapes do not depend on weight values, and a session then loads in a blink
- * instead of copying a model's hundreds of megabytes twice.
- */
-function weightFree(model: Model): Model {
-  const g = model.graph;
-  const initializers = new Map(g.initializers);
-  const made: Node[] = [];
-  for (const [name, t] of g.initializers) {
-    if (!FLOAT_TYPES.has(t.dtype) || t.dims.reduce((a, d) => a * d, 1) <= 1024) continue;
-    initializers.delete(name);
-    const shape = `${name}/weight_free_shape`;
-    initializers.set(shape, { dtype: 'int64', dims: [t.dims.length], data: BigInt64Array.from(t.dims.map(BigInt)) });
-    made.push({
-      name: `${name}/weight_free`,
-      opType: 'ConstantOfShape',
-      domain: '',
-      inputs: [shape],
-      outputs: [name],
-      attributes: { value: { type: 'tensor', value: { dtype: t.dtype, dims: [1], data: t.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1) } } },
-    });
-  }
-  return { ...model, graph: { ...g, initializers, nodes: [...made, ...g.nodes] } };
-}
-
-const FLOAT_TYPES = new Set(['float32', 'float64']);

@@ -68,7 +68,6 @@ export class ModelSession {
   constructor(
     readonly session: ort.InferenceSession,
     readonly provider: ExecutionProvider,
-    readonly hash: string,
     /** Temporary folder holding the model file of a large model; removed on release. */
     private readonly tempDir?: string,
   ) {}
@@ -96,10 +95,6 @@ export class ModelSession {
     await this.session.release();
     if (this.tempDir) rmSync(this.tempDir, { recursive: true, force: true });
   }
-}
-
-export function hashBytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 
 /**
@@ -152,16 +147,11 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
   // Large models go to ORT as a file with external data, since one protobuf cannot hold them.
   let tempDir: string | undefined;
   let source: Uint8Array | string;
-  let hash: string;
   if (!(model instanceof Uint8Array) && initializerBytes(model.graph) > externalDataBytes(opts)) {
     tempDir = mkdtempSync(join(tmpdir(), 'crispr-session-'));
     source = join(tempDir, 'model.onnx');
     writeModel(model, source, { externalData: true });
-    hash = modelHash(model);
-  } else {
-    source = model instanceof Uint8Array ? model : encodeModel(model);
-    hash = hashBytes(source);
-  }
+  } else source = model instanceof Uint8Array ? model : encodeModel(model);
   const sessOpts: ort.InferenceSession.SessionOptions = {
     executionProviders: providerList(provider),
     graphOptimizationLevel: opts.optimization ?? 'all',
@@ -182,7 +172,7 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
     }
     throw new Error(`onnxruntime could not load the model: ${msg}`);
   }
-  return new ModelSession(session, provider, hash, tempDir);
+  return new ModelSession(session, provider, tempDir);
 }
 
 /** One-shot convenience: build a session, run it, release it. */

@@ -6,6 +6,7 @@
  */
 import type { Model, ShapeMap, Tensor, ValueInfo, ValueMeta } from '../onnx/types.js';
 import { tensor } from '../onnx/tensor.js';
+import { weightFree } from '../onnx/weight-free.js';
 import { createSession, type SessionOptions } from './session.js';
 
 /**
@@ -40,7 +41,8 @@ export async function probeShapes(
       extra.push({ name: o, dtype: 'float32', shape: null, untyped: true });
     }
   }
-  const probe: Model = { ...model, graph: { ...g, outputs: [...g.outputs, ...extra] } };
+  // Shapes do not depend on weight values: the probe's large weights are zeros made at run time.
+  const probe: Model = weightFree({ ...model, graph: { ...g, outputs: [...g.outputs, ...extra] } });
   const session = await createSession(probe, { ...opts, optimization: 'disabled' });
   const out = new Map<string, ValueMeta>();
   try {

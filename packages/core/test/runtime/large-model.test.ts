@@ -39,7 +39,6 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`external-data sessions (${NO_T5_TOKENIZER})
     const a = (await mem.run(feeds)).logits!.data as Float32Array;
     const b = (await file.run(feeds)).logits!.data as Float32Array;
     expect(Array.from(b)).toEqual(Array.from(a));
-    expect(file.hash).toBe(modelHash(f.graph));
     await mem.release();
     await file.release();
     expect(sessionDirs()).toBe(before);

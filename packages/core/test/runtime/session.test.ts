@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSession, emptyModel, GraphBuilder, SessionCache, encodeModel, f32, toNumbers, hashBytes, type Model } from '../../src/index.js';
+import { createSession, emptyModel, GraphBuilder, SessionCache, f32, toNumbers, modelHash, probeShapes, weightFree, type Model } from '../../src/index.js';
 
 function relu(scale: number): Model {
   const m = emptyModel(17, 'relu');
@@ -35,7 +35,7 @@ describe('sessions', () => {
     const cache = new SessionCache({}, 2);
     let builds = 0;
     const a = relu(2);
-    const ha = hashBytes(encodeModel(a));
+    const ha = modelHash(a);
     const build = () => {
       builds++;
       return a;
@@ -55,8 +55,36 @@ describe('sessions', () => {
     expect(builds).toBe(3);
     await cache.get(ha, 'b8', build);
     expect(builds).toBe(4);
-    expect(hashBytes(encodeModel(relu(3)))).not.toBe(ha);
+    expect(modelHash(relu(3))).not.toBe(ha);
     await cache.clear();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('probeShapes', () => {
+  it('gives every value its dims from a probe whose large weights are zeros made at run time', async () => {
+    const m = emptyModel(17, 'probe');
+    const b = new GraphBuilder(m.graph);
+    b.input('x', 'float32', ['n', 48]);
+    const w = 'w';
+    m.graph.initializers.set(
+      w,
+      f32(
+        [48, 40],
+        Array.from({ length: 48 * 40 }, (_, i) => i % 7),
+      ),
+    );
+    const y = b.op('MatMul', ['x', w]);
+    b.op('Reshape', [y, b.ints([-1, 8, 5])], {}, { output: 'z' });
+    b.output('z', 'float32', null);
+    const shapes = await probeShapes(m, {}, { x: [3, 48] });
+    expect(shapes.get(y)?.dims).toEqual([3, 40]);
+    expect(shapes.get('z')?.dims).toEqual([3, 8, 5]);
+    expect(shapes.get(w)?.dims).toEqual([48, 40]);
+    // The probe copy has the weight as a ConstantOfShape node; the model given is untouched.
+    const free = weightFree(m);
+    expect(free.graph.initializers.has(w)).toBe(false);
+    expect(free.graph.nodes[0]).toMatchObject({ opType: 'ConstantOfShape', outputs: [w] });
+    expect(m.graph.initializers.get(w)?.dims).toEqual([48, 40]);
   });
 });
