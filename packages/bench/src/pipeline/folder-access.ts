@@ -10,6 +10,7 @@ import {
   type RunOptions,
 } from '@crispr-bench/core';
 import type { ModelAccess } from './model-access.js';
+import { ScorePool } from './score-pool.js';
 
 export interface FolderAccessOptions {
   attribution: Pick<RunOptions, 'objective' | 'reduce' | 'kinds' | 'maxBatch' | 'memoryLimitMiB' | 'session'>;
@@ -20,19 +21,32 @@ export interface FolderAccessOptions {
   description?: string;
   /** transformers.js variant of the folder's ONNX files (default fp32). */
   variant?: string;
+  /**
+   * Worker threads for score() (ScorePool), each scoring on one intra-op thread; callers may then
+   * have that many score() calls in flight (scoreParallel). Default 1: in-process.
+   */
+  scoreWorkers?: number;
 }
 
 export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): ModelAccess {
   const attributor = new Attributor(attributionModel(folder), opts.attribution);
+  const batchSize = opts.scoreBatch ?? 16;
+  const workers = opts.scoreWorkers ?? 1;
+  let pool: ScorePool | undefined;
   return {
     id: folder.dir,
     kind: folder.kind,
     description: opts.description ?? `${folder.kind} model at ${folder.dir}`,
     sites: folder.sites,
+    scoreParallel: workers,
     async score(batch, masks) {
+      if (workers > 1) {
+        pool ??= new ScorePool(folder.dir, workers, { batchSize, ...(opts.variant ? { variant: opts.variant } : {}) });
+        return pool.score(batch, masks);
+      }
       const res = await scoreOptions(folder, batch, {
         ...(masks ? { masks } : {}),
-        batchSize: opts.scoreBatch ?? 16,
+        batchSize,
         ...(opts.provider ? { provider: opts.provider } : {}),
         ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}),
       });
@@ -41,6 +55,7 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
     encode: (prompt, candidate) => attributionExample(folder, prompt, candidate),
     attribute: (examples, onProgress) => attributor.run(examples, onProgress),
     async close() {
+      await pool?.close();
       await attributor.close();
       await releaseScoringSessions();
     },

@@ -7,6 +7,8 @@ export interface ModelAccess {
   kind: 'seq2seq' | 'decoder-only';
   description: string;
   sites: NeuronSite[];
+  /** How many score() calls may usefully run at once (workers scoring side by side); default 1. */
+  scoreParallel?: number;
   /** log P(candidate | prompt) for every candidate of every prompt, under optional masks. */
   score(batch: { prompt: string | number[]; candidates: (string | number[])[] }[], masks?: Record<string, Float32Array>): Promise<number[][]>;
   /** Token ids of prompt and candidate exactly as score() sees them (token-id arrays as given). */

@@ -17,7 +17,7 @@ export interface ScoreRequest {
 const sortKey = (p: string | number[]) => (typeof p === 'string' ? p : String.fromCharCode(...p.map((t) => t % 65536)));
 
 export async function scoreInChunks(
-  scorer: Pick<ModelAccess, 'score'>,
+  scorer: Pick<ModelAccess, 'score' | 'scoreParallel'>,
   requests: readonly ScoreRequest[],
   masks: Record<string, Float32Array> | undefined,
   onChunk: (done: number, total: number) => void = () => {},
@@ -25,16 +25,25 @@ export async function scoreInChunks(
   const keys = requests.map((r) => sortKey(r.prompt));
   const order = requests.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : a - b));
   const out = new Array<number[]>(requests.length);
-  for (let off = 0; off < order.length; off += SCORE_CHUNK) {
-    const part = order.slice(off, off + SCORE_CHUNK);
-    const lps = await scorer.score(
-      part.map((i) => requests[i]!),
-      masks,
-    );
-    part.forEach((i, r) => {
-      out[i] = lps[r]!;
-    });
-    onChunk(Math.min(off + SCORE_CHUNK, order.length), order.length);
-  }
+  const chunks: number[][] = [];
+  for (let off = 0; off < order.length; off += SCORE_CHUNK) chunks.push(order.slice(off, off + SCORE_CHUNK));
+  // As many chunks in flight as the scorer runs side by side (a pool of workers).
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    while (next < chunks.length) {
+      const part = chunks[next++]!;
+      const lps = await scorer.score(
+        part.map((i) => requests[i]!),
+        masks,
+      );
+      part.forEach((i, r) => {
+        out[i] = lps[r]!;
+      });
+      done += part.length;
+      onChunk(done, order.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(scorer.scoreParallel ?? 1, chunks.length)) }, lane));
   return out;
 }

@@ -32,6 +32,7 @@ import { ORGANISM_MODEL_DIR } from '../organism/task.js';
 import { attributeInstruction, checkSiteVectors } from '../pipeline/attribution-stage.js';
 import { hashFiles, modelFiles } from '../pipeline/fingerprint.js';
 import { folderAccess } from '../pipeline/folder-access.js';
+import { scoreWorkersFor } from '../pipeline/score-pool.js';
 import { contextLimit, fitPrompts, type ContextLimit } from '../pipeline/lengths.js';
 import { loadTask, sourceKind } from '../pipeline/load-task.js';
 import type { ModelAccess, Progress } from '../pipeline/model-access.js';
@@ -267,7 +268,13 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     progress.stage(`loading model '${label}'`);
     const folder = await loadModelFolder(dir, spec.variant ? { variant: spec.variant } : {});
     const hash = await hashFiles(dir, modelFiles(dir, folder.files));
-    const scorer = folderAccess(folder, { attribution: { session: { provider: cfg.provider } }, provider: cfg.provider, description });
+    const scorer = folderAccess(folder, {
+      attribution: { session: { provider: cfg.provider } },
+      provider: cfg.provider,
+      description,
+      scoreWorkers: scoreWorkersFor(folder, cfg.provider),
+      ...(spec.variant ? { variant: spec.variant } : {}),
+    });
     const ctx: ModelCtx = {
       label,
       folder,

@@ -23,6 +23,7 @@
  */
 import type { Model, Tensor } from '../onnx/types.js';
 import { GraphBuilder } from '../onnx/builder.js';
+import { removeDeadNodes } from '../onnx/graph.js';
 import { tensor } from '../onnx/tensor.js';
 import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
@@ -223,7 +224,8 @@ function appendTokenLogprobs(model: Model, where: string): Model {
     ? b.op('Squeeze', [picked, b.ints([1])], {}, { output: 'token_logprobs' })
     : b.op('Squeeze', [picked], { axes: [1] }, { output: 'token_logprobs' });
   g.outputs = [{ name: out, dtype: 'float32', shape: ['n'] }];
-  return model;
+  // The LM head over every position is dead now (onnxruntime would still run it).
+  return { ...model, graph: removeDeadNodes(g) };
 }
 
 /** The masked analysis graph plus the `token_logprobs` output (see appendTokenLogprobs). */

@@ -27,6 +27,7 @@ import {
 import { splitDevTest } from '@crispr-bench/datasets';
 import { makeDefaultModel } from '../../default-model/index.js';
 import { folderAccess } from '../../pipeline/folder-access.js';
+import { scoreWorkersFor } from '../../pipeline/score-pool.js';
 import { hashFiles, modelFiles } from '../../pipeline/fingerprint.js';
 import { contextLimit } from '../../pipeline/lengths.js';
 import { lockRunFolder } from '../../pipeline/lock.js';
@@ -190,6 +191,8 @@ export const runCommand: CliCommand = defineCommand({
           attribution: { objective, reduce, kinds, maxBatch, memoryLimitMiB, session: { provider } },
           provider,
           description,
+          scoreWorkers: scoreWorkersFor(folder, provider),
+          ...(v.variant ? { variant: v.variant } : {}),
         }),
         id: modelSpec === 'default' ? 'default' : modelSpec,
       };

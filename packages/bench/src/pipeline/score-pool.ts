@@ -1,0 +1,111 @@
+/**
+ * Scoring on worker threads. A small model's ops are too small for onnxruntime to split across
+ * cores (stories260K scores BBQ prompts as fast on one intra-op thread as on two), so a run that
+ * scores many chunks does better with one single-threaded scorer per core, each working on its own
+ * chunk. Every worker loads the folder itself and scores with scoreOptions, exactly as the main
+ * thread would; only the work is spread.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { initializerBytes, type ModelFolder } from '@crispr-bench/core';
+
+/** Models with at most this many bytes of weights score on a pool of workers by default. */
+export const POOL_MAX_WEIGHT_BYTES = 64 * 2 ** 20;
+
+/**
+ * Workers for `folder`'s bulk scoring: CRISPR_SCORE_WORKERS when set (1 turns the pool off), else
+ * one per core (at most 8) for a small model on the CPU, else 1 (in-process, onnxruntime's threads).
+ */
+export function scoreWorkersFor(folder: ModelFolder, provider: string | undefined): number {
+  const env = process.env.CRISPR_SCORE_WORKERS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`CRISPR_SCORE_WORKERS must be a positive integer, got '${env}'`);
+    return n;
+  }
+  if ((provider ?? 'cpu') !== 'cpu') return 1;
+  if (initializerBytes(folder.graph.graph) > POOL_MAX_WEIGHT_BYTES) return 1;
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+export interface ScorePoolOptions {
+  /** The folder's variant, as loaded on the main thread. */
+  variant?: string;
+  batchSize: number;
+}
+
+interface Task {
+  batch: { prompt: string | number[]; candidates: (string | number[])[] }[];
+  masks?: Record<string, Float32Array>;
+  resolve: (v: number[][]) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy?: Task;
+}
+
+export class ScorePool {
+  private slots: Slot[] = [];
+  private queue: Task[] = [];
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly size: number,
+    opts: ScorePoolOptions,
+  ) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./score-worker.mjs', import.meta.url), { workerData: { dir, variant: opts.variant, batchSize: opts.batchSize } });
+      const slot: Slot = { worker };
+      worker.on('message', (m: { result?: number[][]; error?: string }) => {
+        const task = slot.busy;
+        slot.busy = undefined;
+        if (task) {
+          if (m.error !== undefined) task.reject(new Error(m.error));
+          else task.resolve(m.result!);
+        }
+        this.dispatch();
+      });
+      const fail = (e: Error) => {
+        this.failure ??= new Error(`scoring worker for ${dir} failed: ${e.message}`);
+        slot.busy?.reject(this.failure);
+        slot.busy = undefined;
+        for (const t of this.queue.splice(0)) t.reject(this.failure);
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (code !== 0 && !this.closed) fail(new Error(`exited with code ${code}`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  score(batch: Task['batch'], masks?: Record<string, Float32Array>): Promise<number[][]> {
+    if (this.closed) return Promise.reject(new Error(`scoring pool for ${this.dir} is closed`));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, ...(masks ? { masks } : {}), resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy || !this.queue.length) continue;
+      const task = this.queue.shift()!;
+      slot.busy = task;
+      slot.worker.postMessage({ batch: task.batch, masks: task.masks });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.queue.splice(0);
+    for (const t of pending) t.reject(new Error('scoring pool closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots = [];
+  }
+}
