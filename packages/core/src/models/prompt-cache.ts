@@ -17,11 +17,12 @@ import { emptyPast, pastFor, rowsOf, type CacheGraph } from './cache.js';
 
 /**
  * Tokens per prompt pass; longer prompts run in segments (see promptCaches). Shorter segments share
- * more (on the test half of BBQ Religion, stories260K's tokens: 60% of them at 32, 69% at 64), but every pass
- * reads and writes its rows' whole cache again: on stories260K 128 scored fastest (64: 10% slower,
- * 192: 20%).
+ * more prefixes (on the test half of BBQ Religion, stories260K's tokens: 60% of them run at 32, 69%
+ * at 64) and skip more of causal attention's masked half, but every pass reads and writes its rows'
+ * whole cache again. Scoring that test half on two single-threaded workers: 64 fastest (about 130
+ * prompts/s), 32 and 48 within 10%, 128 20% slower.
  */
-export const PREFILL_SEGMENT = 128;
+export const PREFILL_SEGMENT = 64;
 
 /** Cached keys and values of the prompts run together (sharing prefixes), at most this many bytes. */
 export const PROMPT_BLOCK_BYTES = 256 * 2 ** 20;

@@ -70,7 +70,7 @@ export interface ScoreOptions {
    */
   shareEncoder?: boolean;
   /**
-   * Decoder-only with a cache graph: tokens per prompt pass (default PREFILL_SEGMENT, 128); longer
+   * Decoder-only with a cache graph: tokens per prompt pass (default PREFILL_SEGMENT, 64); longer
    * prompts run in segments, each on the cache of the ones before, which skips most of the masked
    * half of causal attention. Results agree to float rounding for any value.
    */
