@@ -3,6 +3,7 @@ import {
   Attributor,
   attributionExample,
   attributionModel,
+  encodeScoringRows,
   loadModelFolder,
   releaseScoringSessions,
   scoreOptions,
@@ -42,7 +43,11 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
     async score(batch, masks) {
       if (workers > 1) {
         pool ??= new ScorePool(folder.dir, workers, { batchSize, ...(opts.variant ? { variant: opts.variant } : {}) });
-        return pool.score(batch, masks);
+        return pool.score(
+          encodeScoringRows(folder, batch),
+          batch.map((it) => it.candidates.length),
+          masks,
+        );
       }
       const res = await scoreOptions(folder, batch, {
         ...(masks ? { masks } : {}),

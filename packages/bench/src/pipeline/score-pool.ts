@@ -2,12 +2,13 @@
  * Scoring on worker threads. A small model's ops are too small for onnxruntime to split across
  * cores (stories260K scores BBQ prompts as fast on one intra-op thread as on two), so a run that
  * scores many chunks does better with one single-threaded scorer per core, each working on its own
- * chunk. Every worker loads the folder itself and scores with scoreOptions, exactly as the main
- * thread would; only the work is spread.
+ * chunk. The main thread tokenises (its memo then serves every pass of a sweep, whichever worker
+ * takes a chunk); every worker loads the folder itself and scores the rows with scoreRows, exactly
+ * as the main thread would.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { initializerBytes, type ModelFolder } from '@crispr-bench/core';
+import { initializerBytes, type ModelFolder, type ScoringRow } from '@crispr-bench/core';
 
 /** Models with at most this many bytes of weights score on a pool of workers by default. */
 export const POOL_MAX_WEIGHT_BYTES = 64 * 2 ** 20;
@@ -35,7 +36,9 @@ export interface ScorePoolOptions {
 }
 
 interface Task {
-  batch: { prompt: string | number[]; candidates: (string | number[])[] }[];
+  rows: ScoringRow[];
+  /** Candidates per item. */
+  candidates: number[];
   masks?: Record<string, Float32Array>;
   resolve: (v: number[][]) => void;
   reject: (e: Error) => void;
@@ -83,11 +86,12 @@ export class ScorePool {
     }
   }
 
-  score(batch: Task['batch'], masks?: Record<string, Float32Array>): Promise<number[][]> {
+  /** log P of every candidate (rows from encodeScoringRows), item by item. */
+  score(rows: ScoringRow[], candidates: number[], masks?: Record<string, Float32Array>): Promise<number[][]> {
     if (this.closed) return Promise.reject(new Error(`scoring pool for ${this.dir} is closed`));
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.queue.push({ batch, ...(masks ? { masks } : {}), resolve, reject });
+      this.queue.push({ rows, candidates, ...(masks ? { masks } : {}), resolve, reject });
       this.dispatch();
     });
   }
@@ -97,7 +101,7 @@ export class ScorePool {
       if (slot.busy || !this.queue.length) continue;
       const task = this.queue.shift()!;
       slot.busy = task;
-      slot.worker.postMessage({ batch: task.batch, masks: task.masks });
+      slot.worker.postMessage({ rows: task.rows, candidates: task.candidates, masks: task.masks });
     }
   }
 

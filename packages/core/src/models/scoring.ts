@@ -320,7 +320,24 @@ const int64 = (dims: number[], values: number[]): Tensor => tensor('int64', dims
  * Rows run in batches of `batchSize` (longest first) under one mask set.
  */
 export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreItem[], opts: ScoreOptions = {}): Promise<CandidateScore[][]> {
-  const rows = encodeScoringRows(folder, batch, opts);
+  return scoreRows(
+    folder,
+    encodeScoringRows(folder, batch, opts),
+    batch.map((it) => it.candidates.length),
+    opts,
+  );
+}
+
+/**
+ * scoreOptions on rows already encoded (encodeScoringRows): `candidates[i]` is item i's number of
+ * candidates. Lets a caller tokenise once (with its memo) and score elsewhere (a worker thread).
+ */
+export async function scoreRows(
+  folder: ModelFolder,
+  rows: ScoringRow[],
+  candidates: readonly number[],
+  opts: Omit<ScoreOptions, 'appendEos'> = {},
+): Promise<CandidateScore[][]> {
   const masks = maskFeeds(folder.sites, opts.masks ?? {});
   const batchSize = opts.batchSize ?? 16;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`scoreOptions: batchSize must be a positive integer, got ${batchSize}`);
@@ -329,7 +346,7 @@ export async function scoreOptions(folder: ModelFolder, batch: readonly ScoreIte
     ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}),
   };
   const cache = cacheFor(sessOpts);
-  const results: CandidateScore[][] = batch.map((it) => new Array<CandidateScore>(it.candidates.length));
+  const results: CandidateScore[][] = candidates.map((n) => new Array<CandidateScore>(n));
   const record = (chunk: ScoringRow[], lp: Float32Array) => {
     let at = 0;
     for (const r of chunk) {
