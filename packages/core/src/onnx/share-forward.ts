@@ -13,8 +13,9 @@
  * it (`batchMajor`, from specialize's probes) are gathered; a prompt-side value of another layout
  * stays in the row graph, computed from gathered inputs.
  */
-import type { Graph, Model, Node, ValueInfo } from './types.js';
+import type { Graph, Model, Node } from './types.js';
 import { removeDeadNodes, subgraphsOf } from './graph.js';
+import { gatherToRows, promptInputs, promptSide } from './share-rows.js';
 
 export interface ShareForwardOptions {
   /** Inputs with the prompt on axis 0, fed once per prompt after the rewrite. */
@@ -45,8 +46,9 @@ export function shareForward(rows: Model, source: Model, opts: ShareForwardOptio
     if (!rg.inputs.some((i) => i.name === s)) throw new Error(`shareForward: '${s}' is not an input of graph '${rg.name}'`);
     if (!sg.inputs.some((i) => i.name === s)) throw new Error(`shareForward: '${s}' is not an input of graph '${sg.name}'`);
   }
-  const promptData = promptSideData(sg, opts);
   const sharedSet = new Set(opts.shared);
+  const promptData = new Set<string>();
+  for (const [v, k] of promptSide(sg, opts.shared, opts.broadcast)) if (k === 'data' && !sharedSet.has(v)) promptData.add(v);
 
   // Row-graph nodes whose every output is a prompt-side value of the source: computed per prompt.
   const removed = rg.nodes.map((n) => !subgraphsOf(n).length && n.outputs.some((o) => o) && n.outputs.every((o) => !o || promptData.has(o)));
@@ -111,43 +113,13 @@ export function shareForward(rows: Model, source: Model, opts: ShareForwardOptio
     inputs: n.inputs.map((v) => rename.get(v) ?? (own(v) ? v : PREFIX + v)),
     outputs: n.outputs.map((v) => (own(v) ? v : PREFIX + v)),
   }));
-  const gathers: Node[] = gathered.map((v) => ({
-    name: `share_forward/${v}`,
-    opType: 'Gather',
-    domain: '',
-    inputs: [v, opts.index],
-    outputs: [`${v}/rows`],
-    attributes: { axis: { type: 'int', value: 0 } },
-  }));
-  const inputs: ValueInfo[] = rg.inputs.map((i) => (sharedSet.has(i.name) && i.shape ? { ...i, shape: ['prompts', ...i.shape.slice(1)] } : i));
-  inputs.push({ name: opts.index, dtype: 'int64', shape: ['rows'] });
+  const gathers = gathered.map((v) => gatherToRows(v, opts.index, 'share_forward'));
   const graph: Graph = removeDeadNodes({
     ...rg,
     nodes: [...promptNodes, ...gathers, ...kept],
-    inputs,
+    inputs: promptInputs(rg, opts.shared, opts.index),
     initializers,
     valueInfo: rg.valueInfo.filter((v) => !removedValues.has(v.name)),
   });
   return { model: { ...rows, graph }, gathered, removedNodes };
-}
-
-/** Values of the source computed from the shared inputs, constants and broadcast inputs alone (not shape arithmetic). */
-function promptSideData(g: Graph, opts: ShareForwardOptions): Set<string> {
-  const kind = new Map<string, 'data' | 'meta'>(opts.shared.map((s) => [s, 'data']));
-  const fixed = new Set<string>([...g.initializers.keys(), ...(opts.broadcast ?? [])]);
-  for (const n of g.nodes) {
-    const ins = n.inputs.filter((i) => i);
-    if (subgraphsOf(n).length) continue;
-    if (n.opType === 'Constant' || ins.every((i) => fixed.has(i))) {
-      n.outputs.forEach((o) => o && fixed.add(o));
-      continue;
-    }
-    if (!ins.every((i) => kind.has(i) || fixed.has(i))) continue;
-    const side = ins.filter((i) => kind.has(i));
-    const out = n.opType === 'Shape' || n.opType === 'Size' || side.every((i) => kind.get(i) === 'meta') ? 'meta' : 'data';
-    for (const o of n.outputs) if (o) kind.set(o, out);
-  }
-  const data = new Set<string>();
-  for (const [v, k] of kind) if (k === 'data' && !opts.shared.includes(v)) data.add(v);
-  return data;
 }

@@ -12,7 +12,7 @@
  * the row side unchanged: they must not depend on the batch. checkShareRows verifies that by
  * probing: every row-side value must keep the dims it has without sharing.
  */
-import type { Graph, Model, Node, ShapeProbe, Tensor } from './types.js';
+import type { Graph, Model, Node, ShapeProbe, Tensor, ValueInfo } from './types.js';
 import { subgraphsOf, outerReads } from './graph.js';
 
 export interface ShareRowsOptions {
@@ -34,49 +34,61 @@ export interface SharedRowsModel {
 
 const SHAPE_OPS = new Set(['Shape', 'Size']);
 
-/** The rewritten model, or null when no node depends on the shared inputs alone. */
-export function shareRows(model: Model, opts: ShareRowsOptions): SharedRowsModel | null {
-  const g = model.graph;
-  for (const s of opts.shared) if (!g.inputs.some((i) => i.name === s)) throw new Error(`shareRows: '${s}' is not an input of graph '${g.name}'`);
-  // kind: 'data' (prompt-side, batch on axis 0) or 'meta' (prompt-side shape arithmetic).
-  const kind = new Map<string, 'data' | 'meta'>(opts.shared.map((s) => [s, 'data']));
-  const constant = new Set<string>(g.initializers.keys());
-  let promptNodes = 0;
+/**
+ * The prompt side of `g`: every value computed from the `shared` inputs and constants alone
+ * ('data': batch on axis 0, computed per prompt) or from their shapes ('meta': shape arithmetic).
+ * `fixed` names inputs without a batch axis that the prompt side may read (site masks). Nodes with
+ * subgraphs stay on the row side.
+ */
+export function promptSide(g: Graph, shared: readonly string[], fixed: readonly string[] = []): Map<string, 'data' | 'meta'> {
+  const kind = new Map<string, 'data' | 'meta'>(shared.map((s) => [s, 'data']));
+  const constant = new Set<string>([...g.initializers.keys(), ...fixed]);
   for (const n of g.nodes) {
-    const ins = n.inputs.filter((i) => i);
-    if (subgraphsOf(n).length || n.opType === 'Constant') {
-      if (n.opType === 'Constant') n.outputs.forEach((o) => constant.add(o));
+    if (subgraphsOf(n).length) continue;
+    if (n.opType === 'Constant') {
+      n.outputs.forEach((o) => constant.add(o));
       continue;
     }
-    if (!ins.length) continue;
+    const ins = n.inputs.filter((i) => i);
     const sideInputs = ins.filter((i) => kind.has(i));
     if (!sideInputs.length) {
-      if (ins.every((i) => constant.has(i))) n.outputs.forEach((o) => constant.add(o));
+      if (ins.length && ins.every((i) => constant.has(i))) n.outputs.forEach((o) => constant.add(o));
       continue;
     }
     if (!ins.every((i) => kind.has(i) || constant.has(i))) continue; // reads the row side: a frontier node
     const out = SHAPE_OPS.has(n.opType) || sideInputs.every((i) => kind.get(i) === 'meta') ? 'meta' : 'data';
     for (const o of n.outputs) if (o) kind.set(o, out);
-    if (out === 'data') promptNodes++;
   }
-  if (!promptNodes) return null;
+  return kind;
+}
+
+/** Gather of prompt-side value `v` to rows (axis 0, by the int64 `index` input), named `${v}/rows`. */
+export function gatherToRows(v: string, index: string, prefix: string): Node {
+  return { name: `${prefix}/${v}`, opType: 'Gather', domain: '', inputs: [v, index], outputs: [`${v}/rows`], attributes: { axis: { type: 'int', value: 0 } } };
+}
+
+/** The graph inputs with the shared ones declared per prompt, and the index input [rows] added. */
+export function promptInputs(g: Graph, shared: readonly string[], index: string): ValueInfo[] {
+  const inputs = g.inputs.map((i) => (shared.includes(i.name) && i.shape ? { ...i, shape: ['prompts', ...i.shape.slice(1)] } : i));
+  inputs.push({ name: index, dtype: 'int64', shape: ['rows'] });
+  return inputs;
+}
+
+/** The rewritten model, or null when no node depends on the shared inputs alone. */
+export function shareRows(model: Model, opts: ShareRowsOptions): SharedRowsModel | null {
+  const g = model.graph;
+  for (const s of opts.shared) if (!g.inputs.some((i) => i.name === s)) throw new Error(`shareRows: '${s}' is not an input of graph '${g.name}'`);
+  const kind = promptSide(g, opts.shared);
   const isPromptNode = (n: Node) => n.outputs.some((o) => o && kind.has(o));
+  const promptNodes = g.nodes.filter((n) => n.outputs.some((o) => o && kind.get(o) === 'data')).length;
+  if (!promptNodes) return null;
   // A prompt-side value read by a subgraph or returned as a graph output cannot be gathered in place.
   for (const n of g.nodes) for (const sg of subgraphsOf(n)) for (const r of outerReads(sg)) if (kind.get(r) === 'data') return null;
   if (g.outputs.some((o) => kind.get(o.name) === 'data')) return null;
 
-  const gatheredName = (v: string) => `${v}/rows`;
   const gathered = new Set<string>();
   const nodes: Node[] = [];
   const insertAfter = new Map<string, Node>();
-  const gatherNode = (v: string): Node => ({
-    name: `share_rows/${v}`,
-    opType: 'Gather',
-    domain: '',
-    inputs: [v, opts.index],
-    outputs: [gatheredName(v)],
-    attributes: { axis: { type: 'int', value: 0 } },
-  });
   const copies = g.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
   for (const n of copies) {
     if (isPromptNode(n)) continue;
@@ -84,9 +96,9 @@ export function shareRows(model: Model, opts: ShareRowsOptions): SharedRowsModel
       if (!i || kind.get(i) !== 'data') return i;
       if (!gathered.has(i)) {
         gathered.add(i);
-        insertAfter.set(i, gatherNode(i));
+        insertAfter.set(i, gatherToRows(i, opts.index, 'share_rows'));
       }
-      return gatheredName(i);
+      return `${i}/rows`;
     });
   }
   // Gathers of shared inputs go first; the others right after their value's producer.
@@ -95,9 +107,7 @@ export function shareRows(model: Model, opts: ShareRowsOptions): SharedRowsModel
     nodes.push(n);
     for (const o of n.outputs) if (o && insertAfter.has(o)) nodes.push(insertAfter.get(o)!);
   }
-  const inputs = g.inputs.map((i) => (opts.shared.includes(i.name) && i.shape ? { ...i, shape: ['prompts', ...i.shape.slice(1)] } : i));
-  inputs.push({ name: opts.index, dtype: 'int64', shape: ['rows'] });
-  const graph: Graph = { ...g, nodes, inputs, valueInfo: g.valueInfo.filter((v) => !kind.has(v.name)) };
+  const graph: Graph = { ...g, nodes, inputs: promptInputs(g, opts.shared, opts.index), valueInfo: g.valueInfo.filter((v) => !kind.has(v.name)) };
   return { model: { ...model, graph }, gathered: [...gathered], promptNodes, promptValues: new Set(kind.keys()) };
 }
 
