@@ -95,7 +95,6 @@ export function exampleLengths(model: Pick<AttributionModel, 'kind' | 'cache'>, 
  * batch's distinct prompts and that input maps each row to its prompt (fillers to the first).
  */
 export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[], promptIndex?: string): Record<string, Tensor> {
-  if (promptIndex && model.kind === 'seq2seq') return sharedPromptFeeds(model, bucket, examples, promptIndex);
   const { batch: B, inputLength: P, targetLength: T } = bucket;
   const ids = new BigInt64Array(B * P);
   const attn = new BigInt64Array(B * P);
@@ -145,55 +144,47 @@ export function buildFeeds(model: AttributionModel, bucket: AttributionBucket, e
     labels: { dtype: 'int64', dims: [B, T], data: labels },
     label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
   };
-  if (model.kind === 'seq2seq') feeds.decoder_input_ids = { dtype: 'int64', dims: [B, T], data: dec };
-  else {
+  if (model.kind === 'seq2seq') {
+    feeds.decoder_input_ids = { dtype: 'int64', dims: [B, T], data: dec };
+    if (promptIndex) Object.assign(feeds, sharedPromptInputs(bucket, examples, promptIndex));
+  } else {
     feeds.token_mask = { dtype: 'float32', dims: [B, P], data: tokenMask };
     feeds.target_index = { dtype: 'int64', dims: [B, T], data: targetIndex };
   }
   return feeds;
 }
 
-function sharedPromptFeeds(model: AttributionModel, bucket: AttributionBucket, examples: AttributionExample[], promptIndex: string): Record<string, Tensor> {
-  const { batch: B, inputLength: P, targetLength: T } = bucket;
+/** The batch's distinct prompts as input_ids and attention_mask [prompts, P], and each row's prompt (fillers: the first). */
+function sharedPromptInputs(bucket: AttributionBucket, examples: AttributionExample[], promptIndex: string): Record<string, Tensor> {
+  const { batch: B, inputLength: P } = bucket;
   const prompts = new Map<string, number>();
   const rowPrompt = new BigInt64Array(B);
+  const ids: bigint[] = [];
+  const attn: bigint[] = [];
   examples.forEach((ex, r) => {
     const key = ex.promptIds.join(',');
-    if (!prompts.has(key)) prompts.set(key, prompts.size);
-    rowPrompt[r] = BigInt(prompts.get(key)!);
+    let q = prompts.get(key);
+    if (q === undefined) {
+      prompts.set(key, (q = prompts.size));
+      for (let i = 0; i < P; i++) {
+        ids.push(i < ex.promptIds.length ? BigInt(ex.promptIds[i]!) : 0n);
+        attn.push(i < ex.promptIds.length ? 1n : 0n);
+      }
+    }
+    rowPrompt[r] = BigInt(q);
   });
+  if (!prompts.size) {
+    // A batch of fillers only still has a prompt that attends to one token.
+    for (let i = 0; i < P; i++) {
+      ids.push(0n);
+      attn.push(i === 0 ? 1n : 0n);
+    }
+  }
   const Q = Math.max(1, prompts.size);
-  const ids = new BigInt64Array(Q * P);
-  const attn = new BigInt64Array(Q * P);
-  attn[0] = 1n; // a batch of fillers only still has a prompt that attends to one token
-  const firstRow = new Map<number, number>();
-  examples.forEach((ex, r) => {
-    const q = Number(rowPrompt[r]);
-    if (firstRow.has(q)) return;
-    firstRow.set(q, r);
-    ex.promptIds.forEach((t, i) => {
-      ids[q * P + i] = BigInt(t);
-      attn[q * P + i] = 1n;
-    });
-  });
-  const labels = new BigInt64Array(B * T);
-  const labelMask = new Float32Array(B * T);
-  const dec = new BigInt64Array(B * T);
-  const start = BigInt(model.decoderStartTokenId ?? 0);
-  examples.forEach((ex, r) => {
-    ex.targetIds.forEach((t, k) => {
-      labels[r * T + k] = BigInt(t);
-      labelMask[r * T + k] = 1;
-      dec[r * T + k] = k === 0 ? start : BigInt(ex.targetIds[k - 1]!);
-    });
-  });
   return {
-    input_ids: { dtype: 'int64', dims: [Q, P], data: ids },
-    attention_mask: { dtype: 'int64', dims: [Q, P], data: attn },
+    input_ids: { dtype: 'int64', dims: [Q, P], data: BigInt64Array.from(ids) },
+    attention_mask: { dtype: 'int64', dims: [Q, P], data: BigInt64Array.from(attn) },
     [promptIndex]: { dtype: 'int64', dims: [B], data: rowPrompt },
-    decoder_input_ids: { dtype: 'int64', dims: [B, T], data: dec },
-    labels: { dtype: 'int64', dims: [B, T], data: labels },
-    label_mask: { dtype: 'float32', dims: [B, T], data: labelMask },
   };
 }
 
