@@ -106,9 +106,10 @@ export function emptyPast(c: CacheGraph, batch: number): Record<string, Tensor> 
 
 /**
  * Past feeds for rows that each continue one cached prompt: row r reads row `rows[r]` of the
- * present tensors of a prompt pass (`present` [prompts, heads, P, head_dim] per layer).
+ * present tensors of a prompt pass (`present` [prompts, heads, P, head_dim] per layer, or the
+ * row blocks of several passes, one after the other).
  */
-export function pastFor(c: CacheGraph, present: Record<string, Tensor>, rows: number[]): Record<string, Tensor> {
+export function pastFor(c: CacheGraph, present: Record<string, Tensor | Tensor[]>, rows: number[]): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const l of c.layers) {
     out[l.key] = rowsOf(present[l.presentKey]!, rows);
@@ -117,13 +118,23 @@ export function pastFor(c: CacheGraph, present: Record<string, Tensor>, rows: nu
   return out;
 }
 
-/** Rows `rows` of a [batch, ...] float tensor, in that order (rows may repeat); the tensor itself when that is every row in order. */
-export function rowsOf(t: Tensor, rows: number[]): Tensor {
-  if (rows.length === t.dims[0] && rows.every((r, i) => r === i)) return t;
-  const [, ...rest] = t.dims;
+/**
+ * Rows `rows` of a [batch, ...] float tensor, or of row blocks taken one after the other, in that
+ * order (rows may repeat); the tensor itself when that is every row of one tensor in order.
+ */
+export function rowsOf(t: Tensor | Tensor[], rows: number[]): Tensor {
+  const blocks = Array.isArray(t) ? t : [t];
+  const one = blocks.length === 1 ? blocks[0]! : undefined;
+  if (one && rows.length === one.dims[0] && rows.every((r, i) => r === i)) return one;
+  const [, ...rest] = blocks[0]!.dims;
   const size = rest.reduce((a, d) => a * d, 1);
-  const src = t.data as Float32Array;
+  // Block of each row index.
+  const where: [Float32Array, number][] = [];
+  for (const b of blocks) for (let r = 0; r < b.dims[0]!; r++) where.push([b.data as Float32Array, r]);
   const data = new Float32Array(rows.length * size);
-  rows.forEach((p, r) => data.set(src.subarray(p * size, (p + 1) * size), r * size));
+  rows.forEach((p, r) => {
+    const [src, at] = where[p]!;
+    data.set(src.subarray(at * size, (at + 1) * size), r * size);
+  });
   return { dtype: 'float32', dims: [rows.length, ...rest], data };
 }

@@ -83,19 +83,6 @@ function compareTokens(a: readonly number[], b: readonly number[]): number {
   return a.length - b.length;
 }
 
-/** Rows of several [rows, ...] tensors one after the other. */
-function concatRows(parts: Tensor[]): Tensor {
-  if (parts.length === 1) return parts[0]!;
-  const rows = parts.reduce((a, t) => a + t.dims[0]!, 0);
-  const data = new Float32Array(parts.reduce((a, t) => a + (t.data as Float32Array).length, 0));
-  let at = 0;
-  for (const t of parts) {
-    data.set(t.data as Float32Array, at);
-    at += (t.data as Float32Array).length;
-  }
-  return { dtype: 'float32', dims: [rows, ...parts[0]!.dims.slice(1)], data };
-}
-
 /**
  * Runs `prompts` (token ids; an empty one is allowed), at most `maxRows` rows per ORT run.
  * Prompts sorted by their tokens run together in blocks of at most PROMPT_BLOCK_BYTES of cache
@@ -135,7 +122,8 @@ export async function* promptCaches(
       longest = len;
     }
     const blockPrompts = block.map((i) => prompts[i]!);
-    let prev: Record<string, Tensor> = {};
+    // The segment before: its runs' present tensors, row blocks one after the other.
+    let prev: Record<string, Tensor[]> = {};
     for (const seg of segmentPlan(blockPrompts, segment)) {
       const w = Math.max(...seg.rows.map((r) => r.tokens.length));
       const s0 = seg.start;
@@ -168,7 +156,7 @@ export async function* promptCaches(
           ),
         );
       }
-      const present = Object.fromEntries(presentNames.map((name) => [name, concatRows(parts.map((p) => p[name]!))]));
+      const present = Object.fromEntries(presentNames.map((name) => [name, parts.map((p) => p[name]!)]));
       if (seg.ends.length) {
         const width = s0 + w;
         const mask = new BigInt64Array(seg.ends.length * width);
