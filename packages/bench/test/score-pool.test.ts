@@ -55,7 +55,7 @@ describe('scoring pool', () => {
     await expect(pooled.score(requests.slice(0, 1))).rejects.toThrow(/closed/);
   });
 
-  it('uses workers for small models on the CPU unless CRISPR_SCORE_WORKERS says otherwise', () => {
+  it('uses workers for small models on the CPU unless CRISPR_SCORE_WORKERS says otherwise, never for another provider', () => {
     const saved = process.env.CRISPR_SCORE_WORKERS;
     try {
       delete process.env.CRISPR_SCORE_WORKERS;
@@ -74,6 +74,8 @@ describe('scoring pool', () => {
       expect(scoreWorkersFor(big, 'cpu')).toBe(1);
       process.env.CRISPR_SCORE_WORKERS = '3';
       expect(scoreWorkersFor(big, 'cpu')).toBe(3);
+      // Workers score on the CPU: a GPU run stays in-process whatever the variable says.
+      expect(scoreWorkersFor(big, 'cuda')).toBe(1);
       process.env.CRISPR_SCORE_WORKERS = 'two';
       expect(() => scoreWorkersFor(folder, 'cpu')).toThrow(/CRISPR_SCORE_WORKERS must be a positive integer, got 'two'/);
     } finally {

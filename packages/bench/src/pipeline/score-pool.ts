@@ -14,17 +14,16 @@ import { initializerBytes, type ModelFolder, type ScoringRow } from '@crispr-ben
 export const POOL_MAX_WEIGHT_BYTES = 64 * 2 ** 20;
 
 /**
- * Workers for `folder`'s bulk scoring: CRISPR_SCORE_WORKERS when set (1 turns the pool off), else
- * one per core (at most 8) for a small model on the CPU, else 1 (in-process, onnxruntime's threads).
+ * Workers for `folder`'s bulk scoring. Workers score on the CPU, so another provider always gets 1
+ * (in-process). On the CPU: CRISPR_SCORE_WORKERS when set (1 turns the pool off), else one per
+ * core (at most 8) for a small model, else 1 (in-process, onnxruntime's threads).
  */
 export function scoreWorkersFor(folder: ModelFolder, provider: string | undefined): number {
   const env = process.env.CRISPR_SCORE_WORKERS;
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`CRISPR_SCORE_WORKERS must be a positive integer, got '${env}'`);
-    return n;
-  }
+  const n = env !== undefined && env !== '' ? Number(env) : undefined;
+  if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new Error(`CRISPR_SCORE_WORKERS must be a positive integer, got '${env}'`);
   if ((provider ?? 'cpu') !== 'cpu') return 1;
+  if (n !== undefined) return n;
   if (initializerBytes(folder.graph.graph) > POOL_MAX_WEIGHT_BYTES) return 1;
   return Math.max(1, Math.min(8, availableParallelism()));
 }
