@@ -30,7 +30,7 @@ import { probeShapes } from '../runtime/shape-probe.js';
 import { buildGradientGraph } from '../autodiff/engine.js';
 import { shareForward } from '../onnx/share-forward.js';
 import { reduceOp, unsqueeze } from '../autodiff/emit.js';
-import { targetLogprob } from './objective.js';
+import { logitsGradient, targetLogprobParts } from './objective.js';
 import { defaultOpset } from '../onnx/types.js';
 import { addSiteMasks } from '../models/masks.js';
 import { gatherTargetLogits } from '../models/head.js';
@@ -94,15 +94,19 @@ export async function buildAttributionGraph(
   }
 
   // Objective: masked sum of the target tokens' log-probabilities.
-  const logprob = targetLogprob(b, targetLogits, 'labels', 'label_mask', opset, 'attr/logprob');
+  const lp = targetLogprobParts(b, targetLogits, 'labels', 'label_mask', opset, 'attr/logprob');
+  const logprob = lp.logprob;
   const objective =
     objectiveKind === 'prob' ? b.op('Exp', [logprob], {}, { output: 'attr/objective' }) : b.op('Identity', [logprob], {}, { output: 'attr/objective' });
-  const total = b.op('ReduceSum', [objective, b.ints([0])], { keepdims: 0 }, { output: 'attr/total' });
-  // The scalar total is an output too, so that specialisation's dead-node pass keeps it.
+  // The backward starts at the logits with their gradient in closed form (logitsGradient), not at
+  // the objective through the vocabulary-wide softmax.
+  const logitsGrad = logitsGradient(b, lp, 'labels', 'label_mask', opset, objectiveKind === 'prob' ? objective : undefined);
+  // Outputs keep what specialisation's dead-node pass must not drop. Shapes undeclared: the
+  // objective also feeds logitsGradient, and the batch probes run it at 1 and 2 rows.
   g.outputs = [
-    { name: objective, dtype: 'float32', shape: [B] },
-    { name: logprob, dtype: 'float32', shape: [B] },
-    { name: total, dtype: 'float32', shape: [] },
+    { name: objective, dtype: 'float32', shape: null },
+    { name: logprob, dtype: 'float32', shape: null },
+    { name: logitsGrad, dtype: 'float32', shape: null },
   ];
 
   const inputDims: Record<string, number[]> = { input_ids: [B, P], attention_mask: [B, P], labels: [B, T], label_mask: [B, T] };
@@ -122,7 +126,7 @@ export async function buildAttributionGraph(
   const maskNames = new Set(masked.maskInputs.values());
   const spec = await specialize(model, inputDims, probeShapes, { batchInputs: Object.keys(inputDims).filter((n) => !maskNames.has(n)) });
   const hNames = sites.map((s) => masked.maskedOutputs.get(s.name)!);
-  const grad = await buildGradientGraph(spec.model, { objective: total, wrt: hNames, shapes: spec.shapes });
+  const grad = await buildGradientGraph(spec.model, { objective: targetLogits, seed: logitsGrad, wrt: hNames, shapes: spec.shapes });
   const out = grad.model;
   // The gradient graph keeps the forward outputs; attribution outputs are added below.
   out.graph.outputs = out.graph.outputs.filter((o) => o.name === objective || o.name === logprob);

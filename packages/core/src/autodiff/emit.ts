@@ -12,10 +12,12 @@ export function reduceOp(
   axes: number[],
   keepdims: boolean,
   opset: number,
+  output?: string,
 ): string {
   const inputAxes = op === 'ReduceSum' ? opset >= 13 : opset >= 18;
-  if (inputAxes) return b.op(op, [x, b.ints(axes, 'axes')], { keepdims: keepdims ? 1 : 0 });
-  return b.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 });
+  const named = output ? { output } : {};
+  if (inputAxes) return b.op(op, [x, b.ints(axes, 'axes')], { keepdims: keepdims ? 1 : 0 }, named);
+  return b.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 }, named);
 }
 
 export function unsqueeze(b: GraphBuilder, x: string, axes: number[], opset: number): string {
