@@ -274,19 +274,28 @@ const DECODER_SHARE: ShareRowsOptions = { shared: ['encoder_hidden_states', 'enc
 function sharedDecoderGraph(folder: ModelFolder, decoder: ScoringGraph): Promise<ScoringGraph | null> {
   const fg = folderGraphs(folder);
   fg.sharedDecoder ??= (async () => {
-    const shared = shareRows(decoder.model, DECODER_SHARE);
+    // Site masks have no batch axis: a masked cross-attention projection stays on the prompt side.
+    const masks = folder.parts?.decoderSites.map((s) => `mask.${s.name}`) ?? [];
+    const opts: ShareRowsOptions = { ...DECODER_SHARE, broadcast: masks.filter((m) => decoder.model.graph.inputs.some((i) => i.name === m)) };
+    const shared = shareRows(decoder.model, opts);
     if (!shared) return null;
     const d = Number(folder.config.d_model ?? folder.config.hidden_size);
     if (!Number.isInteger(d) || d < 1) return null;
     const dims = { decoder_input_ids: [2, 2], encoder_hidden_states: [2, 3, d], encoder_attention_mask: [2, 3], target_index: [2], target_ids: [2] };
     try {
-      await checkShareRows(decoder.model, shared, DECODER_SHARE, dims, probeShapes);
+      await checkShareRows(decoder.model, shared, opts, dims, probeShapes);
     } catch {
       return null;
     }
     return scoringGraph(shared.model);
   })();
   return fg.sharedDecoder;
+}
+
+/** The masked decoder that seq2seq scoring runs with cross-attention keys and values per prompt; null where its rows carry their prompt's states. */
+export async function sharedScoringDecoder(folder: ModelFolder): Promise<Model | null> {
+  if (folder.kind !== 'seq2seq' || !folder.parts) return null;
+  return (await sharedDecoderGraph(folder, splitGraphs(folder, folder.parts).decoder))?.model ?? null;
 }
 
 /** Decoder-only with a cache graph: the prompt pass (present keys/values) and the candidate pass. */

@@ -20,6 +20,8 @@ export interface ShareRowsOptions {
   shared: string[];
   /** Name of the new int64 input [rows]: the prompt index of each row. */
   index: string;
+  /** Inputs without a batch axis that the prompt side may read (site masks). */
+  broadcast?: string[];
 }
 
 export interface SharedRowsModel {
@@ -78,7 +80,7 @@ export function promptInputs(g: Graph, shared: readonly string[], index: string)
 export function shareRows(model: Model, opts: ShareRowsOptions): SharedRowsModel | null {
   const g = model.graph;
   for (const s of opts.shared) if (!g.inputs.some((i) => i.name === s)) throw new Error(`shareRows: '${s}' is not an input of graph '${g.name}'`);
-  const kind = promptSide(g, opts.shared);
+  const kind = promptSide(g, opts.shared, opts.broadcast);
   const isPromptNode = (n: Node) => n.outputs.some((o) => o && kind.has(o));
   const promptNodes = g.nodes.filter((n) => n.outputs.some((o) => o && kind.get(o) === 'data')).length;
   if (!promptNodes) return null;

@@ -5,7 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoModelForCausalLM, AutoModelForSeq2SeqLM, Tensor as HfTensor, env } from '@huggingface/transformers';
 import { loadModelFolder, type ModelFolder } from '../../src/models/folder.js';
-import { encodeScoringRows, releaseScoringSessions, scoreOptions, type CandidateScore, type ScoreItem } from '../../src/models/scoring.js';
+import {
+  encodeScoringRows,
+  releaseScoringSessions,
+  scoreOptions,
+  sharedScoringDecoder,
+  type CandidateScore,
+  type ScoreItem,
+} from '../../src/models/scoring.js';
 import { onesMasks, pruningMasks } from '../../src/models/masks.js';
 import { CACHE_GRAPH_FILE, cacheGraph } from '../../src/models/cache.js';
 import { cpSync, rmSync } from 'node:fs';
@@ -256,6 +263,14 @@ describe.skipIf(!HAVE_T5_TOKENIZER)(`option scoring: T5-style seq2seq (${HAVE_T5
       const shared = await scoreOptions(folder, items, { batchSize, masks });
       expect(maxAbsDiff(flatTokenLogprobs(shared), flatTokenLogprobs(merged))).toBeLessThan(1e-5);
     }
+    // The candidate rows share their prompt's cross-attention keys and values, masked per prompt:
+    // no site mask of a cross-attention projection multiplies a value gathered to rows.
+    const dec = await sharedScoringDecoder(folder);
+    expect(dec).not.toBeNull();
+    const crossMasks = new Set(folder.parts!.decoderSites.filter((s) => s.kind === 'cross_k' || s.kind === 'cross_v').map((s) => `mask.${s.name}`));
+    const maskProducts = dec!.graph.nodes.filter((n) => n.inputs.some((i) => crossMasks.has(i)));
+    expect(maskProducts.length).toBe(crossMasks.size);
+    expect(maskProducts.filter((n) => n.inputs.some((i) => i.endsWith('/rows'))).map((n) => n.name)).toEqual([]);
   });
 
   it('padding, batch size and mask ones do not change results; a zero mask on a cross-attention key does', async () => {

@@ -55,6 +55,28 @@ describe('shareRows', () => {
     }
   });
 
+  it('keeps a product with a broadcast input (a site mask) on the prompt side', async () => {
+    const m = emptyModel(17, 'masked');
+    const b = new GraphBuilder(m.graph);
+    b.input('x', 'float32', ['r', 3]);
+    b.input('p', 'float32', ['r', 4]);
+    b.input('mask', 'float32', [3]);
+    b.initializer('w', f32([4, 3], randoms(12, 3)));
+    const k = b.op('Mul', [b.op('MatMul', ['p', 'w']), 'mask'], {}, { output: 'masked' });
+    b.op('Add', ['x', k], {}, { output: 'y' });
+    m.graph.outputs.push({ name: 'y', dtype: 'float32', shape: null });
+    const mask = f32([3], [1, 0, 0.5]);
+    // Without the mask named, the Mul reads a row-side input: the gather goes before it.
+    expect(shareRows(m, OPTS)!.gathered).not.toContain('masked');
+    const opts = { ...OPTS, broadcast: ['mask'] };
+    const shared = shareRows(m, opts)!;
+    expect(shared.promptNodes).toBe(2);
+    expect(shared.gathered).toEqual(['masked']);
+    const a = await run(m, { x, p: perRow, mask });
+    const got = await run(shared.model, { x, p: prompts, mask, rows: i64([3], rows) });
+    expect(plain(got.y!)).toEqual(plain(a.y!));
+  });
+
   it('refuses, by its probe, a shape value that carries the batch to the rows', async () => {
     const m = model('prompt-rows');
     const shared = shareRows(m, OPTS)!;
