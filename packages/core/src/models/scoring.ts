@@ -310,7 +310,7 @@ function cachedGraphs(folder: ModelFolder, c: CacheGraph): { prompt: ScoringGrap
 const caches = new Map<string, SessionCache>();
 
 function cacheFor(opts: SessionOptions): SessionCache {
-  const key = `${opts.provider ?? 'cpu'}|${opts.intraOpThreads ?? 0}`;
+  const key = `${opts.provider ?? 'cpu'}|${opts.intraOpThreads ?? 0}|${opts.allowSpinning ?? true}`;
   let c = caches.get(key);
   if (!c) caches.set(key, (c = new SessionCache(opts, 8)));
   return c;
@@ -353,6 +353,9 @@ export async function scoreRows(
   const sessOpts: SessionOptions = {
     ...(opts.provider ? { provider: opts.provider } : {}),
     ...(opts.intraOpThreads !== undefined ? { intraOpThreads: opts.intraOpThreads } : {}),
+    // Scoring alternates between sessions (encoder and decoder, prompt and continuation) whose
+    // pools would each spin after their run and take a core from the next one.
+    allowSpinning: false,
   };
   const cache = cacheFor(sessOpts);
   const results: CandidateScore[][] = candidates.map((n) => new Array<CandidateScore>(n));
