@@ -135,16 +135,16 @@ export async function buildAttributionGraph(
   const targetMask = kind === 'seq2seq' || cache ? 'label_mask' : 'token_mask';
   const inputMask = kind === 'seq2seq' ? rb.op('Cast', ['attention_mask'], { to: 1 }) : targetMask;
   // Per token mask (shared by every site of a side): [B, tokens, 1] weights, and for max an additive
-  // bias that sends padding far below any real value (an Add broadcasts faster than a Where), and
-  // whether an example has any valid token at all (a batch filler has none and gets 0).
-  const sideMasks = new Map<string, { m: string; bias: string; any: string }>();
+  // bias that sends padding far below any real value (an Add broadcasts faster than a Where). Every
+  // real example has a valid token on each side (exampleLengths); batch fillers have none, and
+  // their rows are never read.
+  const sideMasks = new Map<string, { m: string; bias: string }>();
   const maskOf = (mask: string) => {
     let r = sideMasks.get(mask);
     if (!r) {
       const m = unsqueeze(rb, mask, [2], opset);
       const bias = rb.op('Mul', [rb.op('Sub', [rb.scalar(1), m]), rb.scalar(-1e30)]);
-      const any = rb.op('Greater', [reduceOp(rb, 'ReduceSum', m, [1], false, opset), rb.scalar(0)]);
-      sideMasks.set(mask, (r = { m, bias, any }));
+      sideMasks.set(mask, (r = { m, bias }));
     }
     return r;
   };
@@ -161,21 +161,15 @@ export async function buildAttributionGraph(
     else if (dims.length !== 3 || dims[0] !== B || dims[1] !== tokens || dims[2] !== s.width) {
       throw new Error(`attribution: site '${s.name}' output has shape [${dims}], expected [${B}, ${tokens}, ${s.width}]`);
     }
-    const { m, bias, any } = maskOf(s.side === 'input' ? inputMask : targetMask);
-    let r: string;
-    if (reduce === 'max') {
-      const mx = reduceOp(rb, 'ReduceMax', rb.op('Add', [a, bias]), [1], false, opset);
-      r = rb.op('Where', [any, mx, rb.scalar(0)]);
-    } else {
-      const summed = reduceOp(rb, 'ReduceSum', rb.op('Mul', [a, m]), [1], false, opset);
-      if (reduce === 'sum') r = summed;
-      else {
-        const count = rb.op('Max', [reduceOp(rb, 'ReduceSum', m, [1], false, opset), rb.scalar(1)]);
-        r = rb.op('Div', [summed, count]);
-      }
-    }
+    const { m, bias } = maskOf(s.side === 'input' ? inputMask : targetMask);
     const name = `attr.${s.name}`;
-    rb.op('Identity', [r], {}, { output: name });
+    if (reduce === 'max') reduceOp(rb, 'ReduceMax', rb.op('Add', [a, bias]), [1], false, opset, name);
+    else if (reduce === 'sum') reduceOp(rb, 'ReduceSum', rb.op('Mul', [a, m]), [1], false, opset, name);
+    else {
+      const summed = reduceOp(rb, 'ReduceSum', rb.op('Mul', [a, m]), [1], false, opset);
+      const count = rb.op('Max', [reduceOp(rb, 'ReduceSum', m, [1], false, opset), rb.scalar(1)]);
+      rb.op('Div', [summed, count], {}, { output: name });
+    }
     out.graph.outputs.push({ name, dtype: 'float32', shape: [B, s.width] });
     outputs.set(s.name, name);
   });
