@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
+  DEFAULT_ATTRIBUTION_BATCH,
   attributionModel,
   createRng,
   importGguf,
@@ -103,9 +104,9 @@ function makeItems(kind: 'seq2seq' | 'decoder-only', vocab: number, B: number, P
 /** One configuration of ours in this process: the pipeline's own ModelAccess. */
 async function worker(spec: { dir: string; batch: number; prompt: number; repeats: number; minRepeatS: number; threads: number }): Promise<WorkerResult> {
   const folder = await loadModelFolder(spec.dir);
-  // The CLI's defaults (crispr run: --batch 8, --memory-mib 2048); ORT's default is one thread per core.
+  // The CLI's defaults (crispr run: --batch DEFAULT_ATTRIBUTION_BATCH, --memory-mib 2048); ORT's default is one thread per core.
   const threads = !spec.threads || spec.threads === 2 ? {} : { intraOpThreads: spec.threads };
-  const model = folderAccess(folder, { attribution: { maxBatch: 8, memoryLimitMiB: 2048, session: threads }, ...threads });
+  const model = folderAccess(folder, { attribution: { maxBatch: DEFAULT_ATTRIBUTION_BATCH, memoryLimitMiB: 2048, session: threads }, ...threads });
   const vocab = Number(folder.config.vocab_size);
   const batches = [0, 1, 2, 3].map((s) => makeItems(folder.kind, vocab, spec.batch, spec.prompt, 1000 + s));
   const step = async (items: ReturnType<typeof makeItems>) => {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { UserError } from '@crispr-bench/core';
+import { DEFAULT_ATTRIBUTION_BATCH, UserError } from '@crispr-bench/core';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 
@@ -97,7 +97,7 @@ export const sweepConfigSchema = z.strictObject({
   bootstrap: z.number().int().positive().default(1000),
   seed: z.number().int().nonnegative().default(0),
   provider: z.enum(['cpu', 'cuda', 'webgpu']).default('cpu'),
-  batch: z.number().int().positive().default(8),
+  batch: z.number().int().positive().default(DEFAULT_ATTRIBUTION_BATCH),
   memoryMiB: z.number().int().positive().default(2048),
 });
 

@@ -28,7 +28,7 @@ export interface AttributionModel {
 }
 
 export interface RunOptions extends AttributionOptions {
-  /** Largest batch to use (default 8). */
+  /** Largest batch to use, in rows (an item's biased and gold answers are two); default DEFAULT_ATTRIBUTION_BATCH. */
   maxBatch?: number;
   /** Memory budget for one batch's activations and gradients, in MiB (default 2048). */
   memoryLimitMiB?: number;
@@ -46,6 +46,12 @@ export interface RunOptions extends AttributionOptions {
    */
   sharePrompts?: boolean;
 }
+
+/**
+ * Rows per attribution run unless the memory budget allows fewer: 8 items' biased and gold answers.
+ * At T5 d_model 64 with 128-token prompts, 16 rows per run took a tenth less time than two runs of 8.
+ */
+export const DEFAULT_ATTRIBUTION_BATCH = 16;
 
 const FFN_KINDS = new Set(['ffn_in', 'ffn_gate', 'ffn_up', 'ffn_down']);
 
@@ -381,7 +387,7 @@ export class Attributor {
       throw new Error(
         `attribution: one example of the longest bucket (${maxIn} input x ${maxT} target tokens) needs about ${Math.ceil(bytesPerExample / 2 ** 20)} MiB for its activations and gradients, more than the memory budget of ${this.opts.memoryLimitMiB ?? 2048} MiB (--memory-mib); shorten the prompts (--truncate) or raise the budget`,
       );
-    const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? 8, Math.floor(limit / bytesPerExample), examples.length));
+    const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? DEFAULT_ATTRIBUTION_BATCH, Math.floor(limit / bytesPerExample), examples.length));
 
     // Group by bucket so that each bucket's session compiles once. Decoder-only targets are only
     // the rows gathered for the LM head (the input length covers them), so a group takes its

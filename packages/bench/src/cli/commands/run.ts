@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadModelFolder, safeName } from '@crispr-bench/core';
+import { DEFAULT_ATTRIBUTION_BATCH, loadModelFolder, safeName } from '@crispr-bench/core';
 import {
   UserError,
   choiceOption,
@@ -82,7 +82,7 @@ sweep and statistics:
   --seed <n>               seed of splits, samples and resampling (default 0)
 
 execution:
-  --batch <n>              largest attribution batch (default 8)
+  --batch <n>              largest attribution batch in rows; an item's biased and gold answers are two (default 16)
   --memory-mib <n>         memory budget of one attribution batch (default 2048)
   --provider <p>           cpu (default) | cuda | webgpu
   --out <dir>              run folder (default runs/<model>-<data>); locked while the run works
@@ -152,7 +152,7 @@ export const runCommand: CliCommand = defineCommand({
     const trials = intOption('trials', v.trials, { default: 3, min: 1 });
     const kMax = intOption('k-search', v['k-search'], { min: 1 });
     const bootstrap = intOption('bootstrap', v.bootstrap, { default: 1000, min: 1 });
-    const maxBatch = intOption('batch', v.batch, { default: 8, min: 1 });
+    const maxBatch = intOption('batch', v.batch, { default: DEFAULT_ATTRIBUTION_BATCH, min: 1 });
     const memoryLimitMiB = intOption('memory-mib', v['memory-mib'], { default: 2048, min: 1 });
     const dataSpec = v.data ?? 'pronoun';
 
