@@ -42,7 +42,7 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
     scoreParallel: workers,
     async score(batch, masks) {
       if (workers > 1) {
-        pool ??= new ScorePool(folder.dir, workers, { batchSize, ...(opts.variant ? { variant: opts.variant } : {}) });
+        pool ??= new ScorePool(folder.dir, workers, { batchSize, padTokenId: folder.padTokenId, ...(opts.variant ? { variant: opts.variant } : {}) });
         return pool.score(
           encodeScoringRows(folder, batch),
           batch.map((it) => it.candidates.length),

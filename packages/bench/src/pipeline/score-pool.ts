@@ -32,6 +32,8 @@ export interface ScorePoolOptions {
   /** The folder's variant, as loaded on the main thread. */
   variant?: string;
   batchSize: number;
+  /** The pad id the main thread's folder uses (config or tokenizer); workers load no tokenizer. */
+  padTokenId: number;
 }
 
 interface Task {
@@ -60,7 +62,9 @@ export class ScorePool {
     opts: ScorePoolOptions,
   ) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./score-worker.mjs', import.meta.url), { workerData: { dir, variant: opts.variant, batchSize: opts.batchSize } });
+      const worker = new Worker(new URL('./score-worker.mjs', import.meta.url), {
+        workerData: { dir, variant: opts.variant, batchSize: opts.batchSize, padTokenId: opts.padTokenId },
+      });
       const slot: Slot = { worker };
       worker.on('message', (m: { result?: number[][]; error?: string }) => {
         const task = slot.busy;

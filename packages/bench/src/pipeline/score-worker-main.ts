@@ -2,8 +2,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModelFolder, scoreRows, type ScoringRow } from '@crispr-bench/core';
 
-const { dir, variant, batchSize } = workerData as { dir: string; variant?: string; batchSize: number };
-const folder = await loadModelFolder(dir, variant ? { variant } : {});
+const { dir, variant, batchSize, padTokenId } = workerData as { dir: string; variant?: string; batchSize: number; padTokenId: number };
+// Rows come encoded from the main thread: no tokenizer here, only the pad id it settled on.
+const folder = await loadModelFolder(dir, { tokenizer: false, ...(variant ? { variant } : {}) });
+folder.padTokenId = padTokenId;
 parentPort!.on('message', async (m: { rows: ScoringRow[]; candidates: number[]; masks?: Record<string, Float32Array> }) => {
   try {
     const res = await scoreRows(folder, m.rows, m.candidates, { ...(m.masks ? { masks: m.masks } : {}), batchSize, intraOpThreads: 1 });
