@@ -100,7 +100,7 @@ export async function buildAttributionGraph(
     objectiveKind === 'prob' ? b.op('Exp', [logprob], {}, { output: 'attr/objective' }) : b.op('Identity', [logprob], {}, { output: 'attr/objective' });
   // The backward starts at the logits with their gradient in closed form (logitsGradient), not at
   // the objective through the vocabulary-wide softmax.
-  const logitsGrad = logitsGradient(b, lp, 'labels', 'label_mask', opset, objectiveKind === 'prob' ? objective : undefined);
+  const logitsGrad = logitsGradient(b, lp, 'label_mask', opset, objectiveKind === 'prob' ? objective : undefined);
   // Outputs keep what specialisation's dead-node pass must not drop. Shapes undeclared: the
   // objective also feeds logitsGradient, and the batch probes run it at 1 and 2 rows.
   g.outputs = [

@@ -13,6 +13,8 @@ export interface TargetLogprob {
   logSoftmax: string;
   /** [B, T]: each target token's log-probability (before the mask). */
   picked: string;
+  /** [B, T, 1] int64: the labels as indices into the vocabulary axis. */
+  labelIndex: string;
 }
 
 /**
@@ -27,10 +29,11 @@ export function targetLogprob(b: GraphBuilder, logits: string, labels: string, l
 /** targetLogprob with its intermediate values named (see logitsGradient). */
 export function targetLogprobParts(b: GraphBuilder, logits: string, labels: string, labelMask: string, opset: number, output?: string): TargetLogprob {
   const logSoftmax = b.op('LogSoftmax', [logits], { axis: -1 });
-  const picked = squeeze(b, b.op('GatherElements', [logSoftmax, unsqueeze(b, labels, [2], opset)], { axis: 2 }), [2], opset);
+  const labelIndex = unsqueeze(b, labels, [2], opset);
+  const picked = squeeze(b, b.op('GatherElements', [logSoftmax, labelIndex], { axis: 2 }), [2], opset);
   const tokenLogp = b.op('Mul', [picked, labelMask]);
   const logprob = reduceOp(b, 'ReduceSum', tokenLogp, [1], false, opset, output);
-  return { logprob, logSoftmax, picked };
+  return { logprob, logSoftmax, picked, labelIndex };
 }
 
 /**
@@ -40,10 +43,10 @@ export function targetLogprobParts(b: GraphBuilder, logits: string, labels: stri
  * reduction and three more passes over the vocabulary-wide tensor; this is one Exp, one Mul and
  * one scatter of a value per target token. Opset 11 and up, as targetLogprob's GatherElements.
  */
-export function logitsGradient(b: GraphBuilder, lp: TargetLogprob, labels: string, labelMask: string, opset: number, scale?: string): string {
+export function logitsGradient(b: GraphBuilder, lp: TargetLogprob, labelMask: string, opset: number, scale?: string): string {
   const w = scale ? b.op('Mul', [labelMask, unsqueeze(b, scale, [1], opset)]) : labelMask;
   const rest = b.op('Mul', [b.op('Exp', [lp.logSoftmax]), unsqueeze(b, b.op('Neg', [w]), [2], opset)]);
   // At the label the gradient is w * (1 - p): one value per target token, scattered over `rest`.
   const atLabel = b.op('Mul', [w, b.op('Sub', [b.scalar(1), b.op('Exp', [lp.picked])])]);
-  return b.op('ScatterElements', [rest, unsqueeze(b, labels, [2], opset), unsqueeze(b, atLabel, [2], opset)], { axis: 2 });
+  return b.op('ScatterElements', [rest, lp.labelIndex, unsqueeze(b, atLabel, [2], opset)], { axis: 2 });
 }

@@ -48,7 +48,7 @@ async function closedForm(z: Float64Array, kind: 'logprob' | 'prob', opset: numb
   b.input('label_mask', 'float32', [B, T]);
   const lp = targetLogprobParts(b, 'logits', 'labels', 'label_mask', opset);
   const scale = kind === 'prob' ? b.op('Exp', [lp.logprob]) : undefined;
-  const grad = logitsGradient(b, lp, 'labels', 'label_mask', opset, scale);
+  const grad = logitsGradient(b, lp, 'label_mask', opset, scale);
   model.graph.outputs = [{ name: grad, dtype: 'float32', shape: [B, T, V] }];
   const res = await runModel(model, {
     logits: tensor('float32', [B, T, V], Float32Array.from(z)),
