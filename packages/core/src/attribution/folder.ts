@@ -3,7 +3,7 @@ import type { ModelFolder } from '../models/folder.js';
 import { encodeScoringRows } from '../models/scoring.js';
 import type { AttributionModel } from './run.js';
 import { cacheGraph } from '../models/cache.js';
-import type { AttributionExample } from './types.js';
+import type { AttributionExample, ChoiceExample } from './types.js';
 
 export function attributionModel(folder: ModelFolder): AttributionModel {
   return {
@@ -25,4 +25,11 @@ export function attributionExample(folder: ModelFolder, prompt: string | number[
   return folder.kind === 'seq2seq'
     ? { promptIds: row.inputIds, targetIds: row.target }
     : { promptIds: row.inputIds.slice(0, row.firstPosition + 1), targetIds: row.target };
+}
+
+/** An item for Attributor.runChoices: the prompt and every candidate tokenised as scoring does. */
+export function choiceExample(folder: ModelFolder, prompt: string | number[], candidates: (string | number[])[], gold: number): ChoiceExample {
+  const rows = encodeScoringRows(folder, [{ prompt, candidates }]);
+  if (folder.kind !== 'seq2seq') throw new Error('choiceExample: choosing in the graph is for seq2seq models');
+  return { promptIds: rows[0]!.inputIds, candidates: rows.map((r) => r.target), gold };
 }

@@ -59,13 +59,60 @@ export interface AttributionGraph {
 /** The input that maps rows to prompts in a seq2seq graph with shared prompts. */
 export const PROMPT_INDEX = 'prompt_rows';
 
+export interface AttributionGraphOptions {
+  objective?: AttributionObjective;
+  reduce?: TokenReduction;
+  cache?: CacheGraph;
+  masked?: boolean;
+  sharePrompts?: boolean;
+}
+
+/** The attribution graph at B rows before any prompt sharing, with what sharing needs: its forward source and batch-major values. */
+export interface RowAttributionGraph {
+  graph: AttributionGraph;
+  /** The masked forward model the row graph was specialised from (shareForward's source). */
+  source: Model;
+  batchMajor: Set<string> | undefined;
+  /** Graph inputs of the site masks (no batch axis). */
+  maskNames: Set<string>;
+  /** The source's logits value. */
+  logits: string;
+}
+
 export async function buildAttributionGraph(
   base: Model,
   kind: 'seq2seq' | 'decoder-only',
   sites: NeuronSite[],
   bucket: AttributionBucket,
-  opts: { objective?: AttributionObjective; reduce?: TokenReduction; cache?: CacheGraph; masked?: boolean; sharePrompts?: boolean } = {},
+  opts: AttributionGraphOptions = {},
 ): Promise<AttributionGraph> {
+  const rows = await buildRowAttributionGraph(base, kind, sites, bucket, opts);
+  // seq2seq: an item's biased and gold targets are two rows of one prompt. The encoder forward
+  // (and the decoder's cross-attention keys and values) then runs once per distinct prompt; the
+  // backward stays per row, since each target has its own gradients.
+  if (kind === 'seq2seq' && opts.sharePrompts !== false) return sharePromptForward(rows) ?? rows.graph;
+  return rows.graph;
+}
+
+/** The row graph with its prompt side run once per distinct prompt (input PROMPT_INDEX), or null where nothing is shared. */
+export function sharePromptForward(rows: RowAttributionGraph): AttributionGraph | null {
+  if (!rows.batchMajor) return null;
+  const shared = shareForward(rows.graph.model, rows.source, {
+    shared: ['input_ids', 'attention_mask'],
+    broadcast: [...rows.maskNames],
+    index: PROMPT_INDEX,
+    batchMajor: rows.batchMajor,
+  });
+  return shared ? { ...rows.graph, model: shared.model, promptIndex: PROMPT_INDEX } : null;
+}
+
+export async function buildRowAttributionGraph(
+  base: Model,
+  kind: 'seq2seq' | 'decoder-only',
+  sites: NeuronSite[],
+  bucket: AttributionBucket,
+  opts: AttributionGraphOptions = {},
+): Promise<RowAttributionGraph> {
   const cache = kind === 'decoder-only' ? opts.cache : undefined;
   const objectiveKind = opts.objective ?? 'logprob';
   const reduce = opts.reduce ?? 'max';
@@ -174,28 +221,11 @@ export async function buildAttributionGraph(
     outputs.set(s.name, name);
   });
 
-  // seq2seq: an item's biased and gold targets are two rows of one prompt. The encoder forward
-  // (and the decoder's cross-attention keys and values) then runs once per distinct prompt; the
-  // backward stays per row, since each target has its own gradients.
-  if (kind === 'seq2seq' && spec.batchMajor && opts.sharePrompts !== false) {
-    const shared = shareForward(out, model, {
-      shared: ['input_ids', 'attention_mask'],
-      broadcast: [...maskNames],
-      index: PROMPT_INDEX,
-      batchMajor: spec.batchMajor,
-    });
-    if (shared)
-      return {
-        model: shared.model,
-        sites,
-        maskInputs: masked.maskInputs,
-        outputs,
-        objectiveOutput: objective,
-        logprobOutput: logprob,
-        bucket,
-        kind,
-        promptIndex: PROMPT_INDEX,
-      };
-  }
-  return { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind };
+  return {
+    graph: { model: out, sites, maskInputs: masked.maskInputs, outputs, objectiveOutput: objective, logprobOutput: logprob, bucket, kind },
+    source: model,
+    batchMajor: spec.batchMajor,
+    maskNames,
+    logits,
+  };
 }

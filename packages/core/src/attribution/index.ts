@@ -3,3 +3,4 @@ export * from './graph.js';
 export * from './run.js';
 export * from './folder.js';
 export * from './top.js';
+export * from './choice-graph.js';

@@ -11,7 +11,8 @@ import { addSiteMasks } from '../models/masks.js';
 import { prefixModel, type CacheGraph } from '../models/cache.js';
 import { promptCaches } from '../models/prompt-cache.js';
 import { buildAttributionGraph, type AttributionGraph } from './graph.js';
-import type { AttributionBucket, AttributionExample, AttributionOptions, AttributionResult, SiteAttribution } from './types.js';
+import { buildChoiceGraph, CHOICE, type ChoiceGraph } from './choice-graph.js';
+import type { AttributionBucket, AttributionExample, AttributionOptions, AttributionResult, ChoiceExample, ChoiceResult, SiteAttribution } from './types.js';
 
 export interface AttributionModel {
   kind: 'seq2seq' | 'decoder-only';
@@ -195,6 +196,60 @@ function sharedPromptInputs(bucket: AttributionBucket, examples: AttributionExam
 }
 
 /**
+ * Feeds of one choice-graph run (see choice-graph.ts) for up to N = bucket.batch / 2 items with at
+ * most C candidates each. Missing candidate slots and filler items have an all-zero label mask and
+ * may not be chosen; a filler prompt attends to one token.
+ */
+export function choiceFeeds(decoderStart: number, bucket: AttributionBucket, C: number, items: ChoiceExample[], promptIndex: string): Record<string, Tensor> {
+  const { batch: B, inputLength: P, targetLength: T } = bucket;
+  const N = B / 2;
+  const R = N * C;
+  const ids = new BigInt64Array(N * P);
+  const attn = new BigInt64Array(N * P);
+  const dec = new BigInt64Array(R * T);
+  const labels = new BigInt64Array(R * T);
+  const labelMask = new Float32Array(R * T);
+  const candPrompt = new BigInt64Array(R);
+  const wrong = new Float32Array(N * C);
+  const goldRows = new BigInt64Array(N);
+  const rowPrompt = BigInt64Array.from({ length: B }, (_, r) => BigInt(r >> 1));
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) candPrompt[n * C + c] = BigInt(n);
+    goldRows[n] = BigInt(n * C);
+    const it = items[n];
+    if (!it) {
+      attn[n * P] = 1n;
+      continue;
+    }
+    it.promptIds.forEach((t, i) => {
+      ids[n * P + i] = BigInt(t);
+      attn[n * P + i] = 1n;
+    });
+    goldRows[n] = BigInt(n * C + it.gold);
+    it.candidates.forEach((target, c) => {
+      const row = n * C + c;
+      if (c !== it.gold) wrong[n * C + c] = 1;
+      target.forEach((t, k) => {
+        labels[row * T + k] = BigInt(t);
+        labelMask[row * T + k] = 1;
+        dec[row * T + k] = k === 0 ? BigInt(decoderStart) : BigInt(target[k - 1]!);
+      });
+    });
+  }
+  return {
+    input_ids: { dtype: 'int64', dims: [N, P], data: ids },
+    attention_mask: { dtype: 'int64', dims: [N, P], data: attn },
+    [promptIndex]: { dtype: 'int64', dims: [B], data: rowPrompt },
+    [CHOICE.decoderInputIds]: { dtype: 'int64', dims: [R, T], data: dec },
+    [CHOICE.labels]: { dtype: 'int64', dims: [R, T], data: labels },
+    [CHOICE.labelMask]: { dtype: 'float32', dims: [R, T], data: labelMask },
+    [CHOICE.promptRows]: { dtype: 'int64', dims: [R], data: candPrompt },
+    [CHOICE.wrong]: { dtype: 'float32', dims: [N, C], data: wrong },
+    [CHOICE.goldRows]: { dtype: 'int64', dims: [N], data: goldRows },
+  };
+}
+
+/**
  * Feeds of one batch of a cached window graph, given the batch's prompt pass (`present`, rows
  * aligned with the batch, prompt length = bucket.inputLength, right-padded as `promptMask`).
  */
@@ -295,8 +350,12 @@ export class Attributor {
     return selectSites(this.model.sites, this.opts.kinds);
   }
 
+  private sessionKey(bucket: AttributionBucket): string {
+    return `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}|${this.masked}|${this.opts.sharePrompts !== false}`;
+  }
+
   private async session(bucket: AttributionBucket): Promise<{ graph: AttributionGraph; session: ModelSession }> {
-    const key = `${bucket.batch}x${bucket.inputLength}x${bucket.targetLength}|${this.opts.objective ?? 'logprob'}|${this.opts.reduce ?? 'max'}|${JSON.stringify(this.opts.kinds ?? 'all')}|${this.masked}|${this.opts.sharePrompts !== false}`;
+    const key = this.sessionKey(bucket);
     let gp = this.graphs.get(key);
     if (!gp) {
       const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
@@ -310,6 +369,16 @@ export class Attributor {
     const graph = await gp;
     const session = await this.cache.get(this.model.id, key, () => graph.model);
     return { graph, session };
+  }
+
+  private maskFeeds(graph: AttributionGraph): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {};
+    for (const s of this.masked ? this.sites() : []) {
+      const given = this.opts.masks?.[s.name];
+      if (given && given.length !== s.width) throw new Error(`mask for site '${s.name}' has length ${given.length}, the site has width ${s.width}`);
+      feeds[graph.maskInputs.get(s.name)!] = tensor('float32', [s.width], given ?? new Float32Array(s.width).fill(1));
+    }
+    return feeds;
   }
 
   /** Cache graphs: the prompt pass (present keys/values of the selected sites' masked model). */
@@ -369,15 +438,8 @@ export class Attributor {
     return { present: presentOf(c, parts, B, P), mask };
   }
 
-  async run(examples: AttributionExample[], onProgress = this.opts.onProgress): Promise<AttributionResult> {
-    const mult = this.opts.lengthMultiple ?? 16;
-    const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
-    const lens = examples.map((e) => exampleLengths(this.model, e));
-    // A cached prompt only widens the window's attention, which costs little: power-of-two
-    // buckets and one target bucket for the run keep the compiled graphs to a handful.
-    const inputBucket = (n: number) => (c ? Math.max(mult, 2 ** Math.ceil(Math.log2(Math.max(1, n)))) : bucketLength(n, mult));
-    const maxIn = Math.max(...lens.map((l) => inputBucket(l.input)));
-    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
+  /** Rows per run within the memory budget, from the measured footprint of one row of the longest bucket. */
+  private async plan(maxIn: number, maxT: number, rows: number): Promise<{ bytesPerExample: number; batchSize: number }> {
     const fpKey = `${maxIn}x${maxT}`;
     if (!this.footprints.has(fpKey)) this.footprints.set(fpKey, measureBytesPerExample(this.model, maxIn, maxT));
     const bytesPerExample = await this.footprints.get(fpKey)!;
@@ -387,7 +449,20 @@ export class Attributor {
       throw new Error(
         `attribution: one example of the longest bucket (${maxIn} input x ${maxT} target tokens) needs about ${Math.ceil(bytesPerExample / 2 ** 20)} MiB for its activations and gradients, more than the memory budget of ${this.opts.memoryLimitMiB ?? 2048} MiB (--memory-mib); shorten the prompts (--truncate) or raise the budget`,
       );
-    const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? DEFAULT_ATTRIBUTION_BATCH, Math.floor(limit / bytesPerExample), examples.length));
+    const batchSize = Math.max(1, Math.min(this.opts.maxBatch ?? DEFAULT_ATTRIBUTION_BATCH, Math.floor(limit / bytesPerExample), rows));
+    return { bytesPerExample, batchSize };
+  }
+
+  async run(examples: AttributionExample[], onProgress = this.opts.onProgress): Promise<AttributionResult> {
+    const mult = this.opts.lengthMultiple ?? 16;
+    const c = this.model.kind === 'decoder-only' ? this.model.cache : undefined;
+    const lens = examples.map((e) => exampleLengths(this.model, e));
+    // A cached prompt only widens the window's attention, which costs little: power-of-two
+    // buckets and one target bucket for the run keep the compiled graphs to a handful.
+    const inputBucket = (n: number) => (c ? Math.max(mult, 2 ** Math.ceil(Math.log2(Math.max(1, n)))) : bucketLength(n, mult));
+    const maxIn = Math.max(...lens.map((l) => inputBucket(l.input)));
+    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
+    const { bytesPerExample, batchSize } = await this.plan(maxIn, maxT, examples.length);
 
     // Group by bucket so that each bucket's session compiles once. Decoder-only targets are only
     // the rows gathered for the LM head (the input length covers them), so a group takes its
@@ -420,12 +495,7 @@ export class Attributor {
       buckets.push(bucket);
       const { graph, session } = await this.session(bucket);
       if (graph.promptIndex) sharedPrompts = true;
-      const maskFeeds: Record<string, Tensor> = {};
-      for (const s of this.masked ? sites : []) {
-        const given = this.opts.masks?.[s.name];
-        if (given && given.length !== s.width) throw new Error(`mask for site '${s.name}' has length ${given.length}, the site has width ${s.width}`);
-        maskFeeds[graph.maskInputs.get(s.name)!] = tensor('float32', [s.width], given ?? new Float32Array(s.width).fill(1));
-      }
+      const maskFeeds = this.maskFeeds(graph);
       for (let off = 0; off < idx.length; off += batchSize) {
         const rows = idx.slice(off, off + batchSize);
         const batch = rows.map((i) => examples[i]!);
@@ -465,6 +535,116 @@ export class Attributor {
       sites: siteResults,
       plan: { batchSize, buckets, bytesPerExample, ...(this.model.kind === 'seq2seq' ? { sharedPrompts } : {}) },
     };
+  }
+
+  /** Whether runChoices applies: a seq2seq model with the prompt forward shared between rows. */
+  get choosesInGraph(): boolean {
+    return this.model.kind === 'seq2seq' && this.opts.sharePrompts !== false;
+  }
+
+  /**
+   * Scores every candidate of every item, picks its biased label y_hat (the most probable
+   * candidate other than the gold one; ties: the lowest index) and attributes y_hat and the gold
+   * candidate, in one graph per batch (choice-graph.ts): each prompt's encoder runs once for all
+   * three. Attribution rows 2i and 2i + 1 are item i's y_hat and gold; they equal run() on
+   * the same pairs. seq2seq only (choosesInGraph).
+   */
+  async runChoices(items: ChoiceExample[], onProgress = this.opts.onProgress): Promise<ChoiceResult> {
+    if (!this.choosesInGraph) throw new Error('attribution: choosing in the graph needs a seq2seq model with shared prompts (score, then run())');
+    if (!items.length) throw new Error('attribution: no items to choose and attribute');
+    items.forEach((it, i) => {
+      if (it.candidates.length < 2)
+        throw new Error(`attribution: item ${i} has ${it.candidates.length} candidate(s); choosing a biased label needs two or more`);
+      if (!Number.isInteger(it.gold) || it.gold < 0 || it.gold >= it.candidates.length)
+        throw new Error(`attribution: item ${i}: gold index ${it.gold} is not a candidate index (0..${it.candidates.length - 1})`);
+      for (const c of it.candidates) exampleLengths(this.model, { promptIds: it.promptIds, targetIds: c });
+    });
+    const mult = this.opts.lengthMultiple ?? 16;
+    const C = Math.max(...items.map((it) => it.candidates.length));
+    const lens = items.map((it) => ({ input: it.promptIds.length, target: Math.max(...it.candidates.map((c) => c.length)) }));
+    const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
+    const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
+    const planned = await this.plan(maxIn, maxT, 2 * items.length);
+    // Two rows per item: the batch is even.
+    const batchSize = Math.max(2, planned.batchSize - (planned.batchSize % 2));
+    const N = batchSize / 2;
+    const groups = new Map<string, number[]>();
+    lens.forEach((l, i) => {
+      const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, TARGET_MULTIPLE)}`;
+      (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
+    });
+    const sites = this.sites();
+    const rows = 2 * items.length;
+    const objective = new Array<number>(rows);
+    const logprob = new Array<number>(rows);
+    const values = sites.map(() => new Array<Float32Array>(rows));
+    const logprobs = items.map((it) => new Array<number>(it.candidates.length));
+    const biased = new Array<number>(items.length);
+    const buckets: AttributionBucket[] = [];
+    let done = 0;
+    for (const [key, idx] of groups) {
+      const [inputLength, targetLength] = key.split('x').map(Number) as [number, number];
+      const bucket: AttributionBucket = { batch: batchSize, inputLength, targetLength };
+      buckets.push(bucket);
+      const { graph, session } = await this.choiceSession(bucket, C);
+      const maskFeeds = this.maskFeeds(graph);
+      for (let off = 0; off < idx.length; off += N) {
+        const batch = idx.slice(off, off + N);
+        const res = await session.run({
+          ...choiceFeeds(
+            this.model.decoderStartTokenId ?? 0,
+            bucket,
+            C,
+            batch.map((i) => items[i]!),
+            graph.promptIndex,
+          ),
+          ...maskFeeds,
+        });
+        const lp = res[graph.candidateLogprobOutput]!.data as Float32Array;
+        const picked = res[graph.biasedOutput]!.data as BigInt64Array;
+        const obj = res[graph.objectiveOutput]!.data as Float32Array;
+        const rowLp = res[graph.logprobOutput]!.data as Float32Array;
+        batch.forEach((item, n) => {
+          const it = items[item]!;
+          it.candidates.forEach((_, c) => (logprobs[item]![c] = lp[n * C + c]!));
+          biased[item] = Number(picked[n]);
+          for (const r of [0, 1]) {
+            objective[2 * item + r] = obj[2 * n + r]!;
+            logprob[2 * item + r] = rowLp[2 * n + r]!;
+          }
+        });
+        sites.forEach((s, k) => {
+          const data = res[graph.outputs.get(s.name)!]!.data as Float32Array;
+          batch.forEach((item, n) => {
+            for (const r of [0, 1]) values[k]![2 * item + r] = data.slice((2 * n + r) * s.width, (2 * n + r + 1) * s.width);
+          });
+        });
+        done += batch.length;
+        onProgress?.(done, items.length);
+      }
+    }
+    return {
+      logprobs,
+      biased,
+      attribution: {
+        objective,
+        logprob,
+        sites: sites.map((s, k) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: values[k]! })),
+        plan: { batchSize, buckets, bytesPerExample: planned.bytesPerExample, sharedPrompts: true },
+      },
+    };
+  }
+
+  private async choiceSession(bucket: AttributionBucket, candidates: number): Promise<{ graph: ChoiceGraph; session: ModelSession }> {
+    const key = `choice${candidates}|${this.sessionKey(bucket)}`;
+    let gp = this.graphs.get(key) as Promise<ChoiceGraph> | undefined;
+    if (!gp) {
+      gp = buildChoiceGraph(this.model.graph, this.sites(), bucket, candidates, { ...this.opts, masked: this.masked });
+      this.graphs.set(key, gp);
+    }
+    const graph = await gp;
+    const session = await this.cache.get(this.model.id, key, () => graph.model);
+    return { graph, session };
   }
 
   async close(): Promise<void> {

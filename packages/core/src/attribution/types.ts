@@ -52,3 +52,21 @@ export interface AttributionResult {
     sharedPrompts?: boolean;
   };
 }
+
+/** An item to score, choose a biased label for, and attribute (Attributor.runChoices). */
+export interface ChoiceExample {
+  promptIds: number[];
+  /** Token ids of each candidate (the target continuations, as scoring encodes them). */
+  candidates: number[][];
+  /** Index of the gold candidate. */
+  gold: number;
+}
+
+export interface ChoiceResult {
+  /** log P(candidate | prompt) per item and candidate. */
+  logprobs: number[][];
+  /** The biased label y_hat of each item: the most probable candidate other than the gold one. */
+  biased: number[];
+  /** Rows 2i and 2i + 1: item i's y_hat and gold candidate. */
+  attribution: AttributionResult;
+}
