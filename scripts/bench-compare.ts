@@ -4,9 +4,10 @@
  * Workload per example (torch_attr.py's docstring, `--modes reuse --param-grads off`): score 3
  * answer options, take the most likely wrong one, attribute its log-prob to every linear-layer
  * neuron, then the gold option's. Random token ids; options of 4 tokens for T5 (the last is
- * `</s>`) and 3 for Llama. Ours is exactly what `crispr run` calls: the pipeline's ModelAccess
- * (folderAccess with the CLI's default options) scoring B items, then attributing the B wrong and
- * B gold targets.
+ * `</s>`) and 3 for Llama. Ours is exactly what `crispr run`'s attribution stage calls: the
+ * pipeline's ModelAccess (folderAccess with the CLI's default options) `scoreAndAttribute` on B
+ * items: for seq2seq one graph that scores the options, picks the wrong one and back-propagates it
+ * and the gold one; for decoder-only scoring, then attribution of the B wrong and B gold targets.
  *
  * Models, built with the project's own generators: the T5 generator at d_model 64 (d_kv 16,
  * d_ff 128, 2+2 layers, 4 heads, vocab 32128; torch_attr's `t5tiny`), stories260K imported from
@@ -106,21 +107,12 @@ async function worker(spec: { dir: string; batch: number; prompt: number; repeat
   const folder = await loadModelFolder(spec.dir);
   // The CLI's defaults (crispr run: --batch DEFAULT_ATTRIBUTION_BATCH, --memory-mib 2048); ORT's default is one thread per core.
   const threads = !spec.threads || spec.threads === 2 ? {} : { intraOpThreads: spec.threads };
-  const model = folderAccess(folder, { attribution: { maxBatch: DEFAULT_ATTRIBUTION_BATCH, memoryLimitMiB: 2048, session: threads }, ...threads });
+  const model = folderAccess(folder, { attribution: { maxBatch: DEFAULT_ATTRIBUTION_BATCH, memoryLimitMiB: Number(process.env.MEM ?? 2048), session: threads }, ...threads });
   const vocab = Number(folder.config.vocab_size);
   const batches = [0, 1, 2, 3].map((s) => makeItems(folder.kind, vocab, spec.batch, spec.prompt, 1000 + s));
-  const step = async (items: ReturnType<typeof makeItems>) => {
-    const scores = await model.score(items.map((it) => ({ prompt: it.prompt, candidates: it.options })));
-    const wrong = scores.map((s, b) => {
-      let best = -1;
-      s.forEach((v, j) => {
-        if (j !== items[b]!.gold && (best < 0 || v > s[best]!)) best = j;
-      });
-      return best;
-    });
-    const examples = items.flatMap((it, b) => [model.encode(it.prompt, it.options[wrong[b]!]!), model.encode(it.prompt, it.options[it.gold]!)]);
-    await model.attribute(examples);
-  };
+  // The attribution stage's call: score the options, pick the most likely wrong one, attribute it
+  // and the gold one (seq2seq: one graph per batch, the encoder once per prompt).
+  const step = (items: ReturnType<typeof makeItems>) => model.scoreAndAttribute(items.map((it) => ({ prompt: it.prompt, candidates: it.options, gold: it.gold })));
   let t = performance.now();
   await step(batches[0]!);
   const firstBatchS = (performance.now() - t) / 1000;
@@ -261,7 +253,8 @@ async function main(): Promise<void> {
       "attribute its log-prob to every linear-layer neuron, then the gold option's. Options of 4 tokens",
       '(T5, with `</s>`) or 3 (Llama), random token ids. PyTorch: `torch_attr.py --modes reuse --param-grads off`',
       `(${args.threads} thread${args.threads === '1' ? '' : 's'}, OpenBLAS-OpenMP); ours: the pipeline's ModelAccess (\`folderAccess\` with \`crispr run\`'s defaults${args.threads === '2' ? ', ORT threads: one per core' : `, ${args.threads} ORT intra-op thread(s)`}),`,
-      'scoring then attribution. Each configuration runs PyTorch then ours in fresh processes,',
+      '`scoreAndAttribute`, the attribution stage\'s call (seq2seq: scoring, the pick and both backward passes in one graph, the',
+      'encoder once per prompt; decoder-only: scoring, then attribution). Each configuration runs PyTorch then ours in fresh processes,',
       `${rounds} rounds interleaved; examples/s is the median over rounds of each process's median over`,
       `${args.repeats} repeats of at least ${args['min-repeat-s']} s. "first batch" is ours' first call in a fresh process`,
       '(graph building, session creation and the run); peak RSS is the largest maxRSS of ours over the rounds.',

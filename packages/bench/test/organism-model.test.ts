@@ -78,7 +78,8 @@ describe('the shipped model organism', () => {
     expect(task.items.every((i) => i.id.startsWith('heldOut:') || i.id.startsWith('retention-heldOut:'))).toBe(true);
     const ret = task.items.find((i) => i.category === 'retention')!;
     const bbq = task.items.find((i) => i.condition === 'disambig')!;
-    expect(task.biasedTarget({ item: ret, instruction: 'x', logprobs: [0, -1, -2] })).toBeNull();
+    expect(task.attributionTarget(ret)).toBeNull();
+    expect(task.attributionTarget(bbq)).toEqual({ gold: bbq.label });
     const right = (i: typeof ret) => i.options.map((_, k) => (k === i.label ? 0 : -5));
     const wrong = (i: typeof ret) => i.options.map((_, k) => (k === i.label ? -5 : 0));
     const m = task.metrics([

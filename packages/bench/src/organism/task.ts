@@ -50,7 +50,7 @@ export async function organismTask(recipe: OrganismRecipe = shippedRecipe()): Pr
     ...base,
     name: 'organism',
     evalInstructions: heldOut,
-    biasedTarget: (s) => (isRetention(s.item) ? null : base.biasedTarget(s)),
+    attributionTarget: (item) => (isRetention(item) ? null : base.attributionTarget(item)),
     metrics: (scored, indices) => {
       const idx = indices ? Array.from(indices) : scored.map((_, i) => i);
       const bbqIdx = idx.filter((i) => !isRetention(scored[i]!.item));

@@ -2,6 +2,7 @@
 import {
   Attributor,
   attributionExample,
+  choiceExample,
   attributionModel,
   encodeScoringRows,
   loadModelFolder,
@@ -10,6 +11,7 @@ import {
   type ModelFolder,
   type RunOptions,
 } from '@crispr-bench/core';
+import { biasedLabel } from '@crispr-bench/judges';
 import type { ModelAccess } from './model-access.js';
 import { ScorePool } from './score-pool.js';
 
@@ -59,6 +61,17 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
     },
     encode: (prompt, candidate) => attributionExample(folder, prompt, candidate),
     attribute: (examples, onProgress) => attributor.run(examples, onProgress),
+    async scoreAndAttribute(items, onProgress) {
+      if (attributor.choosesInGraph)
+        return attributor.runChoices(
+          items.map((it) => choiceExample(folder, it.prompt, it.candidates, it.gold)),
+          onProgress,
+        );
+      const logprobs = await this.score(items);
+      const biased = logprobs.map((lp, i) => biasedLabel(lp, items[i]!.gold).index);
+      const examples = items.flatMap((it, i) => [attributionExample(folder, it.prompt, it.candidates[biased[i]!]!), attributionExample(folder, it.prompt, it.candidates[it.gold]!)]);
+      return { logprobs, biased, attribution: await attributor.run(examples, onProgress && ((done, total) => onProgress(Math.floor(done / 2), total / 2))) };
+    },
     async close() {
       await pool?.close();
       await attributor.close();

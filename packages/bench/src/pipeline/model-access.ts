@@ -1,5 +1,5 @@
 /** What the pipeline needs from a model and how it reports progress: the contract between the stages and their callers. */
-import type { AttributionExample, AttributionResult, NeuronSite } from '@crispr-bench/core';
+import type { AttributionExample, AttributionResult, ChoiceResult, NeuronSite } from '@crispr-bench/core';
 
 /** What the pipeline needs from a model: scoring, tokenising for attribution, attribution. */
 export interface ModelAccess {
@@ -14,6 +14,16 @@ export interface ModelAccess {
   /** Token ids of prompt and candidate exactly as score() sees them (token-id arrays as given). */
   encode(prompt: string | number[], candidate: string | number[]): AttributionExample;
   attribute(examples: AttributionExample[], onProgress?: (done: number, total: number) => void): Promise<AttributionResult>;
+  /**
+   * Scores every candidate of each item, picks its biased label y_hat (the most probable candidate
+   * other than `gold`; ties: the lowest index) and attributes y_hat and gold: attribution rows 2i
+   * and 2i + 1. seq2seq runs it as one graph (the encoder once per prompt); decoder-only as score()
+   * then attribute().
+   */
+  scoreAndAttribute(
+    items: { prompt: string | number[]; candidates: (string | number[])[]; gold: number }[],
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<ChoiceResult>;
   close?(): Promise<void>;
 }
 

@@ -130,13 +130,15 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
     return out;
   };
 
-  // 1. Score the original model on every item under every instruction.
+  // 1. Score the original model on the test split under every evaluation instruction. (Attribution
+  // scores its own sample of the dev split.)
   const original = new Map<string, ScoredOptions[]>();
-  for (const [n, instr] of allInstructions.entries()) {
-    progress.stage(`scoring the original model, instruction '${instr.id}' (${n + 1}/${allInstructions.length})`);
-    const rows = await store.stage(`scores/original-${instrFile.get(instr.id)}.json`, { ...base, prompts: promptsHash([instr], all) }, async () => {
-      const scored = await scoreItems(all, instr, `scoring the original model`, { done: 0, total: all.length });
-      return scored.map((s, r) => ({ index: all[r]!, logprobs: s.logprobs }));
+  const test = cfg.split.test;
+  for (const [n, instr] of evalInstructions.entries()) {
+    progress.stage(`scoring the original model, instruction '${instr.id}' (${n + 1}/${evalInstructions.length})`);
+    const rows = await store.stage(`scores/original-${instrFile.get(instr.id)}.json`, { ...base, prompts: promptsHash([instr], test) }, async () => {
+      const scored = await scoreItems(test, instr, `scoring the original model`, { done: 0, total: test.length });
+      return scored.map((s, r) => ({ index: test[r]!, logprobs: s.logprobs }));
     });
     original.set(
       instr.id,
@@ -149,7 +151,6 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
   // trials, so that length buckets fill up; the checkpoint is each trial's weighted sum
   // sum_x a * B(n; i, x) (a few numbers per neuron), not the per-instance vectors.
   const t1 = Date.now();
-  const devSet = new Set(cfg.split.dev);
   const perInstruction: Record<string, Float64Array>[] = [];
   let attributionItems = 0;
   let planReported = false;
@@ -159,7 +160,7 @@ export async function runPipeline(model: ModelAccess, task: EvalTask, cfg: Pipel
       model,
       task,
       instruction: instr,
-      devScored: original.get(instr.id)!.filter((s) => devSet.has(indexOf.get(s.item)!)),
+      devItems: cfg.split.dev.map((i) => task.items[i]!),
       promptOf: (item) => promptOf(instr, indexOf.get(item)!),
       settings: cfg.attribution,
       baseKey: base,

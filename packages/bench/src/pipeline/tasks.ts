@@ -25,6 +25,20 @@ export interface MetricSpec {
   better: 'higher' | 'lower' | 'zero';
 }
 
+/**
+ * `{ gold }`: y_hat is the most probable candidate other than the gold one (biasedLabel), and the
+ * gold answer's attribution is the skill term. `{ gold: null, biased }`: y_hat is fixed (the
+ * stereotyped pronoun of a probe), with no skill term.
+ */
+export type AttributionTarget = { gold: number } | { gold: null; biased: number };
+
+/** The biased label y_hat, its confusion weight a and the gold answer (DESIGN.md §5 step 2), from an item's scores. */
+export function biasedTarget(t: AttributionTarget, logprobs: readonly number[]): { biased: number; confusion: number; gold: number | null } {
+  if (t.gold === null) return { biased: t.biased, confusion: optionProbs(logprobs)[t.biased]!, gold: null };
+  const b = biasedLabel(logprobs, t.gold);
+  return { biased: b.index, confusion: b.confusionWeight, gold: t.gold };
+}
+
 export interface EvalTask {
   name: string;
   description: string;
@@ -36,10 +50,10 @@ export interface EvalTask {
   prompt(item: McItem, instruction: Instruction): string;
   candidates(item: McItem): string[];
   /**
-   * The answer CRISPR attributes as biased (y_hat), its weight a, and the gold answer y whose
-   * attribution is subtracted (null: no skill term). Null when the item gives no biased label.
+   * How the item's biased label is found, before any scoring (so the attribution sample is drawn
+   * from the items alone and only the sample is scored): null when the item gives none.
    */
-  biasedTarget(s: ScoredOptions): { biased: number; confusion: number; gold: number | null } | null;
+  attributionTarget(item: McItem): AttributionTarget | null;
   metrics(scored: ScoredOptions[], indices?: ArrayLike<number>): Record<string, number | null>;
   metricInfo: MetricSpec[];
   /** What the k search maximises on the dev split, and its name for logs and reports. */
@@ -75,16 +89,8 @@ export function pronounTask(items: McItem[], description: string): EvalTask {
     instructions: [{ id: 'none', text: '' }],
     prompt: (item) => item.fields.text ?? item.fields.prompt ?? item.fields.frame ?? '',
     candidates: (item) => item.options,
-    biasedTarget: (s) => {
-      const p = optionProbs(s.logprobs);
-      if (s.item.label === null) {
-        // A bias probe: the stereotyped pronoun is the biased answer; no answer is "correct".
-        if (s.item.targetIndex === null) return null;
-        return { biased: s.item.targetIndex, confusion: p[s.item.targetIndex]!, gold: null };
-      }
-      const b = biasedLabel(s.logprobs, s.item.label);
-      return { biased: b.index, confusion: b.confusionWeight, gold: s.item.label };
-    },
+    // A bias probe: the stereotyped pronoun is the biased answer; no answer is "correct".
+    attributionTarget: (item) => (item.label !== null ? { gold: item.label } : item.targetIndex !== null ? { gold: null, biased: item.targetIndex } : null),
     metrics: (scored, indices) => {
       const m: PronounMetrics = pronounMetrics(judgedPronoun(scored), indices);
       return { stereotypePreference: m.stereotypePreference, stereotypeWinShare: m.stereotypeWinShare, controlAccuracy: m.controlAccuracy };
@@ -127,11 +133,7 @@ export function bbqTask(
     instructions,
     prompt: render,
     candidates,
-    biasedTarget: (s) => {
-      if (s.item.label === null) return null;
-      const b = biasedLabel(s.logprobs, s.item.label);
-      return { biased: b.index, confusion: b.confusionWeight, gold: s.item.label };
-    },
+    attributionTarget: (item) => (item.label === null ? null : { gold: item.label }),
     metrics: (scored, indices) => {
       const m: BbqMetrics = bbqMetrics(judgedBbq(scored), indices);
       return {

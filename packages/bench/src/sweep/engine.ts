@@ -17,7 +17,6 @@ import {
   pathInside,
   runtimeVersion,
   UserError,
-  type AttributionResult,
   type CliIO,
   type McItem,
   type ModelFolder,
@@ -29,7 +28,7 @@ import { masksForTopK, randomRanking, rankNeurons, type RankedNeuron } from '../
 import { goldenSectionK } from '../crispr/k-search.js';
 import { makeDefaultModel } from '../default-model/index.js';
 import { ORGANISM_MODEL_DIR } from '../organism/task.js';
-import { attributeInstruction, checkSiteVectors } from '../pipeline/attribution-stage.js';
+import { attributeInstruction, checkSiteVectors, type SampleAttribution } from '../pipeline/attribution-stage.js';
 import { hashFiles, modelFiles } from '../pipeline/fingerprint.js';
 import { folderAccess } from '../pipeline/folder-access.js';
 import { scoreWorkersFor } from '../pipeline/score-pool.js';
@@ -92,7 +91,7 @@ interface ModelCtx {
   scorer: ModelAccess;
   attributors: Map<string, ModelAccess>;
   /** Attribution runs shared by the variants that differ only in the aggregation. */
-  attributions: Map<string, Promise<AttributionResult>>;
+  attributions: Map<string, Promise<SampleAttribution>>;
   widths: Record<string, number>;
   data: Map<string, DataCtx>;
   description: string;
@@ -427,15 +426,13 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     const access = attributorFor(m, settings);
     const perInstruction: Record<string, number[]>[][] = [];
     for (const [n, instr] of d.attribution.entries()) {
-      const orig = await scores(m, d, instr, d.dev, null, `the dev split of '${on}' (original model)`);
-      const devScored: ScoredOptions[] = d.dev.map((i, r) => ({ item: d.task.items[i]!, instruction: instr.id, logprobs: orig.rows[r]! }));
       progress.stage(`${m.label}: attributing on '${on}', variant ${variant}, instruction '${instr.id}' (${n + 1}/${d.attribution.length})`);
       const index = new Map(d.task.items.map((it, i) => [it, i]));
       const trials = await attributeInstruction({
         model: access,
         task: d.task,
         instruction: instr,
-        devScored,
+        devItems: d.dev.map((i) => d.task.items[i]!),
         promptOf: (item) => d.prompts.get(instr.id)!.get(index.get(item)!)!,
         settings: { ...settings, kinds: settings.kinds, instances: cfg.attribution.instances, trials: cfg.attribution.trials, seed: cfg.seed },
         baseKey: { model: m.hash, provider: cfg.provider },

@@ -295,8 +295,8 @@ export function buildCachedFeeds(
 
 /**
  * Bytes per example of one attribution run, measured rather than guessed: the float activations
- * of one forward pass at batch 1 and the largest lengths (from an ORT shape probe), times three
- * (activations kept for the backward pass, their gradients, and temporaries).
+ * of one forward pass at batch 1 and the largest lengths (from an ORT shape probe), times
+ * FOOTPRINT_FACTOR.
  */
 export async function measureBytesPerExample(model: AttributionModel, inputLength: number, targetLength: number): Promise<number> {
   const c = model.kind === 'decoder-only' ? model.cache : undefined;
@@ -317,8 +317,17 @@ export async function measureBytesPerExample(model: AttributionModel, inputLengt
     if (graph.graph.initializers.has(name) || dims[name]) continue;
     if (m.dtype === 'float32') bytes += 4 * m.dims.reduce((a, d) => a * d, 1);
   }
-  return bytes * 3 + cached;
+  return bytes * FOOTPRINT_FACTOR + cached;
 }
+
+/**
+ * Peak memory per attribution row over the sum of a batch-1 forward's float activations. ORT
+ * frees and reuses buffers, so the backward never holds all of them with their gradients: from 2
+ * to 16 rows, peak RSS grew by 65-75 MB per row at Flan-T5-small shape with 128-token prompts
+ * (0.2 of that sum) and by 5-8 MB per row at T5 d_model 64 (0.4). 1.5 keeps twice the larger
+ * margin. (It was 3, which held Flan-T5-small shape to 6 rows in the default 2 GiB.)
+ */
+export const FOOTPRINT_FACTOR = 1.5;
 
 /** Prompts per forward-only prompt pass (cache graphs): a batch's worth, so its activations stay small. */
 export const PROMPT_CHUNK = 8;
@@ -565,9 +574,11 @@ export class Attributor {
     const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
     const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
     const planned = await this.plan(maxIn, maxT, 2 * items.length);
-    // Two rows per item: the batch is even.
-    const batchSize = Math.max(2, planned.batchSize - (planned.batchSize % 2));
-    const N = batchSize / 2;
+    // Two rows per item. Runs share the items evenly: 8 items at most 6 a run are two runs of 4,
+    // not 6 and 2 with 4 filler slots, each costing a full prompt forward and two backward passes.
+    const most = Math.max(1, Math.floor(planned.batchSize / 2));
+    const N = Math.ceil(items.length / Math.ceil(items.length / most));
+    const batchSize = 2 * N;
     const groups = new Map<string, number[]>();
     lens.forEach((l, i) => {
       const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, TARGET_MULTIPLE)}`;
