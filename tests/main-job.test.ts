@@ -47,6 +47,10 @@ describe('crispr run on the embedded default', () => {
     const ranking = JSON.parse(readFileSync(join(dir, 'ranking.json'), 'utf8'));
     expect(ranking.neurons[0]).toMatchObject({ site: results.topNeurons[0]!.site, unit: results.topNeurons[0]!.unit });
     expect(q.out.some((l) => /^crispr\s+8\s/.test(l))).toBe(true);
+    // The original model is scored on the test split only: attribution scores its own sample of dev.
+    const scored = JSON.parse(readFileSync(join(dir, 'scores', `original-${safeName('none')}.json`), 'utf8')).data as { index: number }[];
+    expect(scored).toHaveLength(results.dataset.evalItems);
+    expect(results.dataset.evalItems).toBeLessThan(results.dataset.items);
   });
 
   it('resumes from the run folder: finished stages are not recomputed', async () => {

@@ -103,17 +103,19 @@ export async function attributeInstruction(a: {
     return trials.map((tr) => {
       const inTrial = new Set(tr.items);
       // In dev order, as the sums have always been taken (float addition is not associative).
-      const insts: InstanceAttribution[] = eligible.filter((e) => inTrial.has(e.item)).map(({ item }) => {
-        const r = res.rows.get(item)!;
-        return {
-          instruction: instr.id,
-          trial: tr.trial,
-          exampleId: itemName(item),
-          confusion: r.confusion,
-          biased: vec(r.biased),
-          gold: cfg.skill && r.gold !== null ? vec(r.gold) : null,
-        };
-      });
+      const insts: InstanceAttribution[] = eligible
+        .filter((e) => inTrial.has(e.item))
+        .map(({ item }) => {
+          const r = res.rows.get(item)!;
+          return {
+            instruction: instr.id,
+            trial: tr.trial,
+            exampleId: itemName(item),
+            confusion: r.confusion,
+            biased: vec(r.biased),
+            gold: cfg.skill && r.gold !== null ? vec(r.gold) : null,
+          };
+        });
       // One instruction and one trial: aggregate() returns exactly sum_x a * B(n; i, x).
       const sum = aggregate(insts, aggOpts);
       checkSiteVectors(sum, `aggregating trial ${tr.trial} under instruction '${instr.id}'`);

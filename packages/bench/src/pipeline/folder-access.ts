@@ -69,7 +69,10 @@ export function folderAccess(folder: ModelFolder, opts: FolderAccessOptions): Mo
         );
       const logprobs = await this.score(items);
       const biased = logprobs.map((lp, i) => biasedLabel(lp, items[i]!.gold).index);
-      const examples = items.flatMap((it, i) => [attributionExample(folder, it.prompt, it.candidates[biased[i]!]!), attributionExample(folder, it.prompt, it.candidates[it.gold]!)]);
+      const examples = items.flatMap((it, i) => [
+        attributionExample(folder, it.prompt, it.candidates[biased[i]!]!),
+        attributionExample(folder, it.prompt, it.candidates[it.gold]!),
+      ]);
       return { logprobs, biased, attribution: await attributor.run(examples, onProgress && ((done, total) => onProgress(Math.floor(done / 2), total / 2))) };
     },
     async close() {
