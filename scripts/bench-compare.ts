@@ -107,7 +107,7 @@ async function worker(spec: { dir: string; batch: number; prompt: number; repeat
   const folder = await loadModelFolder(spec.dir);
   // The CLI's defaults (crispr run: --batch DEFAULT_ATTRIBUTION_BATCH, --memory-mib 2048); ORT's default is one thread per core.
   const threads = !spec.threads || spec.threads === 2 ? {} : { intraOpThreads: spec.threads };
-  const model = folderAccess(folder, { attribution: { maxBatch: DEFAULT_ATTRIBUTION_BATCH, memoryLimitMiB: Number(process.env.MEM ?? 2048), session: threads }, ...threads });
+  const model = folderAccess(folder, { attribution: { maxBatch: DEFAULT_ATTRIBUTION_BATCH, memoryLimitMiB: 2048, session: threads }, ...threads });
   const vocab = Number(folder.config.vocab_size);
   const batches = [0, 1, 2, 3].map((s) => makeItems(folder.kind, vocab, spec.batch, spec.prompt, 1000 + s));
   // The attribution stage's call: score the options, pick the most likely wrong one, attribute it
