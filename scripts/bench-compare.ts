@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_ATTRIBUTION_BATCH,
+  FOOTPRINT_FACTOR,
   attributionModel,
   createRng,
   importGguf,
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
       const { cache: _cache, ...plain } = m;
       const full = await measureBytesPerExample(plain, 512, 4);
       footprint.push(
-        `- Attribution memory per example at 512 tokens (508 prompt + 4 target) on stories260K, as the batch planner measures it (3 x the float intermediates of one example's graph at its 512-token bucket, plus the cached keys/values): cache graph ${(cached / 2 ** 20).toFixed(1)} MiB, full-sequence graph ${(full / 2 ** 20).toFixed(1)} MiB`,
+        `- Attribution memory per example at 512 tokens (508 prompt + 4 target) on stories260K, as the batch planner measures it (${FOOTPRINT_FACTOR} x the float intermediates of one example's graph at its 512-token bucket, plus the cached keys/values): cache graph ${(cached / 2 ** 20).toFixed(1)} MiB, full-sequence graph ${(full / 2 ** 20).toFixed(1)} MiB`,
       );
       console.log(footprint[0]);
     }

@@ -3,8 +3,9 @@
  * task can attribute; the sampled items' scores, biased labels and confusion weights, and the
  * attribution of every (item, answer) the trials need, in one pass (for seq2seq one graph, the
  * encoder once per prompt); and per trial the weighted sum sum_x a * B(n; i, x). Only the sample
- * is scored: the original model's scores of the other dev items are never read. The checkpoint holds those sums (a few numbers per neuron), not the
- * per-instance vectors. `crispr run` and `crispr sweep` both attribute here.
+ * is scored: the original model's scores of the other dev items are never read. The checkpoint
+ * holds those sums (a few numbers per neuron), not the per-instance vectors. `crispr run` and
+ * `crispr sweep` both attribute here.
  */
 import type { AttributionExample, AttributionResult, McItem } from '@crispr-bench/core';
 import { attributionSamples } from '@crispr-bench/datasets';

@@ -20,6 +20,7 @@ import { GraphBuilder } from '../onnx/builder.js';
 import { cloneModel, removeDeadNodes, topologicalSort } from '../onnx/graph.js';
 import { specialize } from '../onnx/specialize.js';
 import { shareForward } from '../onnx/share-forward.js';
+import { reducePowers } from '../onnx/strength-reduce.js';
 import { probeShapes } from '../runtime/shape-probe.js';
 import { defaultOpset } from '../onnx/types.js';
 import { unsqueeze } from '../autodiff/emit.js';
@@ -121,6 +122,8 @@ export async function buildChoiceGraph(
   for (const name of ROW_INPUTS) b.op('Gather', [`${PREFIX}${name}`, selected], { axis: 0 }, { output: name });
   merged.inputs = merged.inputs.filter((i) => !ROW_INPUTS.includes(i.name));
   merged.outputs.push({ name: `${PREFIX}${logprob}`, dtype: 'float32', shape: [R] }, { name: biased, dtype: 'int64', shape: [N] });
+  // The scoring rows come from the source, unreduced (see sharePromptForward).
+  reducePowers(merged);
   const model: Model = { ...attr.model, graph: topologicalSort(removeDeadNodes(merged)) };
   return {
     ...attr,

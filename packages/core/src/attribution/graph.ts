@@ -29,6 +29,7 @@ import { specialize } from '../onnx/specialize.js';
 import { probeShapes } from '../runtime/shape-probe.js';
 import { buildGradientGraph } from '../autodiff/engine.js';
 import { shareForward } from '../onnx/share-forward.js';
+import { reducePowers } from '../onnx/strength-reduce.js';
 import { reduceOp, unsqueeze } from '../autodiff/emit.js';
 import { logitsGradient, targetLogprobParts } from './objective.js';
 import { defaultOpset } from '../onnx/types.js';
@@ -103,7 +104,11 @@ export function sharePromptForward(rows: RowAttributionGraph): AttributionGraph 
     index: PROMPT_INDEX,
     batchMajor: rows.batchMajor,
   });
-  return shared ? { ...rows.graph, model: shared.model, promptIndex: PROMPT_INDEX } : null;
+  if (!shared) return null;
+  // The prompt side comes from the source, whose Pow nodes (RMSNorm's square, GELU's cube) the
+  // gradient builder has not strength-reduced as it did the row graph's.
+  reducePowers(shared.model.graph);
+  return { ...rows.graph, model: shared.model, promptIndex: PROMPT_INDEX };
 }
 
 export async function buildRowAttributionGraph(
