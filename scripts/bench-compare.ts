@@ -113,7 +113,8 @@ async function worker(spec: { dir: string; batch: number; prompt: number; repeat
   const batches = [0, 1, 2, 3].map((s) => makeItems(folder.kind, vocab, spec.batch, spec.prompt, 1000 + s));
   // The attribution stage's call: score the options, pick the most likely wrong one, attribute it
   // and the gold one (seq2seq: one graph per batch, the encoder once per prompt).
-  const step = (items: ReturnType<typeof makeItems>) => model.scoreAndAttribute(items.map((it) => ({ prompt: it.prompt, candidates: it.options, gold: it.gold })));
+  const step = (items: ReturnType<typeof makeItems>) =>
+    model.scoreAndAttribute(items.map((it) => ({ prompt: it.prompt, candidates: it.options, gold: it.gold })));
   let t = performance.now();
   await step(batches[0]!);
   const firstBatchS = (performance.now() - t) / 1000;
@@ -254,7 +255,7 @@ async function main(): Promise<void> {
       "attribute its log-prob to every linear-layer neuron, then the gold option's. Options of 4 tokens",
       '(T5, with `</s>`) or 3 (Llama), random token ids. PyTorch: `torch_attr.py --modes reuse --param-grads off`',
       `(${args.threads} thread${args.threads === '1' ? '' : 's'}, OpenBLAS-OpenMP); ours: the pipeline's ModelAccess (\`folderAccess\` with \`crispr run\`'s defaults${args.threads === '2' ? ', ORT threads: one per core' : `, ${args.threads} ORT intra-op thread(s)`}),`,
-      '`scoreAndAttribute`, the attribution stage\'s call (seq2seq: scoring, the pick and both backward passes in one graph, the',
+      "`scoreAndAttribute`, the attribution stage's call (seq2seq: scoring, the pick and both backward passes in one graph, the",
       'encoder once per prompt; decoder-only: scoring, then attribution). Each configuration runs PyTorch then ours in fresh processes,',
       `${rounds} rounds interleaved; examples/s is the median over rounds of each process's median over`,
       `${args.repeats} repeats of at least ${args['min-repeat-s']} s. "first batch" is ours' first call in a fresh process`,
