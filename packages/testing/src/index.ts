@@ -10,3 +10,4 @@ export { T5_TINY, FLAN_T5_SMALL_SHAPE, T5_BENCH_512 } from './t5-presets.js';
 export { LLAMA_TINY, PLANTED_WORDS, EMBED_CONSTANT, makePlantedLlamaFolder, type PlantedLlamaOptions, type PlantedLlamaSummary } from './planted-llama.js';
 export { bbqRecord, jsonl } from './bbq-records.js';
 export { centralDifference } from './finite-difference.js';
+export { T5_CHOICE_ITEMS, worstScaledError } from './choice-items.js';

@@ -11,27 +11,10 @@ import { Attributor, type RunOptions } from '../../src/attribution/run.js';
 import { attributionExample, attributionModel, choiceExample } from '../../src/attribution/folder.js';
 import { buildChoiceGraph } from '../../src/attribution/choice-graph.js';
 import { releaseScoringSessions, scoreOptions } from '../../src/models/scoring.js';
-import type { AttributionResult, ChoiceExample } from '../../src/attribution/types.js';
+import type { ChoiceExample } from '../../src/attribution/types.js';
+import { T5_CHOICE_ITEMS, worstScaledError } from '@crispr-bench/testing';
 import { T5_EXPORT } from '../models/export-fixtures.js';
 import { HAVE_T5_TOKENIZER, NO_T5_TOKENIZER, t5Folder, tempDir } from '../models/helpers.js';
-
-/** Largest |a - b| over a row of every site, scaled by the row's largest |b| (per site). */
-function worstScaled(a: AttributionResult, rowA: number, b: AttributionResult, rowB: number): number {
-  let worst = 0;
-  for (const [k, s] of a.sites.entries()) {
-    const x = s.values[rowA]!;
-    const y = b.sites[k]!.values[rowB]!;
-    expect(b.sites[k]!.name).toBe(s.name);
-    let scale = 0;
-    let diff = 0;
-    for (let u = 0; u < x.length; u++) {
-      scale = Math.max(scale, Math.abs(y[u]!));
-      diff = Math.max(diff, Math.abs(x[u]! - y[u]!));
-    }
-    worst = Math.max(worst, scale > 0 ? diff / scale : diff);
-  }
-  return worst;
-}
 
 /** The reference: scoreOptions, the biased label from its scores, then run() on (biased, gold) per item. */
 async function twoCalls(folder: ModelFolder, items: ChoiceExample[], opts: RunOptions) {
@@ -70,7 +53,7 @@ async function compare(folder: ModelFolder, items: ChoiceExample[], opts: RunOpt
     for (let r = 0; r < 2 * items.length; r++) {
       expect(Math.abs(got.attribution.logprob[r]! - want.res.logprob[r]!)).toBeLessThan(1e-4);
       expect(Math.abs(got.attribution.objective[r]! - want.res.objective[r]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.res.objective[r]!)));
-      expect(worstScaled(got.attribution, r, want.res, r)).toBeLessThan(1e-5);
+      expect(worstScaledError(got.attribution, r, want.res, r)).toBeLessThan(1e-5);
     }
     // The attributed rows' log P is the chosen candidate's score.
     items.forEach((it, i) => {
@@ -89,46 +72,8 @@ describe.skipIf(!existsSync(T5_EXPORT))('choosing the biased label in the attrib
   });
   afterAll(releaseScoringSessions);
 
-  // Three items of 3 candidates and one of 2 (an empty slot that may never be chosen); with 4 rows
-  // per run the last batch has a filler item. Item 2 offers the same wrong answer twice: a tie,
-  // which the lowest index wins.
-  const items: ChoiceExample[] = [
-    {
-      promptIds: [37, 1782, 6, 3, 9, 1],
-      candidates: [
-        [3, 1],
-        [9, 1],
-        [1782, 6, 1],
-      ],
-      gold: 1,
-    },
-    {
-      promptIds: [8, 12, 100, 5, 1],
-      candidates: [
-        [5, 1],
-        [100, 1],
-        [12, 1],
-      ],
-      gold: 0,
-    },
-    {
-      promptIds: [37, 14, 1],
-      candidates: [
-        [200, 4, 1],
-        [3, 1],
-        [200, 4, 1],
-      ],
-      gold: 1,
-    },
-    {
-      promptIds: [99, 98, 97, 96, 95, 94, 93, 1],
-      candidates: [
-        [7, 1],
-        [8, 1],
-      ],
-      gold: 1,
-    },
-  ];
+  // With 4 rows per run the last batch has a filler item; item 3 has an empty candidate slot.
+  const items = T5_CHOICE_ITEMS;
 
   it('equals scoreOptions, the biased label from its scores and Attributor.run on the biased and gold targets', { timeout: 300_000 }, async () => {
     await compare(folder, items, { maxBatch: 4, reduce: 'max' });
