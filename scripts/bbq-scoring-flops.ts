@@ -1,12 +1,13 @@
 /**
- * Useful GFLOP/s of a `crispr run`'s first scoring stage on BBQ with a decoder-only model:
- * the FLOPs a forward pass must do to score every candidate once (each prompt once, then each
+ * Useful GFLOP/s of a `crispr run`'s first scoring stage on BBQ with a decoder-only model (the
+ * original model on the test split; attribution scores its own sample of dev): the FLOPs a
+ * forward pass must do to score every candidate once (each prompt once, then each
  * candidate's tokens: linear layers, attention over the keys so far, the LM head at the candidate
  * positions), over the stage's time from the run's results.json, next to one large MatMul's
  * GFLOP/s in onnxruntime on this machine (the ceiling bench:attribution reports).
  *
  *   pnpm tsx scripts/bbq-scoring-flops.ts <run dir> --model <folder> --data <BBQ folder> --categories Religion
- *     [--instructions paper|own] [--max-items n]
+ *     [--instructions paper|own] [--max-items n] [--dev-fraction 0.5] [--seed 0]
  * The items and prompts are rebuilt as crispr run builds them (same datasets functions, same seed
  * 0 sample for --max-items); numbers only, nothing is written.
  */
@@ -27,6 +28,8 @@ const { values: v, positionals } = parseArgs({
     categories: { type: 'string' },
     instructions: { type: 'string', default: 'paper' },
     'max-items': { type: 'string' },
+    'dev-fraction': { type: 'string', default: '0.5' },
+    seed: { type: 'string', default: '0' },
   },
 });
 
@@ -40,12 +43,14 @@ async function main(): Promise<void> {
   const cfg = folder.config as { hidden_size: number; num_attention_heads: number; num_hidden_layers: number; head_dim?: number; vocab_size: number };
   let items = (await loadBbqDir(v.data, v.categories ? { categories: v.categories.split(',') } : {})).items;
   if (v['max-items'] !== undefined && Number(v['max-items']) < items.length) {
-    const keep = new Set(splitDevTest(items, { devFraction: Number(v['max-items']) / items.length, seed: 0 }).dev);
+    const keep = new Set(splitDevTest(items, { devFraction: Number(v['max-items']) / items.length, seed: Number(v.seed) }).dev);
     items = items.filter((i) => keep.has(i));
   }
+  // crispr run's split (its --dev-fraction and --seed): the stage scores the test part.
+  const test = splitDevTest(items, { devFraction: Number(v['dev-fraction']), seed: Number(v.seed) }).test;
   const instr = await resolveInstructions(v.instructions!);
   const scoreItems = instr.instructions.flatMap((text) =>
-    items.map((it) => ({ prompt: renderPrompt('default', text, it), candidates: answerStrings('default', it).map((a) => ` ${a}`) })),
+    test.map((it) => ({ prompt: renderPrompt('default', text, it), candidates: answerStrings('default', it).map((a) => ` ${a}`) })),
   );
   // MACs per token of the linear layers (every site: its width x its input width, from the weight).
   let linear = 0;

@@ -12,7 +12,7 @@
  *   choice/wrong [N, C] float: 1 where a candidate may be the biased label (a real candidate, not the gold one)
  *   choice/gold_rows [N] int64: n*C + gold_n
  *   every site: mask.<site> [width], as in the attribution graph
- * Outputs: choice/logprob [R] (each candidate's log P), choice/biased [N] (y_hat, int64), and the
+ * Outputs: choice/logprob_rows [R] (each candidate's log P), choice/biased [N] (y_hat, int64), and the
  * attribution graph's outputs for rows 2n (y_hat) and 2n + 1 (gold).
  */
 import type { Graph, Model, Node, Tensor } from '../onnx/types.js';
@@ -78,7 +78,7 @@ export async function buildChoiceGraph(
   // The source declares the attribution rows' target inputs at B rows; here they are R.
   for (const i of scoring.graph.inputs) if (i.name === 'labels' || i.name === 'label_mask') i.shape = null;
   const sb = new GraphBuilder(scoring.graph, `${PREFIX}score/`);
-  const logprob = targetLogprob(sb, rows.logits, 'labels', 'label_mask', opset, `${PREFIX}logprob_rows`);
+  const logprob = targetLogprob(sb, rows.logits, 'labels', 'label_mask', opset, 'logprob_rows'); // choice/logprob_rows once merged
   scoring.graph.outputs = [{ name: logprob, dtype: 'float32', shape: null }];
   scoring.graph = removeDeadNodes(scoring.graph);
   const dims: Record<string, number[]> = {
