@@ -33,8 +33,6 @@ export interface ChoiceGraph extends AttributionGraph {
   promptIndex: string;
   /** Candidate slots per prompt. */
   candidates: number;
-  /** Prompts per run (N = bucket.batch / 2). */
-  prompts: number;
   /** [R] float: log P of each candidate row. */
   candidateLogprobOutput: string;
   /** [N] int64: the biased label chosen for each prompt. */
@@ -130,7 +128,6 @@ export async function buildChoiceGraph(
     model,
     promptIndex: attr.promptIndex,
     candidates: C,
-    prompts: N,
     candidateLogprobOutput: `${PREFIX}${logprob}`,
     biasedOutput: biased,
   };

@@ -29,7 +29,7 @@ export function attributionExample(folder: ModelFolder, prompt: string | number[
 
 /** An item for Attributor.runChoices: the prompt and every candidate tokenised as scoring does. */
 export function choiceExample(folder: ModelFolder, prompt: string | number[], candidates: (string | number[])[], gold: number): ChoiceExample {
-  const rows = encodeScoringRows(folder, [{ prompt, candidates }]);
   if (folder.kind !== 'seq2seq') throw new Error('choiceExample: choosing in the graph is for seq2seq models');
+  const rows = encodeScoringRows(folder, [{ prompt, candidates }]);
   return { promptIds: rows[0]!.inputIds, candidates: rows.map((r) => r.target), gold };
 }

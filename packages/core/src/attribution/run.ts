@@ -338,6 +338,34 @@ function presentOf(c: CacheGraph, parts: Record<string, Float32Array>, B: number
   return out;
 }
 
+/** Per-row attribution outputs of several runs, gathered into result order. */
+function rowCollector(sites: NeuronSite[], rows: number) {
+  const objective = new Array<number>(rows);
+  const logprob = new Array<number>(rows);
+  const values = sites.map(() => new Array<Float32Array>(rows));
+  return {
+    /** Copies row `from` of one run's outputs into result row `to`. */
+    take(res: Record<string, Tensor>, graph: AttributionGraph, from: number, to: number): void {
+      objective[to] = (res[graph.objectiveOutput]!.data as Float32Array)[from]!;
+      logprob[to] = (res[graph.logprobOutput]!.data as Float32Array)[from]!;
+      sites.forEach((s, k) => {
+        values[k]![to] = (res[graph.outputs.get(s.name)!]!.data as Float32Array).slice(from * s.width, (from + 1) * s.width);
+      });
+    },
+    result(plan: AttributionResult['plan']): AttributionResult {
+      const siteResults: SiteAttribution[] = sites.map((s, k) => ({
+        name: s.name,
+        side: s.side,
+        width: s.width,
+        layer: s.layer,
+        kind: s.kind,
+        values: values[k]!,
+      }));
+      return { objective, logprob, sites: siteResults, plan };
+    },
+  };
+}
+
 export class Attributor {
   private cache: SessionCache;
   private graphs = new Map<string, Promise<AttributionGraph>>();
@@ -491,10 +519,7 @@ export class Attributor {
       const t = byInput ? bucketLength(Math.max(...idx.map((i) => lens[i]!.target)), TARGET_MULTIPLE) : Number(key.split('x')[1]);
       groups.set(`${key.split('x')[0]}x${t}`, idx);
     }
-    const sites = this.sites();
-    const objective = new Array<number>(examples.length);
-    const logprob = new Array<number>(examples.length);
-    const values = sites.map(() => new Array<Float32Array>(examples.length));
+    const out = rowCollector(this.sites(), examples.length);
     const buckets: AttributionBucket[] = [];
     let done = 0;
     let sharedPrompts = false;
@@ -514,36 +539,12 @@ export class Attributor {
           feeds = { ...buildCachedFeeds(c, bucket, batch, pass.present, pass.mask), ...maskFeeds };
         } else feeds = { ...buildFeeds(this.model, bucket, batch, graph.promptIndex), ...maskFeeds };
         const res = await session.run(feeds);
-        const obj = res[graph.objectiveOutput]!.data as Float32Array;
-        const lp = res[graph.logprobOutput]!.data as Float32Array;
-        rows.forEach((ex, r) => {
-          objective[ex] = obj[r]!;
-          logprob[ex] = lp[r]!;
-        });
-        sites.forEach((s, k) => {
-          const data = res[graph.outputs.get(s.name)!]!.data as Float32Array;
-          rows.forEach((ex, r) => {
-            values[k]![ex] = data.slice(r * s.width, (r + 1) * s.width);
-          });
-        });
+        rows.forEach((ex, r) => out.take(res, graph, r, ex));
         done += rows.length;
         onProgress?.(done, examples.length);
       }
     }
-    const siteResults: SiteAttribution[] = sites.map((s, k) => ({
-      name: s.name,
-      side: s.side,
-      width: s.width,
-      layer: s.layer,
-      kind: s.kind,
-      values: values[k]!,
-    }));
-    return {
-      objective,
-      logprob,
-      sites: siteResults,
-      plan: { batchSize, buckets, bytesPerExample, ...(this.model.kind === 'seq2seq' ? { sharedPrompts } : {}) },
-    };
+    return out.result({ batchSize, buckets, bytesPerExample, ...(this.model.kind === 'seq2seq' ? { sharedPrompts } : {}) });
   }
 
   /** Whether runChoices applies: a seq2seq model with the prompt forward shared between rows. */
@@ -566,11 +567,14 @@ export class Attributor {
         throw new Error(`attribution: item ${i} has ${it.candidates.length} candidate(s); choosing a biased label needs two or more`);
       if (!Number.isInteger(it.gold) || it.gold < 0 || it.gold >= it.candidates.length)
         throw new Error(`attribution: item ${i}: gold index ${it.gold} is not a candidate index (0..${it.candidates.length - 1})`);
-      for (const c of it.candidates) exampleLengths(this.model, { promptIds: it.promptIds, targetIds: c });
     });
     const mult = this.opts.lengthMultiple ?? 16;
     const C = Math.max(...items.map((it) => it.candidates.length));
-    const lens = items.map((it) => ({ input: it.promptIds.length, target: Math.max(...it.candidates.map((c) => c.length)) }));
+    // An item's bucket: its prompt and its longest candidate (exampleLengths also refuses empty ones).
+    const lens = items.map((it) => {
+      const l = it.candidates.map((targetIds) => exampleLengths(this.model, { promptIds: it.promptIds, targetIds }));
+      return { input: l[0]!.input, target: Math.max(...l.map((x) => x.target)) };
+    });
     const maxIn = Math.max(...lens.map((l) => bucketLength(l.input, mult)));
     const maxT = Math.max(...lens.map((l) => bucketLength(l.target, TARGET_MULTIPLE)));
     const planned = await this.plan(maxIn, maxT, 2 * items.length);
@@ -584,11 +588,7 @@ export class Attributor {
       const key = `${bucketLength(l.input, mult)}x${bucketLength(l.target, TARGET_MULTIPLE)}`;
       (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
     });
-    const sites = this.sites();
-    const rows = 2 * items.length;
-    const objective = new Array<number>(rows);
-    const logprob = new Array<number>(rows);
-    const values = sites.map(() => new Array<Float32Array>(rows));
+    const out = rowCollector(this.sites(), 2 * items.length);
     const logprobs = items.map((it) => new Array<number>(it.candidates.length));
     const biased = new Array<number>(items.length);
     const buckets: AttributionBucket[] = [];
@@ -613,37 +613,16 @@ export class Attributor {
         });
         const lp = res[graph.candidateLogprobOutput]!.data as Float32Array;
         const picked = res[graph.biasedOutput]!.data as BigInt64Array;
-        const obj = res[graph.objectiveOutput]!.data as Float32Array;
-        const rowLp = res[graph.logprobOutput]!.data as Float32Array;
         batch.forEach((item, n) => {
-          const it = items[item]!;
-          it.candidates.forEach((_, c) => (logprobs[item]![c] = lp[n * C + c]!));
+          items[item]!.candidates.forEach((_, c) => (logprobs[item]![c] = lp[n * C + c]!));
           biased[item] = Number(picked[n]);
-          for (const r of [0, 1]) {
-            objective[2 * item + r] = obj[2 * n + r]!;
-            logprob[2 * item + r] = rowLp[2 * n + r]!;
-          }
-        });
-        sites.forEach((s, k) => {
-          const data = res[graph.outputs.get(s.name)!]!.data as Float32Array;
-          batch.forEach((item, n) => {
-            for (const r of [0, 1]) values[k]![2 * item + r] = data.slice((2 * n + r) * s.width, (2 * n + r + 1) * s.width);
-          });
+          for (const r of [0, 1]) out.take(res, graph, 2 * n + r, 2 * item + r);
         });
         done += batch.length;
         onProgress?.(done, items.length);
       }
     }
-    return {
-      logprobs,
-      biased,
-      attribution: {
-        objective,
-        logprob,
-        sites: sites.map((s, k) => ({ name: s.name, side: s.side, width: s.width, layer: s.layer, kind: s.kind, values: values[k]! })),
-        plan: { batchSize, buckets, bytesPerExample: planned.bytesPerExample, sharedPrompts: true },
-      },
-    };
+    return { logprobs, biased, attribution: out.result({ batchSize, buckets, bytesPerExample: planned.bytesPerExample, sharedPrompts: true }) };
   }
 
   private async choiceSession(bucket: AttributionBucket, candidates: number): Promise<{ graph: ChoiceGraph; session: ModelSession }> {
