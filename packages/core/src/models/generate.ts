@@ -13,7 +13,7 @@
 import type { Model, Tensor } from '../onnx/types.js';
 import { tensor } from '../onnx/tensor.js';
 import { SessionCache, modelHash, type SessionOptions } from '../runtime/session.js';
-import { addSiteMasks, maskFeeds } from './masks.js';
+import { addSiteMasks, maskFeeds, maskInputName } from './masks.js';
 import { cacheGraph, emptyPast } from './cache.js';
 import { rightPadded } from './scoring.js';
 import type { ModelFolder } from './folder.js';
@@ -133,8 +133,8 @@ export async function generateGreedy(folder: ModelFolder, prompts: readonly stri
     const enc = await sessions.get(eg.hash, 'dynamic', () => eg.model);
     const dec = await sessions.get(dg.hash, 'dynamic', () => dg.model);
     const pick = (names: string[]) => Object.fromEntries(names.filter((n) => n in masks).map((n) => [n, masks[n]!]));
-    const encMasks = pick(parts.encoderSites.map((s) => `mask.${s.name}`));
-    const decMasks = pick(parts.decoderSites.map((s) => `mask.${s.name}`));
+    const encMasks = pick(parts.encoderSites.map((s) => maskInputName(s.name)));
+    const decMasks = pick(parts.decoderSites.map((s) => maskInputName(s.name)));
     const start = folder.decoderStartTokenId ?? folder.padTokenId;
     for (const { rows, B, P, flat, mask } of paddedBatches(order, batchSize, ids, folder.padTokenId)) {
       const attention = int64([B, P], mask);

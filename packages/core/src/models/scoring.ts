@@ -27,7 +27,7 @@ import { removeDeadNodes } from '../onnx/graph.js';
 import { tensor } from '../onnx/tensor.js';
 import { defaultOpset } from '../onnx/types.js';
 import { SessionCache, modelHash, type ExecutionProvider, type SessionOptions } from '../runtime/session.js';
-import { addSiteMasks, maskFeeds } from './masks.js';
+import { addSiteMasks, maskFeeds, maskInputName } from './masks.js';
 import { gatherTargetLogits } from './head.js';
 import { cacheGraph, pastFor, prefixModel, type CacheGraph } from './cache.js';
 import { promptCaches } from './prompt-cache.js';
@@ -275,7 +275,7 @@ function sharedDecoderGraph(folder: ModelFolder, decoder: ScoringGraph): Promise
   const fg = folderGraphs(folder);
   fg.sharedDecoder ??= (async () => {
     // Site masks have no batch axis: a masked cross-attention projection stays on the prompt side.
-    const masks = folder.parts?.decoderSites.map((s) => `mask.${s.name}`) ?? [];
+    const masks = folder.parts?.decoderSites.map((s) => maskInputName(s.name)) ?? [];
     const opts: ShareRowsOptions = { ...DECODER_SHARE, broadcast: masks.filter((m) => decoder.model.graph.inputs.some((i) => i.name === m)) };
     const shared = shareRows(decoder.model, opts);
     if (!shared) return null;
@@ -476,11 +476,11 @@ async function scoreSplit(
 ): Promise<void> {
   const encMasks = pick(
     masks,
-    parts.encoderSites.map((s) => `mask.${s.name}`),
+    parts.encoderSites.map((s) => maskInputName(s.name)),
   );
   const decMasks = pick(
     masks,
-    parts.decoderSites.map((s) => `mask.${s.name}`),
+    parts.decoderSites.map((s) => maskInputName(s.name)),
   );
   const { byItem, items } = groupByItem(rows, (r) => r.inputIds.length);
   for (let start = 0; start < items.length; start += batchSize) {
