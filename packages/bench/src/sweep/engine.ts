@@ -378,10 +378,9 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepSummary> {
     what: string,
     promptOf?: (i: number) => string,
   ): Promise<{ rows: number[][]; hash: string }> => {
-    // The original model's scores of a split are read by every group of a dataset: kept in memory
-    // instead of re-read (and re-hashed) from their checkpoint for each group.
-    const split = indices === d.test ? 'test' : indices === d.dev ? 'dev' : null;
-    const memoKey = !masks && !promptOf && split ? `${m.label}|${d.spec.label}|${instr.id}|${split}` : null;
+    // The original model's scores of the test split are read by every group of a dataset: kept in
+    // memory instead of re-read (and re-hashed) from their checkpoint for each group.
+    const memoKey = !masks && !promptOf && indices === d.test ? `${m.label}|${d.spec.label}|${instr.id}` : null;
     const hit = memoKey ? originalScores.get(memoKey) : undefined;
     if (hit) return hit;
     const prompt = promptOf ?? ((i: number) => d.prompts.get(instr.id)!.get(i)!);
